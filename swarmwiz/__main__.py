@@ -1,0 +1,7 @@
+"""`python -m swarmwiz` runs the same entry point as the console script."""
+
+import sys
+
+from swarmwiz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""Typed events emitted by the deploy/destroy pipeline; the CLI and the TUI render the same stream."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Phase(str, Enum):
+    """Pipeline phases in the order a deploy runs them."""
+
+    CREDENTIALS = "credentials"
+    INIT = "init"
+    PLAN = "plan"
+    APPLY = "apply"
+    SSH = "ssh"
+    SWARM = "swarm"
+    DNS = "dns"
+    STATUS = "status"
+    DRAIN = "drain"
+    DESTROY = "destroy"
+    VERIFY = "verify"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Phase.CREDENTIALS: "Check credentials",
+    Phase.INIT: "Terraform init",
+    Phase.PLAN: "Terraform plan",
+    Phase.APPLY: "Terraform apply",
+    Phase.SSH: "Wait for SSH",
+    Phase.SWARM: "Bootstrap swarm",
+    Phase.DNS: "Check DNS records",
+    Phase.STATUS: "Read status",
+    Phase.DRAIN: "Drain removed nodes",
+    Phase.DESTROY: "Terraform destroy",
+    Phase.VERIFY: "Check nothing remains",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every pipeline event; `at` is a monotonic timestamp."""
+
+    at: float = field(default_factory=time.monotonic, kw_only=True)
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class PhaseProgress(Event):
+    """Progress inside a phase: `done` of `total` units (resources, nodes), with a short description."""
+
+    phase: Phase
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseFinished(Event):
+    phase: Phase
+    ok: bool = True
+    message: str = ""
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class LogLine(Event):
+    """One raw line of output (terraform, ssh) belonging to a phase."""
+
+    phase: Phase
+    text: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class ResourceChanged(Event):
+    """A Terraform resource's lifecycle step: planned, started, done or failed."""
+
+    phase: Phase
+    address: str
+    resource_type: str
+    action: str  # create | update | delete | replace | read | noop
+    state: str  # planned | started | done | failed
+    elapsed_s: float | None = None
+    id_value: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanSummary(Event):
+    """The plan's counts in total and per resource type: {type: {"add": n, "change": n, "destroy": n}}."""
+
+    add: int
+    change: int
+    destroy: int
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.add == 0 and self.change == 0 and self.destroy == 0
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the user should know that does not stop the run (even manager count, skipped work)."""
+
+    phase: Phase
+    message: str
