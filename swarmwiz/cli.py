@@ -1,5 +1,282 @@
-"""Command line: placeholder replaced below."""
+"""Command line: the same pipeline as the wizard, without a UI; one function per subcommand returning an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from swarmwiz import __version__
+from swarmwiz.core.errors import InputError, SwarmwizError
+
+log = logging.getLogger("swarmwiz")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = """\
+exit codes: 0 ok, 1 the operation failed, 2 bad input or usage, 130 interrupted.
+files: everything swarmwiz writes goes under $SWARMWIZ_HOME (default: the platform's user data directory).
+credentials: the OS keyring (service "swarmwiz"); SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID and
+CLOUDFLARE_API_TOKEN in the environment take precedence (for CI).
+"""
 
 
-def main(argv=None) -> int:
-    return 0
+class _Parser(argparse.ArgumentParser):
+    """argparse that prints one line and exits 2 on a usage error (instead of the full usage block)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"swarmwiz: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="swarmwiz",
+        description="Stand up a Docker Swarm mode cluster on Scaleway with Cloudflare DNS, and tear it down again. "
+        "Without a command, the wizard starts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"swarmwiz {__version__}")
+    parser.add_argument("--lab", action="store_true", help="use the local lab instead of Scaleway and Cloudflare")
+    parser.add_argument("--plain", action="store_true", help="ask the wizard's questions line by line (no full screen)")
+    parser.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        p.add_argument("--lab", action="store_true", default=argparse.SUPPRESS, help="use the local lab")
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return p
+
+    p = add("deploy", cmd_deploy, "create or converge a cluster from a cluster.toml")
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to deploy")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask before applying the plan")
+
+    p = add("plan", cmd_plan, "preview: resources to add, change and destroy, and the monthly cost")
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to plan")
+    p.add_argument("--offline", action="store_true", help="only validate, render the workspace and estimate cost")
+
+    p = add("status", cmd_status, "node table of a cluster; exit 0 only if every node is Ready")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = add("destroy", cmd_destroy, "tear a cluster down and check that nothing remains")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask to type the name")
+    p.add_argument("--forget", action="store_true", help="also delete the cluster's local workspace afterwards")
+
+    p = add("list", cmd_list, "clusters known here")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    _add_credentials(sub, add)
+
+    p = add("lab", cmd_lab, "the local lab: a local Scaleway + Cloudflare with real sshd and dockerd hosts")
+    p.add_argument("action", choices=["status", "clean", "env"], help="status, clean, or env (shell exports)")
+    p.add_argument("--json", action="store_true", help="status as JSON")
+    return parser
+
+
+def _add_credentials(sub, add) -> None:
+    try:
+        from swarmwiz.commands import credentials
+    except ImportError:  # the credentials command is built in its own module
+        p = add("credentials", lambda a: _unavailable("credentials"), "keyring entries: set, check, delete")
+        p.add_argument("action", choices=["set", "check", "delete"])
+        return
+    credentials.add_parser(sub, add)
+
+
+def _unavailable(what: str) -> int:
+    print(f"swarmwiz: {what} is not available in this build", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or bool(os.environ.get("SWARMWIZ_DEBUG"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    func = getattr(args, "func", None)
+    try:
+        if func is None:
+            return run_wizard(args)
+        return func(args)
+    except SwarmwizError as exc:
+        if debug:
+            log.exception("failed")
+        for line in getattr(exc, "problems", None) or [exc.message]:
+            print(f"swarmwiz: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("swarmwiz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    if args.plain:
+        from swarmwiz.plain import run_plain
+
+        return run_plain(lab=args.lab)
+    from swarmwiz.tui.app import run_app
+
+    return run_app(lab=args.lab)
+
+
+# -- subcommands -------------------------------------------------------------------------------------------------
+def cmd_plan(args: argparse.Namespace) -> int:
+    from swarmwiz.core.catalog import bundled
+    from swarmwiz.core.spec import load_spec
+    from swarmwiz.core.workspace import Workspace
+
+    spec = load_spec(args.config)
+    ws = Workspace.for_name(spec.name)
+    out = _out()
+    if args.offline:
+        with ws.lock("plan"):
+            ws.render(spec, lab=args.lab)
+        out.line(f"workspace: {ws.path}")
+        out.cost(_estimate(spec, bundled()))
+        return EXIT_OK
+    from swarmwiz.core.pipeline import Pipeline
+
+    pipeline = Pipeline.for_spec(spec, lab=args.lab)
+    summary = out.run(pipeline.plan())
+    out.line(f"workspace: {ws.path}")
+    out.plan(summary)
+    out.cost(pipeline.cost())
+    return EXIT_OK
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.core.spec import load_spec
+
+    spec = load_spec(args.config)
+    out = _out()
+    pipeline = Pipeline.for_spec(spec, lab=args.lab)
+
+    def confirm(summary, cost) -> bool:
+        out.plan(summary)
+        out.cost(cost)
+        if args.yes or summary.empty:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
+        return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
+
+    result = out.run(pipeline.deploy(confirm=confirm))
+    if result is None:
+        out.line("Nothing applied.")
+        return EXIT_OK
+    out.status(result)
+    out.access(pipeline.access_hints(result))
+    return EXIT_OK if result.all_ready else EXIT_FAILED
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from swarmwiz.core.pipeline import Pipeline
+
+    pipeline = Pipeline.for_name(args.name, lab=args.lab)
+    result = pipeline.read_status()
+    out = _out()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        out.status(result)
+    return EXIT_OK if result.all_ready else EXIT_FAILED
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from swarmwiz.core.pipeline import Pipeline
+
+    pipeline = Pipeline.for_name(args.name, lab=args.lab)
+    out = _out()
+
+    def confirm(inventory) -> bool:
+        out.inventory(inventory)
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("destroy: confirmation needed but stdin is not a terminal; pass --yes to destroy")
+        typed = out.ask(f"Type the cluster name ({args.name}) to destroy it: ")
+        return typed.strip() == args.name
+
+    report = out.run(pipeline.destroy(confirm=confirm))
+    if report is None:
+        out.line("Nothing destroyed.")
+        return EXIT_OK
+    out.leftovers(report)
+    if args.forget and report.clean:
+        pipeline.workspace.remove()
+        out.line(f"Forgot the workspace {pipeline.workspace.path}.")
+    return EXIT_OK if report.clean else EXIT_FAILED
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from swarmwiz.core.workspace import list_workspaces
+
+    rows = []
+    for ws in list_workspaces():
+        meta = ws.meta()
+        rows.append(
+            {
+                "name": ws.name,
+                "state": meta.get("state", "unknown"),
+                "lab": bool(meta.get("lab")),
+                "nodes": meta.get("nodes"),
+                "path": str(ws.path),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("No clusters known here. Start with `swarmwiz` or `swarmwiz deploy -c cluster.toml`.")
+        return EXIT_OK
+    _out().table(
+        ["NAME", "STATE", "WHERE", "NODES", "WORKSPACE"],
+        [[r["name"], r["state"], "lab" if r["lab"] else "scaleway", str(r["nodes"] or "-"), r["path"]] for r in rows],
+    )
+    return EXIT_OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from swarmwiz.lab import Lab, env_exports
+
+    lab = Lab()
+    if args.action == "clean":
+        lab.clean()
+        print("The lab is clean: no servers, namespaces, bridges, processes or state left.")
+        return EXIT_OK
+    lab.check_prerequisites()
+    if args.action == "env":
+        lab.ensure_running()
+        print(env_exports(lab))
+        return EXIT_OK
+    status = lab.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return EXIT_OK
+    _out().lab_status(status)
+    return EXIT_OK
+
+
+def _estimate(spec, catalog):
+    from swarmwiz.core.catalog import estimate
+
+    groups = [("managers", spec.managers.type, spec.managers.count), ("workers", spec.workers.type, spec.workers.count)]
+    return estimate(catalog, list(spec.zones), groups)
+
+
+def _out():
+    from swarmwiz.output import Output
+
+    return Output()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
