@@ -297,3 +297,10 @@ def check_format(creds: Credentials) -> list[Check]:
         else:
             results.append(Check(f.attr, True, "ok", f"The {f.label} is well formed."))
     return results
+
+
+def validate_live(creds: Credentials, endpoints=None, *, domain: str | None = None) -> None:
+    """Format then live checks; CredentialError with the first failure's sentence (see cloud.validate_credentials)."""
+    from swarmwiz.core.cloud import require_valid
+
+    require_valid(creds, endpoints, domain=domain)

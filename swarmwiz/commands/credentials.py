@@ -1,0 +1,177 @@
+"""`swarmwiz credentials set|check|delete`: the OS keyring entries, and a live check of what swarmwiz would use."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from swarmwiz.core.credentials import (
+    FIELDS,
+    SERVICE,
+    Credentials,
+    KeyringStore,
+    check_format,
+    credentials_from_env,
+    load_credentials,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+HELP = "OS keyring entries: set (prompt, or --from-env), check (live), delete"
+
+
+def add_parser(subparsers, add: Callable | None = None) -> argparse.ArgumentParser:
+    """Register `credentials` on `subparsers` (through the CLI's `add(name, func, help)` helper when given)."""
+    if add is not None:
+        p = add("credentials", run, HELP)
+    else:
+        p = subparsers.add_parser("credentials", help=HELP, description=HELP)
+        p.set_defaults(func=run)
+        p.add_argument("--lab", action="store_true", default=argparse.SUPPRESS, help="use the local lab")
+    p.add_argument("action", choices=["set", "check", "delete"], help="set, check or delete")
+    p.add_argument("--from-env", action="store_true", help="set: read SCW_ACCESS_KEY, SCW_SECRET_KEY, "
+                   "SCW_DEFAULT_PROJECT_ID and CLOUDFLARE_API_TOKEN instead of prompting")
+    p.add_argument("-y", "--yes", action="store_true", help="delete: do not ask first")
+    p.add_argument("--domain", metavar="ZONE", help="check: require DNS edit permission on this Cloudflare zone")
+    p.epilog = (
+        "Entries live in the OS keyring under the service \"swarmwiz\". Environment variables take precedence "
+        "over the keyring; without a keyring (headless machines, CI) set them instead."
+    )
+    return p
+
+
+def run(args: argparse.Namespace, store: KeyringStore | None = None) -> int:
+    """Run one action; 0 ok, 1 failed, 2 bad input. Keyring failures raise CredentialError (one sentence)."""
+    store = store or KeyringStore()
+    if args.action == "set":
+        return _set(args, store)
+    if args.action == "check":
+        return _check(args, store)
+    return _delete(args, store)
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(f"swarmwiz: {text}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- set
+
+
+def _set(args: argparse.Namespace, store: KeyringStore) -> int:
+    if getattr(args, "lab", False):
+        _err("the lab issues its own credentials; `credentials set` stores real ones, run it without --lab.")
+        return EXIT_USAGE
+    if args.from_env:
+        creds = credentials_from_env()
+        problems = [c.message for c in check_format(creds) if not c.ok]
+        if problems:
+            for p in problems:
+                _err(p)
+            _err("nothing was stored.")
+            return EXIT_USAGE
+    else:
+        if not sys.stdin.isatty():
+            _err("`credentials set` prompts on a terminal; without one use `credentials set --from-env`.")
+            return EXIT_USAGE
+        creds = _prompt(store)
+        if creds is None:
+            _err("cancelled; nothing was stored.")
+            return EXIT_USAGE
+    written = store.write(creds)
+    _print(f"Stored {len(written)} entries under \"{SERVICE}\" in the OS keyring: {', '.join(written)}.")
+    _print("Run `swarmwiz credentials check` to validate them against Scaleway and Cloudflare.")
+    return EXIT_OK
+
+
+def _prompt(store: KeyringStore) -> Credentials | None:
+    """Ask for each credential (secrets masked); an empty answer keeps the stored value. None when cancelled."""
+    import questionary
+
+    stored = store.read()
+    values = {}
+    for f in FIELDS:
+        keep = f.attr in stored
+        hint = " (Enter keeps the stored one)" if keep else ""
+
+        def valid(text: str, f=f, keep=keep) -> bool | str:
+            if not text:
+                return True if keep else f"The {f.label} is required."
+            check = next(c for c in check_format(Credentials(**{f.attr: text})) if c.attr == f.attr)
+            return True if check.ok else check.message
+
+        ask = questionary.password if f.secret else questionary.text
+        answer = ask(f"{f.label}{hint}:", validate=valid).ask()
+        if answer is None:  # Ctrl-C
+            return None
+        values[f.attr] = answer or stored.get(f.attr)
+    return Credentials(**values)
+
+
+# ---------------------------------------------------------------- check
+
+
+def _check(args: argparse.Namespace, store: KeyringStore) -> int:
+    from swarmwiz.core.cloud import Endpoints, validate_credentials
+
+    if getattr(args, "lab", False):
+        from swarmwiz.lab import Lab
+
+        lab = Lab()
+        lab.ensure_running()
+        env = dict(lab.env())
+        creds = lab.credentials()
+        if not isinstance(creds, Credentials):
+            creds = credentials_from_env(creds) if any(f.env in creds for f in FIELDS) else Credentials(**dict(creds))
+        sources = {f.attr: "lab" for f in FIELDS}
+        endpoints = Endpoints.from_env(env)
+    else:
+        creds, sources = load_credentials(store=store)
+        endpoints = Endpoints.from_env()
+    checks = validate_credentials(creds, endpoints, domain=args.domain)
+    width = max(len(f.label) for f in FIELDS)
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        source = f"({sources[check.attr]})"
+        _print(f"{mark}  {check.label:<{width}}  {source:<9}  {check.message}")
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        _print(f"{len(failed)} of {len(checks)} credentials failed the check.")
+        return EXIT_FAILED
+    _print(f"All {len(checks)} credentials work (APIs: {endpoints.scaleway}, {endpoints.cloudflare}).")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- delete
+
+
+def _delete(args: argparse.Namespace, store: KeyringStore) -> int:
+    if getattr(args, "lab", False):
+        _err("the lab's credentials are not in the keyring; `swarmwiz lab clean` removes them.")
+        return EXIT_USAGE
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _err("`credentials delete` asks on a terminal; pass --yes to delete without asking.")
+            return EXIT_USAGE
+        import questionary
+
+        sure = questionary.confirm(f"Delete the four swarmwiz entries (service \"{SERVICE}\") from the OS keyring?",
+                                   default=False).ask()
+        if not sure:
+            _print("Nothing deleted.")
+            return EXIT_OK
+    deleted = store.clear()
+    if deleted:
+        _print(f"Deleted {len(deleted)} entries from the OS keyring: {', '.join(deleted)}.")
+    else:
+        _print(f"No swarmwiz entries were stored under \"{SERVICE}\"; nothing to delete.")
+    still = [f.env for f in FIELDS if os.environ.get(f.env)]
+    if still:
+        _print(f"Note: {', '.join(still)} {'is' if len(still) == 1 else 'are'} still set in this environment "
+               "and would be used.")
+    return EXIT_OK
