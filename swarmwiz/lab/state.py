@@ -1,0 +1,94 @@
+"""Lab files under lab_dir: resource state, lab-issued credentials, fault settings; JSON, 0600, written atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import string
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STATE_FILE = "state.json"
+CREDENTIALS_FILE = "credentials.json"
+DAEMON_FILE = "api.json"
+FAULTS_FILE = "faults.json"
+LOCK_FILE = "lab.lock"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON so that readers see the old or the new file, never half of one (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """The JSON in `path`, or `default` when the file does not exist."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+
+
+@contextlib.contextmanager
+def locked(lab_dir: Path) -> Iterator[None]:
+    """Hold the lab's file lock: serialises daemon start, credential minting and clean across processes."""
+    lab_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(lab_dir / LOCK_FILE, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _access_key() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "SCW" + "".join(secrets.choice(alphabet) for _ in range(17))
+
+
+def cloudflare_token() -> str:
+    """A 40-character token in the alphabet the Cloudflare provider accepts."""
+    return secrets.token_urlsafe(30)
+
+
+def new_token_record(*, dns_edit: bool = True, expired: bool = False) -> dict:
+    return {
+        "id": uuid.uuid4().hex,
+        "status": "expired" if expired else "active",
+        "dns_edit": dns_edit,
+        "expires_on": "2020-01-01T00:00:00Z" if expired else None,
+    }
+
+
+def load_credentials(lab_dir: Path) -> dict:
+    """The lab's credentials, created on first use (caller holds `locked`)."""
+    path = lab_dir / CREDENTIALS_FILE
+    creds = read_json(path)
+    if creds is None:
+        token = cloudflare_token()
+        creds = {
+            "SCW_ACCESS_KEY": _access_key(),
+            "SCW_SECRET_KEY": str(uuid.uuid4()),
+            "SCW_DEFAULT_PROJECT_ID": str(uuid.uuid4()),
+            "SCW_DEFAULT_ORGANIZATION_ID": str(uuid.uuid4()),
+            "CLOUDFLARE_API_TOKEN": token,
+            "cloudflare_account_id": uuid.uuid4().hex,
+            "cloudflare_tokens": {token: new_token_record()},
+        }
+        write_json(path, creds)
+    return creds
