@@ -1,0 +1,130 @@
+"""What the cloud holds of one cluster, read through the Scaleway and Cloudflare APIs (by tags and names).
+
+Used to check DNS after a deploy and to prove after a teardown that nothing of the cluster remains. Only objects
+that carry the cluster's tag (or, for DNS, its record comment and names) count: never "everything in the project".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from swarmwiz.core.errors import CredentialError, RemoteError
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class CloudObject:
+    kind: str
+    name: str
+    id: str
+    zone: str = ""
+
+    def describe(self) -> str:
+        where = f" in {self.zone}" if self.zone else ""
+        return f"{self.kind} {self.name} ({self.id}){where}"
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    name: str
+    type: str
+    content: str
+    id: str = ""
+    comment: str = ""
+
+
+class CloudClient:
+    """Minimal read-only client for the two APIs; base URLs and credentials come from the run's environment."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.scw_url = env.get("SCW_API_URL", "https://api.scaleway.com").rstrip("/")
+        self.cf_url = env.get("CLOUDFLARE_BASE_URL", "https://api.cloudflare.com/client/v4").rstrip("/")
+        self._scw_headers = {"X-Auth-Token": env.get("SCW_SECRET_KEY", "")}
+        self._cf_headers = {"Authorization": f"Bearer {env.get('CLOUDFLARE_API_TOKEN', '')}"}
+        self.project = env.get("SCW_DEFAULT_PROJECT_ID", "")
+
+    def _get(self, url: str, headers: dict, params: dict | None = None) -> dict:
+        try:
+            resp = httpx.get(url, headers=headers, params=params, timeout=TIMEOUT)
+        except httpx.HTTPError as exc:
+            # httpx messages can carry the URL but never headers; still keep the message generic.
+            raise RemoteError(f"cannot reach {url.split('?')[0]} ({exc.__class__.__name__})") from None
+        if resp.status_code in (401, 403):
+            raise CredentialError(f"the API at {url.split('?')[0]} rejected the credentials ({resp.status_code})")
+        if resp.status_code >= 400:
+            raise RemoteError(f"{url.split('?')[0]} answered {resp.status_code}")
+        return resp.json()
+
+    def _scw_list(self, path: str, key: str, params: dict) -> list[dict]:
+        items: list[dict] = []
+        page = 1
+        while True:
+            data = self._scw_get(path, params | {"page": page, "per_page": 100})
+            batch = data.get(key) or []
+            items.extend(batch)
+            total = data.get("total_count", len(items))
+            if not batch or len(items) >= total:
+                return items
+            page += 1
+
+    def _scw_get(self, path: str, params: dict | None = None) -> dict:
+        return self._get(f"{self.scw_url}{path}", self._scw_headers, params)
+
+    def _cf_get(self, path: str, params: dict | None = None) -> dict:
+        return self._get(f"{self.cf_url}{path}", self._cf_headers, params)
+
+    # -- Cloudflare ----------------------------------------------------------------------------------------------
+    def zone_id(self, domain: str) -> str | None:
+        result = self._cf_get("/zones", {"name": domain}).get("result") or []
+        return result[0]["id"] if result else None
+
+    def dns_records(self, domain: str) -> list[DnsRecord]:
+        zone = self.zone_id(domain)
+        if not zone:
+            return []
+        records: list[DnsRecord] = []
+        page = 1
+        while True:
+            data = self._cf_get(f"/zones/{zone}/dns_records", {"page": page, "per_page": 100})
+            for r in data.get("result") or []:
+                records.append(
+                    DnsRecord(r["name"], r["type"], r.get("content", ""), r.get("id", ""), r.get("comment") or "")
+                )
+            info = data.get("result_info") or {}
+            if page >= int(info.get("total_pages") or 1):
+                return records
+            page += 1
+
+    # -- Scaleway ------------------------------------------------------------------------------------------------
+    def cluster_objects(self, cluster: str, region: str, zones: list[str], domain: str) -> list[CloudObject]:
+        """Everything tagged for `cluster` in the project, plus its DNS records and SSH key."""
+        tag = f"swarmwiz-cluster={cluster}"
+        found: list[CloudObject] = []
+        base = {"project": self.project} if self.project else {}
+        for zone in zones:
+            for s in self._scw_list(f"/instance/v1/zones/{zone}/servers", "servers", base | {"tags": tag}):
+                found.append(CloudObject("server", s.get("name", ""), s["id"], zone))
+            for ip in self._scw_list(f"/instance/v1/zones/{zone}/ips", "ips", base | {"tags": tag}):
+                found.append(CloudObject("ip", ip.get("address", ""), ip["id"], zone))
+            for sg in self._scw_list(f"/instance/v1/zones/{zone}/security_groups", "security_groups", base):
+                if tag in (sg.get("tags") or []):
+                    found.append(CloudObject("security group", sg.get("name", ""), sg["id"], zone))
+        pns = self._scw_list(
+            f"/vpc/v2/regions/{region}/private-networks",
+            "private_networks",
+            ({"project_id": self.project} if self.project else {}) | {"tags": tag},
+        )
+        found += [CloudObject("private network", p.get("name", ""), p["id"], region) for p in pns]
+        keys = self._scw_list(
+            "/iam/v1alpha1/ssh-keys", "ssh_keys", {"project_id": self.project} if self.project else {}
+        )
+        found += [
+            CloudObject("ssh key", k.get("name", ""), k["id"]) for k in keys if k.get("name") == f"swarmwiz-{cluster}"
+        ]
+        for r in self.dns_records(domain):
+            if r.comment.startswith(f"swarmwiz:{cluster}:"):
+                found.append(CloudObject("dns record", f"{r.name} {r.type} {r.content}", r.id))
+        return found

@@ -1,0 +1,520 @@
+"""The deploy, plan, status and destroy pipeline that both the wizard and the command line run.
+
+Each operation is a synchronous generator of `events.Event` whose return value is the result (run it in a thread
+worker in the TUI; iterate it directly in the CLI). Phases: check credentials, init, plan, apply, wait for SSH,
+bootstrap the swarm, check DNS, read status; destroy adds an inventory and a check that nothing remains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from swarmwiz.core import events as ev
+from swarmwiz.core.catalog import CostEstimate, bundled, estimate
+from swarmwiz.core.errors import InputError, RemoteError, SwarmwizError
+from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
+from swarmwiz.core.spec import ClusterSpec
+from swarmwiz.core.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SSH_TIMEOUT_S = 300.0
+SWARM_TIMEOUT_S = 300.0
+PLAN_FILE = "swarmwiz.tfplan"
+
+Events = Generator[ev.Event, None, Any]
+
+
+@dataclass(frozen=True)
+class InventoryItem:
+    kind: str
+    name: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    cluster: str
+    leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.leftovers
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """The node table (as `docker node ls`, merged with zones and IPs), quorum health and DNS records."""
+
+    cluster: str
+    nodes: list[Any]
+    leader: str | None
+    managers_reachable: int
+    managers_total: int
+    dns: list[DnsRecord] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def quorum_ok(self) -> bool:
+        return self.managers_total > 0 and self.managers_reachable > self.managers_total // 2
+
+    @property
+    def all_ready(self) -> bool:
+        return bool(self.nodes) and not self.unreachable and all(n.status == "Ready" for n in self.nodes)
+
+    def health_line(self) -> str:
+        survives = (self.managers_total - 1) // 2
+        quorum = "quorum OK" if self.quorum_ok else "QUORUM LOST"
+        ready = sum(1 for n in self.nodes if n.status == "Ready")
+        parts = [
+            f"{ready}/{len(self.nodes)} nodes Ready",
+            f"leader {self.leader or 'none'}",
+            f"{self.managers_reachable}/{self.managers_total} managers reachable, {quorum} "
+            f"(survives {survives} manager failure{'s' if survives != 1 else ''})",
+        ]
+        if self.unreachable:
+            parts.append(f"not answering: {', '.join(self.unreachable)}")
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "leader": self.leader,
+            "quorum_ok": self.quorum_ok,
+            "managers_reachable": self.managers_reachable,
+            "managers_total": self.managers_total,
+            "all_ready": self.all_ready,
+            "nodes": [
+                {
+                    "hostname": n.hostname,
+                    "role": n.role,
+                    "status": n.status,
+                    "availability": n.availability,
+                    "manager_status": n.manager_status,
+                    "engine_version": n.engine_version,
+                    "zone": n.zone,
+                    "public_ip": n.public_ip,
+                    "private_ip": n.private_ip,
+                }
+                for n in self.nodes
+            ],
+            "dns": [{"name": r.name, "type": r.type, "content": r.content} for r in self.dns],
+        }
+
+
+class Pipeline:
+    """One cluster's operations; services (engine, credentials, lab) are injected or found."""
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        workspace: Workspace,
+        *,
+        lab: bool = False,
+        engine: Any = None,
+        credentials: Any = None,
+        ssh_timeout: float = SSH_TIMEOUT_S,
+    ) -> None:
+        self.spec = spec
+        self.workspace = workspace
+        self.lab = lab
+        self._engine = engine
+        self._credentials = credentials
+        self.ssh_timeout = ssh_timeout
+        self._env: dict[str, str] | None = None
+        self._secrets: list[str] = []
+        self._tf = None
+        self._cancelled = threading.Event()
+
+    @classmethod
+    def for_spec(cls, spec: ClusterSpec, *, lab: bool = False, **kwargs: Any) -> Pipeline:
+        return cls(spec, Workspace.for_name(spec.name), lab=lab, **kwargs)
+
+    @classmethod
+    def for_name(cls, name: str, *, lab: bool = False, **kwargs: Any) -> Pipeline:
+        ws = Workspace.existing(name)
+        if ws.is_lab and not lab:
+            lab = True  # a lab cluster can only live in the lab
+        return cls(ws.load_spec(), ws, lab=lab, **kwargs)
+
+    # -- services ----------------------------------------------------------------------------------------------
+    def cost(self) -> CostEstimate:
+        groups = [
+            ("managers", self.spec.managers.type, self.spec.managers.count),
+            ("workers", self.spec.workers.type, self.spec.workers.count),
+        ]
+        return estimate(bundled(), list(self.spec.zones), groups)
+
+    def _environment(self) -> dict[str, str]:
+        """The environment of every Terraform run and API call: credentials (keyring/env or the lab's) + endpoints."""
+        if self._env is None:
+            if self.lab:
+                from swarmwiz.lab import Lab
+
+                lab = Lab()
+                lab.check_prerequisites()
+                lab.ensure_running()
+                env = dict(lab.env())
+            else:
+                from swarmwiz.core.credentials import load_credentials
+
+                creds = self._credentials
+                if creds is None:
+                    creds, _sources = load_credentials()
+                env = creds.require().to_env()
+            self._env = env
+            self._secrets = [env[k] for k in ("SCW_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SCW_ACCESS_KEY") if env.get(k)]
+        return self._env
+
+    def _terraform(self):
+        if self._tf is None:
+            from swarmwiz.core.terraform import Terraform, find_engine
+
+            engine = self._engine or find_engine()
+            self._tf = Terraform(self.workspace.path, env=self._environment(), engine=engine, secrets=self._secrets)
+        return self._tf
+
+    def _cloud(self) -> CloudClient:
+        return CloudClient(self._environment())
+
+    def cancel(self) -> None:
+        """First Ctrl-C: ask Terraform to stop safely (in-flight operations finish, state is saved)."""
+        self._cancelled.set()
+        if self._tf is not None:
+            self._tf.interrupt()
+
+    def force(self) -> None:
+        """After a confirmed second Ctrl-C: kill Terraform (state may miss in-flight objects)."""
+        if self._tf is not None:
+            self._tf.kill()
+
+    # -- phases --------------------------------------------------------------------------------------------------
+    def _phase_credentials(self) -> Events:
+        yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
+        env = self._environment()
+        if not self.lab:
+            from swarmwiz.core.credentials import validate_live
+
+            creds = self._credentials
+            if creds is None:
+                from swarmwiz.core.credentials import load_credentials
+
+                creds, _ = load_credentials()
+            validate_live(creds)
+        zone = CloudClient(env).zone_id(self.spec.domain)
+        if not zone:
+            raise InputError(
+                f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
+                "or choose one of the account's zones"
+            )
+        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message="lab credentials" if self.lab else "credentials valid")
+
+    def _phase_init(self) -> Events:
+        yield ev.PhaseStarted(ev.Phase.INIT)
+        marker = self.workspace.path / ".terraform" / "swarmwiz-init"
+        lockfile = self.workspace.path / ".terraform.lock.hcl"
+        versions = self.workspace.path / "versions.tf"
+        if marker.is_file() and lockfile.is_file() and marker.read_text() == versions.read_text():
+            yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
+            return
+        yield from self._terraform().init()
+        marker.write_text(versions.read_text())
+        yield ev.PhaseFinished(ev.Phase.INIT)
+
+    def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
+        yield ev.PhaseStarted(ev.Phase.PLAN)
+        summary = None
+        for event in self._terraform().plan(destroy=destroy, out=self.workspace.path / PLAN_FILE):
+            if isinstance(event, ev.PlanSummary):
+                summary = event
+            yield event
+        summary = summary or ev.PlanSummary(0, 0, 0)
+        yield ev.PhaseFinished(
+            ev.Phase.PLAN, message=f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy"
+        )
+        return summary
+
+    def _phase_apply(self, *, destroy: bool = False) -> Events:
+        phase = ev.Phase.DESTROY if destroy else ev.Phase.APPLY
+        yield ev.PhaseStarted(phase)
+        done = total = 0
+        for event in self._terraform().apply(plan_file=self.workspace.path / PLAN_FILE, destroy=destroy):
+            if isinstance(event, ev.ResourceChanged):
+                event = ev.ResourceChanged(**{**event.__dict__, "phase": phase})
+                if event.state == "started":
+                    total += 1
+                elif event.state == "done":
+                    done += 1
+                yield event
+                yield ev.PhaseProgress(phase, done, max(total, done), "resources")
+            else:
+                yield event
+        yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
+
+    def _nodes(self) -> list[Any]:
+        """Swarm nodes from the Terraform outputs, in the module's order (managers first)."""
+        from swarmwiz.core.swarm import Node
+
+        outputs = self._terraform().output()
+        nodes = (outputs.get("nodes") or {}) if isinstance(outputs, dict) else {}
+        result = [
+            Node(
+                key=k,
+                name=v["name"],
+                role=v["role"],
+                zone=v["zone"],
+                public_ip=v["public_ip"],
+                private_ip=v.get("private_ip"),
+            )
+            for k, v in nodes.items()
+        ]
+        return sorted(result, key=lambda n: (n.role != "manager", int(n.key.rsplit("-", 1)[1])))
+
+    def _ssh_options(self) -> dict[str, Any]:
+        key = self.spec.ssh_private_key_path
+        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": [key] if key else None}
+
+    def _phase_ssh(self, nodes: list[Any]) -> Events:
+        from swarmwiz.core.ssh import wait_for_ssh
+
+        yield ev.PhaseStarted(ev.Phase.SSH)
+        done = 0
+
+        async def wait_all(emit: Callable[[ev.Event], None]) -> None:
+            nonlocal done
+
+            async def one(node) -> None:
+                nonlocal done
+                await wait_for_ssh(node.public_ip, timeout=self.ssh_timeout, name=node.name, **self._ssh_options())
+                done += 1
+                emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
+
+            await asyncio.gather(*(one(n) for n in nodes))
+
+        yield from _run_async(wait_all)
+        yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with their pinned host keys")
+
+    def _phase_swarm(self, nodes: list[Any]) -> Events:
+        from swarmwiz.core.swarm import bootstrap
+
+        yield ev.PhaseStarted(ev.Phase.SWARM)
+
+        async def run(emit: Callable[[ev.Event], None]) -> None:
+            await bootstrap(
+                nodes,
+                on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
+                timeout=SWARM_TIMEOUT_S,
+                **self._ssh_options(),
+            )
+
+        yield from _run_async(run)
+        managers = sum(1 for n in nodes if n.role == "manager")
+        yield ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {len(nodes) - managers} workers")
+
+    def _phase_drain(self, leaving: list[Any], staying: list[Any]) -> Events:
+        from swarmwiz.core.swarm import remove_nodes
+
+        yield ev.PhaseStarted(ev.Phase.DRAIN)
+        managers = [n for n in staying if n.role == "manager"]
+
+        async def run(emit: Callable[[ev.Event], None]) -> None:
+            await remove_nodes(
+                managers,
+                leaving,
+                on_log=lambda text: emit(ev.LogLine(ev.Phase.DRAIN, text)),
+                timeout=SWARM_TIMEOUT_S,
+                **self._ssh_options(),
+            )
+
+        yield from _run_async(run)
+        yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
+
+    def _phase_dns(self, nodes: list[Any]) -> Generator[ev.Event, None, list[DnsRecord]]:
+        yield ev.PhaseStarted(ev.Phase.DNS)
+        records = self._cluster_records()
+        wanted = {n.public_ip for n in nodes if n.role == "manager"}
+        wildcard = f"*.{self.spec.domain}"
+        have = {r.content for r in records if r.name == wildcard and r.type == "A"}
+        if have != wanted:
+            missing = ", ".join(sorted(wanted - have)) or "none"
+            extra = ", ".join(sorted(have - wanted)) or "none"
+            raise RemoteError(f"DNS: {wildcard} does not match the managers (missing {missing}; unexpected {extra})")
+        yield ev.PhaseFinished(ev.Phase.DNS, message=f"{wildcard} -> {', '.join(sorted(have))}")
+        return records
+
+    def _cluster_records(self) -> list[DnsRecord]:
+        prefix = f"swarmwiz:{self.spec.name}:"
+        return [r for r in self._cloud().dns_records(self.spec.domain) if r.comment.startswith(prefix)]
+
+    def _status(self, nodes: list[Any], dns: list[DnsRecord]) -> ClusterStatus:
+        from swarmwiz.core.swarm import status as swarm_status
+
+        result = _run_sync(swarm_status(nodes, timeout=60.0, **self._ssh_options()))
+        return ClusterStatus(
+            cluster=self.spec.name,
+            nodes=list(result.nodes),
+            leader=result.leader,
+            managers_reachable=result.managers_reachable,
+            managers_total=result.managers_total,
+            dns=dns,
+            unreachable=list(getattr(result, "unreachable", []) or []),
+        )
+
+    # -- operations ----------------------------------------------------------------------------------------------
+    def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
+        """Check credentials, render the workspace, init and plan; returns the plan summary."""
+        with self.workspace.lock("plan"):
+            self.workspace.render(self.spec, lab=self.lab)
+            yield from self._phase_credentials()
+            yield from self._phase_init()
+            return (yield from self._phase_plan())
+
+    def deploy(self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool]) -> Generator[ev.Event, None, Any]:
+        """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined."""
+        with self.workspace.lock("deploy"):
+            self.workspace.render(self.spec, lab=self.lab)
+            yield from self._phase_credentials()
+            yield from self._phase_init()
+            before = self._known_nodes()
+            summary = yield from self._phase_plan()
+            if not confirm(summary, self.cost()):
+                return None
+            wanted = set(self.spec.node_keys())
+            leaving = [n for n in before if n.key not in wanted]
+            if leaving:
+                self._check_quorum_change(before, leaving)
+                yield from self._phase_drain(leaving, [n for n in before if n.key in wanted])
+            self.workspace.set_state("deploying", nodes=self.spec.node_count)
+            try:
+                if summary.empty:
+                    yield ev.PhaseFinished(ev.Phase.APPLY, skipped=True, message="nothing to change")
+                else:
+                    yield from self._phase_apply()
+            except SwarmwizError:
+                self.workspace.set_state("failed")
+                raise
+            nodes = self._nodes()
+            self.workspace.write_known_hosts({n.key: [n.public_ip, n.private_ip] for n in nodes})
+            yield from self._phase_ssh(nodes)
+            yield from self._phase_swarm(nodes)
+            records = yield from self._phase_dns(nodes)
+            yield ev.PhaseStarted(ev.Phase.STATUS)
+            status = self._status(nodes, records)
+            yield ev.PhaseFinished(ev.Phase.STATUS, ok=status.all_ready, message=status.health_line())
+            self.workspace.set_state("deployed" if status.all_ready else "degraded", nodes=len(nodes))
+            return status
+
+    def _known_nodes(self) -> list[Any]:
+        """Nodes the current state holds (empty before the first apply)."""
+        if not self.workspace.state_path.is_file():
+            return []
+        try:
+            return self._nodes()
+        except SwarmwizError:
+            return []
+
+    def _check_quorum_change(self, before: list[Any], leaving: list[Any]) -> None:
+        managers_before = [n for n in before if n.role == "manager"]
+        managers_leaving = [n for n in leaving if n.role == "manager"]
+        if managers_leaving and len(managers_leaving) * 2 >= len(managers_before):
+            raise InputError(
+                f"managers.count: removing {len(managers_leaving)} of {len(managers_before)} managers at once would "
+                f"lose the swarm's quorum; go down one step at a time (7 -> 5 -> 3 -> 1)"
+            )
+
+    def read_status(self) -> ClusterStatus:
+        """The node table of a deployed cluster, read over SSH from a manager, plus its DNS records."""
+        nodes = self._nodes_or_fail()
+        return self._status(nodes, self._cluster_records())
+
+    def _nodes_or_fail(self) -> list[Any]:
+        if not self.workspace.state_path.is_file():
+            raise InputError(f"cluster {self.spec.name!r} has not been deployed (no Terraform state in its workspace)")
+        nodes = self._nodes()
+        if not nodes:
+            raise InputError(f"cluster {self.spec.name!r} has no nodes in its Terraform state")
+        return nodes
+
+    def inventory(self) -> list[InventoryItem]:
+        """Every resource of the cluster from Terraform state, as it will be deleted."""
+        items = []
+        for address in self._terraform().state_list():
+            if address.startswith("data."):
+                continue
+            kind = address.split("[")[0].rsplit(".", 1)[0]
+            items.append(InventoryItem(kind=kind, name=address))
+        return items
+
+    def destroy(self, confirm: Callable[[list[InventoryItem]], bool]) -> Generator[ev.Event, None, Any]:
+        """Tear the cluster down and check through the APIs that nothing of it remains; None when declined."""
+        with self.workspace.lock("destroy"):
+            self._environment()
+            yield from self._phase_init()
+            items = self.inventory() if self.workspace.state_path.is_file() else []
+            if not confirm(items):
+                return None
+            self.workspace.set_state("destroying")
+            yield from self._phase_plan(destroy=True)
+            yield from self._phase_apply(destroy=True)
+            yield ev.PhaseStarted(ev.Phase.VERIFY)
+            left = self._leftovers()
+            yield ev.PhaseFinished(
+                ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
+            )
+            self.workspace.set_state("destroyed" if not left else "destroy-incomplete", nodes=0)
+            return DestroyReport(self.spec.name, [o.describe() for o in left])
+
+    def _leftovers(self) -> list[CloudObject]:
+        return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
+
+    def access_hints(self, status: ClusterStatus) -> list[str]:
+        managers = [n for n in status.nodes if n.role == "manager" and n.public_ip]
+        if not managers:
+            return []
+        ip = managers[0].public_ip
+        kh = self.workspace.known_hosts_path
+        key = self.spec.ssh_private_key_path
+        ident = f" -i {key}" if key else ""
+        return [
+            f"ssh -o UserKnownHostsFile={kh}{ident} root@{ip}",
+            f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
+            f"docker --context swarmwiz-{self.spec.name} node ls",
+        ]
+
+
+# -- asyncio bridge ----------------------------------------------------------------------------------------------
+def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def _run_async(factory: Callable[[Callable[[ev.Event], None]], Coroutine[Any, Any, Any]]) -> Events:
+    """Run an async phase in its own thread and loop, yielding the events it emits while it runs."""
+    q: queue.Queue = queue.Queue()
+    done = object()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(factory(q.put))
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+        finally:
+            q.put(done)
+
+    thread = threading.Thread(target=target, name="swarmwiz-async-phase", daemon=True)
+    thread.start()
+    while True:
+        item = q.get()
+        if item is done:
+            break
+        yield item
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

