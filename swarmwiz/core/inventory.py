@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from swarmwiz.core.errors import CredentialError, RemoteError
-
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass(frozen=True)
@@ -37,25 +33,23 @@ class DnsRecord:
 
 
 class CloudClient:
-    """Minimal read-only client for the two APIs; base URLs and credentials come from the run's environment."""
+    """Read-only queries over the Scaleway and Cloudflare API clients of `core.cloud`, configured from a run's env."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.scw_url = env.get("SCW_API_URL", "https://api.scaleway.com").rstrip("/")
-        self.cf_url = env.get("CLOUDFLARE_BASE_URL", "https://api.cloudflare.com/client/v4").rstrip("/")
-        self._scw_headers = {"X-Auth-Token": env.get("SCW_SECRET_KEY", "")}
-        self._cf_headers = {"Authorization": f"Bearer {env.get('CLOUDFLARE_API_TOKEN', '')}"}
+        from swarmwiz.core.cloud import CloudflareApi, Endpoints, ScalewayApi
+
+        endpoints = Endpoints.from_env(env)
+        self._scw = ScalewayApi(env.get("SCW_SECRET_KEY", ""), endpoints.scaleway)
+        self._cf = CloudflareApi(env.get("CLOUDFLARE_API_TOKEN", ""), endpoints.cloudflare)
         self.project = env.get("SCW_DEFAULT_PROJECT_ID", "")
 
-    def _get(self, url: str, headers: dict, params: dict | None = None) -> dict:
-        try:
-            resp = httpx.get(url, headers=headers, params=params, timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            # httpx messages can carry the URL but never headers; still keep the message generic.
-            raise RemoteError(f"cannot reach {url.split('?')[0]} ({exc.__class__.__name__})") from None
+    @staticmethod
+    def _get(api, path: str, params: dict | None = None) -> dict:
+        resp = api.request("GET", path, params=params)
         if resp.status_code in (401, 403):
-            raise CredentialError(f"the API at {url.split('?')[0]} rejected the credentials ({resp.status_code})")
+            raise CredentialError(f"the {api.name} API rejected the credentials for {path} ({resp.status_code})")
         if resp.status_code >= 400:
-            raise RemoteError(f"{url.split('?')[0]} answered {resp.status_code}")
+            raise RemoteError(f"the {api.name} API answered {resp.status_code} for {path}")
         return resp.json()
 
     def _scw_list(self, path: str, key: str, params: dict) -> list[dict]:
@@ -71,10 +65,10 @@ class CloudClient:
             page += 1
 
     def _scw_get(self, path: str, params: dict | None = None) -> dict:
-        return self._get(f"{self.scw_url}{path}", self._scw_headers, params)
+        return self._get(self._scw, path, params)
 
     def _cf_get(self, path: str, params: dict | None = None) -> dict:
-        return self._get(f"{self.cf_url}{path}", self._cf_headers, params)
+        return self._get(self._cf, path, params)
 
     # -- Cloudflare ----------------------------------------------------------------------------------------------
     def zone_id(self, domain: str) -> str | None:

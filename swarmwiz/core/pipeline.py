@@ -196,19 +196,13 @@ class Pipeline:
 
     # -- phases --------------------------------------------------------------------------------------------------
     def _phase_credentials(self) -> Events:
+        from swarmwiz.core.cloud import Endpoints
+        from swarmwiz.core.credentials import credentials_from_env, validate_live
+
         yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
         env = self._environment()
-        if not self.lab:
-            from swarmwiz.core.credentials import validate_live
-
-            creds = self._credentials
-            if creds is None:
-                from swarmwiz.core.credentials import load_credentials
-
-                creds, _ = load_credentials()
-            validate_live(creds)
-        zone = CloudClient(env).zone_id(self.spec.domain)
-        if not zone:
+        validate_live(credentials_from_env(env), Endpoints.from_env(env), domain=self.spec.domain)
+        if not CloudClient(env).zone_id(self.spec.domain):
             raise InputError(
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
