@@ -26,7 +26,7 @@ from pathlib import Path
 
 from swarmwiz.core.errors import EngineError, Interrupted
 from swarmwiz.core.events import Event, Phase
-from swarmwiz.core.tfevents import Diagnostic, Scrubber, StreamParser, parse_lock_info
+from swarmwiz.core.tfevents import Scrubber, StreamParser, errors_from_text, parse_lock_info
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +375,7 @@ class Terraform:
             return
         errors = list(parser.errors)
         if not errors and parser.stderr_tail:
-            errors = [_diagnostic_from_text(parser.stderr_tail)]
+            errors = errors_from_text(parser.stderr_tail)
         lock = parser.lock or parse_lock_info("\n".join(parser.stderr_tail))
         if lock is not None and lock.id:
             raise EngineError(_lock_message(self.workdir, lock), title="Terraform state locked")
@@ -385,14 +385,6 @@ class Terraform:
         exc = EngineError(self.scrubber.text("\n".join(lines)))
         exc.diagnostics = errors  # type: ignore[attr-defined]
         raise exc
-
-
-def _diagnostic_from_text(lines: list[str]) -> Diagnostic:
-    """Human-readable stderr (init errors, crashes) as one diagnostic: first Error: line + the rest."""
-    for i, line in enumerate(lines):
-        if line.startswith("Error:"):
-            return Diagnostic("error", line.removeprefix("Error:").strip(), " ".join(lines[i + 1 :]))
-    return Diagnostic("error", lines[0], " ".join(lines[1:]))
 
 
 def _lock_message(workdir: Path, lock) -> str:

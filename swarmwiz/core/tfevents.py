@@ -225,14 +225,33 @@ class StreamParser:
             self._box_level = "warning"
         elif text.startswith("Error:"):
             self._box_level = "error"
+        if self._box_level == "error" and (text.strip() or self.stderr_tail):
+            # blank lines are kept: they end a diagnostic's first paragraph (see errors_from_text)
+            self.stderr_tail = (self.stderr_tail + [text.strip()])[-40:]
         if not text.strip():
             return []
-        if self._box_level == "error":
-            self.stderr_tail = (self.stderr_tail + [text.strip()])[-40:]
         return [LogLine(phase=self.phase, text=text, level=self._box_level)]
 
     def _raw(self, line: str, level: str) -> LogLine:
         return LogLine(phase=self.phase, text=self.scrubber.text(line.rstrip()), level=level)
+
+
+def errors_from_text(lines: list[str]) -> list[Diagnostic]:
+    """Human-readable stderr (init errors, crashes) as diagnostics: each `Error:` line and its first paragraph."""
+    found: list[Diagnostic] = []
+    for i, line in enumerate(lines):
+        if line.startswith("Error:"):
+            detail: list[str] = []
+            for more in lines[i + 1 :]:
+                if more.startswith("Error:") or (not more and detail):
+                    break
+                detail += [more] if more else []
+            diag = Diagnostic("error", line.removeprefix("Error:").strip(), " ".join(detail))
+            found += [diag] if diag not in found else []
+    if not found and any(lines):
+        text = [line for line in lines if line]
+        found.append(Diagnostic("error", text[0], " ".join(text[1:])))
+    return found
 
 
 def plan_summary_from(events: Sequence[Event]) -> PlanSummary | None:
