@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -96,11 +97,9 @@ class SessionBus:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
-            # Bus-activated helpers (e.g. a prompter) share the bus's process group.
-            try:
+            # Anything a daemon spawned shares its process group.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             if proc.stdout:
                 proc.stdout.close()
 
