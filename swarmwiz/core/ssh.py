@@ -1,0 +1,168 @@
+"""The one choke point for SSH (asyncssh): pinned host keys, quoted commands, bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import time
+import weakref
+from pathlib import Path
+
+import asyncssh
+
+from swarmwiz.core.errors import RemoteError
+
+log = logging.getLogger(__name__)
+
+# The label ("manager-1 (51.15.0.7)") of each open connection, so run() can name the node in its errors.
+_LABELS: weakref.WeakKeyDictionary[asyncssh.SSHClientConnection, str] = weakref.WeakKeyDictionary()
+
+Connection = asyncssh.SSHClientConnection
+
+
+def _label(address: str, node: str | None) -> str:
+    return f"{node} ({address})" if node else address
+
+
+def _known_hosts(known_hosts: Path | None, host_key: str | None, address: str, label: str):
+    """What asyncssh checks the server's key against; there is no way to ask for "no checking"."""
+    if host_key:
+        return ([asyncssh.import_public_key(host_key)], [], [])
+    if known_hosts is None:
+        raise RemoteError(f"no pinned host key for {label}: pass known_hosts or host_key", title="SSH host key")
+    if not Path(known_hosts).is_file():
+        raise RemoteError(f"known_hosts file {known_hosts} for {label} does not exist", title="SSH host key")
+    return str(known_hosts)
+
+
+async def connect(
+    address: str,
+    *,
+    known_hosts: Path | None = None,
+    host_key: str | None = None,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    connect_timeout: float = 10,
+    node: str | None = None,
+    port: int = 22,
+) -> Connection:
+    """Open an SSH connection whose host key must match `host_key` or the entry for `address` in `known_hosts`.
+
+    A different key is refused with a RemoteError naming the node; so is an address with no pinned key.
+    """
+    label = _label(address, node)
+    trusted = _known_hosts(known_hosts, host_key, address, label)
+    try:
+        conn = await asyncssh.connect(
+            address,
+            port=port,
+            known_hosts=trusted,
+            client_keys=[str(k) for k in client_keys] if client_keys is not None else (),
+            username=username,
+            connect_timeout=connect_timeout,
+            config=[],  # a user's ~/.ssh/config must not redirect a node's address elsewhere
+        )
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise RemoteError(
+            f"the SSH host key of {label} does not match the pinned key "
+            f"({'given key' if host_key else known_hosts}); refusing to connect. The server was replaced "
+            f"or someone is intercepting the connection ({exc.reason})",
+            title="SSH host key changed",
+        ) from None
+    except asyncssh.PermissionDenied:
+        raise RemoteError(f"SSH login as {username} to {label} was refused: the client key is not authorized",
+                          title="SSH login refused") from None
+    except (TimeoutError, OSError, asyncssh.Error) as exc:
+        raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
+    _LABELS[conn] = label
+    return conn
+
+
+async def run(
+    conn: Connection,
+    argv: list[str],
+    *,
+    input: str | None = None,
+    timeout: float | None = 120,
+    check: bool = True,
+    redact: tuple[str, ...] = (),
+) -> str:
+    """Run `argv` on the node (each word quoted with shlex.join) and return its stdout.
+
+    Secrets go through `input` (stdin), never argv: asyncssh logs command lines. A non-zero exit raises
+    RemoteError with the status and the tail of stderr; `redact` strings never appear in that message.
+    """
+    label = _LABELS.get(conn, "remote node")
+    command = shlex.join(argv)
+    try:
+        result = await asyncio.wait_for(conn.run(command, input=input, check=False), timeout)
+    except TimeoutError:
+        raise RemoteError(f"{label}: timed out after {timeout:g}s waiting for `{_short(argv, redact)}`") from None
+    except (OSError, asyncssh.Error) as exc:
+        raise RemoteError(f"{label}: `{_short(argv, redact)}` failed: {_describe(exc)}") from None
+    if check and result.exit_status != 0:
+        stderr = str(result.stderr or "").strip()
+        tail = _scrub(stderr[-500:], redact) or "(no error output)"
+        status = result.exit_status if result.exit_status is not None else f"signal {result.exit_signal}"
+        raise RemoteError(f"{label}: `{_short(argv, redact)}` exited with {status}: {tail}")
+    return str(result.stdout or "")
+
+
+async def wait_for_ssh(
+    address: str,
+    *,
+    known_hosts: Path | None = None,
+    host_key: str | None = None,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    node: str | None = None,
+    timeout: float = 180,
+    interval: float = 1.0,
+    port: int = 22,
+) -> Connection:
+    """Retry until sshd on `address` answers with the pinned key and accepts the login; returns the connection.
+
+    A changed host key fails at once (waiting cannot fix it); anything else is retried until `timeout`.
+    """
+    label = _label(address, node)
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RemoteError(
+                f"timed out after {timeout:g}s waiting for SSH on {label}; last error: {last}",
+                title="Node unreachable",
+            )
+        try:
+            return await connect(
+                address, known_hosts=known_hosts, host_key=host_key, client_keys=client_keys, username=username,
+                connect_timeout=max(1.0, min(10.0, remaining)), node=node, port=port,
+            )
+        except RemoteError as exc:
+            if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:
+                raise
+            last = exc.message
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def _short(argv: list[str], redact: tuple[str, ...]) -> str:
+    text = shlex.join(argv)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return _scrub(text, redact)
+
+
+def _scrub(text: str, redact: tuple[str, ...]) -> str:
+    for secret in redact:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "connection timed out"
+    if isinstance(exc, asyncssh.DisconnectError):
+        return exc.reason or type(exc).__name__
+    return str(exc) or type(exc).__name__
