@@ -20,7 +20,6 @@ CLOUDFLARE_URL = "https://api.cloudflare.com/client/v4"
 DEFAULT_TIMEOUT = 10.0
 # Any zone answers the instance permission probe; fr-par-1 offers the most types.
 PROBE_ZONE = "fr-par-1"
-DNS_EDIT = "#dns_records:edit"
 
 
 @dataclass(frozen=True)
@@ -166,14 +165,13 @@ class CloudflareApi(_Api):
             page += 1
 
     def can_edit_dns(self, zone: dict) -> bool:
-        """Whether the token may edit DNS records in `zone`.
+        """Whether the token may edit DNS records in `zone`, which is what Terraform will need.
 
-        Cloudflare lists the caller's permissions on each zone object (`permissions`, e.g. "#dns_records:edit").
-        When a response lacks that list, probe: create an A record with an invalid address, which Cloudflare
-        answers 400 (validation) with DNS:Edit and 403 without; nothing is created either way.
+        Probed, not read: create an A record whose address is invalid. Cloudflare authorises before it validates,
+        so a token without DNS:Edit gets 403 (code 10000) and one with it gets 400 (code 9005); nothing is
+        created either way. (Zone objects carry a `permissions` list, but it is deprecated and describes the
+        user rather than reliably the token.)
         """
-        if isinstance(zone.get("permissions"), list):
-            return DNS_EDIT in zone["permissions"]
         response = self.request(
             "POST",
             f"/zones/{zone['id']}/dns_records",
@@ -222,80 +220,79 @@ def _bad(attr: str, reason: str, message: str) -> Check:
 
 def _check_scaleway(creds: Credentials, api: ScalewayApi, checks: dict[str, Check]) -> None:
     """Fill the three Scaleway checks: API key lookup (access + secret key), then project access."""
-    ak, pid = creds.scw_access_key, creds.scw_project_id
     try:
-        r = api.get_api_key(ak)
-        body = _json(r)
-        if r.status_code == 401:
-            if body.get("reason") == "expired":
-                checks["scw_secret_key"] = _bad("scw_secret_key", "expired", "The Scaleway secret key is expired.")
-            else:
-                checks["scw_secret_key"] = Check(
-                    "scw_secret_key", False, "rejected",
-                    f"The Scaleway secret key is rejected by Scaleway ({_scaleway_reason(r)}).",
-                )
-            skip = "not checked: the Scaleway secret key does not work"
-            checks["scw_access_key"] = Check("scw_access_key", False, "skipped", f"The Scaleway access key was {skip}.")
-            checks["scw_project_id"] = Check("scw_project_id", False, "skipped", f"The Scaleway project ID was {skip}.")
-            return
-        checks["scw_secret_key"] = Check("scw_secret_key", True, "ok", "The Scaleway secret key is accepted.")
-        if r.status_code == 200:
-            if _expired(body.get("expires_at")):
-                checks["scw_access_key"] = Check(
-                    "scw_access_key", False, "expired", f"The Scaleway access key expired on {body['expires_at']}."
-                )
-            else:
-                checks["scw_access_key"] = Check("scw_access_key", True, "ok", "The Scaleway access key exists.")
-        elif r.status_code == 404:
-            checks["scw_access_key"] = Check(
-                "scw_access_key", False, "rejected",
-                "The Scaleway access key is unknown to Scaleway (no API key with that ID).",
-            )
-        elif r.status_code == 403:
-            # A key scoped to a project may not read IAM; the secret key worked, so the pair is usable.
-            checks["scw_access_key"] = Check(
-                "scw_access_key", True, "ok",
-                "The Scaleway access key could not be looked up (no IAM read permission); the secret key works.",
-            )
-        else:
-            checks["scw_access_key"] = Check(
-                "scw_access_key", False, "rejected", f"The Scaleway access key lookup failed ({_scaleway_reason(r)})."
-            )
-
-        r = api.get_project(pid)
-        if r.status_code == 200:
-            name = _json(r).get("name")
-            checks["scw_project_id"] = Check(
-                "scw_project_id", True, "ok", f"The Scaleway project ID names project {name!r}." if name else
-                "The Scaleway project ID names a project this key can see.",
-            )
-            return
-        if r.status_code == 404 and _json(r).get("type") == "not_found":
-            checks["scw_project_id"] = Check(
-                "scw_project_id", False, "rejected", "The Scaleway project ID names no project this key can see."
-            )
-            return
-        # No account-level read: prove instance access in the project instead.
-        r = api.list_servers(PROBE_ZONE, pid)
-        if r.status_code == 200:
-            checks["scw_project_id"] = Check(
-                "scw_project_id", True, "ok", "The Scaleway project ID is usable: the key can list its instances."
-            )
-        elif r.status_code == 403:
-            checks["scw_project_id"] = Check(
-                "scw_project_id", False, "permission",
-                f"The Scaleway key is missing a permission: it cannot list instances in the project "
-                f"({_scaleway_reason(r)}); give it InstancesFullAccess on that project.",
-            )
-        else:
-            checks["scw_project_id"] = Check(
-                "scw_project_id", False, "rejected",
-                f"The Scaleway project ID is not usable with this key ({_scaleway_reason(r)}).",
-            )
+        key = _check_api_key(creds, api, checks)
+        if key is not None:
+            checks["scw_project_id"] = _check_project(creds.scw_project_id, key, api)
     except ApiUnreachable as exc:
         for attr in ("scw_access_key", "scw_secret_key", "scw_project_id"):
             if attr not in checks:
                 checks[attr] = _bad(attr, "unreachable", f"The {_label(attr)} could not be checked: {exc}")
+
+
+def _check_api_key(creds: Credentials, api: ScalewayApi, checks: dict[str, Check]) -> dict | None:
+    """GET the API key: 401 judges the secret key, 404 the access key. Returns the key (maybe {}), or None
+    when the secret key does not work (then nothing else can be checked)."""
+    r = api.get_api_key(creds.scw_access_key)
+    body = _json(r)
+    if r.status_code == 401:
+        if body.get("reason") == "expired":
+            checks["scw_secret_key"] = _bad("scw_secret_key", "expired", "The Scaleway secret key is expired.")
+        else:
+            message = f"The Scaleway secret key is rejected by Scaleway ({_scaleway_reason(r)})."
+            checks["scw_secret_key"] = _bad("scw_secret_key", "rejected", message)
+        for attr in ("scw_access_key", "scw_project_id"):
+            checks[attr] = _bad(attr, "skipped", f"The {_label(attr)} was not checked: the secret key does not work.")
+        return None
+    checks["scw_secret_key"] = Check("scw_secret_key", True, "ok", "The Scaleway secret key is accepted.")
+    if r.status_code == 200 and _expired(body.get("expires_at")):
+        message = f"The Scaleway access key expired on {body['expires_at']}."
+        checks["scw_access_key"] = _bad("scw_access_key", "expired", message)
+    elif r.status_code == 200:
+        checks["scw_access_key"] = Check("scw_access_key", True, "ok", "The Scaleway access key exists.")
+    elif r.status_code == 404:
+        checks["scw_access_key"] = _bad(
+            "scw_access_key", "rejected", "The Scaleway access key is unknown to Scaleway (no API key with that ID)."
+        )
+    elif r.status_code == 403:
+        # A key without IAM read cannot look itself up; the secret key worked, so the pair is usable.
+        checks["scw_access_key"] = Check(
+            "scw_access_key", True, "ok",
+            "The Scaleway access key could not be looked up (no IAM read permission); the secret key works.",
+        )
+    else:
+        checks["scw_access_key"] = _bad(
+            "scw_access_key", "rejected", f"The Scaleway access key lookup failed ({_scaleway_reason(r)})."
+        )
+    return body if r.status_code == 200 else {}
+
+
+def _check_project(pid: str, key: dict, api: ScalewayApi) -> Check:
+    """The project must be readable (or be the key's default project), and its instances listable."""
+    attr = "scw_project_id"
+    r = api.get_project(pid)
+    if r.status_code == 404:
+        return _bad(attr, "rejected", "The Scaleway project ID names no project (not found).")
+    if r.status_code == 403 and pid != key.get("default_project_id"):
+        return _bad(
+            attr, "permission",
+            f"The Scaleway project ID names a project this key may not read ({_scaleway_reason(r)}), and it is not "
+            "the key's default project: check the ID or the key's IAM policy.",
+        )
+    if r.status_code not in (200, 403):
+        return _bad(attr, "rejected", f"The Scaleway project could not be read ({_scaleway_reason(r)}).")
+    name = _json(r).get("name") if r.status_code == 200 else None
+    r = api.list_servers(PROBE_ZONE, pid)
+    if r.status_code == 403:
+        return _bad(
+            attr, "permission",
+            f"The Scaleway key is missing a permission: it cannot list instances in the project "
+            f"({_scaleway_reason(r)}); give it InstancesFullAccess there.",
+        )
+    if r.status_code != 200:
+        return _bad(attr, "rejected", f"The Scaleway project's instances could not be listed ({_scaleway_reason(r)}).")
+    what = f"project {name!r}" if name else "the key's default project"
+    return Check(attr, True, "ok", f"The Scaleway project ID names {what}, and its instances can be listed.")
 
 
 def _check_cloudflare(creds: Credentials, api: CloudflareApi, domain: str | None) -> Check:

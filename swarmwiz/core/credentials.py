@@ -70,8 +70,11 @@ class Credentials:
         return {f.env: self.value(f.attr) for f in FIELDS if self.value(f.attr)}
 
     def secret_values(self) -> list[str]:
-        """Values to scrub from logs and look for in leak tests (the project ID is not secret: it is in state)."""
-        return [v for a in ("scw_access_key", "scw_secret_key", "cloudflare_token") if (v := self.value(a))]
+        """The secret key and the token: to scrub from logs and look for in leak tests.
+
+        The access key and the project ID are identifiers: API URLs and Terraform state legitimately hold them.
+        """
+        return [v for a in ("scw_secret_key", "cloudflare_token") if (v := self.value(a))]
 
     def missing(self) -> list[Field]:
         return [f for f in FIELDS if not self.value(f.attr)]

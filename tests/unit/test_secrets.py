@@ -109,7 +109,7 @@ def test_scrub_filter_masks_raw_values_in_messages_and_tracebacks(caplog):
 def test_to_env_and_secret_values():
     creds = credentials_from_env(GOOD)
     assert creds.to_env() == GOOD
-    assert set(creds.secret_values()) == {GOOD["SCW_ACCESS_KEY"], VALUE, TOKEN}
+    assert set(creds.secret_values()) == {VALUE, TOKEN}
     assert isinstance(creds.scw_secret_key, Secret) and isinstance(creds.cloudflare_token, Secret)
 
 
