@@ -1,0 +1,256 @@
+"""Lab hosts: hostname, pinned-key sshd, docker over SSH, nftables on the public side, clean teardown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hostlab import PRIVATE_NETWORK, leftovers, make_client_key, start_hosts, swarm_firewall, tcp_open
+
+from swarmwiz.core import ssh
+from swarmwiz.core.errors import RemoteError
+from swarmwiz.core.hostkeys import generate_host_key, known_hosts_line
+from swarmwiz.lab import hosts
+from swarmwiz.lab.hosts import (
+    NETNS_DIR,
+    Firewall,
+    FirewallRule,
+    HostSpec,
+    LabHostError,
+    LabNet,
+    check_prerequisites,
+    firewall_ruleset,
+)
+
+needs_lab = pytest.mark.skipif(bool(check_prerequisites()), reason=f"lab needs: {check_prerequisites()}")
+
+
+# ----- rules, no kernel needed ------------------------------------------------------------------------------
+
+
+def test_ruleset_follows_the_security_group():
+    text = firewall_ruleset(Firewall("drop", True, [
+        FirewallRule("accept", "TCP", 22, None, "203.0.113.0/24"),
+        FirewallRule("accept", "UDP", None, "7946-7950", None),
+        FirewallRule("drop", "ANY", None, None, "198.51.100.7"),
+        FirewallRule("accept", "ICMP"),
+    ]))
+    body = [line.strip() for line in text.splitlines()]
+    assert 'iifname != "eth0" accept' in body  # private NICs unfiltered
+    assert "ct state established,related accept" in body
+    assert "ip saddr 203.0.113.0/24 tcp dport 22 accept" in body
+    assert "udp dport 7946-7950 accept" in body
+    assert "ip saddr 198.51.100.7/32 drop" in body
+    assert body[-3] == "drop"  # the inbound default policy comes last
+    stateless = firewall_ruleset(Firewall("accept", False, []))
+    assert "ct state" not in stateless
+
+
+@pytest.mark.parametrize("rule", [
+    FirewallRule("accept", "TCP", 70000),
+    FirewallRule("allow", "TCP", 22),
+    FirewallRule("accept", "ESP"),
+    FirewallRule("accept", "TCP", None, "22; flush ruleset"),
+    FirewallRule("accept", "TCP", 22, None, "0.0.0.0/0 accept"),
+])
+def test_hostile_or_invalid_rules_are_rejected(rule):
+    with pytest.raises(LabHostError):
+        firewall_ruleset(Firewall("drop", True, [rule]))
+
+
+# ----- five real hosts --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        base = tmp_path_factory.mktemp("hosts")
+        mp.setenv("SWARMWIZ_HOME", str(base / "home"))
+        started = time.monotonic()
+        lab = start_hosts(base, ["manager", "manager", "manager", "worker", "worker"])
+        print(f"\n5 lab hosts up in {time.monotonic() - started:.2f}s")
+        yield lab
+        lab.close()
+
+
+@pytest.fixture(scope="module")
+def listener(lab):
+    """Something listening on the swarm ports in host 1, so "closed" means filtered, not "nobody there"."""
+    code = ("import socket,select\nss=[]\nfor p in (2377,7946):\n s=socket.socket();s.setsockopt(socket.SOL_SOCKET,"
+            "socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',p));s.listen(16);ss.append(s)\nprint('ready',flush=True)\n"
+            "while True:\n for s in select.select(ss,[],[])[0]: s.accept()[0].close()")
+    proc = subprocess.Popen(["nsenter", f"--net={NETNS_DIR / lab.hosts[0].netns}", sys.executable, "-c", code],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    yield lab.hosts[0]
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_each_host_has_its_hostname_and_docker_over_ssh(lab):
+    for host in lab.hosts:
+        conn = await ssh.connect(host.node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
+                                 node=host.node.key)
+        async with conn:
+            assert (await ssh.run(conn, ["hostname"])).strip() == host.node.name
+            # dockerd shares the host's UTS namespace: the swarm will list the node by this name
+            assert (await ssh.run(conn, ["docker", "info", "--format", "{{.Name}}"])).strip() == host.node.name
+            addresses = await ssh.run(conn, ["ip", "-br", "addr"])
+            assert host.node.private_ip in addresses and host.node.public_ip in addresses
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_wrong_pinned_key_is_refused(lab, tmp_path):
+    node = lab.hosts[0].node
+    _, other_public = generate_host_key()
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(known_hosts_line(node.public_ip, other_public) + "\n")
+    with pytest.raises(RemoteError) as refused:
+        await ssh.connect(node.public_ip, known_hosts=wrong, client_keys=[lab.client_key], node=node.key)
+    assert refused.value.title == "SSH host key changed"
+    assert node.key in str(refused.value) and node.public_ip in str(refused.value)
+    # waiting cannot fix a changed key: wait_for_ssh gives up at once instead of retrying to its timeout
+    started = time.monotonic()
+    with pytest.raises(RemoteError, match="does not match"):
+        await ssh.wait_for_ssh(node.public_ip, known_hosts=wrong, client_keys=[lab.client_key], node=node.key,
+                               timeout=30)
+    assert time.monotonic() - started < 20
+    # the explicit-key form pins too
+    with pytest.raises(RemoteError, match="does not match"):
+        await ssh.connect(node.public_ip, host_key=other_public, client_keys=[lab.client_key])
+    conn = await ssh.connect(node.public_ip, host_key=lab.hosts[0].host_key_public, client_keys=[lab.client_key])
+    conn.close()
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_foreign_client_key_is_refused(lab, tmp_path):
+    stranger, _ = make_client_key(tmp_path)
+    node = lab.hosts[0].node
+    with pytest.raises(RemoteError, match="not authorized"):
+        await ssh.connect(node.public_ip, known_hosts=lab.known_hosts, client_keys=[stranger], node=node.key)
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_run_quotes_arguments_and_reports_failures(lab):
+    node = lab.hosts[0].node
+    async with await ssh.connect(node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
+                                 node=node.key) as conn:
+        hostile = "$(touch /tmp/pwned); `id`; echo 'x' \"y\" | cat"
+        assert await ssh.run(conn, ["printf", "%s", hostile]) == hostile
+        with pytest.raises(RemoteError) as failed:
+            await ssh.run(conn, ["sh", "-c", "echo boom-s3cret >&2; exit 3", "s3cret"], redact=("s3cret",))
+        message = str(failed.value)
+        assert "exited with 3" in message and node.key in message and "boom-***" in message
+        assert "s3cret" not in message
+        assert await ssh.run(conn, ["sh", "-c", "read -r line; echo got:$line"], input="hello\n") == "got:hello\n"
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_wait_for_ssh_times_out_saying_what_it_waited_for(lab):
+    ghost = str(lab.net.public_subnet.network_address + 250)  # in the lab's subnet, no host there
+    with pytest.raises(RemoteError, match=rf"timed out after 1s waiting for SSH on ghost \({ghost}\)"):
+        await ssh.wait_for_ssh(ghost, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node="ghost",
+                               timeout=1, interval=0.2)
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+def test_public_side_is_filtered_private_side_is_open(lab, listener):
+    target = listener.node
+    peer = lab.hosts[3].netns
+    assert tcp_open(target.public_ip, 22)
+    assert not tcp_open(target.public_ip, 2377)
+    assert not tcp_open(target.public_ip, 7946)
+    assert tcp_open(target.private_ip, 2377, netns=peer)
+    assert tcp_open(target.private_ip, 7946, netns=peer)
+    assert tcp_open(target.private_ip, 22, netns=peer)  # sshd listens on the private address too
+    # the firewall is what closes it: open 2377 to the gateway only and it answers from the root namespace
+    opened = swarm_firewall()
+    opened.rules.append(FirewallRule("accept", "TCP", 2377, None, f"{lab.net.public_gateway}/32"))
+    lab.net.update_firewall(listener.host_id, opened)
+    try:
+        assert tcp_open(target.public_ip, 2377)
+        assert not tcp_open(target.public_ip, 7946)
+    finally:
+        lab.net.update_firewall(listener.host_id, swarm_firewall())
+    assert not tcp_open(target.public_ip, 2377)
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_delete_host_removes_one_host_only(lab):
+    net = lab.net
+    private, public = generate_host_key()
+    address = str(net.public_subnet.network_address + 100)
+    net.create_host(HostSpec("srv-extra", "extra", address, [(PRIVATE_NETWORK, "172.16.8.100", 22)], [], private,
+                             public, Firewall()))
+    netns = net.netns("srv-extra")
+    assert "srv-extra" in net.hosts()
+    with pytest.raises(LabHostError, match="already exists"):
+        net.create_host(HostSpec("srv-extra", "extra", None, [(PRIVATE_NETWORK, "172.16.8.101", 22)], [], None,
+                                 None, Firewall()))
+    with pytest.raises(LabHostError, match="already used"):
+        net.create_host(HostSpec("srv-other", "other", address, [], [], None, None, Firewall()))
+    net.delete_host("srv-extra")
+    net.delete_host("srv-extra")  # missing is fine
+    assert "srv-extra" not in net.hosts()
+    assert not (NETNS_DIR / netns).exists()
+    assert not net.host_dir("srv-extra").exists()
+    assert not tcp_open(address, 22)
+    assert tcp_open(lab.hosts[0].node.public_ip, 22)  # the others still run
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+def test_ensure_removes_stale_objects_and_agrees_across_instances(lab):
+    net = lab.net
+    stale_ns, stale_link = f"{net.prefix}-h999", f"{net.prefix}999e0"
+    subprocess.run(["ip", "netns", "add", stale_ns], check=True)
+    subprocess.run(["ip", "link", "add", stale_link, "type", "bridge"], check=True)
+    again = LabNet(net.lab_dir)  # a second process would read the same persisted choices
+    again.ensure()
+    assert not (NETNS_DIR / stale_ns).exists()
+    assert not Path("/sys/class/net", stale_link).exists()
+    assert again.public_subnet == net.public_subnet and again.public_gateway == net.public_gateway
+    assert sorted(again.hosts()) == sorted(h.host_id for h in lab.hosts)
+    assert tcp_open(lab.hosts[0].node.public_ip, 22)  # known hosts were left alone
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+def test_clean_leaves_nothing(lab):
+    assert leftovers(lab.net)["processes"]  # sanity: the check sees a running lab
+    lab.close()
+    assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+    ip_netns = subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout
+    ip_link = subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
+    assert lab.net.prefix not in ip_netns and lab.net.prefix not in ip_link
+    assert lab.net.hosts() == []
+    lab.close()  # safe to repeat
+
+
+def test_missing_prerequisites_are_named_with_their_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(hosts, "_SBIN", ())
+    missing = check_prerequisites()
+    assert "sshd (Debian package openssh-server)" in missing
+    assert "dockerd (Debian package docker.io)" in missing
+    assert "nft (Debian package nftables)" in missing
