@@ -1,0 +1,201 @@
+"""The Textual wizard: one App that owns the flow of steps, the injected services and the single error router."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from swarmwiz.core import paths
+from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.tui.screens.base import BACK
+from swarmwiz.tui.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def _css_paths() -> list[str]:
+    return [str(paths.assets_dir() / "tcss" / "app.tcss")]
+
+
+class SwarmwizApp(App[int]):
+    """The wizard. `services` is injected: tests pass a lab-backed or recorded one."""
+
+    TITLE = "swarmwiz"
+    CSS_PATH = _css_paths()
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f1", "help", "Help", tooltip="What this step does and its keys"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while a deploy runs)"),
+    ]
+
+    step_title: reactive[str] = reactive("")
+    status_text: reactive[str] = reactive("")
+
+    def __init__(self, services: Services, *, lab: bool = False, start: str = "welcome") -> None:
+        super().__init__()
+        self.services = services
+        self.lab = lab
+        self.start = start
+        self.credentials: Any = None  # core Credentials once loaded or entered
+        self.catalog: Any = None  # core Catalog once loaded
+        self.running: Any = None  # the pipeline of a deploy/destroy in progress (ctrl+q asks, then stops it)
+        self.quit_requested = False
+
+    # -- start --------------------------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.start == "welcome":
+            self.run_flow()
+        if self.lab:
+            self.status_text = "starting the lab..."
+        self.prepare_services()
+
+    @work(thread=True, name="prepare services", group="prepare services", exclusive=True, exit_on_error=False)
+    def prepare_services(self) -> None:
+        # In lab mode this starts the local lab; it runs after the first frame so the UI appears at once.
+        text = self.services.prepare()
+        self.call_from_thread(setattr, self, "status_text", text)
+
+    def set_step(self, step: str, title: str) -> None:
+        self.step_title = title
+
+    # -- the flow: every step in one place ----------------------------------------------------------------------
+    @work(name="flow", group="flow", exclusive=True, exit_on_error=False)
+    async def run_flow(self) -> None:
+        from swarmwiz.tui.screens.welcome import WelcomeScreen
+
+        while True:
+            choice, name = await self.push_screen_wait(WelcomeScreen())
+            try:
+                if choice == "quit":
+                    self.exit(0)
+                    return
+                if choice == "new":
+                    await self.new_cluster()
+                elif choice == "status":
+                    await self.show_status(name)
+                elif choice == "teardown":
+                    await self.teardown(name)
+            except SwarmwizError as exc:
+                await self.show_error(exc)
+
+    async def new_cluster(self) -> None:
+        """Credentials, place, types, counts, domain, SSH, review; then deploy and show the result."""
+        from swarmwiz.tui.draft import Draft
+        from swarmwiz.tui.screens.counts import CountsScreen
+        from swarmwiz.tui.screens.credentials import CredentialsScreen
+        from swarmwiz.tui.screens.deploy import DeployScreen
+        from swarmwiz.tui.screens.domain import DomainScreen
+        from swarmwiz.tui.screens.place import PlaceScreen
+        from swarmwiz.tui.screens.review import ReviewScreen
+        from swarmwiz.tui.screens.ssh import SshScreen
+        from swarmwiz.tui.screens.types import TypesScreen
+
+        steps = [CredentialsScreen, PlaceScreen, TypesScreen, CountsScreen, DomainScreen, SshScreen, ReviewScreen]
+        draft = Draft()
+        reviewed = None
+        i = 0
+        while 0 <= i < len(steps):
+            value = await self.push_screen_wait(steps[i](draft))
+            if value is BACK:
+                i -= 1
+                continue
+            if steps[i] is ReviewScreen:
+                reviewed = value
+            else:
+                draft = value
+            i += 1
+        if reviewed is None:
+            return
+        spec, plan, pipeline = reviewed
+        status = await self.push_screen_wait(DeployScreen(spec, plan, pipeline))
+        if status is not None:
+            await self.show_status(spec.name, status)
+
+    async def show_status(self, name: str, status: Any = None) -> None:
+        from swarmwiz.tui.screens.result import ResultScreen
+
+        await self.push_screen_wait(ResultScreen(name, status))
+
+    async def teardown(self, name: str | None) -> None:
+        from swarmwiz.tui.screens.teardown import TeardownScreen
+
+        await self.push_screen_wait(TeardownScreen(name))
+
+    async def show_error(self, exc: BaseException) -> None:
+        from swarmwiz.tui.dialogs.error import ErrorDialog
+
+        await self.push_screen_wait(ErrorDialog(*_describe(exc)))
+
+    # -- the one error router -----------------------------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.route_worker_state(event)
+
+    def route_worker_state(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure ends here: a dialog with the error's title, and the screen is told to recover."""
+        if event.state != WorkerState.ERROR:
+            return
+        exc = event.worker.error
+        if not isinstance(exc, SwarmwizError):
+            log.error("worker %r failed", event.worker.name, exc_info=exc)
+        from swarmwiz.tui.dialogs.error import ErrorDialog
+
+        self.push_screen(ErrorDialog(*_describe(exc)))
+        for screen in self.screen_stack:
+            hook = getattr(screen, "worker_failed", None)
+            if hook is not None and event.worker.node is screen:
+                hook(event.worker.name, exc)
+        if event.worker.name == "flow":
+            self.run_flow()  # an unexpected failure in the flow itself: start again from the welcome screen
+
+    # -- actions ------------------------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from swarmwiz.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        if self.running is None:
+            self.exit(0)
+            return
+        from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.running is not None:
+                self.quit_requested = True
+                self.running.cancel()
+                self.notify("Stopping safely: Terraform finishes what is in flight and saves its state; "
+                            "swarmwiz quits when that is done.", title="Stopping", timeout=10)
+
+        self.push_screen(
+            ConfirmDialog("Quit while running?",
+                          "A deploy or teardown is running. Quitting stops it safely first (Terraform finishes "
+                          "what is in flight and saves its state); running it again later converges.",
+                          yes_label="Stop and quit", no_label="Keep running", danger=True),
+            answered,
+        )
+
+    def run_finished(self) -> None:
+        """Screens call this when their pipeline run ended; a pending quit happens now."""
+        self.running = None
+        if self.quit_requested:
+            self.exit(130)
+
+
+def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
+    if isinstance(exc, SwarmwizError):
+        return exc.title, list(getattr(exc, "problems", None) or [exc.message])
+    return "Unexpected error", [f"{type(exc).__name__}: {exc}", "Run `swarmwiz --debug` to log the details."]
+
+
+def run_app(lab: bool) -> int:
+    """Run the wizard in this terminal; returns the process exit code."""
+    app = SwarmwizApp(Services(lab=lab), lab=lab)
+    code = app.run()
+    return code if isinstance(code, int) else (app.return_code or 0)

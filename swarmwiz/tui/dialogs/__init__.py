@@ -1,0 +1,1 @@
+"""Modal dialogs: confirmations (ModalScreen[bool]), errors, typed-name confirmation."""

@@ -1,0 +1,81 @@
+"""The wizard's answers so far, and per-step validation that reuses the core's cluster.toml checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from swarmwiz.core.errors import SpecError
+
+# Which cluster.toml fields each step owns: a step shows only the problems of its own fields.
+STEP_FIELDS = {
+    "place": ("name", "zones"),
+    "types": ("managers.type", "workers.type"),
+    "counts": ("managers.count", "workers.count"),
+    "domain": ("dns.",),
+    "ssh": ("ssh.",),
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything the user chose; `to_dict` is the cluster.toml shape that `core.spec.validate` checks."""
+
+    name: str = ""
+    region: str = "fr-par"
+    zones: tuple[str, ...] = ("fr-par-1",)
+    manager_type: str = "DEV1-S"
+    worker_type: str = "DEV1-S"
+    managers: int = 3
+    workers: int = 2
+    domain: str = ""
+    apex: bool = False
+    public_key: str = ""
+    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    image: str = "ubuntu_noble"
+
+    def update(self, **changes: Any) -> Draft:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "zones": list(self.zones),
+            "image": self.image,
+            "managers": {"count": self.managers, "type": self.manager_type},
+            "workers": {"count": self.workers, "type": self.worker_type},
+            "dns": {"domain": self.domain, "apex": self.apex},
+            "ssh": {"public_key": self.public_key, "allowed_cidrs": list(self.allowed_cidrs)},
+        }
+
+    @classmethod
+    def from_spec(cls, spec) -> Draft:
+        return cls(
+            name=spec.name, region=spec.region, zones=tuple(spec.zones), manager_type=spec.managers.type,
+            worker_type=spec.workers.type, managers=spec.managers.count, workers=spec.workers.count,
+            domain=spec.domain, apex=spec.apex, public_key=str(spec.ssh_public_key_path),
+            allowed_cidrs=tuple(spec.allowed_cidrs), image=spec.image,
+        )
+
+
+def problems(draft: Draft, step: str | None = None, catalog=None) -> list[str]:
+    """The validation problems of `draft`, limited to the fields of `step` (all of them when step is None)."""
+    from swarmwiz.core.spec import validate
+
+    try:
+        validate(draft.to_dict(), catalog)
+    except SpecError as exc:
+        found = exc.problems
+    else:
+        return []
+    if step is None:
+        return found
+    prefixes = STEP_FIELDS[step]
+    return [p for p in found if p.startswith(prefixes)]
+
+
+def to_spec(draft: Draft, catalog=None):
+    """The validated ClusterSpec (raises SpecError listing every problem)."""
+    from swarmwiz.core.spec import validate
+
+    return validate(draft.to_dict(), catalog)

@@ -1,0 +1,113 @@
+"""Node counts: managers 1, 3, 5 or 7 with what each survives, in plain words; workers; the monthly cost."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+
+from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+MANAGER_CHOICES = (1, 3, 5, 7)
+
+
+def quorum_text(managers: int) -> str:
+    """What `managers` managers survive, said plainly."""
+    survives = (managers - 1) // 2
+    majority = managers // 2 + 1
+    if managers == 1:
+        return ("1 manager: the simplest and cheapest. If it fails, the swarm cannot be managed (running services "
+                "keep running, but nothing can be changed) until it is back. Fine for trying things out.")
+    return (f"{managers} managers: the swarm keeps working if {survives} of them fail{'s' if survives == 1 else ''}, "
+            f"because a majority ({majority} of {managers}) must stay up to agree on changes. "
+            + ("The usual choice for production." if managers == 3 else "More managers, more resilience, "
+               "slightly slower agreement."))
+
+
+class CountsScreen(WizardScreen):
+    TITLE = "4/7 Node counts"
+    STEP = "counts"
+    HELP = (
+        "Managers agree on every change to the swarm by majority vote (Raft). An odd number is the only sensible\n"
+        "choice: 4 managers survive no more failures than 3. Workers run your services; managers can run them\n"
+        "too, so 0 workers is allowed."
+    )
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with VerticalScroll(classes="body"):
+            yield Static("Managers", classes="section")
+            with Horizontal(classes="field"):
+                with RadioSet(id="managers-set"):
+                    for n in MANAGER_CHOICES:
+                        yield RadioButton(str(n), value=n == self.draft.managers, name=str(n))
+                yield Static(quorum_text(self.draft.managers), id="quorum")
+            with Horizontal(classes="field"):
+                yield Label("Workers (0-100)")
+                yield Input(str(self.draft.workers), id="workers", type="integer", max_length=3)
+            yield Static("", id="cost")
+            yield Static("", id="problems", classes="problems", markup=False)
+        with Horizontal(classes="nav"):
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#managers-set", RadioSet).focus()
+        self._update_cost()
+
+    def collect(self) -> Draft:
+        pressed = self.query_one("#managers-set", RadioSet).pressed_button
+        text = self.query_one("#workers", Input).value.strip()
+        workers = int(text) if text.lstrip("-").isdigit() else -1
+        return self.draft.update(managers=int(pressed.name) if pressed else self.draft.managers, workers=workers)
+
+    def _update_cost(self) -> None:
+        draft = self.collect()
+        catalog = self.wizard.catalog or self.services.bundled_catalog()
+        if draft.workers < 0 or problems(draft, "types", catalog):
+            self.query_one("#cost", Static).update("")
+            return
+        from swarmwiz.core.catalog import estimate
+
+        cost = estimate(catalog, list(draft.zones), [("managers", draft.manager_type, draft.managers),
+                                                      ("workers", draft.worker_type, draft.workers)])
+        self.query_one("#cost", Static).update(
+            f"{draft.managers + draft.workers} servers, about [b]{cost.total_monthly_eur:.2f} EUR/month[/b] "
+            f"(excl. VAT, {cost.source})")
+
+    @on(RadioSet.Changed, "#managers-set")
+    def _managers_changed(self, event: RadioSet.Changed) -> None:
+        self.query_one("#quorum", Static).update(quorum_text(int(event.pressed.name)))
+        self._update_cost()
+
+    @on(Input.Changed, "#workers")
+    def _workers_changed(self) -> None:
+        self._update_cost()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Input.Submitted, "#workers")
+    @on(Button.Pressed, "#next")
+    def next(self) -> None:
+        draft = self.collect()
+        found = problems(draft, "counts", self.wizard.catalog)
+        if draft.workers < 0:
+            found = ["workers.count: give a whole number from 0 to 100"]
+        self.query_one("#problems", Static).update("\n".join(found))
+        if found:
+            self.query_one("#workers", Input).focus()
+            return
+        self.dismiss(draft)

@@ -1,0 +1,168 @@
+"""Deploy: the pipeline runs live (phases, resources, raw log, elapsed time); Ctrl-C or Stop stops it safely."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Static
+
+from swarmwiz.core.errors import Interrupted
+from swarmwiz.core.events import Phase, PlanSummary
+from swarmwiz.tui.messages import EventsArrived, RunFinished
+from swarmwiz.tui.pump import pump
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.runpanel import RunPanel
+from swarmwiz.tui.widgets.topbar import TopBar
+
+DEPLOY_PHASES = [Phase.CREDENTIALS, Phase.INIT, Phase.PLAN, Phase.APPLY, Phase.SSH, Phase.SWARM, Phase.DNS,
+                 Phase.STATUS]
+
+
+def _same_plan(a: PlanSummary | None, b: PlanSummary) -> bool:
+    return a is not None and (a.add, a.change, a.destroy) == (b.add, b.change, b.destroy)
+
+
+class DeployScreen(WizardScreen):
+    TITLE = "Deploying"
+    STEP = "deploy"
+    HELP = (
+        "The checklist shows each phase; the table shows every cloud resource as Terraform creates it; the log\n"
+        "shows Terraform's and SSH's raw output (filter it by phase). Ctrl+C or Stop stops safely: Terraform\n"
+        "finishes what is in flight and saves its state, so deploying again later picks up where it stopped.\n"
+        "A second Ctrl+C offers to force the stop."
+    )
+    BINDINGS = [
+        Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
+        Binding("s", "stop", "Stop", show=False),
+    ]
+
+    def __init__(self, spec, reviewed: PlanSummary | None, pipeline=None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.spec = spec
+        self.reviewed = reviewed
+        self.pipeline = pipeline
+        self.clock = clock
+        self.status = None
+        self.stop_requested = False
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Vertical(classes="body"):
+            yield RunPanel(DEPLOY_PHASES, clock=self.clock, id="run")
+            yield Static("", id="outcome")
+        with Horizontal(classes="nav"):
+            yield Button("Stop \\[ctrl+c]", id="stop", variant="error")
+            yield Button("Continue", id="continue", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.wizard.step_title = f"Deploying {self.spec.name}"
+        if self.pipeline is None:
+            self.pipeline = self.services.pipeline_for_spec(self.spec)
+        self.wizard.running = self.pipeline
+        self.query_one("#stop", Button).focus()
+        self.deploy()
+
+    @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
+    def deploy(self) -> None:
+        status = pump(self.pipeline.deploy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)))
+        self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
+
+    def confirm(self, summary: PlanSummary, cost) -> bool:
+        """Called from the pipeline's thread. The plan was confirmed on Review; ask again only if it changed."""
+        if _same_plan(self.reviewed, summary):
+            return True
+        from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+        answer: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        dialog = ConfirmDialog(
+            "The plan changed",
+            f"Since you reviewed it, the plan became: {summary.add} to add, {summary.change} to change, "
+            f"{summary.destroy} to destroy ({cost.total_monthly_eur:.2f} EUR/month). Apply it?",
+            yes_label="Apply", danger=summary.destroy > 0)
+        self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
+        return answer.result()
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        self.query_one(RunPanel).feed(message.events)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self._finished()
+        self.status = message.result
+        outcome = self.query_one("#outcome", Static)
+        if self.status is None:
+            outcome.update("Nothing was applied." if not message.cancelled else
+                           "[yellow]Stopped safely.[/] Terraform saved its state; deploy again to continue.")
+        elif self.status.all_ready:
+            outcome.update(f"[green]The swarm is running:[/] {len(self.status.nodes)} nodes ready. "
+                           "Press Continue for the status and how to connect.")
+        else:
+            outcome.update("[yellow]The swarm is up, but not every node is ready.[/] Continue shows which.")
+        self.query_one(RunPanel).finish()
+
+    def worker_failed(self, name: str, exc: BaseException) -> None:
+        if name != "deploy":
+            return
+        self._finished()
+        stopped = isinstance(exc, Interrupted) or self.stop_requested
+        self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
+        self.query_one("#outcome", Static).update(
+            "[yellow]Stopped safely.[/] Terraform finished what was in flight and saved its state; "
+            "deploy again to continue." if stopped else
+            f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
+            "deploy again (it converges).")
+
+    def _finished(self) -> None:
+        self.finished = True
+        self.wizard.run_finished()
+        self.query_one("#stop", Button).disabled = True
+        button = self.query_one("#continue", Button)
+        button.disabled = False
+        button.focus()
+
+    # -- stop ----------------------------------------------------------------------------------------------------
+    @on(Button.Pressed, "#stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    def action_stop(self) -> None:
+        if self.finished:
+            return
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.pipeline.cancel()
+            self.query_one("#outcome", Static).update(
+                "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state. "
+                "Press Ctrl+C again to force.")
+            return
+        self.ask_force()
+
+    @work(name="confirm force", group="confirm force", exclusive=True, exit_on_error=False)
+    async def ask_force(self) -> None:
+        from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+        if await self.app.push_screen_wait(ConfirmDialog(
+                "Force the stop?",
+                "Forcing kills Terraform now: resources being created may exist in the cloud without being in "
+                "the state, and must then be removed by hand. Waiting is safer.",
+                yes_label="Force stop", no_label="Keep waiting", danger=True)) and not self.finished:
+            self.pipeline.force()
+
+    @on(Button.Pressed, "#continue")
+    def _continue(self) -> None:
+        self.dismiss(self.status)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,122 @@
+"""Domain: pick one of the Cloudflare zones of the account; shows the DNS records that will be created."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
+
+from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+
+def planned_records(draft: Draft) -> list[str]:
+    """The DNS records the module creates, one line each (the IPs are known only after apply)."""
+    domain = draft.domain or "<domain>"
+    names = [f"*.{domain}"] + ([domain] if draft.apex else [])
+    return [f"{name:<28} A  public IP of manager-{i + 1}" for name in names for i in range(draft.managers)]
+
+
+class DomainScreen(WizardScreen):
+    TITLE = "5/7 Domain"
+    STEP = "domain"
+    HELP = (
+        "swarmwiz points *.<domain> at every manager (round-robin A records) so any service you publish on\n"
+        "ports 80/443 is reachable by name. The domain must be a zone in your Cloudflare account; the list\n"
+        "shows the zones your token can see. The apex record points <domain> itself at the managers too."
+    )
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with VerticalScroll(classes="body"):
+            yield Static("Your Cloudflare zones", classes="section")
+            yield OptionList(id="zones-list")
+            with Horizontal(classes="field"):
+                yield Label("Domain")
+                yield Input(self.draft.domain, id="domain", placeholder="example.com")
+            yield Checkbox("Also point the domain itself (apex) at the managers", self.draft.apex, id="apex")
+            yield Static("Records that will be created", classes="section")
+            yield Static("", id="records", markup=False)
+            yield Static("", id="problems", classes="problems", markup=False)
+        with Horizontal(classes="nav"):
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#zones-list", OptionList).add_option("Loading zones...")
+        self.query_one("#zones-list", OptionList).disabled = True
+        self._show_records()
+        self.load_zones()
+
+    @work(thread=True, name="list dns zones", group="list dns zones", exclusive=True, exit_on_error=False)
+    def load_zones(self) -> None:
+        zones = self.services.dns_zones(self.wizard.credentials)
+        self.app.call_from_thread(self._show_zones, zones)
+
+    def _show_zones(self, zones: list[str]) -> None:
+        options = self.query_one("#zones-list", OptionList)
+        options.clear_options()
+        if not zones:
+            options.add_option("The token sees no zones: type the domain below.")
+            self.query_one("#domain", Input).focus()
+            return
+        options.add_options(zones)
+        options.disabled = False
+        if self.draft.domain in zones:
+            options.highlighted = zones.index(self.draft.domain)
+        elif not self.draft.domain:
+            self.query_one("#domain", Input).value = zones[0]
+            options.highlighted = 0
+        options.focus()
+
+    def worker_failed(self, name: str, exc: BaseException) -> None:
+        options = self.query_one("#zones-list", OptionList)
+        options.clear_options()
+        options.add_option("Could not list zones: type the domain below.")
+        self.query_one("#domain", Input).focus()
+
+    def collect(self) -> Draft:
+        return self.draft.update(domain=self.query_one("#domain", Input).value.strip().lower(),
+                                 apex=self.query_one("#apex", Checkbox).value)
+
+    def _show_records(self) -> None:
+        self.query_one("#records", Static).update("\n".join(planned_records(self.collect())))
+
+    @on(OptionList.OptionHighlighted, "#zones-list")
+    def _zone_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if not event.option_list.disabled:
+            self.query_one("#domain", Input).value = str(event.option.prompt)
+
+    @on(OptionList.OptionSelected, "#zones-list")
+    def _zone_selected(self) -> None:
+        self.query_one("#apex", Checkbox).focus()
+
+    @on(Input.Changed, "#domain")
+    @on(Checkbox.Changed, "#apex")
+    def _changed(self) -> None:
+        self._show_records()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Input.Submitted, "#domain")
+    @on(Button.Pressed, "#next")
+    def next(self) -> None:
+        draft = self.collect()
+        found = problems(draft, "domain")
+        self.query_one("#problems", Static).update("\n".join(found))
+        if found:
+            self.query_one("#domain", Input).focus()
+            return
+        self.dismiss(draft)

@@ -1,0 +1,101 @@
+"""Name and place: the cluster's name, a region, and one or more of its zones (with what each zone offers)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+
+class PlaceScreen(WizardScreen):
+    TITLE = "2/7 Name and place"
+    STEP = "place"
+    HELP = (
+        "The name is used for servers, DNS-free labels and the local workspace: a lowercase letter, then\n"
+        "lowercase letters, digits or '-'. A cluster lives in one region; spreading managers over two or three\n"
+        "zones of that region keeps the swarm running when one zone fails. Space toggles a zone."
+    )
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+        self.catalog = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with VerticalScroll(classes="body"):
+            with Horizontal(classes="field"):
+                yield Label("Cluster name")
+                yield Input(self.draft.name, id="name", placeholder="e.g. demo", max_length=31)
+            yield Static("Region", classes="section")
+            yield RadioSet(id="region")
+            yield Static("Zones (space to toggle; managers are spread over them)", classes="section")
+            yield SelectionList(id="zones")
+            yield Static("", id="problems", classes="problems", markup=False)
+        with Horizontal(classes="nav"):
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.catalog = self.wizard.catalog or self.services.bundled_catalog()
+        regions = self.query_one("#region", RadioSet)
+        for region, info in self.catalog.regions.items():
+            regions.mount(RadioButton(f"{region}  {info.get('name', '')}", value=region == self.draft.region,
+                                      name=region))
+        self._fill_zones(self.draft.region, self.draft.zones)
+        self.query_one("#name", Input).focus()
+
+    def _zone_line(self, zone: str) -> str:
+        candidates = self.catalog.swarm_candidates or tuple(self.catalog.types)
+        offered = [t for t in candidates if t in self.catalog.types and self.catalog.types[t].offered_in(zone)]
+        available = [t for t in offered if self.catalog.types[t].availability(zone) == "available"]
+        return f"{zone}  {len(available)} of {len(offered)} suitable types available now"
+
+    def _fill_zones(self, region: str, chosen) -> None:
+        zones = self.query_one("#zones", SelectionList)
+        zones.clear_options()
+        names = self.catalog.zones_of(region)
+        picked = [z for z in chosen if z in names] or names[:1]
+        zones.add_options([Selection(self._zone_line(z), z, z in picked) for z in names])
+
+    @on(RadioSet.Changed, "#region")
+    def _region_changed(self, event: RadioSet.Changed) -> None:
+        self._fill_zones(event.pressed.name, ())
+
+    def collect(self) -> Draft:
+        pressed = self.query_one("#region", RadioSet).pressed_button
+        return self.draft.update(
+            name=self.query_one("#name", Input).value.strip(),
+            region=pressed.name if pressed else self.draft.region,
+            zones=tuple(self.query_one("#zones", SelectionList).selected),
+        )
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Input.Submitted, "#name")
+    def _name_done(self) -> None:
+        self.focus_next()
+
+    @on(Button.Pressed, "#next")
+    def next(self) -> None:
+        draft = self.collect()
+        found = problems(draft, "place", self.catalog)
+        if not draft.zones:
+            found = ["zones: choose at least one zone (space toggles the highlighted zone)"] + found
+        self.query_one("#problems", Static).update("\n".join(found))
+        if found:
+            (self.query_one("#name") if found[0].startswith("name") else self.query_one("#zones")).focus()
+            return
+        self.dismiss(draft)

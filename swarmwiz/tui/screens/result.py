@@ -1,0 +1,128 @@
+"""Result: the swarm's nodes with leader and quorum health, IPs and zones, DNS records, and how to connect."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Static
+
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+STATUS_STYLE = {"ready": "green", "down": "red", "unknown": "yellow", "disconnected": "red"}
+
+
+def health_line(status) -> Text:
+    """Leader, quorum and readiness in one line, coloured by health."""
+    text = Text()
+    text.append("Leader: ")
+    text.append(status.leader or "none", "bold" if status.leader else "bold red")
+    text.append("   Quorum: ")
+    quorum = f"{status.managers_reachable}/{status.managers_total} managers reachable"
+    text.append(("OK, " if status.quorum_ok else "LOST, ") + quorum, "green" if status.quorum_ok else "bold red")
+    text.append("   ")
+    text.append("All nodes ready" if status.all_ready else "Not all nodes ready",
+                "green" if status.all_ready else "yellow")
+    return text
+
+
+class ResultScreen(WizardScreen):
+    TITLE = "Cluster status"
+    STEP = "result"
+    HELP = (
+        "Every node of the swarm as a manager reports it. The leader coordinates the managers; quorum is OK\n"
+        "while more than half of the managers are reachable. r refreshes. The commands at the bottom connect\n"
+        "you: ssh into a manager, or create a Docker context and use `docker --context ... stack deploy`."
+    )
+    BINDINGS = [
+        Binding("escape", "done", "Done", show=False),
+        Binding("r", "refresh", "Refresh", show=False),
+    ]
+
+    def __init__(self, name: str, status=None, pipeline=None) -> None:
+        super().__init__()
+        self.cluster = name
+        self.status = status
+        self.pipeline = pipeline
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with VerticalScroll(classes="body"):
+            yield Static("", id="health")
+            yield DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
+            yield Static("DNS records", classes="section")
+            yield DataTable(id="dns", cursor_type="none", show_cursor=False)
+            yield Static("Connect", classes="section")
+            yield Static("", id="access", markup=False)
+        with Horizontal(classes="nav"):
+            yield Button("Refresh \\[r]", id="refresh")
+            yield Button("Done", id="done", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.wizard.step_title = f"Cluster {self.cluster}"
+        nodes = self.query_one("#nodes", DataTable)
+        nodes.add_columns("Node", "Role", "Status", "Availability", "Manager", "Zone", "Public IP", "Private IP",
+                          "Engine")
+        self.query_one("#dns", DataTable).add_columns("Name", "Type", "Content")
+        self.query_one("#done", Button).focus()
+        if self.status is not None:
+            self.show(self.status, None)
+        self.action_refresh(initial=self.status is not None)
+
+    def action_refresh(self, initial: bool = False) -> None:
+        if not initial:
+            self.query_one("#health", Static).update("Reading the swarm's status...")
+        self.query_one("#refresh", Button).disabled = True
+        self.read_status(initial)
+
+    @work(thread=True, name="read status", group="read status", exclusive=True, exit_on_error=False)
+    def read_status(self, hints_only: bool) -> None:
+        if self.pipeline is None:
+            self.pipeline = self.services.pipeline_for_name(self.cluster)
+        status = self.status if hints_only else self.pipeline.read_status()
+        hints = self.pipeline.access_hints(status)
+        self.app.call_from_thread(self.show, status, hints)
+
+    def show(self, status, hints: list[str] | None) -> None:
+        self.status = status
+        self.query_one("#refresh", Button).disabled = False
+        self.query_one("#health", Static).update(health_line(status))
+        nodes = self.query_one("#nodes", DataTable)
+        nodes.clear()
+        for n in status.nodes:
+            manager = n.manager_status or ""
+            nodes.add_row(
+                Text(n.hostname, "bold" if manager == "Leader" else ""), n.role,
+                Text(n.status, STATUS_STYLE.get(str(n.status).lower(), "")), n.availability,
+                Text(manager, "bold green" if manager == "Leader" else ""), n.zone or "", n.public_ip or "",
+                n.private_ip or "", n.engine_version or "",
+            )
+        dns = self.query_one("#dns", DataTable)
+        dns.clear()
+        for record in status.dns:
+            dns.add_row(*_record(record))
+        if hints is not None:
+            self.query_one("#access", Static).update("\n".join(hints))
+
+    def worker_failed(self, name: str, exc: BaseException) -> None:
+        self.query_one("#refresh", Button).disabled = False
+        self.query_one("#health", Static).update(Text(f"Could not read the status: {exc}", "red"))
+
+    @on(Button.Pressed, "#refresh")
+    def _refresh(self) -> None:
+        self.action_refresh()
+
+    @on(Button.Pressed, "#done")
+    def action_done(self) -> None:
+        self.dismiss(None)
+
+
+def _record(record) -> tuple[str, str, str]:
+    if isinstance(record, dict):
+        return record.get("name", ""), record.get("type", ""), record.get("content", "")
+    return record.name, record.type, record.content

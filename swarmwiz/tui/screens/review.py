@@ -1,0 +1,135 @@
+"""Review: everything chosen, the monthly cost and the Terraform plan; Deploy asks for an explicit confirmation."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Static
+
+from swarmwiz.core.events import PhaseFinished, PhaseStarted, PlanSummary
+from swarmwiz.tui.draft import Draft, to_spec
+from swarmwiz.tui.messages import EventsArrived, RunFinished
+from swarmwiz.tui.pump import pump
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+
+def summary_lines(spec) -> list[str]:
+    return [
+        f"Name        {spec.name}",
+        f"Where       {spec.region}: {', '.join(spec.zones)}",
+        f"Managers    {spec.managers.count} x {spec.managers.type}",
+        f"Workers     {spec.workers.count} x {spec.workers.type}",
+        f"DNS         *.{spec.domain}" + (f" and {spec.domain}" if spec.apex else "") + " -> the managers",
+        f"SSH key     {spec.ssh_public_key_path}",
+        f"SSH from    {', '.join(spec.allowed_cidrs)}",
+        f"Image       {spec.image}",
+    ]
+
+
+class ReviewScreen(WizardScreen):
+    TITLE = "7/7 Review"
+    STEP = "review"
+    HELP = (
+        "Nothing has been created yet. swarmwiz has written the cluster's workspace (a plain Terraform module\n"
+        "and cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
+        "The cost is an estimate from the catalogue (servers plus one public IPv4 each, excluding VAT)."
+    )
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+        self.spec = None
+        self.pipeline = None
+        self.plan_summary: PlanSummary | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with VerticalScroll(classes="body"):
+            yield Static("", id="summary", markup=False)
+            yield Static("Monthly cost (estimate)", classes="section")
+            yield DataTable(id="cost", cursor_type="none", show_cursor=False)
+            yield Static("Terraform plan", classes="section")
+            yield Static("", id="plan", markup=False)
+        with Horizontal(classes="nav"):
+            yield Button("Back", id="back")
+            yield Button("Re-plan", id="replan")
+            yield Button("Deploy...", id="deploy", variant="success", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.spec = to_spec(self.draft, self.wizard.catalog)
+        self.query_one("#summary", Static).update("\n".join(summary_lines(self.spec)))
+        cost = self.services.estimate(self.spec, self.wizard.catalog)
+        table = self.query_one("#cost", DataTable)
+        table.add_columns("Item", "Count", "EUR/month each", "EUR/month")
+        for row in cost.as_table():
+            table.add_row(*row)
+        self.cost = cost
+        self.query_one("#back", Button).focus()
+        self.start_plan()
+
+    def start_plan(self) -> None:
+        self.plan_summary = None
+        self.query_one("#deploy", Button).disabled = True
+        self.query_one("#replan", Button).disabled = True
+        self.query_one("#plan", Static).update("Writing the workspace and asking Terraform for a plan...")
+        self.run_plan()
+
+    @work(thread=True, name="plan", group="plan", exclusive=True, exit_on_error=False)
+    def run_plan(self) -> None:
+        if self.pipeline is None:
+            self.pipeline = self.services.pipeline_for_spec(self.spec)
+        summary = pump(self.pipeline.plan(), lambda batch: self.post_message(EventsArrived(batch)))
+        self.post_message(RunFinished("plan", summary))
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        for event in message.events:
+            if isinstance(event, PhaseStarted):
+                self.query_one("#plan", Static).update(f"{event.phase.label}...")
+            elif isinstance(event, PhaseFinished) and not event.ok:
+                self.query_one("#plan", Static).update(f"{event.phase.label} failed: {event.message}")
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        summary: PlanSummary = message.result
+        self.plan_summary = summary
+        lines = [f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy"]
+        for rtype, counts in sorted(summary.by_type.items()):
+            parts = [f"{counts[k]} to {k}" for k in ("add", "change", "destroy") if counts.get(k)]
+            lines.append(f"  {rtype:<36} {', '.join(parts)}")
+        self.query_one("#plan", Static).update("\n".join(lines))
+        self.query_one("#replan", Button).disabled = False
+        deploy = self.query_one("#deploy", Button)
+        deploy.disabled = False
+        deploy.focus()
+
+    def worker_failed(self, name: str, exc: BaseException) -> None:
+        self.query_one("#plan", Static).update(f"The plan failed: {exc}. Fix it and press Re-plan, or go back.")
+        self.query_one("#replan", Button).disabled = False
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#replan")
+    def _replan(self) -> None:
+        self.start_plan()
+
+    @on(Button.Pressed, "#deploy")
+    @work(name="confirm deploy", group="confirm deploy", exclusive=True, exit_on_error=False)
+    async def confirm_deploy(self) -> None:
+        from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+        spec, plan = self.spec, self.plan_summary
+        if plan is None:
+            return
+        question = (f"Create {spec.node_count} servers for about {self.cost.total_monthly_eur:.2f} EUR/month "
+                    f"({plan.add} resources to add, {plan.change} to change, {plan.destroy} to destroy)?")
+        if self.wizard.lab:
+            question += " This is the local lab: nothing is billed."
+        if await self.app.push_screen_wait(ConfirmDialog("Deploy?", question, yes_label="Deploy")):
+            self.dismiss((spec, plan, self.pipeline))

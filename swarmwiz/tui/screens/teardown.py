@@ -1,0 +1,224 @@
+"""Teardown: pick a cluster, see everything that will be deleted, type its name, watch the destroy, see the check
+that nothing remains; optionally forget its workspace and the stored credentials."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Select, Static
+
+from swarmwiz.core.errors import Interrupted
+from swarmwiz.core.events import Phase
+from swarmwiz.tui.messages import EventsArrived, RunFinished
+from swarmwiz.tui.pump import pump
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.runpanel import RunPanel
+from swarmwiz.tui.widgets.topbar import TopBar
+
+TEARDOWN_PHASES = [Phase.DRAIN, Phase.DESTROY, Phase.VERIFY]
+
+
+class TeardownScreen(WizardScreen):
+    TITLE = "Tear down"
+    STEP = "teardown"
+    HELP = (
+        "Teardown deletes every server, IP, security group, private network and DNS record of the cluster,\n"
+        "then asks the APIs whether anything is left. To confirm, type the cluster's name exactly.\n"
+        "Afterwards you may forget the local workspace (cluster.toml, Terraform state) and the stored credentials."
+    )
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
+    ]
+
+    def __init__(self, name: str | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.cluster = name
+        self.clock = clock
+        self.pipeline = None
+        self.answer: concurrent.futures.Future[bool] | None = None
+        self.report = None
+        self.running = False
+        self.stop_requested = False
+        self.left_early = False
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Vertical(classes="body"):
+            with Horizontal(classes="field", id="pick"):
+                yield Select([], prompt="Choose a cluster", id="cluster", allow_blank=True)
+            with Vertical(id="confirm-box"):
+                yield Static("", id="inventory-title", classes="section")
+                yield DataTable(id="inventory", cursor_type="none", show_cursor=False)
+                with Horizontal(classes="field"):
+                    yield Input(id="typed", placeholder="type the cluster name to confirm", disabled=True)
+                    yield Button("Destroy", id="destroy", variant="error", disabled=True)
+            yield RunPanel(TEARDOWN_PHASES, clock=self.clock, id="run")
+            yield Static("", id="outcome")
+            with Horizontal(id="forget", classes="buttons"):
+                yield Checkbox("Forget the workspace", id="forget-workspace")
+                yield Checkbox("Forget the stored credentials", id="forget-credentials")
+        with Horizontal(classes="nav"):
+            yield Button("Cancel", id="cancel")
+            yield Button("Done", id="done", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#run").display = False
+        self.query_one("#forget").display = False
+        self.query_one("#confirm-box").display = False
+        if self.cluster:
+            self.query_one("#pick").display = False
+            self.begin(self.cluster)
+        else:
+            self.list_clusters()
+
+    @work(thread=True, name="list clusters", group="list clusters", exclusive=True, exit_on_error=False)
+    def list_clusters(self) -> None:
+        names = [c.name for c in self.services.clusters()]
+        self.app.call_from_thread(self._show_clusters, names)
+
+    def _show_clusters(self, names: list[str]) -> None:
+        select = self.query_one("#cluster", Select)
+        select.set_options([(n, n) for n in names])
+        select.focus()
+
+    @on(Select.Changed, "#cluster")
+    def _picked(self, event: Select.Changed) -> None:
+        if event.value != Select.NULL and not self.running:
+            self.query_one("#pick").display = False
+            self.begin(str(event.value))
+
+    def begin(self, name: str) -> None:
+        self.cluster = name
+        self.wizard.step_title = f"Tear down {name}"
+        self.query_one("#confirm-box").display = True
+        self.query_one("#inventory-title", Static).update(f"Reading what {name} has in the cloud...")
+        self.running = True
+        self.destroy()
+
+    @work(thread=True, name="destroy", group="destroy", exclusive=True, exit_on_error=False)
+    def destroy(self) -> None:
+        self.pipeline = self.services.pipeline_for_name(self.cluster)
+        self.app.call_from_thread(setattr, self.wizard, "running", self.pipeline)
+        report = pump(self.pipeline.destroy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)))
+        self.post_message(RunFinished("destroy", report, cancelled=self.stop_requested))
+
+    def confirm(self, inventory) -> bool:
+        """Called from the pipeline's thread with what will be deleted; waits until the user decides."""
+        if self.left_early:
+            return False
+        self.answer = concurrent.futures.Future()
+        self.app.call_from_thread(self._show_inventory, inventory)
+        return self.answer.result()
+
+    def _show_inventory(self, inventory) -> None:
+        self.query_one("#inventory-title", Static).update(
+            f"{len(inventory)} things will be deleted. Type [b]{self.cluster}[/b] and press Destroy.")
+        table = self.query_one("#inventory", DataTable)
+        table.clear(columns=True)
+        table.add_columns("Kind", "Name", "ID")
+        for item in inventory:
+            table.add_row(item.kind, item.name, item.id or "")
+        typed = self.query_one("#typed", Input)
+        typed.disabled = False
+        typed.focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#destroy", Button).disabled = event.value.strip() != self.cluster
+
+    @on(Input.Submitted, "#typed")
+    @on(Button.Pressed, "#destroy")
+    def _destroy_confirmed(self) -> None:
+        if self.query_one("#typed", Input).value.strip() != self.cluster or self.answer is None:
+            return
+        self.query_one("#confirm-box").display = False
+        self.query_one("#run").display = True
+        self.query_one("#cancel", Button).label = "Stop"
+        self.answer.set_result(True)
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        self.query_one(RunPanel).feed(message.events)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self._finished()
+        self.report = message.result
+        outcome = self.query_one("#outcome", Static)
+        if self.report is None:
+            outcome.update("Nothing was destroyed.")
+            self.dismiss(None)
+            return
+        self.query_one(RunPanel).finish()
+        if self.report.clean:
+            outcome.update(f"[green]Nothing remains of {self.cluster}:[/] the APIs list no servers, IPs, groups, "
+                           "networks or records of it.")
+            self.query_one("#forget").display = True
+        else:
+            outcome.update("[red]Some things remain:[/] " + "; ".join(self.report.leftovers)
+                           + ". Run the teardown again, or remove them in the consoles.")
+
+    def worker_failed(self, name: str, exc: BaseException) -> None:
+        if name != "destroy":
+            return
+        self._finished()
+        stopped = isinstance(exc, Interrupted) or self.stop_requested
+        self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
+        self.query_one("#outcome", Static).update(
+            "[yellow]Stopped safely.[/] Run the teardown again to finish it." if stopped else
+            "[red]The teardown failed.[/] The state is kept; run the teardown again.")
+
+    def _finished(self) -> None:
+        self.running = False
+        self.wizard.run_finished()
+        self.query_one("#cancel", Button).disabled = True
+        done = self.query_one("#done", Button)
+        done.disabled = False
+        done.focus()
+
+    def action_stop(self) -> None:
+        if self.running and self.pipeline is not None and self.answer is not None and self.answer.done():
+            if not self.stop_requested:
+                self.stop_requested = True
+                self.pipeline.cancel()
+                self.query_one("#outcome", Static).update(
+                    "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state.")
+            else:
+                self.pipeline.force()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if self.answer is None and self.running:
+            # Still reading the inventory: nothing is deleted before the confirmation, so leaving is safe.
+            self.left_early = True
+            self.wizard.run_finished()
+            self.dismiss(None)
+            return
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(False)  # the pipeline returns None: nothing destroyed
+            return
+        if self.running:
+            self.action_stop()
+            return
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#done")
+    def _done(self) -> None:
+        clean = self.report is not None and self.report.clean
+        self.forget(clean and self.query_one("#forget-workspace", Checkbox).value,
+                    clean and self.query_one("#forget-credentials", Checkbox).value)
+
+    @work(thread=True, name="forget", group="forget", exclusive=True, exit_on_error=False)
+    def forget(self, workspace: bool, credentials: bool) -> None:
+        if workspace:
+            self.services.forget_workspace(self.cluster)
+        if credentials:
+            self.services.forget_credentials()
+        self.app.call_from_thread(self.dismiss, None)

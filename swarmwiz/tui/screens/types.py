@@ -1,0 +1,148 @@
+"""Instance types: a table of suitable types (vCPU, RAM, EUR/month, availability in the chosen zones); pick one
+for the managers and one for the workers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Footer, Static
+
+from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.widgets.topbar import TopBar
+
+AVAILABILITY_STYLE = {"available": "green", "scarce": "yellow", "shortage": "red"}
+
+
+class TypesScreen(WizardScreen):
+    TITLE = "3/7 Instance types"
+    STEP = "types"
+    HELP = (
+        "Managers keep the swarm's state (Raft); small types are fine for them. Workers run your services.\n"
+        "Highlight a row, then press m to use it for managers or w for workers (Enter: both if none chosen yet).\n"
+        "Prices are per server per month, excluding VAT, in the first chosen zone; a type must be offered in\n"
+        "every chosen zone. The line above the table says whether the data is live or the bundled snapshot."
+    )
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("m", "pick('manager')", "Managers", show=False),
+        Binding("w", "pick('worker')", "Workers", show=False),
+    ]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+        self.catalog = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Vertical(classes="body"):
+            yield Static("Loading the catalogue...", id="source", classes="hint")
+            yield Static("", id="chosen")
+            yield DataTable(id="types-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="problems", classes="problems", markup=False)
+        with Horizontal(classes="nav"):
+            yield Static("m: managers  w: workers", classes="hint")
+            yield Button("Back", id="back")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#types-table", DataTable)
+        table.add_column("Use", key="use", width=4)
+        table.add_column("Type", key="type")
+        table.add_column("vCPU", key="cpu")
+        table.add_column("RAM GiB", key="ram")
+        table.add_column("EUR/month", key="price")
+        table.add_column("Availability in " + ", ".join(self.draft.zones), key="avail")
+        self._show_chosen()
+        if self.wizard.catalog is not None:
+            self._show_catalog(self.wizard.catalog)
+        else:
+            self.load_catalog()
+
+    @work(thread=True, name="load catalogue", group="load catalogue", exclusive=True, exit_on_error=False)
+    def load_catalog(self) -> None:
+        catalog = self.services.catalog(self.wizard.credentials)
+        self.app.call_from_thread(self._show_catalog, catalog)
+
+    def _show_catalog(self, catalog) -> None:
+        self.catalog = catalog
+        self.wizard.catalog = catalog
+        self.query_one("#source", Static).update(f"Source: {catalog.source}")
+        table = self.query_one("#types-table", DataTable)
+        table.clear()
+        zones = self.draft.zones
+        names = [n for n in (catalog.swarm_candidates or catalog.types) if n in catalog.types]
+        for name in names:
+            itype = catalog.types[name]
+            if itype.end_of_service:
+                continue
+            offered_everywhere = all(itype.offered_in(z) for z in zones)
+            price = itype.monthly_price(zones[0])
+            avail = Text()
+            for i, zone in enumerate(zones):
+                state = itype.availability(zone) if itype.offered_in(zone) else "not offered"
+                avail.append(("  " if i else "") + state, AVAILABILITY_STYLE.get(state, "dim"))
+            style = "" if offered_everywhere else "dim"
+            table.add_row(
+                self._use_mark(name), Text(name, style), Text(str(itype.ncpus), style),
+                Text(f"{itype.ram_gib:g}", style), Text(f"{price:.2f}" if price else "-", style), avail, key=name,
+            )
+        if self.draft.manager_type in names:
+            table.move_cursor(row=table.get_row_index(self.draft.manager_type))
+        table.focus()
+
+    def _use_mark(self, name: str) -> str:
+        return ("M" if name == self.draft.manager_type else "") + ("W" if name == self.draft.worker_type else "")
+
+    def _show_chosen(self) -> None:
+        self.query_one("#chosen", Static).update(
+            f"Managers: [b]{self.draft.manager_type}[/b]    Workers: [b]{self.draft.worker_type}[/b]")
+
+    def _refresh_marks(self) -> None:
+        table = self.query_one("#types-table", DataTable)
+        for row_key in table.rows:
+            table.update_cell(row_key, "use", self._use_mark(row_key.value))
+        self._show_chosen()
+
+    def _highlighted(self) -> str | None:
+        table = self.query_one("#types-table", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_pick(self, role: str) -> None:
+        name = self._highlighted()
+        if name is None:
+            return
+        itype = self.catalog.types[name]
+        missing = [z for z in self.draft.zones if not itype.offered_in(z)]
+        if missing:
+            self.query_one("#problems", Static).update(
+                f"{name} is not offered in {', '.join(missing)}; choose a type offered in every chosen zone.")
+            return
+        self.query_one("#problems", Static).update("")
+        self.draft = self.draft.update(**{f"{role}_type": name})
+        self._refresh_marks()
+
+    @on(DataTable.RowSelected, "#types-table")
+    def _row_selected(self) -> None:
+        # Enter picks for both roles; m and w pick for one.
+        self.action_pick("manager")
+        self.action_pick("worker")
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()
+
+    @on(Button.Pressed, "#next")
+    def next(self) -> None:
+        found = problems(self.draft, "types", self.catalog)
+        self.query_one("#problems", Static).update("\n".join(found))
+        if not found:
+            self.dismiss(self.draft)

@@ -1,0 +1,129 @@
+"""The live view of a pipeline run: phase checklist, per-resource table, raw log with a phase filter, elapsed time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Log, Select
+
+from swarmwiz.core.events import (
+    Event,
+    LogLine,
+    Notice,
+    Phase,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    ResourceChanged,
+)
+from swarmwiz.tui.widgets.phases import PhaseList
+
+STATE_STYLE = {"planned": "dim", "started": "yellow", "done": "green", "failed": "bold red"}
+ALL = "all"
+
+
+def elapsed_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class RunPanel(Vertical):
+    """Fed with `feed(batch)`; keeps every log line so the phase filter can show any phase again."""
+
+    def __init__(self, phases: list[Phase], *, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.phases = phases
+        self.clock = clock
+        self.started_at = clock()
+        self.finished_at: float | None = None
+        self.lines: list[tuple[Phase, str]] = []
+        self.filter: str = ALL
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="deploy-top"):
+            yield PhaseList(self.phases, id="phases")
+            yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="log-bar"):
+            yield Label("Log")
+            yield Select([(p.label, p.value) for p in self.phases], prompt="All phases", id="log-filter",
+                         allow_blank=True, compact=True)
+            yield Label(elapsed_text(0), id="elapsed")
+        yield Log(id="log", max_lines=20000)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#resources", DataTable)
+        table.add_column("Resource", key="address")
+        table.add_column("Action", key="action")
+        table.add_column("State", key="state")
+        table.add_column("Time", key="time")
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        end = self.finished_at if self.finished_at is not None else self.clock()
+        self.query_one("#elapsed", Label).update(f"elapsed {elapsed_text(end - self.started_at)}")
+
+    def finish(self) -> None:
+        self.finished_at = self.clock()
+        self._tick()
+
+    # -- events ---------------------------------------------------------------------------------------------------
+    def feed(self, events: list[Event]) -> None:
+        """Apply a batch of events: one redraw of the checklist and one write to the log per batch."""
+        phases = self.query_one(PhaseList)
+        table = self.query_one("#resources", DataTable)
+        shown: list[str] = []
+        for event in events:
+            if isinstance(event, LogLine):
+                self.lines.append((event.phase, event.text))
+                if self.filter in (ALL, event.phase.value):
+                    shown.append(event.text)
+            elif isinstance(event, PhaseStarted):
+                phases.set_state(event.phase, "running", "")
+                self._note(event.phase, f"== {event.phase.label}", shown)
+            elif isinstance(event, PhaseProgress):
+                phases.set_state(event.phase, "running", f"{event.done}/{event.total}")
+            elif isinstance(event, PhaseFinished):
+                state = "skipped" if event.skipped else ("done" if event.ok else "failed")
+                phases.set_state(event.phase, state, "")
+                if event.message:
+                    self._note(event.phase, f"== {event.phase.label}: {event.message}", shown)
+            elif isinstance(event, Notice):
+                self._note(event.phase, f"!! {event.message}", shown)
+            elif isinstance(event, ResourceChanged):
+                self._resource(table, event)
+        phases.redraw()
+        if shown:
+            self.query_one(Log).write_lines(shown)
+
+    def _note(self, phase: Phase, text: str, shown: list[str]) -> None:
+        self.lines.append((phase, text))
+        if self.filter in (ALL, phase.value):
+            shown.append(text)
+
+    def _resource(self, table: DataTable, event: ResourceChanged) -> None:
+        state = Text(event.state, STATE_STYLE.get(event.state, ""))
+        took = f"{event.elapsed_s:.0f}s" if event.elapsed_s is not None else ""
+        if event.address in table.rows:
+            table.update_cell(event.address, "action", event.action)
+            table.update_cell(event.address, "state", state)
+            table.update_cell(event.address, "time", took)
+        else:
+            table.add_row(event.address, event.action, state, took, key=event.address)
+
+    def stopped(self, state: str = "stopped") -> None:
+        phases = self.query_one(PhaseList)
+        phases.stop_running(state)
+        phases.redraw()
+        self.finish()
+
+    @on(Select.Changed, "#log-filter")
+    def _filter_changed(self, event: Select.Changed) -> None:
+        self.filter = ALL if event.value == Select.NULL else str(event.value)
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines([text for phase, text in self.lines if self.filter in (ALL, phase.value)])
