@@ -308,21 +308,28 @@ class Terraform:
         for reader in readers:
             reader.start()
         deadline = time.monotonic() + limit
-        open_streams, timed_out, caught = 2, False, False
+        open_streams, timed_out, caught, quiet_since = 2, False, False, 0.0
         try:
             while open_streams:
                 try:
                     stream, line = lines.get(timeout=0.25)
                 except queue.Empty:
-                    if not timed_out and time.monotonic() > deadline:
-                        timed_out = True
-                        deadline = time.monotonic() + self.grace
-                        self.interrupt()
-                    elif timed_out and time.monotonic() > deadline:
-                        self.kill()
+                    now = time.monotonic()
+                    if now > deadline:
+                        # first a graceful stop (state is saved), then, after the grace period, a kill
+                        if timed_out:
+                            self.kill()
+                        else:
+                            self.interrupt()
+                        timed_out, deadline = True, now + self.grace
+                    if proc.poll() is not None:
+                        # terraform is gone but something it started still holds our pipes open
+                        quiet_since = quiet_since or now
+                        if now - quiet_since > 2:
+                            _kill_strays(proc.pid)
                     continue
                 except KeyboardInterrupt:
-                    # A caller that leaves SIGINT to Python: the first Ctrl-C stops terraform gracefully.
+                    # a caller that leaves SIGINT to Python: the first Ctrl-C stops terraform gracefully
                     if caught:
                         raise
                     caught = True
@@ -334,7 +341,7 @@ class Terraform:
                     yield stream, line
             code = proc.wait()
         finally:
-            if proc.poll() is None:
+            if proc.poll() is None:  # the caller stopped iterating (or a second Ctrl-C): stop, then force
                 self.interrupt()
                 try:
                     proc.wait(self.grace)
@@ -347,9 +354,10 @@ class Terraform:
             self._proc = None
         log.debug("terraform %s exited with %s", args[0], code)
         if timed_out:
+            how = "killed after it ignored the stop request" if self._killed else "stopped gracefully, saving its state"
             raise EngineError(
-                f"terraform {args[0]} did not finish within {limit:g} s in {self.workdir}, so it was stopped "
-                "(gracefully, saving its state); run it again, or raise the timeout if the cloud is just slow.",
+                f"terraform {args[0]} did not finish within {limit:g} s in {self.workdir}, so it was {how}; "
+                "run it again, or raise the timeout if the cloud is just slow.",
                 title="Terraform timed out",
             )
         yield "exit", str(code)

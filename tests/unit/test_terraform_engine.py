@@ -214,7 +214,9 @@ def test_timeout_stops_terraform_with_a_clear_message(tmp_path, cli_config):
     with pytest.raises(EngineError) as caught:
         collect(tf.apply())
     assert caught.value.title == "Terraform timed out"
-    assert str(caught.value).startswith(f"terraform apply did not finish within 1 s in {tf.workdir}, so it was stopped")
+    assert str(caught.value).startswith(
+        f"terraform apply did not finish within 1 s in {tf.workdir}, so it was stopped gracefully, saving its state;"
+    )
     assert sorted(tf.state_list())  # the state was saved on the way out
 
 
