@@ -83,13 +83,13 @@ class LogLine(Event):
 
 @dataclass(frozen=True)
 class ResourceChanged(Event):
-    """A Terraform resource's lifecycle step: planned, started, done or failed."""
+    """A Terraform resource's lifecycle step: planned, started, progress (every 10 s while running), done or failed."""
 
     phase: Phase
     address: str
     resource_type: str
     action: str  # create | update | delete | replace | read | noop
-    state: str  # planned | started | done | failed
+    state: str  # planned | started | progress (still running, see elapsed_s) | done | failed
     elapsed_s: float | None = None
     id_value: str | None = None
 
