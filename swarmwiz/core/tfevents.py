@@ -14,7 +14,7 @@ REDACTED = "***"
 # Hook types whose resource lifecycle the pipeline follows; the value is ResourceChanged.state.
 _APPLY_STATES = {
     "apply_start": "started",
-    "apply_progress": "started",
+    "apply_progress": "progress",
     "apply_complete": "done",
     "apply_errored": "failed",
 }

@@ -61,7 +61,7 @@ def test_progress_events_carry_elapsed_time():
     assert [(e.state, e.elapsed_s) for e in web] == [
         ("planned", None),
         ("started", None),
-        ("started", 10),
+        ("progress", 10),
         ("done", 12),
     ]
     assert web[-1].id_value == "fr-par-1/d79bc363-033f-4687-a992-0e5e96625481"
