@@ -151,3 +151,11 @@ def current_catalog(max_age_s: float = MAX_AGE_S):
 
     data, source = load_catalog_data(max_age_s)
     return Catalog.from_data(data, source)
+
+
+def live(creds: Credentials, endpoints: Endpoints | None = None):
+    """Refresh from the live API and return a `catalog.Catalog` whose `source` says when it was fetched."""
+    from swarmwiz.core.catalog import Catalog
+
+    data, source = refresh_catalog(creds, endpoints)
+    return Catalog.from_data(data, source)

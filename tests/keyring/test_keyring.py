@@ -166,3 +166,45 @@ def test_cli_set_from_env_rejects_malformed_and_stores_nothing(secret_service, c
     assert result.returncode == 2
     assert "Scaleway secret key is malformed" in result.stderr and "nope-nope" not in result.stderr
     assert stored_items() == {}
+
+
+@pytest.mark.lab
+def test_cli_flow_against_the_lab_api(secret_service, child_env, tmp_path):
+    """Lab credentials stored with set --from-env, checked live from the keyring (all ok), then deleted."""
+    import threading
+
+    from swarmwiz.lab import state as files
+    from swarmwiz.lab.api import serve
+
+    lab_dir = tmp_path / "lab"
+    with files.locked(lab_dir):
+        raw = files.load_credentials(lab_dir)
+    lab_creds = {k: raw[k] for k in GOOD}
+    server = serve(lab_dir, None)  # API only: a loopback HTTP server
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = swarmwiz("credentials", "set", "--from-env", env=child_env(lab_creds))
+        assert result.returncode == 0, result.stderr
+        assert stored_items() == {"scw_access_key": raw["SCW_ACCESS_KEY"], "scw_secret_key": raw["SCW_SECRET_KEY"],
+                                  "scw_project_id": raw["SCW_DEFAULT_PROJECT_ID"],
+                                  "cloudflare_api_token": raw["CLOUDFLARE_API_TOKEN"]}
+        endpoints = {"SCW_API_URL": url, "CLOUDFLARE_BASE_URL": f"{url}/client/v4"}
+        result = swarmwiz("credentials", "check", env=child_env(endpoints))
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.count("(keyring)") == 4 and result.stdout.count("ok  ") == 4
+        # The environment still wins over the keyring, and says so.
+        result = swarmwiz("credentials", "check",
+                          env=child_env(endpoints | {"SCW_SECRET_KEY": "00000000-0000-4000-8000-000000000000"}))
+        assert result.returncode == 1
+        assert "FAIL  Scaleway secret key   (env)" in result.stdout and "rejected" in result.stdout
+        output = result.stdout + result.stderr
+        assert raw["SCW_SECRET_KEY"] not in output and raw["CLOUDFLARE_API_TOKEN"] not in output
+        result = swarmwiz("credentials", "delete", "--yes", env=child_env())
+        assert result.returncode == 0 and "Deleted 4 entries" in result.stdout
+        assert stored_items() == {}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -232,3 +232,22 @@ def test_cli_check_against_the_lab_through_env(lab_api):
     lines = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
     assert len(lines) == 1 and "Cloudflare API token" in lines[0] and "DNS:Edit" in lines[0]
     assert env["CLOUDFLARE_API_TOKEN"] not in bad.stdout + bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_check_lab_uses_the_lab_controller(tmp_path):
+    """`credentials check --lab` starts the lab (under this test's SWARMWIZ_HOME) and checks its credentials."""
+    import os
+
+    from swarmwiz.lab import Lab
+
+    home = Path(os.environ["SWARMWIZ_HOME"])
+    lab = Lab(home / "lab")
+    try:
+        result = subprocess.run([sys.executable, "-m", "swarmwiz", "credentials", "check", "--lab"],
+                                env=dict(os.environ), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.count("(lab)") == 4 and result.stdout.count("ok  ") == 4
+        assert all(v not in result.stdout for v in credentials_from_env(lab.credentials()).secret_values())
+    finally:
+        lab.clean()
