@@ -1,0 +1,205 @@
+"""The lab controller swarmwiz calls: start the API daemon on demand, hand out env and credentials, clean up."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from swarmwiz.core import paths
+from swarmwiz.core.errors import InputError, SwarmwizError
+from swarmwiz.lab import mirror
+from swarmwiz.lab import state as files
+
+START_TIMEOUT = 15.0
+CREDENTIAL_KEYS = ("SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID", "CLOUDFLARE_API_TOKEN")
+
+
+class LabError(SwarmwizError):
+    """The lab could not be started or cleaned."""
+
+    title = "Lab"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+class Lab:
+    """One local lab under `home` (default: swarmwiz.core.paths.lab_dir())."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.dir = Path(home) if home is not None else paths.lab_dir()
+
+    # ---- daemon ----
+    def _daemon(self) -> dict | None:
+        """The running daemon's {pid, port, url}, or None."""
+        info = files.read_json(self.dir / files.DAEMON_FILE)
+        if not info or not _alive(info["pid"]):
+            return None
+        try:
+            with urllib.request.urlopen(info["url"] + "/lab/v1/health", timeout=2) as resp:
+                if json.loads(resp.read()).get("pid") == info["pid"]:
+                    return info
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def ensure_running(self) -> None:
+        """Start the API daemon unless it already answers; idempotent and safe across processes."""
+        if self._daemon():
+            return
+        self.check_prerequisites()
+        with files.locked(self.dir):
+            if self._daemon():
+                return
+            files.load_credentials(self.dir)
+            mirror.build(self.dir)
+            (self.dir / files.DAEMON_FILE).unlink(missing_ok=True)
+            log_path = self.dir / "api.log"
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "swarmwiz.lab.api", "--dir", str(self.dir)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                    env={**os.environ, paths.HOME_ENV: str(paths.home())}, close_fds=True,
+                )
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    tail = log_path.read_text(errors="replace")[-600:]
+                    raise LabError(f"the lab API exited at start (code {proc.returncode}): {tail.strip()}")
+                if self._daemon():
+                    return
+                time.sleep(0.05)
+            proc.kill()
+            raise LabError(f"the lab API did not answer within {START_TIMEOUT:.0f} s; see {log_path}")
+
+    def _info(self) -> dict:
+        self.ensure_running()
+        info = files.read_json(self.dir / files.DAEMON_FILE)
+        if info is None:
+            raise LabError("the lab API is not running")
+        return info
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the lab's Scaleway API (SCW_API_URL)."""
+        return self._info()["url"]
+
+    @property
+    def cloudflare_url(self) -> str:
+        """Base URL of the lab's Cloudflare API (CLOUDFLARE_BASE_URL)."""
+        return self._info()["url"] + "/client/v4"
+
+    # ---- credentials and environment ----
+    def credentials(self) -> dict[str, str]:
+        """The lab-issued SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID and CLOUDFLARE_API_TOKEN."""
+        with files.locked(self.dir):
+            creds = files.load_credentials(self.dir)
+        return {k: creds[k] for k in CREDENTIAL_KEYS}
+
+    def mint_cloudflare_token(self, *, dns_edit: bool = True, expired: bool = False) -> str:
+        """A new lab Cloudflare token: without DNS edit permission, or already expired (for credential tests)."""
+        with files.locked(self.dir):
+            creds = files.load_credentials(self.dir)
+            token = files.cloudflare_token()
+            creds["cloudflare_tokens"][token] = files.new_token_record(dns_edit=dns_edit, expired=expired)
+            files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
+        return token
+
+    def set_faults(self, rules: list[dict]) -> None:
+        """Fault rules for server creation, read at each create: [{"match": "demo-worker-*", "action":
+        "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}]."""
+        files.write_json(self.dir / files.FAULTS_FILE, rules)
+
+    def env(self) -> dict[str, str]:
+        """Variables that point terraform and swarmwiz's API clients at the lab, lab credentials included."""
+        info = self._info()
+        creds = self.credentials()
+        return {
+            **creds,
+            "SCW_DEFAULT_ORGANIZATION_ID": files.read_json(self.dir / files.CREDENTIALS_FILE)[
+                "SCW_DEFAULT_ORGANIZATION_ID"],
+            "SCW_API_URL": info["url"],
+            "CLOUDFLARE_BASE_URL": info["url"] + "/client/v4",
+            "TF_CLI_CONFIG_FILE": str(mirror.build(self.dir)),
+            mirror.PYTHON_ENV: sys.executable,
+            "CHECKPOINT_DISABLE": "1",  # no version check against the internet
+        }
+
+    # ---- inspection and teardown ----
+    def status(self) -> dict:
+        """Servers (name, zone, public_ip, private_ip, state), IPs, DNS records, security groups, PNs."""
+        info = self._daemon()
+        if info is None:
+            state = files.read_json(self.dir / files.STATE_FILE)
+            if state is None:
+                return {"running": False, "servers": [], "ips": [], "security_groups": [], "private_networks": [],
+                        "ssh_keys": [], "dns_records": [], "dns_zones": []}
+            from swarmwiz.lab.api import Lab as APILab
+
+            api = APILab.__new__(APILab)
+            api.state = state
+            api.cf_zones = {}
+            return {"running": False, **APILab.status(api)}
+        with urllib.request.urlopen(info["url"] + "/lab/v1/status", timeout=10) as resp:
+            return {"running": True, "url": info["url"], **json.loads(resp.read())}
+
+    def stop(self) -> None:
+        """Stop the API daemon (hosts stay up)."""
+        info = files.read_json(self.dir / files.DAEMON_FILE)
+        if not info or not _alive(info["pid"]):
+            return
+        os.kill(info["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _alive(info["pid"]) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(info["pid"], os.WNOHANG)
+            time.sleep(0.05)
+        if _alive(info["pid"]):
+            os.kill(info["pid"], signal.SIGKILL)
+
+    def clean(self) -> None:
+        """Remove everything: the API daemon, every host (processes, mounts, namespaces, bridges), state, mirror."""
+        if not self.dir.exists():
+            return
+        with files.locked(self.dir):
+            self.stop()
+            if os.geteuid() == 0:
+                from swarmwiz.lab.hosts import LabNet
+
+                LabNet(self.dir).clean()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def check_prerequisites(self) -> None:
+        """Raise InputError naming what is missing (root, Debian packages) and how to install it."""
+        if sys.platform != "linux":
+            raise InputError("the lab needs Linux (network namespaces); run it on a Linux machine or VM")
+        if os.geteuid() != 0:
+            raise InputError("the lab needs root (it creates network namespaces, bridges and daemons); "
+                             "run it as root, e.g. with sudo")
+        from swarmwiz.lab.hosts import check_prerequisites
+
+        missing = check_prerequisites()
+        if missing:
+            raise InputError(f"the lab needs {', '.join(missing)}; install them with scripts/setup.sh (as root)")
+
+
+def env_exports(lab: Lab) -> str:
+    """Shell `export K='V'` lines for `eval "$(swarmwiz lab env)"`."""
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(lab.env().items()))
