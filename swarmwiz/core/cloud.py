@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 
 from swarmwiz.core.credentials import FIELD_BY_ATTR, Check, Credentials, check_format
-from swarmwiz.core.errors import CredentialError
+from swarmwiz.core.errors import CredentialError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +318,15 @@ def _check_cloudflare(creds: Credentials, api: CloudflareApi, domain: str | None
                 # Account-owned tokens fail the user verify endpoint, so only a failed zone list proves rejection.
                 return _bad(attr, "rejected", f"The Cloudflare API token is rejected ({_cloudflare_reason(r)}).")
             return Check(attr, False, "permission", str(exc))
+        if not zones and domain:
+            # Either the domain is not in the account or the token may not read it; a token cannot tell which.
+            others = ", ".join(sorted(z.get("name", "?") for z in api.zones())) or "none"
+            return _bad(
+                attr, "unknown_zone",
+                f"The Cloudflare API token sees no zone {domain} (zones it sees: {others}): check the domain, or give "
+                "the token Zone:Read on it.",
+            )
         if not zones:
-            if domain:
-                message = f"The Cloudflare API token sees no zone {domain}: give it Zone:Read there."
-                return _bad(attr, "permission", message)
             return _bad(attr, "permission", "The Cloudflare API token sees no zone: give it Zone:Read on your domain.")
         lacking = [z.get("name") for z in zones if not api.can_edit_dns(z)]
         names = ", ".join(z.get("name", "?") for z in zones)
@@ -373,8 +378,13 @@ def _skipped_message(attr: str) -> str:
 
 
 def require_valid(creds: Credentials, endpoints: Endpoints | None = None, *, domain: str | None = None) -> None:
-    """Raise CredentialError with the first failing check's sentence (for the pipeline's credentials phase)."""
+    """Raise CredentialError with the first failing check's sentence (for the pipeline's credentials phase).
+
+    A domain the token does not see is bad input (InputError, exit 2) naming dns.domain.
+    """
     for check in validate_credentials(creds, endpoints, domain=domain):
+        if check.reason == "unknown_zone":
+            raise InputError(f"dns.domain: {check.message}")
         if not check.ok and check.reason != "skipped":
             raise CredentialError(check.message)
 

@@ -260,7 +260,8 @@ def credentials_from_env(env: Mapping[str, str] | None = None) -> Credentials:
 @dataclass(frozen=True)
 class Check:
     """The outcome of checking one credential: `reason` is ok, missing, malformed, rejected, expired,
-    permission or unreachable; `message` is one sentence naming the credential (never its value)."""
+    permission, unknown_zone (the Cloudflare token does not see the chosen domain), unreachable or skipped
+    (not checked because another credential failed); `message` is one sentence naming the credential."""
 
     attr: str
     ok: bool

@@ -18,7 +18,7 @@ import pytest
 from swarmwiz.core import catalog, livecatalog, paths
 from swarmwiz.core.cloud import Endpoints, cloudflare_zone_id, list_cloudflare_zones, validate_credentials
 from swarmwiz.core.credentials import Credentials, credentials_from_env, validate_live
-from swarmwiz.core.errors import CredentialError
+from swarmwiz.core.errors import CredentialError, InputError
 
 pytestmark = pytest.mark.lab
 
@@ -144,8 +144,10 @@ def test_unknown_token_is_rejected(lab_api):
 
 def test_unknown_domain_is_named(lab_api):
     check = by_attr(validate_credentials(lab_api.credentials(), lab_api.endpoints, domain="nope.test"))
-    assert check["cloudflare_token"].reason == "permission"
-    assert "sees no zone nope.test" in check["cloudflare_token"].message
+    assert check["cloudflare_token"].reason == "unknown_zone"
+    assert "sees no zone nope.test (zones it sees: example.com)" in check["cloudflare_token"].message
+    with pytest.raises(InputError, match="^dns.domain: "):
+        validate_live(lab_api.credentials(), lab_api.endpoints, domain="nope.test")
 
 
 def test_unreachable_api_says_so_for_every_credential(lab_api):
