@@ -208,3 +208,49 @@ def test_cli_flow_against_the_lab_api(secret_service, child_env, tmp_path):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_interactive_set_masks_secrets_in_a_real_terminal(secret_service, tmp_path):
+    """`credentials set` in tmux: the secret key and token echo as stars; a malformed answer is refused."""
+    import os
+    import shutil
+    import time
+
+    assert shutil.which("tmux"), "tmux is needed (scripts/setup.sh installs it)"
+    sock = f"swarmwiz-test-{os.getpid()}-{tmp_path.name}"
+    env_args = [a for k, v in secret_service.env.items() for a in ("-e", f"{k}={v}")]
+    env_args += ["-e", f"SWARMWIZ_HOME={os.environ['SWARMWIZ_HOME']}"]
+    command = f"{sys.executable} -m swarmwiz credentials set; echo EXIT=$?; sleep 60"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, timeout=10).stdout
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pane = tmux("capture-pane", "-p")
+            if text in pane:
+                return pane
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the pane shows:\n{pane}")
+
+    tmux("new-session", "-d", "-x", "150", "-y", "30", *env_args, command)
+    try:
+        wait_for("Scaleway access key:")
+        tmux("send-keys", GOOD["SCW_ACCESS_KEY"], "Enter")
+        wait_for("Scaleway secret key:")
+        tmux("send-keys", GOOD["SCW_SECRET_KEY"], "Enter")
+        wait_for("Scaleway project ID:")
+        tmux("send-keys", "1234", "Enter")
+        wait_for("Scaleway project ID is malformed")
+        tmux("send-keys", *["BSpace"] * 4, GOOD["SCW_DEFAULT_PROJECT_ID"], "Enter")
+        wait_for("Cloudflare API token:")
+        tmux("send-keys", GOOD["CLOUDFLARE_API_TOKEN"], "Enter")
+        pane = wait_for("EXIT=")
+    finally:
+        tmux("kill-server")
+    assert "EXIT=0" in pane and "Stored 4 entries" in pane
+    assert GOOD["SCW_SECRET_KEY"] not in pane and GOOD["CLOUDFLARE_API_TOKEN"] not in pane
+    assert "*" * len(GOOD["SCW_SECRET_KEY"]) in pane
+    assert stored_items()["scw_project_id"] == GOOD["SCW_DEFAULT_PROJECT_ID"]
+    assert set(stored_items()) == ENTRIES
