@@ -323,6 +323,8 @@ class Terraform:
                             self.interrupt()
                         timed_out, deadline = True, now + self.grace
                     if proc.poll() is not None:
+                        if not any(r.is_alive() for r in readers) and lines.empty():
+                            break  # both pipes are drained (an end marker may have been lost to a Ctrl-C)
                         # terraform is gone but something it started still holds our pipes open
                         quiet_since = quiet_since or now
                         if now - quiet_since > 2:

