@@ -160,8 +160,11 @@ async def bootstrap(
             _join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join
         ))
         tokens.clear()
+        for node in to_join:
+            infos[node] = await _swarm_info(conns[node], node)
         await _wait_ready(conns[lead], lead, list(conns), on_log)
-        await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log)
+        current = {n.name: infos[n].get("NodeID") for n in conns}
+        await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
         missing = [n for n in nodes if n not in conns]
         if missing:
             raise RemoteError("could not reach " + ", ".join(n.label for n in missing)
@@ -230,9 +233,11 @@ async def status(
     remote = _Remote(known_hosts, client_keys, username, min(10.0, timeout))
     managers = [n for n in nodes if n.role == "manager"]
     errors = []
+    trying = None
     try:
         async with _deadline(timeout, "the swarm status"):
             for manager in managers:
+                trying = manager
                 try:
                     async with _connection(manager, remote) as conn:
                         members = await _node_ls(conn, manager)
@@ -240,7 +245,7 @@ async def status(
                 except RemoteError as exc:
                     errors.append(exc.message)
     except RemoteError as exc:
-        errors.append(exc.message)
+        errors.append(f"{exc.message} (asking {trying.label})" if trying else exc.message)
     error = "; ".join(errors) or "the cluster has no manager node"
     return ClusterStatus(nodes=[_unknown(n) for n in nodes], error=error)
 
@@ -363,18 +368,25 @@ async def _leave(node: Node, remote: _Remote, on_log) -> None:
         on_log(f"{node.key}: not reachable, removing it from the managers' side only ({exc.message})")
 
 
-async def _remove_stale_entries(conn, lead: Node, nodes: list[Node], *, leaving: list[Node], on_log) -> None:
-    """Remove Down entries left by earlier runs: any with a leaving hostname, and Down duplicates of a
-    hostname that also has a live entry (a replaced server that joined again)."""
+async def _remove_stale_entries(
+    conn, lead: Node, nodes: list[Node], *, leaving: list[Node], on_log, current: dict[str, str] | None = None
+) -> None:
+    """Remove entries left by earlier runs: Down ones with a leaving hostname, Down duplicates of a hostname
+    that also has a live entry, and any entry of a hostname whose node now runs under another ID (a server
+    that left and joined again: its old entry shows Ready until the managers notice)."""
     members = await _node_ls(conn, lead)
     leaving_names = {n.name for n in leaving}
     live_names = {m["Hostname"] for m in members if m.get("Status") != "Down"}
     known = {n.name for n in nodes} | leaving_names
+    current = {name: node_id for name, node_id in (current or {}).items() if node_id}
     for m in members:
-        if m.get("Status") != "Down" or m["Hostname"] not in known:
+        name = m["Hostname"]
+        if name not in known:
             continue
-        if m["Hostname"] in leaving_names or m["Hostname"] in live_names:
-            on_log(f"{m['Hostname']}: removing a Down leftover of an earlier run")
+        replaced = name in current and m["ID"] != current[name]
+        down_leftover = m.get("Status") == "Down" and (name in leaving_names or name in live_names)
+        if replaced or down_leftover:
+            on_log(f"{name}: removing a leftover of an earlier run ({m.get('Status')}, id {m['ID'][:12]})")
             if m.get("ManagerStatus"):
                 await ssh.run(conn, ["docker", "node", "demote", m["ID"]])
             await ssh.run(conn, ["docker", "node", "rm", "--force", m["ID"]])

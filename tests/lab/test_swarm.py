@@ -1,0 +1,186 @@
+"""Swarm over SSH against five lab hosts: bootstrap, idempotence, status, safe scale-down, no leaked tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+from hostlab import leftovers, start_hosts, tcp_open
+
+from swarmwiz.core import ssh, swarm
+from swarmwiz.core.errors import InputError
+from swarmwiz.core.swarm import Node
+from swarmwiz.lab.hosts import check_prerequisites
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(check_prerequisites()), reason=f"lab needs: {check_prerequisites()}"),
+]
+
+
+class _Captured(logging.Handler):
+    """Every log record of every logger (asyncssh included), to prove no token reaches a log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+class Cluster:
+    def __init__(self, lab) -> None:
+        self.lab = lab
+        self.log: list[str] = []
+        self.bootstrap_seconds = 0.0
+
+    @property
+    def remote(self) -> dict:
+        return {"known_hosts": self.lab.known_hosts, "client_keys": [self.lab.client_key]}
+
+    def node(self, key: str) -> Node:
+        return next(n for n in self.lab.nodes if n.key == key)
+
+    async def bootstrap(self, nodes=None) -> list[str]:
+        lines: list[str] = []
+        await swarm.bootstrap(nodes or self.lab.nodes, **self.remote, on_log=lines.append, timeout=120)
+        self.log += lines
+        return lines
+
+    async def docker(self, key: str, *argv: str) -> str:
+        node = self.node(key)
+        async with await ssh.connect(node.public_ip, **self.remote, node=key) as conn:
+            return await ssh.run(conn, ["docker", *argv])
+
+    async def node_ls(self, key: str = "manager-1") -> list[dict]:
+        import json
+
+        return [json.loads(line) for line in (await self.docker(key, "node", "ls", "--format", "{{json .}}"))
+                .splitlines()]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        base = tmp_path_factory.mktemp("swarm")
+        mp.setenv("SWARMWIZ_HOME", str(base / "home"))
+        lab = start_hosts(base, ["manager", "manager", "manager", "worker", "worker"])
+        captured = _Captured()
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(captured)
+        root.setLevel(logging.DEBUG)
+        try:
+            cluster = Cluster(lab)
+            cluster.captured = captured
+            started = time.monotonic()
+            asyncio.run(cluster.bootstrap())
+            cluster.bootstrap_seconds = time.monotonic() - started
+            print(f"\nbootstrap of 5 nodes (1 init + 4 parallel joins) in {cluster.bootstrap_seconds:.2f}s")
+            yield cluster
+        finally:
+            root.removeHandler(captured)
+            root.setLevel(old_level)
+            lab.close()
+            assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+async def test_bootstrap_gives_five_ready_nodes_one_leader(cluster):
+    status = await swarm.status(cluster.lab.nodes, **cluster.remote, timeout=60)
+    assert status.error is None
+    assert [n.status for n in status.nodes] == ["Ready"] * 5
+    hostnames = [n.hostname for n in status.nodes]
+    assert sorted(hostnames) == sorted(n.name for n in cluster.lab.nodes) and len(set(hostnames)) == 5
+    assert [n.manager_status for n in status.nodes].count("Leader") == 1
+    assert status.leader == cluster.node("manager-1").name
+    assert (status.managers_reachable, status.managers_total, status.quorum_ok) == (3, 3, True)
+    assert {n.role for n in status.nodes if n.hostname.endswith(("worker-1", "worker-2"))} == {"worker"}
+    row = status.to_json()["nodes"][0]
+    assert set(row) == {"hostname", "role", "status", "availability", "manager_status", "engine_version", "zone",
+                        "public_ip", "private_ip"}
+    assert row["zone"] == "fr-par-1" and row["private_ip"] == cluster.node("manager-1").private_ip
+    assert row["engine_version"]
+    # advertise and data path on the private address
+    info = await cluster.docker("worker-1", "info", "--format", "{{.Swarm.NodeAddr}}")
+    assert info.strip() == cluster.node("worker-1").private_ip
+
+
+async def test_join_tokens_never_reach_a_log(cluster):
+    tokens = [(await cluster.docker("manager-1", "swarm", "join-token", "-q", role)).strip()
+              for role in ("manager", "worker")]
+    assert all(t.startswith("SWMTKN-") for t in tokens)
+    assert cluster.log and cluster.captured.lines  # sanity: both logs were recorded
+    for token in tokens:
+        assert not any(token in line for line in cluster.log)
+        assert not any(token in line for line in cluster.captured.lines)
+    assert not any("SWMTKN" in line for line in cluster.log + cluster.captured.lines[:-4])
+
+
+async def test_second_bootstrap_changes_nothing(cluster):
+    before = {m["ID"]: m["Hostname"] for m in await cluster.node_ls()}
+    lines = await cluster.bootstrap()
+    assert not any("init" in line or "joining" in line or "leaving" in line for line in lines), lines
+    assert {m["ID"]: m["Hostname"] for m in await cluster.node_ls()} == before
+
+
+def test_swarm_ports_open_only_over_the_private_network(cluster):
+    manager, worker = cluster.node("manager-1"), cluster.lab.hosts[3]
+    assert tcp_open(manager.private_ip, 2377, netns=worker.netns)
+    assert tcp_open(manager.private_ip, 7946, netns=worker.netns)
+    assert not tcp_open(manager.public_ip, 2377)
+    assert not tcp_open(manager.public_ip, 7946)
+    assert tcp_open(manager.public_ip, 22)
+
+
+async def test_status_of_an_unreachable_cluster_says_why(cluster):
+    ghost = str(cluster.lab.net.public_subnet.network_address + 250)
+    nodes = [Node("manager-1", "ghost", "manager", "fr-par-1", ghost, "172.16.8.250")]
+    status = await swarm.status(nodes, **cluster.remote, timeout=3)
+    assert status.error and "manager-1" in status.error
+    assert [n.status for n in status.nodes] == ["Unknown"] and not status.quorum_ok
+
+
+async def test_a_rejoined_node_leaves_no_down_leftover(cluster):
+    # a worker that left (as a replaced server would) and joins again gets a new ID; the old entry goes Down
+    await cluster.docker("worker-1", "swarm", "leave")
+    lines = await cluster.bootstrap()
+    assert any("worker-1: joined" in line for line in lines)
+    entries = [m for m in await cluster.node_ls() if m["Hostname"] == cluster.node("worker-1").name]
+    assert [m["Status"] for m in entries] == ["Ready"]
+
+
+async def test_removing_a_majority_of_managers_is_refused(cluster):
+    managers = [n for n in cluster.lab.nodes if n.role == "manager"]
+    with pytest.raises(InputError, match="quorum"):
+        await swarm.remove_nodes(managers, managers[1:], **cluster.remote, timeout=60)
+    assert len([m for m in await cluster.node_ls() if m["ManagerStatus"]]) == 3
+
+
+async def test_remove_worker_then_managers_three_to_one(cluster):
+    lab = cluster.lab
+    managers = [n for n in lab.nodes if n.role == "manager"]
+    lines: list[str] = []
+    await swarm.remove_nodes(managers, [cluster.node("worker-2")], **cluster.remote, on_log=lines.append,
+                             timeout=120)
+    lab.net.delete_host("srv-worker-2")  # what terraform destroy does next
+    assert cluster.node("worker-2").name not in {m["Hostname"] for m in await cluster.node_ls()}
+    # 3 -> 2: the leader itself leaves; leadership moves on
+    await swarm.remove_nodes(managers, [cluster.node("manager-1")], **cluster.remote, on_log=lines.append,
+                             timeout=120)
+    lab.net.delete_host("srv-manager-1")
+    remaining = [n for n in lab.nodes if n.key not in ("manager-1", "worker-2")]
+    # 2 -> 1 (one of two is not a majority)
+    await swarm.remove_nodes(managers[1:], [cluster.node("manager-3")], **cluster.remote, on_log=lines.append,
+                             timeout=120)
+    lab.net.delete_host("srv-manager-3")
+    remaining = [n for n in remaining if n.key != "manager-3"]
+    status = await swarm.status(remaining, **cluster.remote, timeout=60)
+    assert [n.hostname for n in status.nodes] == [n.name for n in remaining]
+    assert [n.status for n in status.nodes] == ["Ready", "Ready"]
+    assert status.leader == cluster.node("manager-2").name and status.managers_total == 1 and status.quorum_ok
+    assert "Down" not in {m["Status"] for m in await cluster.node_ls("manager-2")}
+    assert any("demoting" in line for line in lines) and any("draining" in line for line in lines)
