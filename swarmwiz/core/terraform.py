@@ -195,8 +195,10 @@ def state_list_args() -> list[str]:
 
 @dataclass
 class Terraform:
-    """Runs terraform commands in one workspace. Every method is a generator of events or returns data;
-    failures raise EngineError, a user interrupt raises Interrupted after terraform saved its state."""
+    """Runs terraform commands in one workspace. init/plan/apply are generators (terraform starts when
+    iteration does) and output/state_list return data; failures raise EngineError, and a user interrupt
+    raises Interrupted once terraform has saved its state. Values in `secrets`, and values of env keys
+    named like a credential, never appear in an event or an exception."""
 
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
@@ -208,11 +210,15 @@ class Terraform:
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
         self.engine = self.engine or find_engine()
-        named = [v for k, v in self.env.items() if _SECRET_KEY.search(k) and len(v) >= _MIN_SECRET]
-        self.scrubber = Scrubber([*self.secrets, *named])
         self._proc: subprocess.Popen | None = None
         self._interrupted = False
         self._killed = False
+
+    @property
+    def scrubber(self) -> Scrubber:
+        """Built from the current env, so credentials added to `env` later are scrubbed too."""
+        named = [v for k, v in self.env.items() if _SECRET_KEY.search(k) and len(v) >= _MIN_SECRET]
+        return Scrubber([*self.secrets, *named])
 
     # -- commands (argv builders + parsing) -------------------------------------------------------------
 
@@ -242,7 +248,8 @@ class Terraform:
     def state_list(self, timeout: float | None = None) -> list[str]:
         """`terraform state list`: resource addresses in the state ([] when there is no state yet)."""
         lines = self._collect(state_list_args(), Phase.STATUS, timeout, no_state_ok=True)
-        return [self.scrubber.text(line.strip()) for line in lines if line.strip()]
+        scrub = self.scrubber.text
+        return [scrub(line.strip()) for line in lines if line.strip()]
 
     # -- signals -----------------------------------------------------------------------------------------
 
@@ -395,7 +402,7 @@ class Terraform:
         if no_state_ok and code != 0 and any("No state file was found" in line for line in out + parser.stderr_tail):
             return []
         if code != 0 and not parser.stderr_tail:
-            parser.stderr_tail = [self.scrubber.text(line.strip()) for line in out if line.strip()][-20:]
+            parser.stderr_tail = [parser.scrubber.text(line.strip()) for line in out if line.strip()][-20:]
         self._check(" ".join(args[:2]) if args[0] == "state" else args[0], code, (0,), parser)
         return out
 
