@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from swarmwiz import __version__
@@ -168,7 +171,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
-    result = out.run(pipeline.deploy(confirm=confirm))
+    with _safe_interrupts(pipeline, out):
+        result = out.run(pipeline.deploy(confirm=confirm))
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK
@@ -205,7 +209,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         typed = out.ask(f"Type the cluster name ({args.name}) to destroy it: ")
         return typed.strip() == args.name
 
-    report = out.run(pipeline.destroy(confirm=confirm))
+    with _safe_interrupts(pipeline, out):
+        report = out.run(pipeline.destroy(confirm=confirm))
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK
@@ -263,6 +268,37 @@ def cmd_lab(args: argparse.Namespace) -> int:
         return EXIT_OK
     _out().lab_status(status)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _safe_interrupts(pipeline, out):
+    """First Ctrl-C: stop safely (Terraform finishes in-flight work and saves state); a second one asks to force."""
+    presses = 0
+
+    def handler(signum, frame) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            out.line(
+                "\nStopping safely: Terraform finishes what is in flight and saves its state (Ctrl-C again to force)."
+            )
+            pipeline.cancel()
+            return
+        if not sys.stdin.isatty():
+            out.line("Still stopping safely; not forcing without a terminal to ask on.")
+            return
+        answer = out.ask("Force stop now? Resources being created may be left untracked in the cloud. [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            pipeline.force()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _estimate(spec, catalog):

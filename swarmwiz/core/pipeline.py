@@ -17,7 +17,7 @@ from typing import Any
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
-from swarmwiz.core.errors import InputError, RemoteError, SwarmwizError
+from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.workspace import Workspace
@@ -189,6 +189,13 @@ class Pipeline:
         if self._tf is not None:
             self._tf.interrupt()
 
+    def _checkpoint(self) -> None:
+        """Between phases: stop here when the user asked to stop."""
+        if self._cancelled.is_set():
+            raise Interrupted(
+                "stopped as asked, between two steps; the state is saved, run the command again to continue"
+            )
+
     def force(self) -> None:
         """After a confirmed second Ctrl-C: kill Terraform (state may miss in-flight objects)."""
         if self._tf is not None:
@@ -291,7 +298,7 @@ class Pipeline:
 
             await asyncio.gather(*(one(n) for n in nodes))
 
-        yield from _run_async(wait_all)
+        yield from _run_async(wait_all, self._cancelled)
         yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with their pinned host keys")
 
     def _phase_swarm(self, nodes: list[Any]) -> Events:
@@ -307,7 +314,7 @@ class Pipeline:
                 **self._ssh_options(),
             )
 
-        yield from _run_async(run)
+        yield from _run_async(run, self._cancelled)
         managers = sum(1 for n in nodes if n.role == "manager")
         yield ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {len(nodes) - managers} workers")
 
@@ -326,7 +333,7 @@ class Pipeline:
                 **self._ssh_options(),
             )
 
-        yield from _run_async(run)
+        yield from _run_async(run, self._cancelled)
         yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
 
     def _phase_dns(self, nodes: list[Any]) -> Generator[ev.Event, None, list[DnsRecord]]:
@@ -374,11 +381,14 @@ class Pipeline:
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.lab)
             yield from self._phase_credentials()
+            self._checkpoint()
             yield from self._phase_init()
+            self._checkpoint()
             before = self._known_nodes()
             summary = yield from self._phase_plan()
             if not confirm(summary, self.cost()):
                 return None
+            self._checkpoint()
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
             if leaving:
@@ -393,10 +403,13 @@ class Pipeline:
             except SwarmwizError:
                 self.workspace.set_state("failed")
                 raise
+            self._checkpoint()
             nodes = self._nodes()
             self.workspace.write_known_hosts({n.key: [n.public_ip, n.private_ip] for n in nodes})
             yield from self._phase_ssh(nodes)
+            self._checkpoint()
             yield from self._phase_swarm(nodes)
+            self._checkpoint()
             records = yield from self._phase_dns(nodes)
             yield ev.PhaseStarted(ev.Phase.STATUS)
             status = self._status(nodes, records)
@@ -453,6 +466,7 @@ class Pipeline:
             items = self.inventory() if self.workspace.state_path.is_file() else []
             if not confirm(items):
                 return None
+            self._checkpoint()
             self.workspace.set_state("destroying")
             yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(destroy=True)
@@ -487,8 +501,15 @@ def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
 
 
-def _run_async(factory: Callable[[Callable[[ev.Event], None]], Coroutine[Any, Any, Any]]) -> Events:
-    """Run an async phase in its own thread and loop, yielding the events it emits while it runs."""
+def _run_async(
+    factory: Callable[[Callable[[ev.Event], None]], Coroutine[Any, Any, Any]],
+    cancelled: threading.Event | None = None,
+) -> Events:
+    """Run an async phase in its own thread and loop, yielding the events it emits while it runs.
+
+    When `cancelled` is set the phase is abandoned (its remote commands are idempotent, so a re-run converges)
+    and Interrupted is raised.
+    """
     q: queue.Queue = queue.Queue()
     done = object()
     outcome: dict[str, Any] = {}
@@ -504,7 +525,12 @@ def _run_async(factory: Callable[[Callable[[ev.Event], None]], Coroutine[Any, An
     thread = threading.Thread(target=target, name="swarmwiz-async-phase", daemon=True)
     thread.start()
     while True:
-        item = q.get()
+        try:
+            item = q.get(timeout=0.2)
+        except queue.Empty:
+            if cancelled is not None and cancelled.is_set():
+                raise Interrupted("stopped while waiting on the nodes; run deploy again to continue") from None
+            continue
         if item is done:
             break
         yield item
