@@ -160,8 +160,9 @@ async def bootstrap(
             _join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join
         ))
         tokens.clear()
-        for node in to_join:
-            infos[node] = await _swarm_info(conns[node], node)
+        for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)),
+                              strict=True):
+            infos[node] = info
         await _wait_ready(conns[lead], lead, list(conns), on_log)
         current = {n.name: infos[n].get("NodeID") for n in conns}
         await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
@@ -352,8 +353,8 @@ async def remove_nodes(
             entry = live.get(node.name)
             if entry is None:
                 continue
-            await _poll(lambda nid=entry["ID"]: _is_down(conn, lead, nid), f"{node.key} to show as Down",
-                        limit=15, required=False)
+            # The managers mark a node that left Down only after missed heartbeats (~15 s); it is drained
+            # and gone (or unreachable), so --force removes it now instead of waiting for that.
             on_log(f"{node.key}: removing from the swarm")
             await ssh.run(conn, ["docker", "node", "rm", "--force", entry["ID"]])
         await _remove_stale_entries(conn, lead, remaining, leaving=leaving, on_log=on_log)
@@ -396,24 +397,18 @@ async def _is_worker(conn, lead: Node, node_id: str) -> bool:
     return not any(m["ID"] == node_id and m.get("ManagerStatus") for m in await _node_ls(conn, lead))
 
 
-async def _is_down(conn, lead: Node, node_id: str) -> bool:
-    return any(m["ID"] == node_id and m.get("Status") == "Down" for m in await _node_ls(conn, lead))
-
-
 async def _no_tasks(conn, lead: Node, node_id: str) -> bool:
     out = await ssh.run(conn, ["docker", "node", "ps", node_id, "--filter", "desired-state=running",
                                "--format", "{{.ID}}"])
     return not out.strip()
 
 
-async def _poll(check, what: str, *, limit: float = 60, interval: float = 0.5, required: bool = True) -> None:
+async def _poll(check, what: str, *, limit: float = 60, interval: float = 0.5) -> None:
     """Wait until `check()` is true, at most `limit` seconds; the message says what was waited for."""
     deadline = time.monotonic() + limit
     while not await check():
         if time.monotonic() > deadline:
-            if required:
-                raise RemoteError(f"timed out after {limit:g}s waiting for {what}")
-            return
+            raise RemoteError(f"timed out after {limit:g}s waiting for {what}")
         await asyncio.sleep(interval)
 
 

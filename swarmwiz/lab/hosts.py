@@ -119,7 +119,7 @@ def clean_orphans() -> list[str]:
             lab_dir = Path(json.loads(entry.read_text())["lab_dir"])
         except (OSError, ValueError, KeyError):
             continue
-        if not lab_dir.exists():
+        if not lab_dir.exists() and entry.parent.name == lab_prefix(lab_dir):
             log.info("removing orphaned lab objects of %s", lab_dir)
             LabNet(lab_dir, _create_dir=False).clean()
             cleaned.append(str(lab_dir))
@@ -160,7 +160,12 @@ class LabNet:
         return next(self.public_subnet.hosts())
 
     def ensure(self) -> None:
-        """Bring the public bridge up with its gateway address; remove stale objects of this lab. Idempotent."""
+        """Bring the public bridge up with its gateway address; remove stale objects of this lab (and of labs
+        whose directory was deleted). Idempotent."""
+        try:
+            clean_orphans()
+        except (OSError, LabHostError) as exc:  # another lab's mess must not stop this one
+            log.warning("could not clean orphaned labs: %s", exc)
         with self._locked() as state:
             self._remove_stale(state)
             subnet = state.get("public_subnet")
