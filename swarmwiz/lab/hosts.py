@@ -182,8 +182,9 @@ class LabNet:
                 _ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
-    def create_host(self, spec: HostSpec) -> None:
-        """Start a host: namespace, NICs, firewall, sshd and dockerd; returns when both daemons answer."""
+    def create_host(self, spec: HostSpec, *, wait_docker: bool = True) -> None:
+        """Start a host: namespace, NICs, firewall, sshd and dockerd; returns once sshd listens and (unless
+        `wait_docker` is false) dockerd answers. Safe to call from several threads at once."""
         _validate_spec(spec)
         started = time.monotonic()
         if spec.host_key_private is None:  # generated outside the lock: other hosts need not wait for it
@@ -223,7 +224,7 @@ class LabNet:
                 self._save(state)
                 raise
         try:
-            self._start_daemons(spec, host)
+            self._start_daemons(spec, host, wait_docker=wait_docker)
         except BaseException:
             self.delete_host(spec.host_id)
             raise
@@ -387,33 +388,28 @@ class LabNet:
             (directory / "docker.sock").symlink_to(run_dir / "docker.sock")
 
     def _plumb(self, state: dict, host: dict) -> None:
+        # Two `ip -batch` runs (root namespace, then inside the host's) instead of one process per command.
         netns = host["netns"]
-        commands = [["netns", "add", netns], ["-n", netns, "link", "set", "lo", "up"]]
+        outside = [f"netns add {netns}"]
+        inside = ["link set lo up"]
         if host["public_ip"]:
             veth = f"{self.prefix}{host['index']}e0"
             subnet = ipaddress.IPv4Network(state["public_subnet"])
-            commands += [
-                ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns],
-                ["link", "set", veth, "master", self.public_bridge, "up"],
-                ["-n", netns, "addr", "add", f"{host['public_ip']}/{subnet.prefixlen}", "dev", "eth0"],
-                ["-n", netns, "link", "set", "eth0", "up"],
-                ["-n", netns, "route", "add", "default", "via", str(next(subnet.hosts()))],
-            ]
+            outside += [f"link add {veth} type veth peer name eth0 netns {netns}",
+                        f"link set {veth} master {self.public_bridge} up"]
+            inside += [f"addr add {host['public_ip']}/{subnet.prefixlen} dev eth0", "link set eth0 up",
+                       f"route add default via {next(subnet.hosts())}"]
         for nic, (network_id, address, prefixlen, veth) in enumerate(host["nics"], start=1):
             bridge = self._bridge(state, network_id)
             if not _link_exists(bridge):
-                _ip("link", "add", bridge, "type", "bridge")
-                _ip("link", "set", bridge, "up")
-            commands += [
-                ["link", "add", veth, "type", "veth", "peer", "name", f"eth{nic}", "netns", netns],
-                ["link", "set", veth, "master", bridge, "up"],
-                ["-n", netns, "addr", "add", f"{address}/{prefixlen}", "dev", f"eth{nic}"],
-                ["-n", netns, "link", "set", f"eth{nic}", "up"],
-            ]
-        for command in commands:
-            _ip(*command)
+                outside += [f"link add {bridge} type bridge", f"link set {bridge} up"]
+            outside += [f"link add {veth} type veth peer name eth{nic} netns {netns}",
+                        f"link set {veth} master {bridge} up"]
+            inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}", f"link set eth{nic} up"]
+        _ip_batch(outside)
+        _ip_batch(inside, netns=netns)
 
-    def _start_daemons(self, spec: HostSpec, host: dict) -> None:
+    def _start_daemons(self, spec: HostSpec, host: dict, *, wait_docker: bool) -> None:
         directory = self.host_dir(spec.host_id)
         run_dir = self._run_dir(host)
         sshd, dockerd = _which("sshd"), _which("dockerd")
@@ -442,7 +438,7 @@ class LabNet:
                 raise LabHostError(f"lab host {spec.host_id}: timed out after 30s waiting for sshd to listen "
                                    f"{_tail(directory / 'sshd.log')}")
             time.sleep(0.01)
-        while not _docker_ping(run_dir / "docker.sock"):
+        while wait_docker and not _docker_ping(run_dir / "docker.sock"):
             if time.monotonic() > deadline:
                 raise LabHostError(f"lab host {spec.host_id}: timed out after 30s waiting for dockerd to answer "
                                    f"{_tail(directory / 'dockerd.log')}")
@@ -518,6 +514,13 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and result.returncode != 0:
         raise LabHostError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
     return result
+
+
+def _ip_batch(commands: list[str], *, netns: str | None = None) -> None:
+    args = [_which("ip") or "ip"] + (["-n", netns] if netns else []) + ["-batch", "-"]
+    result = subprocess.run(args, input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise LabHostError(f"`ip{' -n ' + netns if netns else ''}` failed: {result.stderr.strip()[-300:]}")
 
 
 def _link_exists(name: str) -> bool:
