@@ -328,7 +328,7 @@ class Lab:
         self.firewall_changed(sg)
 
     def make_rule(self, sg: dict, body: dict, position: int) -> dict:
-        protocol = body.get("protocol", "TCP")
+        protocol = str(body.get("protocol", "TCP")).upper()  # the Go SDK sends "TCP", the Python SDK "tcp"
         if protocol not in ("TCP", "UDP", "ICMP", "ANY"):
             raise scw_invalid("protocol", f"{protocol!r} is not one of TCP, UDP, ICMP, ANY")
         if body.get("action") not in ("accept", "drop"):
