@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ZONES_ENV = "SWARMWIZ_LAB_ZONES"
 FAULTS_ENV = "SWARMWIZ_LAB_FAULTS"
+IDLE_SECONDS = float(os.environ.get("SWARMWIZ_LAB_IDLE_SECONDS", 900))
 CF_PREFIX = "/client/v4"
 # What cloud-init would do on a real image that the lab image already has (Docker) or cannot do.
 HONOURED_CLOUD_INIT = {"hostname", "preserve_hostname", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys",
@@ -118,6 +119,7 @@ class Lab:
         names = os.environ.get(ZONES_ENV) or "example.com"
         self.cf_zones = {self._zone_id(n): n for n in (x.strip().lower() for x in names.split(",")) if n}
         self._zone_created = now()
+        self.last_request = time.monotonic()
 
     # ---- persistence, credentials, faults ----
     def save(self) -> None:
@@ -651,29 +653,37 @@ class Lab:
 
     def status(self) -> dict:
         """What the lab holds, for `swarmwiz lab status`."""
-        s = self.state
-        servers = []
-        for server in s["servers"].values():
-            ips = [ip["address"] for ip in s["ips"].values() if ip.get("server_id") == server["id"]]
-            nics = [n["address"] for n in s["private_nics"].values() if n["server_id"] == server["id"]]
-            servers.append({"id": server["id"], "name": server["name"], "zone": server["zone"],
-                            "type": server["commercial_type"], "state": server["state"],
-                            "public_ip": ips[0] if ips else None, "private_ip": nics[0] if nics else None,
-                            "cloud_init_skipped": server.get("cloud_init_skipped", [])})
-        return {
-            "servers": servers,
-            "ips": [{"id": i["id"], "address": i["address"], "zone": i["zone"], "server_id": i.get("server_id")}
-                    for i in s["ips"].values()],
-            "security_groups": [{"id": g["id"], "name": g["name"], "zone": g["zone"],
-                                 "inbound_default_policy": g["inbound_default_policy"],
-                                 "rules": len(g["rules"])} for g in s["security_groups"].values()],
-            "private_networks": [{"id": p["id"], "name": p["name"], "region": p["region"], "subnet": p["subnet"]}
-                                 for p in s["private_networks"].values()],
-            "ssh_keys": [{"id": k["id"], "name": k["name"]} for k in s["ssh_keys"].values()],
-            "dns_records": [{"id": r["id"], "name": r["name"], "type": r["type"], "content": r.get("content")}
-                            for r in s["dns_records"].values()],
-            "dns_zones": sorted(self.cf_zones.values()),
-        }
+        return {**summarize(self.state), "dns_zones": sorted(self.cf_zones.values())}
+
+    def empty(self) -> bool:
+        return not any(self.state.values())
+
+
+def summarize(state: dict) -> dict:
+    """Servers (name, zone, addresses, state, skipped cloud-init), IPs, groups, networks, keys and DNS records."""
+    s = {k: state.get(k, {}) for k in ("servers", "ips", "security_groups", "private_networks", "private_nics",
+                                       "ssh_keys", "dns_records")}
+    servers = []
+    for server in s["servers"].values():
+        ips = [ip["address"] for ip in s["ips"].values() if ip.get("server_id") == server["id"]]
+        nics = [n["address"] for n in s["private_nics"].values() if n["server_id"] == server["id"]]
+        servers.append({"id": server["id"], "name": server["name"], "zone": server["zone"],
+                        "type": server["commercial_type"], "state": server["state"],
+                        "public_ip": ips[0] if ips else None, "private_ip": nics[0] if nics else None,
+                        "cloud_init_skipped": server.get("cloud_init_skipped", [])})
+    return {
+        "servers": servers,
+        "ips": [{"id": i["id"], "address": i["address"], "zone": i["zone"], "server_id": i.get("server_id")}
+                for i in s["ips"].values()],
+        "security_groups": [{"id": g["id"], "name": g["name"], "zone": g["zone"],
+                             "inbound_default_policy": g["inbound_default_policy"],
+                             "rules": len(g["rules"])} for g in s["security_groups"].values()],
+        "private_networks": [{"id": p["id"], "name": p["name"], "region": p["region"], "subnet": p["subnet"]}
+                             for p in s["private_networks"].values()],
+        "ssh_keys": [{"id": k["id"], "name": k["name"]} for k in s["ssh_keys"].values()],
+        "dns_records": [{"id": r["id"], "name": r["name"], "type": r["type"], "content": r.get("content")}
+                        for r in s["dns_records"].values()],
+    }
 
 
 def with_lock_released(lock: threading.RLock, fn: Any) -> Any:
@@ -786,6 +796,7 @@ class Router:
                 continue
             groups = match.groupdict()
             with self.lab.lock:
+                self.lab.last_request = time.monotonic()
                 if cloudflare:
                     groups["token"] = self.lab.cf_auth(headers, path=path[len(CF_PREFIX):], write=method != "GET")
                 elif not path.startswith("/lab/"):
@@ -1119,6 +1130,18 @@ def serve(lab_dir: Path, net: Any, port: int = 0) -> ThreadingHTTPServer:
     return server
 
 
+def _stop_when_idle(server: ThreadingHTTPServer) -> None:
+    """Stop the daemon once the lab holds nothing and nobody has called it for IDLE_SECONDS."""
+    lab: Lab = server.lab  # type: ignore[attr-defined]
+    while True:
+        time.sleep(min(IDLE_SECONDS, 30))
+        with lab.lock:
+            if lab.empty() and time.monotonic() - lab.last_request > IDLE_SECONDS:
+                log.info("lab is empty and idle: stopping the API")
+                server.shutdown()
+                return
+
+
 def main(argv: list[str] | None = None) -> int:
     """Daemon entry point: `python -m swarmwiz.lab.api --dir LAB_DIR` (started by swarmwiz.lab.Lab)."""
     parser = argparse.ArgumentParser(prog="swarmwiz-lab-api")
@@ -1139,6 +1162,7 @@ def main(argv: list[str] | None = None) -> int:
     files.write_json(lab_dir / files.DAEMON_FILE, {"pid": os.getpid(), "port": port,
                                                    "url": f"http://127.0.0.1:{port}"})
     log.info("lab API listening on 127.0.0.1:%d", port)
+    threading.Thread(target=_stop_when_idle, args=(server,), daemon=True).start()
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

