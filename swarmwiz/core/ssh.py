@@ -87,14 +87,17 @@ async def run(
     timeout: float | None = 120,
     check: bool = True,
     redact: tuple[str, ...] = (),
+    display: list[str] | None = None,
 ) -> str:
     """Run `argv` on the node (each word quoted with shlex.join) and return its stdout.
 
     Secrets go through `input` (stdin), never argv: asyncssh logs command lines. A non-zero exit raises
-    RemoteError with the status and the tail of stderr; `redact` strings never appear in that message.
+    RemoteError with the status and the tail of stderr; `redact` strings never appear in that message, and
+    `display` (if given) is the command shown there instead of `argv` (say, without a wrapper script).
     """
     label = _LABELS.get(conn, "remote node")
     command = shlex.join(argv)
+    argv = display or argv
     try:
         result = await asyncio.wait_for(conn.run(command, input=input, check=False), timeout)
     except TimeoutError:

@@ -120,6 +120,9 @@ async def bootstrap(
     managers = [n for n in nodes if n.role == "manager"]
     if not managers:
         raise InputError("a swarm needs at least one manager node")
+    if len(managers) % 2 == 0:
+        on_log(f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
+               "an odd number of managers is recommended")
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
     async with _deadline(timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
         conns = await _connect_all(nodes, remote, stack, on_log)
@@ -156,10 +159,16 @@ async def bootstrap(
         for role in sorted({n.role for n in to_join}):
             # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
             tokens[role] = (await ssh.run(conns[lead], ["docker", "swarm", "join-token", "-q", role])).strip()
-        await asyncio.gather(*(
+        results = await asyncio.gather(*(
             _join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join
-        ))
+        ), return_exceptions=True)
         tokens.clear()
+        # Every join runs to its end (none is left half-done); then all failures are reported together.
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if any(not isinstance(f, RemoteError) for f in failures):
+            raise next(f for f in failures if not isinstance(f, RemoteError))
+        if failures:
+            raise RemoteError("; ".join(f.message for f in failures))
         for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)),
                               strict=True):
             infos[node] = info
@@ -175,13 +184,9 @@ async def bootstrap(
 async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) -> None:
     await _leave_if_stuck(conn, node, info, on_log)
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
-    await ssh.run(
-        conn,
-        ["sh", "-c", _JOIN_SCRIPT, "sh", "--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip,
-         f"{lead.private_ip}:{SWARM_PORT}"],
-        input=token + "\n",
-        redact=(token,),
-    )
+    args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
+    await ssh.run(conn, ["sh", "-c", _JOIN_SCRIPT, "sh", *args], input=token + "\n", redact=(token,),
+                  display=["docker", "swarm", "join", *args])
     on_log(f"{node.key}: joined as {node.role}")
 
 

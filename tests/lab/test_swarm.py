@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 
@@ -10,7 +11,7 @@ import pytest
 from hostlab import leftovers, start_hosts, tcp_open
 
 from swarmwiz.core import ssh, swarm
-from swarmwiz.core.errors import InputError
+from swarmwiz.core.errors import InputError, RemoteError
 from swarmwiz.core.swarm import Node
 from swarmwiz.lab.hosts import check_prerequisites
 
@@ -147,6 +148,13 @@ async def test_status_of_an_unreachable_cluster_says_why(cluster):
 async def test_a_rejoined_node_leaves_no_down_leftover(cluster):
     # a worker that left (as a replaced server would) and joins again gets a new ID; the old entry goes Down
     await cluster.docker("worker-1", "swarm", "leave")
+    # a failing join names the node and never shows the token it was given
+    wrong = [dataclasses.replace(n, private_ip="no-such-address") if n.key == "worker-1" else n
+             for n in cluster.lab.nodes]
+    with pytest.raises(RemoteError) as failed:
+        await cluster.bootstrap(wrong)
+    print(f"\nfailed join: {failed.value}")
+    assert "worker-1" in str(failed.value) and "SWMTKN" not in str(failed.value)
     lines = await cluster.bootstrap()
     assert any("worker-1: joined" in line for line in lines)
     entries = [m for m in await cluster.node_ls() if m["Hostname"] == cluster.node("worker-1").name]
