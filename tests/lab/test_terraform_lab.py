@@ -13,6 +13,7 @@ import time
 import asyncssh
 import pytest
 from conftest import make_workspace, terraform_engine
+from hostlab import tcp_open
 
 from swarmwiz.lab.providers.base import load_schema
 
@@ -159,6 +160,13 @@ def test_apply_reach_and_destroy_five_nodes(tmp_path, lab):
     assert sorted(s["name"] for s in status["servers"]) == sorted(f"demo-{n}" for n in ws.nodes)
     assert all("packages: [\"docker.io\"]" in s["cloud_init_skipped"] for s in status["servers"])
     assert ws.tf("plan", "-detailed-exitcode", "-input=false", check=False).returncode == 0  # converged
+    # A security-group change reaches the hosts' nftables: SSH only from a range we are not in.
+    manager = nodes["manager-1"]["public_ip"]
+    assert tcp_open(manager, 22)
+    tfvars = json.loads((ws.path / "terraform.tfvars.json").read_text())
+    (ws.path / "terraform.tfvars.json").write_text(json.dumps({**tfvars, "ssh_allowed_cidrs": ["192.0.2.0/24"]}))
+    ws.tf("apply", "-auto-approve", "-input=false")
+    assert not tcp_open(manager, 22)
     ws.tf("destroy", "-auto-approve", "-input=false")
     status = lab.status()
     assert status["servers"] == [] and status["ips"] == [] and status["dns_records"] == []
