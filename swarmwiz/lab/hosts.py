@@ -240,6 +240,13 @@ class LabNet:
     def delete_host(self, host_id: str) -> None:
         """Stop a host's daemons and remove its mounts, namespace, NICs and directories. Missing is fine."""
         with self._locked() as state:
+            host = state["hosts"].get(host_id)
+        if host is None:
+            return
+        # Stopping dockerd can take seconds (longer after a quorum loss): do it without holding the lock, so
+        # that the other hosts of a parallel destroy are not queued behind this one.
+        self._kill(host)
+        with self._locked() as state:
             if host_id in state["hosts"]:
                 self._remove_hosts(state, [host_id])
                 self._save(state)
@@ -448,11 +455,7 @@ class LabNet:
         hosts = [(host_id, state["hosts"][host_id]) for host_id in host_ids if host_id in state["hosts"]]
         if not hosts:
             return
-        _kill_processes(
-            netns=[h["netns"] for _, h in hosts],
-            pidfiles=[self._run_dir(h) / name for _, h in hosts for name in ("docker.pid", "sshd.pid")],
-            markers=[str(self.lab_dir), str(self.run_dir)],
-        )
+        self._kill(*(h for _, h in hosts))
         dirs = [self.host_dir(host_id) for host_id, _ in hosts] + [self._run_dir(h) for _, h in hosts]
         _umount_under(dirs)
         for host_id, host in hosts:
@@ -468,6 +471,13 @@ class LabNet:
         for network_id in [n for n in state["networks"] if n not in in_use]:
             _ip("link", "del", self._bridge(state, network_id), check=False)
             del state["networks"][network_id]
+
+    def _kill(self, *hosts: dict) -> None:
+        _kill_processes(
+            netns=[h["netns"] for h in hosts],
+            pidfiles=[self._run_dir(h) / name for h in hosts for name in ("docker.pid", "sshd.pid")],
+            markers=[str(self.lab_dir), str(self.run_dir)],
+        )
 
     def _remove_stale(self, state: dict) -> None:
         """Objects with this lab's prefix that its state does not know, and hosts whose namespace vanished."""

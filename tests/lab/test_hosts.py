@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 import time
@@ -207,12 +208,15 @@ async def test_delete_host_removes_one_host_only(lab):
                                  None, Firewall()))
     with pytest.raises(LabHostError, match="already used"):
         net.create_host(HostSpec("srv-other", "other", address, [], [], None, None, Firewall()))
-    net.delete_host("srv-extra")
-    net.delete_host("srv-extra")  # missing is fine
-    assert "srv-extra" not in net.hosts()
+    # a parallel destroy deletes from several threads at once (as the lab API serves terraform)
+    second = str(net.public_subnet.network_address + 101)
+    net.create_host(HostSpec("srv-extra-2", "extra-2", second, [], [], None, None, Firewall()))
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        list(pool.map(net.delete_host, ["srv-extra", "srv-extra-2", "srv-extra"]))  # missing is fine
+    assert "srv-extra" not in net.hosts() and "srv-extra-2" not in net.hosts()
     assert not (NETNS_DIR / netns).exists()
     assert not net.host_dir("srv-extra").exists()
-    assert not tcp_open(address, 22)
+    assert not tcp_open(address, 22) and not tcp_open(second, 22)
     assert tcp_open(lab.hosts[0].node.public_ip, 22)  # the others still run
 
 
