@@ -775,7 +775,7 @@ class Router:
         add("GET", f"/ipam/v1/regions/{REGION}/ips", lambda m, q, b: (200, L.ipam_ips(q)))
         # Cloudflare
         add("GET", CF_PREFIX + "/user/tokens/verify", self.cf_verify)
-        add("GET", CF_PREFIX + "/zones", self.cf_zones)
+        add("GET", CF_PREFIX + "/zones", self.cf_list_zones)
         add("GET", CF_PREFIX + "/zones/(?P<zone>[0-9a-f]{32})", lambda m, q, b: (200, cf_ok(self.cf_zone_get(m))))
         add("GET", CF_PREFIX + "/zones/(?P<zone>[^/]+)/dns_records", self.cf_list_records)
         add("POST", CF_PREFIX + "/zones/(?P<zone>[^/]+)/dns_records", self.cf_create_record)
@@ -1008,7 +1008,7 @@ class Router:
         self.lab.cf_zone(m["zone"])
         return self.lab.zone_view(m["zone"])
 
-    def cf_zones(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
+    def cf_list_zones(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         zones = [self.lab.zone_view(z) for z in sorted(self.lab.cf_zones)]
         if q.get("name"):
             zones = [z for z in zones if z["name"] == q["name"].lower()]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import secrets
 import string
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from swarmwiz.core.workspace import atomic_write
 
 STATE_FILE = "state.json"
 CREDENTIALS_FILE = "credentials.json"
@@ -23,17 +23,7 @@ LOCK_FILE = "lab.lock"
 
 def write_json(path: Path, data: Any) -> None:
     """Write `data` as JSON so that readers see the old or the new file, never half of one (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def read_json(path: Path, default: Any = None) -> Any:
