@@ -133,9 +133,10 @@ def _plan_block(attrs: dict, planned: dict, config: dict | None, prior: dict | N
         if spec.get("kind") == "block":
             if spec["nesting_mode"] == "single":
                 continue
-            if cfg:  # elements from configuration: plan each one's computed attributes
+            if isinstance(cfg, list) and cfg:  # elements from configuration: plan their computed attributes
                 prior_items = (prior or {}).get(name) or []
-                for i, item in enumerate(planned.get(name) or []):
+                items = planned.get(name)
+                for i, item in enumerate(items if isinstance(items, list) else []):
                     if isinstance(item, dict):
                         prior_item = prior_items[i] if i < len(prior_items) else None
                         _plan_block(spec["block"], item, cfg[i] if i < len(cfg) else None, prior_item)
