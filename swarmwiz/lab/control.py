@@ -142,14 +142,16 @@ class Lab:
 
     # ---- inspection and teardown ----
     def status(self) -> dict:
-        """Servers (name, zone, public_ip, private_ip, state), IPs, DNS records, security groups, PNs."""
+        """{running, api_url, servers: [{name, zone, type, state, public_ip, private_ip, cloud_init_skipped}], ips,
+        security_groups, private_networks, ssh_keys, dns_records, dns_zones}; does not start the daemon."""
         info = self._daemon()
         if info is None:
             from swarmwiz.lab.api import summarize
 
-            return {"running": False, **summarize(files.read_json(self.dir / files.STATE_FILE, {})), "dns_zones": []}
+            state = files.read_json(self.dir / files.STATE_FILE, {})
+            return {"running": False, "api_url": None, **summarize(state), "dns_zones": []}
         with urllib.request.urlopen(info["url"] + "/lab/v1/status", timeout=10) as resp:
-            return {"running": True, "url": info["url"], **json.loads(resp.read())}
+            return {"running": True, "api_url": info["url"], **json.loads(resp.read())}
 
     def stop(self) -> None:
         """Stop the API daemon (hosts stay up)."""
