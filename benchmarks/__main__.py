@@ -1,0 +1,71 @@
+"""`python -m benchmarks [--quick] [--out FILE]`: run the measurements, write JSON, the plot and a Markdown table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import common, report
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(quick: bool, only: set[str] | None = None) -> dict:
+    """Every section; one failing section is reported in the JSON and does not stop the others."""
+    from benchmarks import lab, logflood, startup
+
+    sections = {
+        "startup": lambda: startup.first_frames(runs=3 if quick else 7),
+        "idle": lambda: startup.idle_cpu(seconds=5 if quick else 15),
+        "logflood": lambda: logflood.measure(lines=200_000),
+    }
+    if not quick:
+        sections["lab"] = lambda: lab.measure(repeats=2)
+    raw: dict = {}
+    for name, fn in sections.items():
+        if only and name not in only:
+            continue
+        if name == "startup" and not shutil.which("tmux"):
+            raw["startup_error"] = "tmux not found"
+            continue
+        t0 = time.monotonic()
+        logging.info("benchmark %s...", name)
+        try:
+            raw.update(fn())
+        except Exception as exc:  # noqa: BLE001 - a broken section is a result, not a crash
+            raw[f"{name}_error"] = f"{type(exc).__name__}: {exc}"[-600:]
+        raw.setdefault("section_seconds", {})[name] = round(time.monotonic() - t0, 1)
+        logging.info("benchmark %s done in %.1fs", name, time.monotonic() - t0)
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="about a minute: fewer runs, no lab deploys")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result JSON (default: benchmarks/results/latest[-quick].json); the plot and the "
+                             "Markdown table go beside it")
+    parser.add_argument("--only", action="append", choices=["startup", "idle", "logflood", "lab"],
+                        help="run only these sections (repeatable)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    out = args.out or HERE / "results" / ("latest-quick.json" if args.quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = common.machine_info()
+    result = report.assemble(run(args.quick, set(args.only) if args.only else None), machine,
+                             "quick" if args.quick else "full")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    png = report.plot(result, out.with_suffix(".png"))
+    out.with_suffix(".md").write_text(report.table(result))
+    print(report.table(result))
+    print(f"wrote {out}" + (f" and {png}" if png else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

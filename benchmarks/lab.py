@@ -1,0 +1,230 @@
+"""Time to a running swarm in the local lab: `swarmwiz deploy --lab --yes` for several sizes, and the old recipe's
+way (terraform apply, then node by node over SSH, one after another) as the baseline swarmwiz must beat."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import common
+
+log = logging.getLogger(__name__)
+
+SIZES = (1, 5, 20)
+BASELINE_SIZE = 5
+DEPLOY_TIMEOUT_S = 900
+PHASE_LINE = re.compile(r"^<== (?P<label>.+?) (?P<mark>\S+) \((?P<s>[0-9.]+)s\)")
+SSH_OPTS = [  # the old recipe's client: no pinned host keys (swarmwiz pins them; here only lab hosts are reached)
+    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+    "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+]
+
+
+def shape(nodes: int) -> tuple[int, int]:
+    """Managers and workers for a node count: 1 -> 1+0, otherwise 3 managers (a real quorum) and the rest workers."""
+    return (1, 0) if nodes == 1 else (3, nodes - 3)
+
+
+def cluster_toml(name: str, nodes: int, public_key: Path) -> str:
+    managers, workers = shape(nodes)
+    return f"""name = "{name}"
+zones = ["fr-par-1"]
+[managers]
+count = {managers}
+type = "DEV1-S"
+[workers]
+count = {workers}
+type = "DEV1-S"
+[dns]
+domain = "example.com"
+[ssh]
+public_key = "{public_key}"
+allowed_cidrs = ["0.0.0.0/0"]
+"""
+
+
+class LabRun:
+    """One benchmark lab: a temporary SWARMWIZ_HOME (own lab, own workspaces) and an SSH key; cleaned at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.key = root / "id_ed25519"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarmwiz-bench", "-f", str(self.key)],
+                       check=True)
+        self.env = {**os.environ, "SWARMWIZ_HOME": str(self.home)}
+        self._lab_env: dict[str, str] | None = None
+
+    def swarmwiz(self, *args: str, timeout: float = DEPLOY_TIMEOUT_S) -> subprocess.CompletedProcess:
+        return subprocess.run([*common.swarmwiz_argv(), *args], env=self.env, cwd=self.root, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def config(self, name: str, nodes: int) -> Path:
+        path = self.root / f"{name}.toml"
+        path.write_text(cluster_toml(name, nodes, self.key.with_suffix(".pub")))
+        return path
+
+    def warm_up(self) -> None:
+        """Start the lab daemon and build its provider mirror, so the first timed deploy does not pay for it."""
+        proc = self.swarmwiz("plan", "-c", str(self.config("warmup", 1)), "--lab")
+        if proc.returncode != 0:
+            raise RuntimeError(f"lab warm-up (swarmwiz plan --lab) failed: {_tail(proc)}")
+
+    def deploy(self, name: str, nodes: int) -> dict:
+        """`swarmwiz deploy --lab --yes` from a fresh workspace, timed; then destroyed (timed apart)."""
+        cfg = self.config(name, nodes)
+        t0 = time.monotonic()
+        proc = self.swarmwiz("deploy", "-c", str(cfg), "--lab", "--yes")
+        took = time.monotonic() - t0
+        out = {"nodes": nodes, "ok": proc.returncode == 0, "deploy_s": round(took, 2), "phases_s": phases(proc.stdout)}
+        if proc.returncode != 0:
+            out["error"] = _tail(proc)
+        t0 = time.monotonic()
+        gone = self.swarmwiz("destroy", name, "--lab", "--yes")
+        out["destroy_s"] = round(time.monotonic() - t0, 2)
+        if gone.returncode != 0:
+            out["destroy_error"] = _tail(gone)
+        return out
+
+    # -- the old recipe ----------------------------------------------------------------------------------------
+    def lab_env(self) -> dict[str, str]:
+        """The lab's variables for plain terraform (as `eval "$(swarmwiz lab env)"`); kept in memory only."""
+        if self._lab_env is None:
+            proc = self.swarmwiz("lab", "env", timeout=60)
+            env = {}
+            for line in proc.stdout.splitlines():
+                parts = shlex.split(line)
+                if len(parts) == 2 and parts[0] == "export" and "=" in parts[1]:
+                    k, v = parts[1].split("=", 1)
+                    env[k] = v
+            self._lab_env = env
+        return {**self.env, **self._lab_env}
+
+    def baseline(self, name: str, nodes: int = BASELINE_SIZE) -> dict:
+        """terraform init + apply on the same module, then over SSH, strictly one node after another: wait for
+        manager 1, `swarm init`, read the join tokens, then each node waits for SSH and joins in turn."""
+        cfg = self.config(name, nodes)
+        render = self.swarmwiz("plan", "-c", str(cfg), "--lab", "--offline")  # the recipe's files, written first
+        if render.returncode != 0:
+            return {"ok": False, "error": f"render: {_tail(render)}"}
+        ws = self.home / "clusters" / name
+        env = self.lab_env()
+        steps: dict[str, float] = {}
+        out: dict = {"nodes": nodes, "ok": False}
+        t0 = time.monotonic()
+        try:
+            for step, argv in (("init", ["terraform", "init", "-input=false", "-no-color"]),
+                               ("apply", ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"])):
+                s0 = time.monotonic()
+                _check(subprocess.run(argv, cwd=ws, env=env, capture_output=True, text=True, timeout=600), step)
+                steps[step] = round(time.monotonic() - s0, 2)
+            s0 = time.monotonic()
+            outputs = _check(subprocess.run(["terraform", "output", "-json", "nodes"], cwd=ws, env=env,
+                                            capture_output=True, text=True, timeout=120), "output")
+            members = sorted(json.loads(outputs.stdout).values(),
+                             key=lambda n: (n["role"] != "manager", int(str(n["name"]).rsplit("-", 1)[-1])
+                                            if str(n["name"]).rsplit("-", 1)[-1].isdigit() else 0))
+            first, rest = members[0], members[1:]
+            self._wait_ssh(first["public_ip"])
+            self._ssh(first["public_ip"], f"docker swarm init --advertise-addr {first['private_ip']}")
+            tokens = {role: self._ssh(first["public_ip"], f"docker swarm join-token -q {role}").strip()
+                      for role in ("manager", "worker")}
+            for node in rest:
+                self._wait_ssh(node["public_ip"])
+                self._ssh(node["public_ip"], f"docker swarm join --token {tokens[node['role']]} "
+                                             f"--advertise-addr {node['private_ip']} {first['private_ip']}:2377")
+            steps["ssh"] = round(time.monotonic() - s0, 2)
+            out["deploy_s"] = round(time.monotonic() - t0, 2)
+            listed = self._ssh(first["public_ip"], "docker node ls --format '{{.Hostname}}'").split()
+            out["ok"] = len(listed) == nodes
+            if not out["ok"]:
+                out["error"] = f"docker node ls shows {len(listed)} of {nodes} nodes"
+        except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError, IndexError) as exc:
+            out["error"] = str(exc)[-400:]
+        finally:
+            out["steps_s"] = steps
+            s0 = time.monotonic()
+            gone = subprocess.run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=ws,
+                                  env=env, capture_output=True, text=True, timeout=600)
+            out["destroy_s"] = round(time.monotonic() - s0, 2)
+            if gone.returncode != 0:
+                out["destroy_error"] = gone.stderr[-300:]
+        return out
+
+    def _ssh(self, host: str, command: str, timeout: float = 120) -> str:
+        argv = ["ssh", "-i", str(self.key), *SSH_OPTS, f"root@{host}", command]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ssh {host}: {command.split(' --token')[0]}: {proc.stderr.strip()[-200:]}")
+        return proc.stdout
+
+    def _wait_ssh(self, host: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._ssh(host, "true", timeout=10)
+                return
+            except (RuntimeError, subprocess.TimeoutExpired):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def clean(self) -> None:
+        self.swarmwiz("lab", "clean", timeout=300)
+
+
+def phases(stdout: str) -> dict[str, float]:
+    """Per-phase seconds from the CLI's `<== Phase ok (1.2s)` lines."""
+    out: dict[str, float] = {}
+    for line in stdout.splitlines():
+        m = PHASE_LINE.match(line.strip())
+        if m:
+            out[m["label"]] = float(m["s"])
+    return out
+
+
+def _check(proc: subprocess.CompletedProcess, step: str) -> subprocess.CompletedProcess:
+    if proc.returncode != 0:
+        raise RuntimeError(f"terraform {step}: {(proc.stderr or proc.stdout).strip()[-300:]}")
+    return proc
+
+
+def _tail(proc: subprocess.CompletedProcess) -> str:
+    return ((proc.stderr or "") + (proc.stdout or "")).strip()[-400:]
+
+
+def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 2) -> dict:
+    """Deploy each size `repeats` times and the baseline as often, interleaved so load drift hits all alike."""
+    runs: list[dict] = []
+    baselines: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-lab-") as tmp:
+        lab = LabRun(Path(tmp))
+        try:
+            lab.warm_up()
+            for r in range(repeats):
+                for n in sizes:
+                    runs.append(lab.deploy(f"bench{n}-r{r}", n))
+                    log.info("lab deploy %d nodes: %s", n, runs[-1])
+                baselines.append(lab.baseline(f"base{BASELINE_SIZE}-r{r}"))
+                log.info("baseline: %s", baselines[-1])
+        except Exception as exc:  # the lab itself failed: report what we have
+            error = f"{type(exc).__name__}: {exc}"[-600:]
+            return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines}
+        finally:
+            lab.clean()
+    deploy_s = {str(n): common.median([x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]]) for n in sizes}
+    return {
+        "lab_deploy_s": deploy_s,
+        "lab_destroy_s": {str(n): common.median([x["destroy_s"] for x in runs if x["nodes"] == n]) for n in sizes},
+        "lab_baseline_sequential_s": common.median([b["deploy_s"] for b in baselines if b.get("ok")]),
+        "lab_shapes": {str(n): dict(zip(("managers", "workers"), shape(n), strict=True)) for n in sizes},
+        "lab_runs": runs,
+        "lab_baseline_runs": baselines,
+    }

@@ -1,0 +1,313 @@
+"""The deploy screen's log pane flooded with lines while keys are pressed: ingest rate, key latency, memory.
+
+Runs in its own process (so its RSS is its own), normally inside a tmux pane so Textual paints to a real
+terminal: `python -m benchmarks.logflood --out FILE [--lines N] [--headless]`. The real `DeployScreen` gets an
+injected pipeline whose deploy() yields N raw log lines as fast as it can; everything after that generator is
+swarmwiz's own path (pump thread -> batched EventsArrived -> RunPanel -> Log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from benchmarks import common
+
+KEYS = ["up", "end", "pageup", "end"]  # scroll the log and come back to its end (where it keeps following)
+KEY_INTERVAL_S = 0.025
+
+
+def line_text(i: int) -> str:
+    # About as long as a Terraform progress line.
+    return f'scaleway_instance_server.node["worker-{i % 97:02d}"]: Still creating... [{i % 60}s elapsed] #{i:06d}'
+
+
+class FloodPipeline:
+    """Stands in for Pipeline: deploy() yields `n` log lines, then returns no status (nothing applied)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.first_yield: float | None = None
+        self.last_yield: float | None = None
+
+    def deploy(self, confirm):
+        from swarmwiz.core.events import LogLine, Phase, PhaseFinished, PhaseStarted
+
+        yield PhaseStarted(Phase.APPLY)
+        self.first_yield = time.monotonic()
+        for i in range(self.n):
+            yield LogLine(Phase.APPLY, line_text(i))
+        self.last_yield = time.monotonic()
+        yield PhaseFinished(Phase.APPLY, message="flood done")
+        return None
+
+    def cancel(self) -> None:
+        pass
+
+    def force(self) -> None:
+        pass
+
+
+def _watch_log_writes(last: str, seen: dict) -> None:
+    """Record when `last` is written to any Log widget (the moment the whole flood has reached the pane)."""
+    from textual.widgets import Log
+
+    original = Log.write_lines
+
+    def write_lines(self, lines, scroll_end=None):
+        lines = list(lines)
+        seen["lines"] = seen.get("lines", 0) + len(lines)
+        if last in lines[-4:]:  # the phase's closing note may follow in the same batch
+            seen["last_written"] = time.monotonic()
+        return original(self, lines, scroll_end)
+
+    Log.write_lines = write_lines  # this process only exists for the benchmark
+
+
+class KeyClock:
+    """Times each key from the moment it is posted (as the terminal driver posts it) to the first frame painted
+    after the action it is bound to has run: the time until the user sees the key take effect."""
+
+    ACTIONS = {"scroll_up", "scroll_end", "page_up", "scroll_down", "page_down", "scroll_home"}
+
+    def __init__(self) -> None:
+        self.waiting: collections.deque[float] = collections.deque()  # posted, action not run yet
+        self.acted: list[float] = []  # action ran, not painted yet
+        self.latencies: list[float] = []
+        self.actions: collections.Counter = collections.Counter()
+
+    def install(self) -> None:
+        from textual.app import App
+
+        clock = self
+        dispatch, display = App._dispatch_action, App._display
+
+        async def _dispatch_action(app, namespace, action_name, params):
+            handled = await dispatch(app, namespace, action_name, params)
+            if action_name in clock.ACTIONS and clock.waiting:
+                clock.actions[action_name] += 1
+                clock.acted.append(clock.waiting.popleft())
+            return handled
+
+        def _display(app, screen, renderable):
+            display(app, screen, renderable)
+            if renderable is not None and clock.acted:
+                now = time.monotonic()
+                clock.latencies.extend(now - t for t in clock.acted)
+                clock.acted.clear()
+
+        App._dispatch_action, App._display = _dispatch_action, _display  # this process exists for the benchmark
+
+    def start_typing(self, app, keys: list[str], interval: float, stop: threading.Event) -> threading.Thread:
+        """Post keys from a thread every `interval` seconds, as Textual's terminal driver does from its input
+        thread (run_coroutine_threadsafe onto the app's loop): a busy UI cannot delay the presses themselves."""
+        from textual import events
+
+        loop = asyncio.get_running_loop()
+
+        def typing() -> None:
+            i = 0
+            while not stop.is_set():
+                event = events.Key(keys[i % len(keys)], None)
+                event.set_sender(app)
+                self.waiting.append(time.monotonic())
+                asyncio.run_coroutine_threadsafe(app._post_message(event), loop)
+                self.pressed = i = i + 1
+                stop.wait(interval)
+
+        self.pressed = 0
+        thread = threading.Thread(target=typing, name="bench-keys", daemon=True)
+        thread.start()
+        return thread
+
+
+def _bound_pump_queue() -> None:
+    """Proposed fix, part 1: the pump's hand-over queue holds at most two batches, so a producer that outruns the
+    UI blocks (Terraform's pipe fills, Terraform waits) instead of hogging the GIL and piling up events."""
+    import queue
+
+    from swarmwiz.tui import pump as pump_module
+
+    class Bounded(queue.Queue):
+        def __init__(self) -> None:
+            super().__init__(maxsize=2 * pump_module.MAX_BATCH)
+
+    pump_module.queue = SimpleNamespace(SimpleQueue=Bounded, Empty=queue.Empty)
+
+
+def _apply_variant(variant: str) -> None:
+    """Proposed fixes for a missed target, applied in this process only (DeployScreen and pump are not ours):
+    - inflight2: part 1 + at most two EventsArrived batches waiting in the screen's queue (a semaphore taken
+      before posting, given back by the handler); the pump's batches grow while the UI is busy.
+    - callfromthread: part 1 + each batch handed over with call_from_thread, which waits for the UI (one batch
+      in flight, one round trip per batch)."""
+    import threading
+
+    from textual import work
+
+    from swarmwiz.tui.messages import EventsArrived, RunFinished
+    from swarmwiz.tui.pump import pump
+    from swarmwiz.tui.screens.deploy import DeployScreen
+    from swarmwiz.tui.widgets.runpanel import RunPanel
+
+    _bound_pump_queue()
+    if variant == "callfromthread":
+
+        @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
+        def deploy(self) -> None:
+            panel = self.query_one(RunPanel)
+            status = pump(self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b))
+            self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
+
+        DeployScreen.deploy = deploy
+    elif variant == "inflight2":
+        original_arrived = DeployScreen.on_events_arrived
+
+        @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
+        def deploy(self) -> None:
+            self.slots = threading.Semaphore(2)
+
+            def deliver(batch) -> None:
+                self.slots.acquire()
+                self.post_message(EventsArrived(batch))
+
+            status = pump(self.pipeline.deploy(self.confirm), deliver)
+            self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
+
+        def on_events_arrived(self, message) -> None:
+            try:
+                original_arrived(self, message)
+            finally:
+                self.slots.release()
+
+        DeployScreen.deploy = deploy
+        DeployScreen.on_events_arrived = on_events_arrived
+
+
+VARIANTS = ["as-is", "inflight2", "callfromthread"]
+
+
+async def run(lines: int, headless: bool, variant: str = "as-is") -> dict:
+    from textual.widgets import Log
+
+    from swarmwiz.tui.app import SwarmwizApp
+    from swarmwiz.tui.screens.deploy import DeployScreen
+    from swarmwiz.tui.services import Services
+
+    if variant != "as-is":
+        _apply_variant(variant)
+    keys = KeyClock()
+    keys.install()
+    seen: dict = {}
+    _watch_log_writes(line_text(lines - 1), seen)
+    pipeline = FloodPipeline(lines)
+    app = SwarmwizApp(Services(lab=False), start="benchmark")
+    rss: list[tuple[int, float | None]] = []
+    async with app.run_test(headless=headless, size=None if not headless else (120, 40)) as pilot:
+        await pilot.pause()
+        rss_before = common.rss_mb()
+        app.push_screen(DeployScreen(SimpleNamespace(name="bench"), None, pipeline=pipeline))
+        while not (isinstance(app.screen, DeployScreen) and app.focused is not None):
+            await asyncio.sleep(0.001)  # mounted (it focuses its Stop button): the flood starts now
+        # The keys scroll the log, as a person reading it would; focus moves twice while the screen mounts
+        # (first focusable, then its Stop button), so insist until the log keeps it.
+        pane, steady = app.screen.query_one(Log), 0
+        while steady < 3:
+            steady = steady + 1 if app.focused is pane else 0
+            if app.focused is not pane:
+                pane.focus()
+            await asyncio.sleep(0.005)
+        deadline = time.monotonic() + 120
+        stop = threading.Event()
+        typing = keys.start_typing(app, KEYS, KEY_INTERVAL_S, stop)
+        while "last_written" not in seen and time.monotonic() < deadline:
+            rss.append((seen.get("lines", 0), common.rss_mb()))
+            await asyncio.sleep(0.25)
+        stop.set()
+        typing.join()
+        await pilot.pause(0.5)  # let the last keys land and paint
+        focused = repr(app.focused)
+        rss.append((seen.get("lines", 0), common.rss_mb()))
+        await app.workers.wait_for_complete()
+        app.exit(0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    first = pipeline.first_yield
+    last = seen.get("last_written")
+    ms = [x * 1000 for x in keys.latencies]
+    return {
+        "log_lines": lines,
+        "log_ingest_lines_per_s": round(lines / (last - first)) if first and last else None,
+        "log_ingest_s": round(last - first, 3) if first and last else None,
+        "log_generator_s": round(pipeline.last_yield - first, 3) if first and pipeline.last_yield else None,
+        "log_key_latency_p50_ms": common.percentile(ms, 50),
+        "log_key_latency_p95_ms": common.percentile(ms, 95),
+        "log_key_latency_max_ms": round(max(ms), 3) if ms else None,
+        "log_keys_pressed": keys.pressed,
+        "log_keys_seen_painted": len(ms),
+        "log_key_actions": dict(keys.actions),
+        "log_focused_at_end": focused,
+        "log_key_latency_samples_ms": [round(x) for x in ms],  # in the order pressed, 25 ms apart
+        "log_peak_rss_mb": round(peak, 1),
+        "log_rss_before_mb": rss_before,
+        "log_rss_samples_mb": rss,  # [lines written so far, RSS]: flat means bounded
+        "log_terminal": "headless" if headless else "tmux",
+        "log_variant": variant,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.logflood")
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--headless", action="store_true", help="no terminal output (when tmux is missing)")
+    parser.add_argument("--variant", choices=VARIANTS, default="as-is",
+                        help="as-is: swarmwiz's code; the others patch in a proposed fix (see _apply_variant)")
+    args = parser.parse_args(argv)
+    try:
+        result = asyncio.run(run(args.lines, args.headless, args.variant))
+    except Exception as exc:  # reported in the JSON, so one broken part does not sink the whole run
+        result = {"log_error": f"{type(exc).__name__}: {exc}"}
+    args.out.write_text(json.dumps(result))
+    return 0
+
+
+def measure(lines: int = 200_000, timeout: float = 180.0, variant: str = "as-is") -> dict:
+    """Run the flood in a child process: in a tmux pane (a real terminal) if tmux exists, else headless."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-") as tmp:
+        out = Path(tmp) / "flood.json"
+        argv = [common.python(), "-m", "benchmarks.logflood", "--lines", str(lines), "--out", str(out),
+                "--variant", variant]
+        env = {"SWARMWIZ_HOME": str(Path(tmp) / "home")}
+        if shutil.which("tmux"):
+            with common.tmux_server() as tmux:
+                tmux.start("flood", argv, env=env, cwd=common.REPO)
+                deadline = time.monotonic() + timeout
+                while not out.exists() and time.monotonic() < deadline and not tmux.dead("flood"):
+                    time.sleep(0.2)
+                if not out.exists():
+                    return {"log_error": f"no result; pane: {tmux.capture('flood').strip()[-400:]}"}
+        else:
+            subprocess.run([*argv, "--headless"], env={**__import__("os").environ, **env}, cwd=common.REPO,
+                           timeout=timeout, check=False)
+        for _ in range(20):  # the file is written whole at the end; wait out a partial read
+            try:
+                return json.loads(out.read_text())
+            except (OSError, json.JSONDecodeError):
+                time.sleep(0.1)
+        return {"log_error": "no result file"}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

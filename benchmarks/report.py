@@ -1,0 +1,116 @@
+"""Turn raw measurements into the result JSON (medians, ratios, targets met or missed) and the deploy-time plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.common import ratio
+
+# Targets from issue 8; each is (key it reads, test, how it reads in words).
+TARGETS = {
+    "startup_within_1_5x_bare": ("startup_ratio", lambda v: v <= 1.5, "first frame <= 1.5x bare Textual"),
+    "log_ingest_50k_per_s": ("log_ingest_lines_per_s", lambda v: v >= 50_000, ">= 50k log lines/s"),
+    "log_key_latency_50ms": ("log_key_latency_p95_ms", lambda v: v <= 50, "key latency p95 <= 50 ms"),
+    "log_memory_bounded": ("log_rss_growth_last_half_mb", lambda v: v <= 10,
+                           "RSS grows < 10 MB over the flood's second half"),
+    "idle_cpu_below_2pct": ("tui_idle_cpu_percent", lambda v: v < 2, "idle CPU < 2%"),
+    "lab_20_within_1_5x_5": ("lab_20_vs_5_ratio", lambda v: v <= 1.5, "20-node deploy <= 1.5x 5-node"),
+    "lab_beats_baseline": ("lab_5_vs_baseline_ratio", lambda v: v < 1, "5-node deploy faster than sequential"),
+}
+
+
+def rss_growth_last_half(samples: list) -> float | None:
+    """RSS growth while the second half of the lines arrived: near zero when the pane's memory is bounded."""
+    if not samples:
+        return None
+    total = samples[-1][0]
+    mid = [rss for lines, rss in samples if lines >= total / 2 and rss is not None]
+    return round(mid[-1] - mid[0], 1) if len(mid) >= 2 else None
+
+
+def assemble(raw: dict, machine: dict, mode: str) -> dict:
+    """The result document: machine and date, every raw figure, the ratios, and each target's verdict."""
+    out = {"mode": mode, "machine": machine, "date": machine.get("date"), **raw}
+    out["startup_ratio"] = ratio(raw.get("startup_first_frame_ms"), raw.get("bare_textual_first_frame_ms"))
+    out["log_rss_growth_last_half_mb"] = rss_growth_last_half(raw.get("log_rss_samples_mb") or [])
+    deploy = raw.get("lab_deploy_s") or {}
+    out["lab_20_vs_5_ratio"] = ratio(deploy.get("20"), deploy.get("5"))
+    out["lab_5_vs_baseline_ratio"] = ratio(deploy.get("5"), raw.get("lab_baseline_sequential_s"))
+    out["targets"] = {}
+    for name, (key, test, words) in TARGETS.items():
+        value = out.get(key)
+        out["targets"][name] = {"target": words, "value": value, "met": None if value is None else bool(test(value))}
+    return out
+
+
+def plot(result: dict, path: Path) -> Path | None:
+    """Lab deploy time against node count (medians and every run), with the sequential baseline at its size."""
+    deploy = result.get("lab_deploy_s") or {}
+    points = sorted((int(n), s) for n, s in deploy.items() if s is not None)
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    ax.plot([n for n, _ in points], [s for _, s in points], "o-", label="swarmwiz deploy --lab (median)")
+    runs = [r for r in result.get("lab_runs") or [] if r.get("ok")]
+    if runs:
+        ax.scatter([r["nodes"] for r in runs], [r["deploy_s"] for r in runs], s=12, alpha=0.4, label="each run")
+    base = result.get("lab_baseline_sequential_s")
+    if base is not None:
+        size = (result.get("lab_baseline_runs") or [{}])[0].get("nodes", 5)
+        ax.scatter([size], [base], marker="s", color="tab:red", zorder=3,
+                   label="old recipe: apply, then SSH node by node (median)")
+    ax.set_xlabel("nodes")
+    ax.set_ylabel("seconds to a running swarm")
+    ax.set_xticks([n for n, _ in points])
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Lab deploy time vs node count ({result.get('date', '')[:10]})")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def table(result: dict) -> str:
+    """The README's results table (Markdown)."""
+    m = result.get("machine", {})
+
+    def f(key: str, unit: str = "", digits: int = 0) -> str:
+        value = result.get(key)
+        return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+    def verdict(name: str) -> str:
+        met = result["targets"][name]["met"]
+        return {True: "met", False: "**missed**", None: "not measured"}[met]
+
+    deploy = result.get("lab_deploy_s") or {}
+    d = {n: ("n/a" if deploy.get(n) is None else f"{deploy[n]:.1f} s") for n in ("1", "5", "20")}
+    rows = [
+        ("First frame (tmux 120x40), swarmwiz / bare Textual",
+         f"{f('startup_first_frame_ms', ' ms')} / {f('bare_textual_first_frame_ms', ' ms')} "
+         f"(x{f('startup_ratio', '', 2)})", "<= 1.5x", verdict("startup_within_1_5x_bare")),
+        ("Log flood: lines/s into the deploy screen's pane", f("log_ingest_lines_per_s"), ">= 50,000",
+         verdict("log_ingest_50k_per_s")),
+        ("Log flood: key latency p95", f("log_key_latency_p95_ms", " ms", 1), "<= 50 ms",
+         verdict("log_key_latency_50ms")),
+        ("Log flood: peak RSS / growth over 2nd half", f"{f('log_peak_rss_mb', ' MB', 1)} / "
+         f"{f('log_rss_growth_last_half_mb', ' MB', 1)}", "bounded", verdict("log_memory_bounded")),
+        ("Idle CPU on the welcome screen", f("tui_idle_cpu_percent", " %", 2), "< 2 %", verdict("idle_cpu_below_2pct")),
+        ("Lab deploy 1 / 5 / 20 nodes", f"{d['1']} / {d['5']} / {d['20']}", "", ""),
+        ("Lab deploy 20 vs 5 nodes", f"x{f('lab_20_vs_5_ratio', '', 2)}", "<= 1.5x", verdict("lab_20_within_1_5x_5")),
+        ("Lab 5 nodes, swarmwiz vs old recipe (sequential)",
+         f"{d['5']} vs {f('lab_baseline_sequential_s', ' s', 1)} (x{f('lab_5_vs_baseline_ratio', '', 2)})", "< 1x",
+         verdict("lab_beats_baseline")),
+    ]
+    head = (f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('mem_mb', '?')} MB RAM, "
+            f"{m.get('os', '')}, Python {m.get('python', '')}, Textual {m.get('versions', {}).get('textual', '?')}; "
+            f"date {result.get('date', '?')}; mode {result.get('mode')}.\n\n")
+    lines = ["| measure | result | target | verdict |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {v} |" for a, b, c, v in rows]
+    return head + "\n".join(lines) + "\n"
