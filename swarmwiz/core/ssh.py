@@ -120,14 +120,17 @@ async def wait_for_ssh(
     client_keys: list[Path] | None = None,
     username: str = "root",
     node: str | None = None,
+    name: str | None = None,
     timeout: float = 180,
     interval: float = 1.0,
     port: int = 22,
-) -> Connection:
-    """Retry until sshd on `address` answers with the pinned key and accepts the login; returns the connection.
+) -> None:
+    """Retry until sshd on `address` answers with the pinned key and accepts the login (then disconnect).
 
-    A changed host key fails at once (waiting cannot fix it); anything else is retried until `timeout`.
+    `node` (or its alias `name`) labels the node in messages. A changed host key fails at once (waiting
+    cannot fix it); anything else is retried until `timeout`, then RemoteError says what was waited for.
     """
+    node = node or name
     label = _label(address, node)
     deadline = time.monotonic() + timeout
     last = "no answer yet"
@@ -139,7 +142,7 @@ async def wait_for_ssh(
                 title="Node unreachable",
             )
         try:
-            return await connect(
+            conn = await connect(
                 address, known_hosts=known_hosts, host_key=host_key, client_keys=client_keys, username=username,
                 connect_timeout=max(1.0, min(10.0, remaining)), node=node, port=port,
             )
@@ -147,6 +150,10 @@ async def wait_for_ssh(
             if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:
                 raise
             last = exc.message
+        else:
+            conn.close()
+            await conn.wait_closed()
+            return
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 

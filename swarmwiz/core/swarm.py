@@ -70,6 +70,7 @@ class ClusterStatus:
     managers_total: int = 0
     source: str | None = None  # the manager that answered
     error: str | None = None
+    unreachable: list[str] = field(default_factory=list)  # managers asked first that did not answer
 
     @property
     def quorum_ok(self) -> bool:
@@ -86,6 +87,7 @@ class ClusterStatus:
             "managers_total": self.managers_total,
             "quorum_ok": self.quorum_ok,
             "error": self.error,
+            "unreachable": list(self.unreachable),
             "nodes": [n.to_json() for n in self.nodes],
         }
 
@@ -247,7 +249,9 @@ async def status(
                 try:
                     async with _connection(manager, remote) as conn:
                         members = await _node_ls(conn, manager)
-                    return _merge(nodes, members, source=manager.key)
+                    result = _merge(nodes, members, source=manager.key)
+                    result.unreachable = [m.key for m in managers[:managers.index(manager)]]
+                    return result
                 except RemoteError as exc:
                     errors.append(exc.message)
     except RemoteError as exc:

@@ -169,6 +169,9 @@ class LabNet:
         with self._locked() as state:
             self._remove_stale(state)
             subnet = state.get("public_subnet")
+            if subnet and self._bridge_ready(ipaddress.IPv4Network(subnet)):
+                self._save(state)
+                return  # the common case (called before every create): one `ip` run, nothing changed
             with _global_lock():
                 if not subnet or _subnet_in_use(ipaddress.IPv4Network(subnet), ignore_links={self.public_bridge}):
                     subnet = str(self._pick_subnet())
@@ -324,6 +327,20 @@ class LabNet:
 
     def _bridge(self, state: dict, network_id: str) -> str:
         return f"{self.prefix}n{state['networks'][network_id]}"
+
+    def _bridge_ready(self, subnet: ipaddress.IPv4Network) -> bool:
+        """Whether the public bridge is up with the gateway address and nothing else claims the subnet."""
+        gateway = f"{next(subnet.hosts())}/{subnet.prefixlen}"
+        result = _ip("-j", "-4", "addr", check=False)
+        ready = False
+        with contextlib.suppress(ValueError, KeyError):
+            for item in json.loads(result.stdout or "[]"):
+                addresses = [f"{a['local']}/{a['prefixlen']}" for a in item.get("addr_info", [])]
+                if item.get("ifname") == self.public_bridge:
+                    ready = gateway in addresses and "UP" in item.get("flags", [])
+                elif any(ipaddress.IPv4Network(a, strict=False).overlaps(subnet) for a in addresses):
+                    return False
+        return ready
 
     def _check_addresses(self, state: dict, spec: HostSpec) -> None:
         if spec.public_ip is not None:

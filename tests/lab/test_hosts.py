@@ -166,6 +166,9 @@ async def test_wait_for_ssh_times_out_saying_what_it_waited_for(lab):
     with pytest.raises(RemoteError, match=rf"timed out after 1s waiting for SSH on ghost \({ghost}\)"):
         await ssh.wait_for_ssh(ghost, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node="ghost",
                                timeout=1, interval=0.2)
+    node = lab.hosts[0].node
+    await ssh.wait_for_ssh(node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
+                           name=node.key, timeout=10)
 
 
 @pytest.mark.lab

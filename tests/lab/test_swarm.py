@@ -143,6 +143,11 @@ async def test_status_of_an_unreachable_cluster_says_why(cluster):
     status = await swarm.status(nodes, **cluster.remote, timeout=3)
     assert status.error and "manager-1" in status.error
     assert [n.status for n in status.nodes] == ["Unknown"] and not status.quorum_ok
+    # a manager that does not answer is skipped and reported; the next one answers
+    ghost_manager = Node("manager-0", "ghost", "manager", "fr-par-1", ghost, "172.16.8.250")
+    status = await swarm.status([ghost_manager, *cluster.lab.nodes], **cluster.remote, timeout=30)
+    assert status.error is None and status.unreachable == ["manager-0"] and status.source == "manager-1"
+    assert status.nodes[0].status == "Unknown" and status.to_json()["unreachable"] == ["manager-0"]
 
 
 async def test_a_rejoined_node_leaves_no_down_leftover(cluster):
