@@ -122,6 +122,10 @@ async def bootstrap(
     managers = [n for n in nodes if n.role == "manager"]
     if not managers:
         raise InputError("a swarm needs at least one manager node")
+    for node in nodes:
+        if not node.private_ip or not node.public_ip:
+            raise InputError(f"{node.key} has no {'private' if not node.private_ip else 'public'} IP; swarm "
+                             "traffic is advertised on the private network and SSH goes to the public IP")
     if len(managers) % 2 == 0:
         on_log(f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
                "an odd number of managers is recommended")
