@@ -130,6 +130,7 @@ async def bootstrap(
         on_log(f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
                "an odd number of managers is recommended")
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
+    deadline = time.monotonic() + timeout
     async with _deadline(timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
         conns = await _connect_all(nodes, remote, stack, on_log)
         infos = dict(zip(conns, await asyncio.gather(*(_swarm_info(conns[n], n) for n in conns)), strict=True))
@@ -178,7 +179,7 @@ async def bootstrap(
         for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)),
                               strict=True):
             infos[node] = info
-        await _wait_ready(conns[lead], lead, list(conns), on_log)
+        await _wait_ready(conns[lead], lead, list(conns), on_log, limit=max(1.0, deadline - time.monotonic() - 1))
         current = {n.name: infos[n].get("NodeID") for n in conns}
         await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
         missing = [n for n in nodes if n not in conns]
@@ -216,16 +217,18 @@ async def _converge_role(conn, lead: Node, node: Node, info: dict, members: list
         on_log(f"{node.key}: already in the swarm as {node.role}")
 
 
-async def _wait_ready(conn, lead: Node, nodes: list[Node], on_log) -> None:
-    """Poll `docker node ls` until every node's hostname has a Ready entry (the outer deadline bounds it)."""
+async def _wait_ready(conn, lead: Node, nodes: list[Node], on_log, *, limit: float) -> None:
+    """Poll `docker node ls` until every node's hostname has a Ready entry; the timeout names the laggards."""
     wanted = {n.name for n in nodes}
     started = time.monotonic()
     while True:
-        members = await _node_ls(conn, lead)
-        ready = {m["Hostname"] for m in members if m.get("Status") == "Ready"}
+        ready = {m["Hostname"] for m in await _node_ls(conn, lead) if m.get("Status") == "Ready"}
         if wanted <= ready:
             on_log(f"all {len(wanted)} nodes Ready ({time.monotonic() - started:.1f}s)")
             return
+        if time.monotonic() - started > limit:
+            raise RemoteError(f"timed out after {limit:.0f}s waiting for {', '.join(sorted(wanted - ready))} "
+                              "to be Ready in `docker node ls`")
         await asyncio.sleep(0.5)
 
 
