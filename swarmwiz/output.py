@@ -44,7 +44,7 @@ class Output:
             self._progress = f"{event.done}/{event.total} {event.message}".strip()
             if self.live:
                 self._render_live()
-            else:
+            elif event.message != "resources":  # resource progress is already one line per resource
                 self.line(f"    {event.phase.value}: {self._progress}")
         elif isinstance(event, ev.PhaseFinished):
             elapsed = time.monotonic() - self._phase_started if self._phase == event.phase else 0.0

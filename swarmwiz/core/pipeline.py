@@ -8,6 +8,7 @@ bootstrap the swarm, check DNS, read status; destroy adds an inventory and a che
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -241,19 +242,17 @@ class Pipeline:
         )
         return summary
 
-    def _phase_apply(self, *, destroy: bool = False) -> Events:
+    def _phase_apply(self, total: int, *, destroy: bool = False) -> Events:
         phase = ev.Phase.DESTROY if destroy else ev.Phase.APPLY
         yield ev.PhaseStarted(phase)
-        done = total = 0
+        done = 0
         for event in self._terraform().apply(plan_file=self.workspace.path / PLAN_FILE, destroy=destroy):
             if isinstance(event, ev.ResourceChanged):
                 event = ev.ResourceChanged(**{**event.__dict__, "phase": phase})
-                if event.state == "started":
-                    total += 1
-                elif event.state == "done":
-                    done += 1
                 yield event
-                yield ev.PhaseProgress(phase, done, max(total, done), "resources")
+                if event.state == "done":
+                    done += 1
+                    yield ev.PhaseProgress(phase, done, max(total, done), "resources")
             else:
                 yield event
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
@@ -275,7 +274,7 @@ class Pipeline:
             )
             for k, v in nodes.items()
         ]
-        return sorted(result, key=lambda n: (n.role != "manager", int(n.key.rsplit("-", 1)[1])))
+        return sorted(result, key=lambda n: (n.role != "manager", _index(n)))
 
     def _ssh_options(self) -> dict[str, Any]:
         key = self.spec.ssh_private_key_path
@@ -319,22 +318,34 @@ class Pipeline:
         yield ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {len(nodes) - managers} workers")
 
     def _phase_drain(self, leaving: list[Any], staying: list[Any]) -> Events:
+        """Take leaving nodes out of the swarm before Terraform destroys their servers.
+
+        Managers go one per step (demote, drain, leave, rm), so that every step keeps the quorum of the managers that
+        remain; the swarm layer refuses any single step that would remove a majority. Workers then go together.
+        """
+        yield ev.PhaseStarted(ev.Phase.DRAIN)
+        managers = [n for n in staying + leaving if n.role == "manager"]
+        steps = [[n] for n in sorted((n for n in leaving if n.role == "manager"), key=_index, reverse=True)]
+        workers = [n for n in leaving if n.role != "manager"]
+        steps += [workers] if workers else []
+        for done, step in enumerate(steps, start=1):
+            self._checkpoint()
+
+            yield from _run_async(functools.partial(self._remove_step, list(managers), step), self._cancelled)
+            managers = [m for m in managers if m not in step]
+            yield ev.PhaseProgress(ev.Phase.DRAIN, done, len(steps), ", ".join(n.name for n in step) + " removed")
+        yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
+
+    async def _remove_step(self, managers: list[Any], step: list[Any], emit: Callable[[ev.Event], None]) -> None:
         from swarmwiz.core.swarm import remove_nodes
 
-        yield ev.PhaseStarted(ev.Phase.DRAIN)
-        managers = [n for n in staying if n.role == "manager"]
-
-        async def run(emit: Callable[[ev.Event], None]) -> None:
-            await remove_nodes(
-                managers,
-                leaving,
-                on_log=lambda text: emit(ev.LogLine(ev.Phase.DRAIN, text)),
-                timeout=SWARM_TIMEOUT_S,
-                **self._ssh_options(),
-            )
-
-        yield from _run_async(run, self._cancelled)
-        yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
+        await remove_nodes(
+            managers,
+            step,
+            on_log=lambda text: emit(ev.LogLine(ev.Phase.DRAIN, text)),
+            timeout=SWARM_TIMEOUT_S,
+            **self._ssh_options(),
+        )
 
     def _phase_dns(self, nodes: list[Any]) -> Generator[ev.Event, None, list[DnsRecord]]:
         yield ev.PhaseStarted(ev.Phase.DNS)
@@ -392,14 +403,13 @@ class Pipeline:
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
             if leaving:
-                self._check_quorum_change(before, leaving)
                 yield from self._phase_drain(leaving, [n for n in before if n.key in wanted])
             self.workspace.set_state("deploying", nodes=self.spec.node_count)
             try:
                 if summary.empty:
                     yield ev.PhaseFinished(ev.Phase.APPLY, skipped=True, message="nothing to change")
                 else:
-                    yield from self._phase_apply()
+                    yield from self._phase_apply(summary.add + summary.change + summary.destroy)
             except SwarmwizError:
                 self.workspace.set_state("failed")
                 raise
@@ -425,15 +435,6 @@ class Pipeline:
             return self._nodes()
         except SwarmwizError:
             return []
-
-    def _check_quorum_change(self, before: list[Any], leaving: list[Any]) -> None:
-        managers_before = [n for n in before if n.role == "manager"]
-        managers_leaving = [n for n in leaving if n.role == "manager"]
-        if managers_leaving and len(managers_leaving) * 2 >= len(managers_before):
-            raise InputError(
-                f"managers.count: removing {len(managers_leaving)} of {len(managers_before)} managers at once would "
-                f"lose the swarm's quorum; go down one step at a time (7 -> 5 -> 3 -> 1)"
-            )
 
     def read_status(self) -> ClusterStatus:
         """The node table of a deployed cluster, read over SSH from a manager, plus its DNS records."""
@@ -468,8 +469,8 @@ class Pipeline:
                 return None
             self._checkpoint()
             self.workspace.set_state("destroying")
-            yield from self._phase_plan(destroy=True)
-            yield from self._phase_apply(destroy=True)
+            summary = yield from self._phase_plan(destroy=True)
+            yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
             left = self._leftovers()
             yield ev.PhaseFinished(
@@ -494,6 +495,11 @@ class Pipeline:
             f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
             f"docker --context swarmwiz-{self.spec.name} node ls",
         ]
+
+
+def _index(node: Any) -> int:
+    """The number in a node key: manager-3 -> 3."""
+    return int(node.key.rsplit("-", 1)[1])
 
 
 # -- asyncio bridge ----------------------------------------------------------------------------------------------
