@@ -24,9 +24,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# Runtime state shared by every lab on this machine: sockets and dockerd exec-roots live here because unix
-# socket paths are limited to 107 bytes (containerd nests its sockets deep under the exec-root), and a
-# registry of labs lets one lab remove the kernel objects of another whose state directory was deleted.
+# Runtime state shared by every lab on this machine. dockerd's exec-root and data-root live here, not under
+# the lab directory: unix socket paths are limited to 107 bytes (containerd nests its sockets deep under the
+# exec-root), and dockerd bind-mounts its data-root onto itself, which would make `rm -rf <lab dir>` stop
+# half-way and leave mounts behind at paths that move when a test framework renames old tmp dirs. A registry
+# of labs (lab.json) lets one lab remove the kernel objects of another whose state directory was deleted.
 RUN_ROOT = Path("/run/swarmwiz-lab")
 NETNS_DIR = Path("/var/run/netns")
 FW_TABLE = "swarmwiz_fw"
@@ -110,7 +112,11 @@ def clean_stale(lab_dir: Path) -> None:
 
 
 def clean_orphans() -> list[str]:
-    """Clean labs whose state directory no longer exists (a deleted tmp dir); returns their lab dirs."""
+    """Clean labs whose state was deleted (say, with their tmp dir); returns their lab dirs.
+
+    Deleting a lab directory does not stop its daemons, and leaves dockerd's data-root mounts behind (so
+    `rm -rf` stops half-way): a lab is orphaned when its registry entry remains but its state file is gone.
+    """
     cleaned = []
     if not RUN_ROOT.is_dir():
         return cleaned
@@ -119,10 +125,19 @@ def clean_orphans() -> list[str]:
             lab_dir = Path(json.loads(entry.read_text())["lab_dir"])
         except (OSError, ValueError, KeyError):
             continue
-        if not lab_dir.exists() and entry.parent.name == lab_prefix(lab_dir):
-            log.info("removing orphaned lab objects of %s", lab_dir)
-            LabNet(lab_dir, _create_dir=False).clean()
-            cleaned.append(str(lab_dir))
+        if entry.parent.name != lab_prefix(lab_dir):
+            continue
+        net = LabNet(lab_dir, _create_dir=False)
+        try:
+            # The state file is written under this lock, so the check cannot race an ensure(); a lab whose
+            # lock is held is in use, hence not orphaned: skip it rather than wait.
+            with net._locked(blocking=False):
+                if entry.exists() and not (lab_dir / STATE_FILE).exists():
+                    log.info("removing orphaned lab objects of %s", lab_dir)
+                    net.clean()
+                    cleaned.append(str(lab_dir))
+        except BlockingIOError:
+            continue
     return cleaned
 
 
@@ -130,6 +145,7 @@ def clean_orphans() -> list[str]:
 # file under the lab directory extends it to other processes (the CLI's `lab clean`, a second test run).
 _THREAD_LOCKS: dict[str, threading.RLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
+_LOCK_DEPTH: dict[str, int] = {}  # read and written only by the thread holding that lab's RLock
 
 
 class LabNet:
@@ -176,6 +192,7 @@ class LabNet:
                 if not subnet or _subnet_in_use(ipaddress.IPv4Network(subnet), ignore_links={self.public_bridge}):
                     subnet = str(self._pick_subnet())
                 state["public_subnet"] = subnet
+                self._save(state)  # before the registry entry: an entry without state means "orphaned"
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 _write_json(self.run_dir / "lab.json", {"lab_dir": str(self.lab_dir), "public_subnet": subnet})
                 net = ipaddress.IPv4Network(subnet)
@@ -259,7 +276,7 @@ class LabNet:
         return list(self._load()["hosts"])
 
     def host_dir(self, host_id: str) -> Path:
-        """The host's state directory (sshd config, host key, authorized_keys, logs, docker data-root)."""
+        """The host's state directory (sshd config, host key, authorized_keys, logs; links to docker's data)."""
         return self.lab_dir / "hosts" / host_id
 
     def netns(self, host_id: str) -> str:
@@ -280,26 +297,38 @@ class LabNet:
             _umount_under([self.run_dir, self.lab_dir / "hosts"])
             shutil.rmtree(self.run_dir, ignore_errors=True)
             shutil.rmtree(self.lab_dir / "hosts", ignore_errors=True)
-            state.clear()
-            state.update(_empty_state())
-            self._save(state)
-        with contextlib.suppress(OSError):
-            (self.lab_dir / STATE_FILE).unlink()
+            with contextlib.suppress(OSError):
+                (self.lab_dir / STATE_FILE).unlink()
 
     # ----- state ------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[dict]:
-        with self._thread_lock:
+    def _locked(self, *, blocking: bool = True) -> Iterator[dict]:
+        """This lab's state under its lock (threads and processes); BlockingIOError if busy and not blocking."""
+        if not self._thread_lock.acquire(blocking=blocking):
+            raise BlockingIOError(f"lab {self.lab_dir} is busy")
+        key = str(self.lab_dir)
+        try:
+            if _LOCK_DEPTH.get(key):  # re-entered by the thread that holds it (a second flock would deadlock)
+                _LOCK_DEPTH[key] += 1
+                try:
+                    yield self._load()
+                finally:
+                    _LOCK_DEPTH[key] -= 1
+                return
             if self._create_dir:
                 self.lab_dir.mkdir(parents=True, exist_ok=True)
             lock_dir = self.lab_dir if self.lab_dir.is_dir() else self._ensure_run_dir()
             with open(lock_dir / "net.lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
+                fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _LOCK_DEPTH[key] = 1
                 try:
                     yield self._load()
                 finally:
+                    _LOCK_DEPTH[key] = 0
                     fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
     def _ensure_run_dir(self) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -407,9 +436,10 @@ class LabNet:
             "Subsystem sftp internal-sftp",
         ]
         (directory / "sshd_config").write_text("\n".join(lines) + "\n")
-        # The socket itself lives in the short run dir; the link makes it easy to find from the host dir.
-        with contextlib.suppress(OSError):
-            (directory / "docker.sock").symlink_to(run_dir / "docker.sock")
+        # dockerd's socket and data live in the run dir (see RUN_ROOT); links make them easy to find.
+        for name, target in (("docker.sock", "docker.sock"), ("docker", "data")):
+            with contextlib.suppress(OSError):
+                (directory / name).symlink_to(run_dir / target)
 
     def _plumb(self, state: dict, host: dict) -> None:
         # Two `ip -batch` runs (root namespace, then inside the host's) instead of one process per command.
@@ -443,7 +473,7 @@ class LabNet:
         # with "Devices cgroup isn't mounted"); the shell exits at once so both daemons are re-parented.
         script = (
             'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log" && '
-            '{ "$4" --data-root "$3/docker" --exec-root "$5/exec" -H "unix://$5/docker.sock" '
+            '{ "$4" --data-root "$5/data" --exec-root "$5/exec" -H "unix://$5/docker.sock" '
             '--pidfile "$5/docker.pid" --iptables=false --bridge=none --storage-driver=vfs '
             '>"$3/dockerd.log" 2>&1 </dev/null & }'
         )

@@ -261,3 +261,25 @@ def test_missing_prerequisites_are_named_with_their_package(monkeypatch):
     assert "sshd (Debian package openssh-server)" in missing
     assert "dockerd (Debian package docker.io)" in missing
     assert "nft (Debian package nftables)" in missing
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+def test_a_lab_whose_directory_was_deleted_is_cleaned_by_the_next_one(tmp_path):
+    import shutil
+
+    orphan = LabNet(tmp_path / "orphan" / "lab")
+    orphan.ensure()
+    orphan.create_host(HostSpec("srv-1", "orphan-1", str(orphan.public_subnet.network_address + 10), [], [], None,
+                                None, Firewall()))
+    assert leftovers(orphan)["processes"]
+    # a deleted tmp dir: its kernel objects and daemons live on (and no mount stops the rm half-way)
+    shutil.rmtree(tmp_path / "orphan")
+    other = LabNet(tmp_path / "other" / "lab")
+    try:
+        other.ensure()
+        assert leftovers(orphan) == {"netns": [], "links": [], "mounts": [], "processes": []}
+    finally:
+        other.clean()
+        orphan.clean()
