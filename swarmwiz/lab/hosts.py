@@ -42,6 +42,7 @@ _REQUIRED_COMMANDS = {
     "nft": "nftables",
     "sshd": "openssh-server",
     "dockerd": "docker.io",
+    "docker": "docker.io",  # the CLI that SSH sessions on a lab host use
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
