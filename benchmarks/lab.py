@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import resource
 import shlex
 import subprocess
 import tempfile
@@ -78,14 +79,28 @@ class LabRun:
             raise RuntimeError(f"lab warm-up (swarmwiz plan --lab) failed: {_tail(proc)}")
 
     def deploy(self, name: str, nodes: int) -> dict:
-        """`swarmwiz deploy --lab --yes` from a fresh workspace, timed; then destroyed (timed apart)."""
+        """`swarmwiz deploy --lab --yes` from a fresh workspace, timed; then destroyed (timed apart). Also: the CPU
+        the client side used (swarmwiz, terraform, providers), how busy the machine was, and when the swarm
+        bootstrap's steps happened (from the time each output line arrived)."""
         cfg = self.config(name, nodes)
+        cpu0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
         t0 = time.monotonic()
-        proc = self.swarmwiz("deploy", "-c", str(cfg), "--lab", "--yes")
+        proc = subprocess.Popen([*common.swarmwiz_argv(), "deploy", "-c", str(cfg), "--lab", "--yes"], env=self.env,
+                                cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stamped = []
+        for line in proc.stdout:
+            stamped.append((time.monotonic() - t0, line.rstrip("\n")))
+        err = proc.stderr.read()
+        code = proc.wait(timeout=DEPLOY_TIMEOUT_S)
         took = time.monotonic() - t0
-        out = {"nodes": nodes, "ok": proc.returncode == 0, "deploy_s": round(took, 2), "phases_s": phases(proc.stdout)}
-        if proc.returncode != 0:
-            out["error"] = _tail(proc)
+        cpu1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
+        stdout = "\n".join(text for _, text in stamped)
+        out = {"nodes": nodes, "ok": code == 0, "deploy_s": round(took, 2), "phases_s": phases(stdout),
+               "swarm_steps_s": swarm_steps(stamped),
+               "client_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2),
+               "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1)}
+        if code != 0:
+            out["error"] = (err + stdout)[-400:]
         t0 = time.monotonic()
         gone = self.swarmwiz("destroy", name, "--lab", "--yes")
         out["destroy_s"] = round(time.monotonic() - t0, 2)
@@ -176,8 +191,49 @@ class LabRun:
                     raise
                 time.sleep(0.5)
 
-    def clean(self) -> None:
+    def clean(self) -> list[str]:
+        """`swarmwiz lab clean`, then the kernel objects (namespaces, links) of this lab that are still there."""
         self.swarmwiz("lab", "clean", timeout=300)
+        try:
+            from swarmwiz.lab.hosts import lab_prefix
+
+            prefix = lab_prefix(self.home / "lab")
+        except ImportError:
+            return []
+        names = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names += subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return sorted({w.split("@")[0].rstrip(":") for w in names.split() if w.startswith(prefix)})
+
+
+def swarm_steps(stamped: list[tuple[float, str]]) -> dict[str, float]:
+    """Where the swarm bootstrap's time goes, from when its log lines appeared: before `swarm init` (SSH
+    connections, docker info), init to the first join, the joins, and the last join to all Ready."""
+    marks: dict[str, float] = {}
+    for at, text in stamped:
+        text = text.strip()
+        if text.startswith("==> Bootstrap swarm"):
+            marks["start"] = at
+        elif "docker swarm init" in text or "already a manager" in text:
+            marks.setdefault("init", at)
+        elif ": joining as " in text:
+            marks.setdefault("first_join", at)
+        elif ": joined as " in text:
+            marks["last_joined"] = at
+        elif text.startswith("<== Bootstrap swarm"):
+            marks["end"] = at
+    out = {}
+    for name, a, b in (("connect_and_inspect", "start", "init"), ("init_and_tokens", "init", "first_join"),
+                       ("joins", "first_join", "last_joined"), ("after_joins_until_ready", "last_joined", "end")):
+        if a in marks and b in marks:
+            out[name] = round(marks[b] - marks[a], 2)
+    return out
+
+
+def _cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
 
 
 def phases(stdout: str) -> dict[str, float]:
@@ -204,6 +260,7 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 2) -> dict:
     """Deploy each size `repeats` times and the baseline as often, interleaved so load drift hits all alike."""
     runs: list[dict] = []
     baselines: list[dict] = []
+    leftovers: list[str] = []
     with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-lab-") as tmp:
         lab = LabRun(Path(tmp))
         try:
@@ -218,7 +275,7 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 2) -> dict:
             error = f"{type(exc).__name__}: {exc}"[-600:]
             return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines}
         finally:
-            lab.clean()
+            leftovers = lab.clean()
     deploy_s = {str(n): common.median([x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]]) for n in sizes}
     return {
         "lab_deploy_s": deploy_s,
@@ -227,4 +284,5 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 2) -> dict:
         "lab_shapes": {str(n): dict(zip(("managers", "workers"), shape(n), strict=True)) for n in sizes},
         "lab_runs": runs,
         "lab_baseline_runs": baselines,
+        "lab_leftovers_after_clean": leftovers,
     }
