@@ -17,6 +17,7 @@ class CloudObject:
     name: str
     id: str
     zone: str = ""
+    parent: str = ""  # the Cloudflare zone id of a DNS record
 
     def describe(self) -> str:
         where = f" in {self.zone}" if self.zone else ""
@@ -30,6 +31,7 @@ class DnsRecord:
     content: str
     id: str = ""
     comment: str = ""
+    zone_id: str = ""
 
 
 class CloudClient:
@@ -85,7 +87,7 @@ class CloudClient:
             data = self._cf_get(f"/zones/{zone}/dns_records", {"page": page, "per_page": 100})
             for r in data.get("result") or []:
                 records.append(
-                    DnsRecord(r["name"], r["type"], r.get("content", ""), r.get("id", ""), r.get("comment") or "")
+                    DnsRecord(r["name"], r["type"], r.get("content", ""), r.get("id", ""), r.get("comment") or "", zone)
                 )
             info = data.get("result_info") or {}
             if page >= int(info.get("total_pages") or 1):
@@ -120,5 +122,27 @@ class CloudClient:
         ]
         for r in self.dns_records(domain):
             if r.comment.startswith(f"swarmwiz:{cluster}:"):
-                found.append(CloudObject("dns record", f"{r.name} {r.type} {r.content}", r.id))
+                found.append(CloudObject("dns record", f"{r.name} {r.type} {r.content}", r.id, parent=r.zone_id))
         return found
+
+    # Deletion order: what uses an object goes before it (servers before their IPs, groups and network).
+    DELETE_ORDER = ("server", "dns record", "ip", "security group", "private network", "ssh key")
+
+    def delete(self, obj: CloudObject, region: str) -> None:
+        """Delete one object found by `cluster_objects` (an object Terraform does not track)."""
+        if obj.kind == "server":
+            resp = self._scw.request(
+                "POST", f"/instance/v1/zones/{obj.zone}/servers/{obj.id}/action", json={"action": "terminate"}
+            )
+        elif obj.kind == "dns record":
+            resp = self._cf.request("DELETE", f"/zones/{obj.parent}/dns_records/{obj.id}")
+        else:
+            path = {
+                "ip": f"/instance/v1/zones/{obj.zone}/ips/{obj.id}",
+                "security group": f"/instance/v1/zones/{obj.zone}/security_groups/{obj.id}",
+                "private network": f"/vpc/v2/regions/{region}/private-networks/{obj.id}",
+                "ssh key": f"/iam/v1alpha1/ssh-keys/{obj.id}",
+            }[obj.kind]
+            resp = self._scw.request("DELETE", path)
+        if resp.status_code >= 400 and resp.status_code != 404:
+            raise RemoteError(f"could not delete {obj.describe()}: the API answered {resp.status_code}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import queue
 import threading
@@ -60,6 +61,7 @@ class ClusterStatus:
     managers_total: int
     dns: list[DnsRecord] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+    error: str | None = None
 
     @property
     def quorum_ok(self) -> bool:
@@ -67,7 +69,7 @@ class ClusterStatus:
 
     @property
     def all_ready(self) -> bool:
-        return bool(self.nodes) and not self.unreachable and all(n.status == "Ready" for n in self.nodes)
+        return bool(self.nodes) and not self.error and all(n.status == "Ready" for n in self.nodes)
 
     def health_line(self) -> str:
         survives = (self.managers_total - 1) // 2
@@ -81,6 +83,8 @@ class ClusterStatus:
         ]
         if self.unreachable:
             parts.append(f"not answering: {', '.join(self.unreachable)}")
+        if self.error:
+            parts.append(f"status unreadable: {self.error}")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -91,6 +95,7 @@ class ClusterStatus:
             "managers_reachable": self.managers_reachable,
             "managers_total": self.managers_total,
             "all_ready": self.all_ready,
+            "error": self.error,
             "nodes": [
                 {
                     "hostname": n.hostname,
@@ -376,6 +381,7 @@ class Pipeline:
             managers_total=result.managers_total,
             dns=dns,
             unreachable=list(getattr(result, "unreachable", []) or []),
+            error=getattr(result, "error", None),
         )
 
     # -- operations ----------------------------------------------------------------------------------------------
@@ -396,6 +402,7 @@ class Pipeline:
             yield from self._phase_init()
             self._checkpoint()
             before = self._known_nodes()
+            yield from self._remove_untracked(ev.Phase.PLAN)
             summary = yield from self._phase_plan()
             if not confirm(summary, self.cost()):
                 return None
@@ -406,7 +413,7 @@ class Pipeline:
                 yield from self._phase_drain(leaving, [n for n in before if n.key in wanted])
             self.workspace.set_state("deploying", nodes=self.spec.node_count)
             try:
-                if summary.empty:
+                if summary.empty and {n.key for n in self._nodes()} == wanted:
                     yield ev.PhaseFinished(ev.Phase.APPLY, skipped=True, message="nothing to change")
                 else:
                     yield from self._phase_apply(summary.add + summary.change + summary.destroy)
@@ -472,6 +479,7 @@ class Pipeline:
             summary = yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
+            yield from self._remove_untracked(ev.Phase.VERIFY)
             left = self._leftovers()
             yield ev.PhaseFinished(
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
@@ -481,6 +489,41 @@ class Pipeline:
 
     def _leftovers(self) -> list[CloudObject]:
         return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
+
+    def _state_ids(self) -> set[str]:
+        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state."""
+        try:
+            state = json.loads(self.workspace.state_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return set()
+        return {
+            str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
+            for res in state.get("resources", [])
+            for inst in res.get("instances", [])
+        } - {""}
+
+    def _remove_untracked(self, phase: ev.Phase) -> Events:
+        """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
+
+        Skipped while a Terraform run may still be writing the state (its lock file exists): Terraform then
+        refuses to plan and explains the lock itself.
+        """
+        if (self.workspace.path / ".terraform.tfstate.lock.info").exists():
+            return
+        tracked = self._state_ids()
+        untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+        if not untracked:
+            return
+        yield ev.Notice(
+            phase,
+            f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
+            "interrupted run); deleting them: " + "; ".join(o.describe() for o in untracked),
+        )
+        cloud = self._cloud()
+        order = {kind: i for i, kind in enumerate(cloud.DELETE_ORDER)}
+        for obj in sorted(untracked, key=lambda o: order.get(o.kind, 99)):
+            cloud.delete(obj, self.spec.region)
+            yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
 
     def access_hints(self, status: ClusterStatus) -> list[str]:
         managers = [n for n in status.nodes if n.role == "manager" and n.public_ip]

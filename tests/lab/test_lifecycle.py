@@ -1,0 +1,192 @@
+"""Lifecycle and resilience in the lab (issue 7): scale up and down, interrupt and re-run, injected failures,
+untracked leftovers, and teardown that leaves nothing of the cluster."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from swarmwiz.core import events as ev
+from swarmwiz.core.errors import EngineError, Interrupted
+from swarmwiz.core.pipeline import Pipeline
+from swarmwiz.core.spec import NodeGroup, load_spec
+from swarmwiz.core.workspace import Workspace
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+TOML = """\
+name = "{name}"
+zones = ["fr-par-1", "fr-par-2"]
+[managers]
+count = {managers}
+type = "DEV1-S"
+[workers]
+count = {workers}
+type = "DEV1-M"
+[dns]
+domain = "example.com"
+[ssh]
+public_key = "{key}"
+"""
+
+
+def make_spec(tmp_path, ssh_keypair, *, name="life", managers=1, workers=1):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TOML.format(name=name, managers=managers, workers=workers, key=ssh_keypair[1]))
+    return load_spec(path)
+
+
+def run(gen):
+    """Drain a pipeline generator; returns (events, result)."""
+    seen = []
+    while True:
+        try:
+            seen.append(next(gen))
+        except StopIteration as stop:
+            return seen, stop.value
+
+
+def deploy(spec):
+    pipeline = Pipeline.for_spec(spec, lab=True)
+    events, status = run(pipeline.deploy(confirm=lambda summary, cost: True))
+    return pipeline, events, status
+
+
+def assert_healthy(status, managers: int, workers: int):
+    assert status is not None and status.error is None, status and status.health_line()
+    roles = sorted(n.role for n in status.nodes)
+    assert roles == ["manager"] * managers + ["worker"] * workers, status.health_line()
+    assert all(n.status == "Ready" for n in status.nodes), [(n.hostname, n.status) for n in status.nodes]
+    assert status.leader is not None and status.quorum_ok
+    assert len({n.hostname for n in status.nodes}) == managers + workers
+
+
+def destroy(spec, lab):
+    pipeline = Pipeline.for_name(spec.name, lab=True)
+    _, report = run(pipeline.destroy(confirm=lambda items: True))
+    assert report.clean, report.leftovers
+    left = lab.status()
+    assert [s for s in left["servers"] if s["name"].startswith(spec.name + "-")] == []
+    assert not any(r for r in left["dns_records"] if (r.get("comment") or "").startswith(f"swarmwiz:{spec.name}:"))
+
+
+def test_scale_workers_and_managers_keep_the_swarm_healthy(lab, tmp_path, ssh_keypair):
+    spec = make_spec(tmp_path, ssh_keypair, managers=1, workers=1)
+    steps = [(1, 1), (1, 3), (1, 0), (3, 0), (3, 2), (1, 2)]
+    for managers, workers in steps:
+        spec = dataclasses.replace(spec, managers=NodeGroup(managers, "DEV1-S"), workers=NodeGroup(workers, "DEV1-M"))
+        _, events, status = deploy(spec)
+        assert_healthy(status, managers, workers)
+        drained = [e for e in events if isinstance(e, ev.PhaseFinished) and e.phase == ev.Phase.DRAIN]
+        assert bool(drained) == ((managers, workers) in [(1, 0), (1, 2)]), (managers, workers)
+    destroy(spec, lab)
+
+
+def test_injected_creation_failure_then_rerun_converges(lab, tmp_path, ssh_keypair):
+    spec = make_spec(tmp_path, ssh_keypair, name="flaky", managers=1, workers=2)
+    lab.set_faults([{"match": "flaky-worker-2", "action": "quota"}])
+    with pytest.raises(EngineError) as err:
+        deploy(spec)
+    assert "quota" in str(err.value).lower()
+    assert Workspace.for_name("flaky").meta()["state"] == "failed"
+    names = sorted(s["name"] for s in lab.status()["servers"])
+    assert "flaky-worker-2" not in names and "flaky-manager-1" in names
+    lab.set_faults([])
+    _, _, status = deploy(spec)
+    assert_healthy(status, 1, 2)
+    destroy(spec, lab)
+
+
+def test_untracked_leftovers_are_removed_on_rerun(lab, tmp_path, ssh_keypair):
+    """A server created by a run that was killed before Terraform saved it: tagged for the cluster, not in state."""
+    spec = make_spec(tmp_path, ssh_keypair, name="orphan", managers=1, workers=0)
+    pipeline, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
+    env = pipeline._environment()
+    import httpx
+
+    stray = httpx.post(
+        f"{env['SCW_API_URL']}/instance/v1/zones/fr-par-2/servers",
+        headers={"X-Auth-Token": env["SCW_SECRET_KEY"]},
+        json={
+            "name": "orphan-worker-9",
+            "commercial_type": "DEV1-S",
+            "image": "ubuntu_noble",
+            "project": env["SCW_DEFAULT_PROJECT_ID"],
+            "tags": ["swarmwiz", "swarmwiz-cluster=orphan"],
+        },
+        timeout=10,
+    )
+    assert stray.status_code in (200, 201), stray.text
+    _, events, status = deploy(spec)
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("orphan-worker-9" in n and "not in Terraform's state" in n for n in notices), notices
+    assert "orphan-worker-9" not in [s["name"] for s in lab.status()["servers"]]
+    assert_healthy(status, 1, 0)
+    destroy(spec, lab)
+
+
+def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """SIGINT (a terminal's Ctrl-C) to `swarmwiz deploy` mid-apply: exit 130, state saved, nothing untracked."""
+    spec = make_spec(tmp_path, ssh_keypair, name="intr", managers=1, workers=2)
+    lab.set_faults([{"match": "intr-worker-*", "action": "delay", "seconds": 4}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    deadline = time.monotonic() + 120
+    state = swarmwiz_home / "clusters" / "intr" / "swarmwiz.json"
+    while time.monotonic() < deadline:
+        if state.exists() and json.loads(state.read_text()).get("state") == "deploying":
+            break
+        time.sleep(0.1)
+    time.sleep(2.0)  # terraform is now creating the delayed workers
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Stopping safely" in out
+    assert "Traceback" not in err
+    tracked = Pipeline.for_name("intr", lab=True)._state_ids()
+    servers = [s for s in lab.status()["servers"] if s["name"].startswith("intr-")]
+    assert servers and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
+    lab.set_faults([])
+    _, _, status = deploy(spec)
+    assert_healthy(status, 1, 2)
+    destroy(spec, lab)
+
+
+def test_second_process_is_refused_while_a_deploy_runs(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    spec = make_spec(tmp_path, ssh_keypair, name="busy", managers=1, workers=0)
+    with Workspace.for_name("busy").lock("deploy"):
+        out = subprocess.run(
+            [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("swarmwiz: error: cluster 'busy' is busy: swarmwiz pid")
+    assert lab.status()["servers"] == []
+
+
+def test_interrupted_pipeline_between_phases(lab, tmp_path, ssh_keypair):
+    spec = make_spec(tmp_path, ssh_keypair, name="stop", managers=1, workers=0)
+    pipeline = Pipeline.for_spec(spec, lab=True)
+    gen = pipeline.deploy(confirm=lambda s, c: True)
+    with pytest.raises(Interrupted):
+        for event in gen:
+            if isinstance(event, ev.PhaseFinished) and event.phase == ev.Phase.APPLY:
+                pipeline.cancel()
+    _, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
+    destroy(spec, lab)
