@@ -178,6 +178,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.status(result)
     out.access(pipeline.access_hints(result))
+    managers = [n for n in result.nodes if n.role == "manager" and n.public_ip and n.status == "Ready"]
+    if managers:
+        from swarmwiz.core.pipeline import ensure_docker_context
+
+        done = ensure_docker_context(spec.name, managers[0].public_ip)
+        if done:
+            out.line(done)
     return EXIT_OK if result.all_ready else EXIT_FAILED
 
 

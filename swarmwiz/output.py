@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Generator, Sequence
 from typing import Any, TextIO
@@ -19,20 +20,36 @@ class Output:
         self._phase: ev.Phase | None = None
         self._phase_started = 0.0
         self._progress = ""
-        self._status_shown = False
+        self._lock = threading.Lock()
 
     # -- event stream ------------------------------------------------------------------------------------------
     def run(self, gen: Generator[ev.Event, None, Any]) -> Any:
-        """Render every event of `gen` and return the generator's return value."""
+        """Render every event of `gen` and return the generator's return value.
+
+        On a terminal a ticker redraws the phase line every second, so the elapsed time moves during long waits.
+        """
+        stop = threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(stop,), daemon=True) if self.live else None
+        if ticker:
+            ticker.start()
         try:
             while True:
                 try:
                     event = next(gen)
-                except StopIteration as stop:
-                    return stop.value
-                self.event(event)
+                except StopIteration as done:
+                    return done.value
+                with self._lock:
+                    self.event(event)
         finally:
+            stop.set()
+            if ticker:
+                ticker.join()
             self._clear_live()
+
+    def _tick(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            with self._lock:
+                self._render_live()
 
     def event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PhaseStarted):

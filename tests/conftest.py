@@ -14,6 +14,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def swarmwiz_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("swhome")
     monkeypatch.setenv("SWARMWIZ_HOME", str(home))
+    # `deploy` creates a Docker context when the docker CLI exists: keep it out of the real ~/.docker.
+    monkeypatch.setenv("DOCKER_CONFIG", str(home.parent / f"{home.name}-docker"))
     return home
 
 

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Coroutine, Generator
@@ -535,6 +536,7 @@ class Pipeline:
         ident = f" -i {key}" if key else ""
         return [
             f"ssh -o UserKnownHostsFile={kh}{ident} root@{ip}",
+            f"docker over SSH reads ~/.ssh/known_hosts; trust the pinned keys: cat {kh} >> ~/.ssh/known_hosts",
             f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
             f"docker --context swarmwiz-{self.spec.name} node ls",
         ]
@@ -543,6 +545,30 @@ class Pipeline:
 def _index(node: Any) -> int:
     """The number in a node key: manager-3 -> 3."""
     return int(node.key.rsplit("-", 1)[1])
+
+
+def ensure_docker_context(name: str, manager_ip: str, *, docker: str | None = None) -> str | None:
+    """Create (or point at a new manager) the Docker context `swarmwiz-NAME` when the docker CLI is installed.
+
+    Returns a sentence saying what was done, or None when there is no docker CLI. The context reaches the manager
+    over SSH, so plain `ssh root@IP` must trust the node's host key (the workspace's known_hosts holds it).
+    """
+    import shutil
+    import subprocess
+
+    docker = docker or shutil.which("docker")
+    if not docker or os.environ.get("SWARMWIZ_NO_DOCKER_CONTEXT"):
+        return None
+    context = f"swarmwiz-{name}"
+    endpoint = f"host=ssh://root@{manager_ip}"
+    exists = subprocess.run([docker, "context", "inspect", context], capture_output=True, timeout=20).returncode == 0
+    verb = "update" if exists else "create"
+    done = subprocess.run(
+        [docker, "context", verb, context, "--docker", endpoint], capture_output=True, text=True, timeout=20
+    )
+    if done.returncode != 0:
+        return f"could not {verb} the Docker context {context}: {done.stderr.strip()[:200]}"
+    return f"Docker context {context} {'updated' if exists else 'created'} (ssh://root@{manager_ip})"
 
 
 # -- asyncio bridge ----------------------------------------------------------------------------------------------

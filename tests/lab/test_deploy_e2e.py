@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,10 @@ def test_deploy_status_converge_destroy(lab, tmp_path, ssh_keypair, swarmwiz_hom
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "Plan: 17 to add, 0 to change, 0 to destroy." in first.stdout
     assert "docker context create swarmwiz-demo --docker host=ssh://root@" in first.stdout
+    if shutil.which("docker"):
+        assert "Docker context swarmwiz-demo created (ssh://root@" in first.stdout
+        inspect = subprocess.run(["docker", "context", "inspect", "swarmwiz-demo"], capture_output=True, text=True)
+        assert inspect.returncode == 0 and "ssh://root@" in inspect.stdout
 
     status = swarmwiz("status", "demo", "--lab", "--json")
     assert status.returncode == 0, status.stderr
