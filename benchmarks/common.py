@@ -132,6 +132,19 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLK_TCK
 
 
+def cpu_by_pid(*markers: str) -> dict[int, float]:
+    """CPU seconds of every process whose command line contains one of `markers`, and of everything below it."""
+    roots = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = (entry / "cmdline").read_bytes()
+                if any(m.encode() in cmdline for m in markers):
+                    roots.append(int(entry.name))
+    pids = {p for root in roots for p in descendants(root)}
+    return {p: cpu_seconds([p]) for p in pids}
+
+
 def rss_mb(pid: int | str = "self") -> float | None:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -81,9 +81,11 @@ class LabRun:
     def deploy(self, name: str, nodes: int) -> dict:
         """`swarmwiz deploy --lab --yes` from a fresh workspace, timed; then destroyed (timed apart). Also: the CPU
         the client side used (swarmwiz, terraform, providers), how busy the machine was, and when the swarm
-        bootstrap's steps happened (from the time each output line arrived)."""
+        bootstrap's steps happened (from the time each output line arrived); and the CPU the lab's own processes
+        (API, hosts' sshd and dockerd) used, which a real cloud would not put on this machine."""
         cfg = self.config(name, nodes)
         cpu0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
+        lab0 = common.cpu_by_pid(*self.lab_markers())
         t0 = time.monotonic()
         proc = subprocess.Popen([*common.swarmwiz_argv(), "deploy", "-c", str(cfg), "--lab", "--yes"], env=self.env,
                                 cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -94,10 +96,13 @@ class LabRun:
         code = proc.wait(timeout=DEPLOY_TIMEOUT_S)
         took = time.monotonic() - t0
         cpu1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
+        lab1 = common.cpu_by_pid(*self.lab_markers())
         stdout = "\n".join(text for _, text in stamped)
         out = {"nodes": nodes, "ok": code == 0, "deploy_s": round(took, 2), "phases_s": phases(stdout),
                "swarm_steps_s": swarm_steps(stamped),
                "client_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2),
+               # the lab's side: API daemon, and each host's sshd, dockerd, containerd (still running: not destroyed)
+               "lab_cpu_s": round(sum(c - lab0.get(p, 0.0) for p, c in lab1.items()), 2),
                "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1)}
         if code != 0:
             out["error"] = (err + stdout)[-400:]
@@ -107,6 +112,18 @@ class LabRun:
         if gone.returncode != 0:
             out["destroy_error"] = _tail(gone)
         return out
+
+    def lab_markers(self) -> list[str]:
+        """Command-line fragments of this lab's processes: its state directory (API daemon, sshd) and its
+        per-lab runtime directory (dockerd, containerd)."""
+        markers = [str(self.home / "lab")]
+        try:
+            from swarmwiz.lab.hosts import lab_prefix
+
+            markers.append(f"/swarmwiz-lab/{lab_prefix(self.home / 'lab')}/")
+        except ImportError:
+            pass
+        return markers
 
     # -- the old recipe ----------------------------------------------------------------------------------------
     def lab_env(self) -> dict[str, str]:

@@ -148,7 +148,9 @@ def _apply_variant(variant: str) -> None:
     - inflight2: part 1 + at most two EventsArrived batches waiting in the screen's queue (a semaphore taken
       before posting, given back by the handler); the pump's batches grow while the UI is busy.
     - callfromthread: part 1 + each batch handed over with call_from_thread, which waits for the UI (one batch
-      in flight, one round trip per batch)."""
+      in flight, one round trip per batch); callfromthread-250: the same with batches of at most 250 lines.
+    - timerflush: inflight2 + the Log written from a 50 ms timer (see _apply_timer_flush).
+    - lean: timerflush + the phase checklist redrawn only when it changed (see _redraw_only_on_change)."""
     import threading
 
     from textual import work
@@ -159,16 +161,22 @@ def _apply_variant(variant: str) -> None:
     from swarmwiz.tui.widgets.runpanel import RunPanel
 
     _bound_pump_queue()
-    if variant == "callfromthread":
+    if variant.startswith("callfromthread"):
+        batch = int(variant.rpartition("-")[2]) if "-" in variant else 1000
 
         @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
         def deploy(self) -> None:
             panel = self.query_one(RunPanel)
-            status = pump(self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b))
+            status = pump(self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b),
+                          max_batch=batch)
             self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
 
         DeployScreen.deploy = deploy
-    elif variant == "inflight2":
+    if variant in ("timerflush", "lean"):
+        _apply_timer_flush()
+    if variant == "lean":
+        _redraw_only_on_change()
+    if variant in ("inflight2", "timerflush", "lean"):
         original_arrived = DeployScreen.on_events_arrived
 
         @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
@@ -192,7 +200,55 @@ def _apply_variant(variant: str) -> None:
         DeployScreen.on_events_arrived = on_events_arrived
 
 
-VARIANTS = ["as-is", "inflight2", "callfromthread"]
+def _apply_timer_flush() -> None:
+    """Proposed fix, part 3 (timerflush = inflight2 + this): RunPanel.feed only collects the lines; a 50 ms timer
+    writes them to the Log in one call, so the per-frame cost no longer grows with the number of batches."""
+    from textual.widgets import Log
+
+    from swarmwiz.tui.widgets.runpanel import RunPanel
+
+    original_feed, original_mount = RunPanel.feed, RunPanel.on_mount
+
+    def on_mount(self) -> None:
+        original_mount(self)
+        self.pending_lines = []
+
+        def flush() -> None:
+            if self.pending_lines:
+                lines, self.pending_lines = self.pending_lines, []
+                Log.write_lines(self.query_one(Log), lines)
+
+        self.flush_lines = flush
+        self.set_interval(0.05, flush)
+
+    def feed(self, events) -> None:
+        log = self.query_one(Log)
+        log.write_lines = self.pending_lines.extend  # shadows the method for this call only
+        try:
+            original_feed(self, events)
+        finally:
+            del log.write_lines
+
+    RunPanel.on_mount, RunPanel.feed = on_mount, feed
+
+
+def _redraw_only_on_change() -> None:
+    """Proposed fix, part 4 (lean = timerflush + this): the phase checklist is redrawn only when a phase's state
+    or detail changed; `Static.update` re-lays out the screen, and feed() called it for every batch."""
+    from swarmwiz.tui.widgets.phases import PhaseList
+
+    original = PhaseList.redraw
+
+    def redraw(self) -> None:
+        key = (tuple(self.phases), tuple(self.states.items()), tuple(self.details.items()))
+        if getattr(self, "drawn_key", None) != key:
+            self.drawn_key = key
+            original(self)
+
+    PhaseList.redraw = redraw
+
+
+VARIANTS = ["as-is", "inflight2", "callfromthread", "callfromthread-250", "timerflush", "lean"]
 
 
 async def run(lines: int, headless: bool, variant: str = "as-is") -> dict:
