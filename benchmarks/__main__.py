@@ -27,7 +27,7 @@ def run(quick: bool, only: set[str] | None = None) -> dict:
     if not quick:
         sections["logflood_fixes"] = lambda: {"log_fix_variants": {
             v: _brief(logflood.measure(lines=200_000, variant=v)) for v in logflood.VARIANTS if v != "as-is"}}
-        sections["lab"] = lambda: lab.measure(repeats=2)
+        sections["lab"] = lambda: lab.measure(repeats=3, big_repeats=2)
     raw: dict = {}
     for name, fn in sections.items():
         if only and name not in only:
