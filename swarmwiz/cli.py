@@ -147,9 +147,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from swarmwiz.core.pipeline import Pipeline
 
     pipeline = Pipeline.for_spec(spec, lab=args.lab)
-    summary = out.run(pipeline.plan())
+    out.run(pipeline.plan())
     out.line(f"workspace: {ws.path}")
-    out.plan(summary)
     out.cost(pipeline.cost())
     return EXIT_OK
 
@@ -163,16 +162,17 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     pipeline = Pipeline.for_spec(spec, lab=args.lab)
 
     def confirm(summary, cost) -> bool:
-        out.plan(summary)
         out.cost(cost)
-        if args.yes or summary.empty:
+        if summary.empty:
             return True
         if not sys.stdin.isatty():
             raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
+    if args.yes:
+        out.cost(pipeline.cost())
     with _safe_interrupts(pipeline, out):
-        result = out.run(pipeline.deploy(confirm=confirm))
+        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes))
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK

@@ -86,6 +86,10 @@ class Output:
                 self._clear_live()
                 self.line(f"    {event.text}")
                 self._render_live()
+        elif isinstance(event, ev.PlanSummary):
+            self._clear_live()
+            self.plan(event)
+            self._render_live()
         elif isinstance(event, ev.Notice):
             self._clear_live()
             self.line(f"note: {event.message}")

@@ -31,12 +31,16 @@ def add_parser(subparsers, add: Callable | None = None) -> argparse.ArgumentPars
         p.set_defaults(func=run)
         p.add_argument("--lab", action="store_true", default=argparse.SUPPRESS, help="use the local lab")
     p.add_argument("action", choices=["set", "check", "delete"], help="set, check or delete")
-    p.add_argument("--from-env", action="store_true", help="set: read SCW_ACCESS_KEY, SCW_SECRET_KEY, "
-                   "SCW_DEFAULT_PROJECT_ID and CLOUDFLARE_API_TOKEN instead of prompting")
+    p.add_argument(
+        "--from-env",
+        action="store_true",
+        help="set: read SCW_ACCESS_KEY, SCW_SECRET_KEY, "
+        "SCW_DEFAULT_PROJECT_ID and CLOUDFLARE_API_TOKEN instead of prompting",
+    )
     p.add_argument("-y", "--yes", action="store_true", help="delete: do not ask first")
     p.add_argument("--domain", metavar="ZONE", help="check: require DNS edit permission on this Cloudflare zone")
     p.epilog = (
-        "Entries live in the OS keyring under the service \"swarmwiz\". Environment variables take precedence "
+        'Entries live in the OS keyring under the service "swarmwiz". Environment variables take precedence '
         "over the keyring; without a keyring (headless machines, CI) set them instead."
     )
     return p
@@ -84,7 +88,7 @@ def _set(args: argparse.Namespace, store: KeyringStore) -> int:
             _err("cancelled; nothing was stored.")
             return EXIT_USAGE
     written = store.write(creds)
-    _print(f"Stored {len(written)} entries under \"{SERVICE}\" in the OS keyring: {', '.join(written)}.")
+    _print(f'Stored {len(written)} entries under "{SERVICE}" in the OS keyring: {", ".join(written)}.')
     _print("Run `swarmwiz credentials check` to validate them against Scaleway and Cloudflare.")
     return EXIT_OK
 
@@ -160,8 +164,9 @@ def _delete(args: argparse.Namespace, store: KeyringStore) -> int:
             return EXIT_USAGE
         import questionary
 
-        sure = questionary.confirm(f"Delete the four swarmwiz entries (service \"{SERVICE}\") from the OS keyring?",
-                                   default=False).ask()
+        sure = questionary.confirm(
+            f'Delete the four swarmwiz entries (service "{SERVICE}") from the OS keyring?', default=False
+        ).ask()
         if not sure:
             _print("Nothing deleted.")
             return EXIT_OK
@@ -169,9 +174,11 @@ def _delete(args: argparse.Namespace, store: KeyringStore) -> int:
     if deleted:
         _print(f"Deleted {len(deleted)} entries from the OS keyring: {', '.join(deleted)}.")
     else:
-        _print(f"No swarmwiz entries were stored under \"{SERVICE}\"; nothing to delete.")
+        _print(f'No swarmwiz entries were stored under "{SERVICE}"; nothing to delete.')
     still = [f.env for f in FIELDS if os.environ.get(f.env)]
     if still:
-        _print(f"Note: {', '.join(still)} {'is' if len(still) == 1 else 'are'} still set in this environment "
-               "and would be used.")
+        _print(
+            f"Note: {', '.join(still)} {'is' if len(still) == 1 else 'are'} still set in this environment "
+            "and would be used."
+        )
     return EXIT_OK

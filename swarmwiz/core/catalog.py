@@ -131,7 +131,5 @@ def estimate(catalog: Catalog, zones: list[str], groups: list[tuple[str, str, in
         lines.append(CostLine(role, type_name, count, total / count, total))
         nodes += count
     if nodes:
-        lines.append(
-            CostLine("routed IPv4", "", nodes, catalog.ip_monthly_eur, catalog.ip_monthly_eur * nodes)
-        )
+        lines.append(CostLine("routed IPv4", "", nodes, catalog.ip_monthly_eur, catalog.ip_monthly_eur * nodes))
     return CostEstimate(tuple(lines), round(sum(line.monthly_eur for line in lines), 2), catalog.source)

@@ -257,7 +257,9 @@ def _check_api_key(creds: Credentials, api: ScalewayApi, checks: dict[str, Check
     elif r.status_code == 403:
         # A key without IAM read cannot look itself up; the secret key worked, so the pair is usable.
         checks["scw_access_key"] = Check(
-            "scw_access_key", True, "ok",
+            "scw_access_key",
+            True,
+            "ok",
             "The Scaleway access key could not be looked up (no IAM read permission); the secret key works.",
         )
     else:
@@ -275,7 +277,8 @@ def _check_project(pid: str, key: dict, api: ScalewayApi) -> Check:
         return _bad(attr, "rejected", "The Scaleway project ID names no project (not found).")
     if r.status_code == 403 and pid != key.get("default_project_id"):
         return _bad(
-            attr, "permission",
+            attr,
+            "permission",
             f"The Scaleway project ID names a project this key may not read ({_scaleway_reason(r)}), and it is not "
             "the key's default project: check the ID or the key's IAM policy.",
         )
@@ -285,7 +288,8 @@ def _check_project(pid: str, key: dict, api: ScalewayApi) -> Check:
     r = api.list_servers(PROBE_ZONE, pid)
     if r.status_code == 403:
         return _bad(
-            attr, "permission",
+            attr,
+            "permission",
             f"The Scaleway key is missing a permission: it cannot list instances in the project "
             f"({_scaleway_reason(r)}); give it InstancesFullAccess there.",
         )
@@ -322,7 +326,8 @@ def _check_cloudflare(creds: Credentials, api: CloudflareApi, domain: str | None
             # Either the domain is not in the account or the token may not read it; a token cannot tell which.
             others = ", ".join(sorted(z.get("name", "?") for z in api.zones())) or "none"
             return _bad(
-                attr, "unknown_zone",
+                attr,
+                "unknown_zone",
                 f"The Cloudflare API token sees no zone {domain} (zones it sees: {others}): check the domain, or give "
                 "the token Zone:Read on it.",
             )
@@ -332,12 +337,16 @@ def _check_cloudflare(creds: Credentials, api: CloudflareApi, domain: str | None
         names = ", ".join(z.get("name", "?") for z in zones)
         if domain and lacking:
             return Check(
-                attr, False, "permission",
+                attr,
+                False,
+                "permission",
                 f"The Cloudflare API token is missing a permission: no DNS:Edit on the zone {domain}.",
             )
         if len(lacking) == len(zones):
             return Check(
-                attr, False, "permission",
+                attr,
+                False,
+                "permission",
                 f"The Cloudflare API token is missing a permission: no DNS:Edit on any zone it sees ({names}).",
             )
         return Check(attr, True, "ok", f"The Cloudflare API token is active and can edit DNS in {names}.")

@@ -82,9 +82,7 @@ class Credentials:
     def require(self) -> Credentials:
         """Self, or CredentialError naming the first missing credential and how to provide it."""
         for f in self.missing():
-            raise CredentialError(
-                f"The {f.label} is missing: store it with `swarmwiz credentials set` or set {f.env}."
-            )
+            raise CredentialError(f"The {f.label} is missing: store it with `swarmwiz credentials set` or set {f.env}.")
         return self
 
 
@@ -107,9 +105,7 @@ class KeyringStore:
             import keyring
 
             backend = keyring.get_keyring()
-            if "plaintext" in type(backend).__name__.lower() or type(backend).__module__.startswith(
-                "keyrings.alt"
-            ):
+            if "plaintext" in type(backend).__name__.lower() or type(backend).__module__.startswith("keyrings.alt"):
                 raise CredentialError(
                     f"The configured keyring backend {type(backend).__name__} stores secrets in a plain file; "
                     f"swarmwiz refuses it: {HEADLESS_HINT}."
@@ -209,10 +205,7 @@ def _no_keyring_message() -> str:
             with contextlib.closing(secretstorage.dbus_init()) as conn:
                 available = secretstorage.check_service_availability(conn)
         except Exception:
-            return (
-                f"There is no OS keyring: the D-Bus session bus at {address} cannot be reached; "
-                f"{HEADLESS_HINT}."
-            )
+            return f"There is no OS keyring: the D-Bus session bus at {address} cannot be reached; {HEADLESS_HINT}."
         if not available:
             return (
                 "There is no OS keyring: no Secret Service (gnome-keyring, KeePassXC) runs on the D-Bus session "
@@ -294,8 +287,14 @@ def check_format(creds: Credentials) -> list[Check]:
         value = creds.value(f.attr)
         pattern, expected = _FORMATS[f.attr]
         if not value:
-            results.append(Check(f.attr, False, "missing", f"The {f.label} is missing (set {f.env} or run "
-                                 "`swarmwiz credentials set`)."))
+            results.append(
+                Check(
+                    f.attr,
+                    False,
+                    "missing",
+                    f"The {f.label} is missing (set {f.env} or run `swarmwiz credentials set`).",
+                )
+            )
         elif not pattern.match(value):
             results.append(Check(f.attr, False, "malformed", f"The {f.label} is malformed: expected {expected}."))
         else:

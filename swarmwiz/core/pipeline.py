@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import events as ev
@@ -248,15 +249,20 @@ class Pipeline:
         )
         return summary
 
-    def _phase_apply(self, total: int, *, destroy: bool = False) -> Events:
+    def _phase_apply(self, total: int, *, destroy: bool = False, plan_file: Path | None | bool = True) -> Events:
+        """Apply the saved plan, or (plan_file=None) plan and apply in one run with -auto-approve."""
         phase = ev.Phase.DESTROY if destroy else ev.Phase.APPLY
         yield ev.PhaseStarted(phase)
         done = 0
-        for event in self._terraform().apply(plan_file=self.workspace.path / PLAN_FILE, destroy=destroy):
-            if isinstance(event, ev.ResourceChanged):
+        saved = self.workspace.path / PLAN_FILE if plan_file is True else plan_file
+        for event in self._terraform().apply(plan_file=saved, destroy=destroy):
+            if isinstance(event, ev.PlanSummary):
+                total = event.add + event.change + event.destroy
+                yield event
+            elif isinstance(event, ev.ResourceChanged):
                 event = ev.ResourceChanged(**{**event.__dict__, "phase": phase})
                 yield event
-                if event.state == "done":
+                if event.state == "done" and event.action != "read":  # data source reads change nothing
                     done += 1
                     yield ev.PhaseProgress(phase, done, max(total, done), "resources")
             else:
@@ -394,8 +400,14 @@ class Pipeline:
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
-    def deploy(self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool]) -> Generator[ev.Event, None, Any]:
-        """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined."""
+    def deploy(
+        self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None, *, auto_approve: bool = False
+    ) -> Generator[ev.Event, None, Any]:
+        """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
+
+        With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
+        plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
+        """
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.lab)
             yield from self._phase_credentials()
@@ -404,20 +416,24 @@ class Pipeline:
             self._checkpoint()
             before = self._known_nodes()
             yield from self._remove_untracked(ev.Phase.PLAN)
-            summary = yield from self._phase_plan()
-            if not confirm(summary, self.cost()):
-                return None
-            self._checkpoint()
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
+            summary = None
+            if not auto_approve:
+                summary = yield from self._phase_plan()
+                if confirm is not None and not confirm(summary, self.cost()):
+                    return None
+                self._checkpoint()
             if leaving:
                 yield from self._phase_drain(leaving, [n for n in before if n.key in wanted])
             self.workspace.set_state("deploying", nodes=self.spec.node_count)
             try:
-                if summary.empty and {n.key for n in self._nodes()} == wanted:
+                if summary is not None and summary.empty and {n.key for n in self._nodes()} == wanted:
                     yield ev.PhaseFinished(ev.Phase.APPLY, skipped=True, message="nothing to change")
-                else:
+                elif summary is not None:
                     yield from self._phase_apply(summary.add + summary.change + summary.destroy)
+                else:
+                    yield from self._phase_apply(0, plan_file=None)
             except SwarmwizError:
                 self.workspace.set_state("failed")
                 raise

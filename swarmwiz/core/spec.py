@@ -19,9 +19,7 @@ MAX_WORKERS = 100
 MAX_ZONES = 3
 DEFAULT_IMAGE = "ubuntu_noble"
 DEFAULT_PRIVATE_SUBNET = "172.16.8.0/22"
-IMAGE_RE = re.compile(
-    r"^([a-z][a-z0-9_]{1,62}|([a-z]{2}-[a-z]{3}-[1-9]/)?[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
-)
+IMAGE_RE = re.compile(r"^([a-z][a-z0-9_]{1,62}|([a-z]{2}-[a-z]{3}-[1-9]/)?[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 PUBLIC_KEY_TYPES = (
     "ssh-ed25519",
     "ssh-rsa",
@@ -176,16 +174,12 @@ def validate(
     apex = _get(dns, "apex", bool, problems, prefix="dns.", default=False)
 
     ssh = data.get("ssh") if isinstance(data.get("ssh"), dict) else {}
-    key_path, key_text = (
-        _check_public_key(ssh.get("public_key"), base_dir, problems) if "ssh" in data else (None, None)
-    )
+    key_path, key_text = _check_public_key(ssh.get("public_key"), base_dir, problems) if "ssh" in data else (None, None)
     cidrs = _check_cidrs(ssh.get("allowed_cidrs", ["0.0.0.0/0"]), problems)
 
     image = _get(data, "image", str, problems, default=DEFAULT_IMAGE)
     if image is not None and not IMAGE_RE.match(image):
-        problems.append(
-            f"image: {_show(image)} is not an image label (like ubuntu_noble) or a local image UUID"
-        )
+        problems.append(f"image: {_show(image)} is not an image label (like ubuntu_noble) or a local image UUID")
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
     subnet = _check_private_subnet(network.get("private_subnet", DEFAULT_PRIVATE_SUBNET), problems)
 
@@ -225,9 +219,7 @@ def _is(value: Any, t: type) -> bool:
     return isinstance(value, t)
 
 
-def _get(
-    table: dict, key: str, t: type, problems: list[str], *, prefix: str = "", default: Any = None
-) -> Any:
+def _get(table: dict, key: str, t: type, problems: list[str], *, prefix: str = "", default: Any = None) -> Any:
     if key not in table:
         return default
     value = table[key]
@@ -279,9 +271,7 @@ def _check_zones(data: dict, catalog: Catalog, problems: list[str]) -> tuple[lis
     return good, (regions[0] if len(regions) == 1 else None)
 
 
-def _check_group(
-    data: dict, role: str, catalog: Catalog, zones: list[str], problems: list[str]
-) -> NodeGroup | None:
+def _check_group(data: dict, role: str, catalog: Catalog, zones: list[str], problems: list[str]) -> NodeGroup | None:
     table = data.get(role)
     if not isinstance(table, dict):
         return None
@@ -335,9 +325,7 @@ def _check_domain(domain: Any, problems: list[str]) -> str | None:
     try:
         ascii_name = idna.encode(candidate, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
-        problems.append(
-            f"dns.domain: {_show(domain)} is not a valid domain name (letters, digits, '-' and dots)"
-        )
+        problems.append(f"dns.domain: {_show(domain)} is not a valid domain name (letters, digits, '-' and dots)")
         return None
     labels = ascii_name.split(".")
     if len(labels) < 2 or len(ascii_name) > 253 or not re.fullmatch(r"[a-z][a-z0-9-]*", labels[-1]):
@@ -346,13 +334,9 @@ def _check_domain(domain: Any, problems: list[str]) -> str | None:
     return ascii_name
 
 
-def _check_public_key(
-    value: Any, base_dir: Path | None, problems: list[str]
-) -> tuple[Path | None, str | None]:
+def _check_public_key(value: Any, base_dir: Path | None, problems: list[str]) -> tuple[Path | None, str | None]:
     if value is None:
-        problems.append(
-            "ssh.public_key: missing; give the path of an OpenSSH public key, e.g. ~/.ssh/id_ed25519.pub"
-        )
+        problems.append("ssh.public_key: missing; give the path of an OpenSSH public key, e.g. ~/.ssh/id_ed25519.pub")
         return None, None
     if not isinstance(value, str):
         problems.append(f"ssh.public_key: must be a path string, not {_show(value)}")

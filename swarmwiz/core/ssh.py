@@ -71,8 +71,10 @@ async def connect(
             title="SSH host key changed",
         ) from None
     except asyncssh.PermissionDenied:
-        raise RemoteError(f"SSH login as {username} to {label} was refused: the client key is not authorized",
-                          title="SSH login refused") from None
+        raise RemoteError(
+            f"SSH login as {username} to {label} was refused: the client key is not authorized",
+            title="SSH login refused",
+        ) from None
     except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
     _LABELS[conn] = label
@@ -143,8 +145,14 @@ async def wait_for_ssh(
             )
         try:
             conn = await connect(
-                address, known_hosts=known_hosts, host_key=host_key, client_keys=client_keys, username=username,
-                connect_timeout=max(1.0, min(10.0, remaining)), node=node, port=port,
+                address,
+                known_hosts=known_hosts,
+                host_key=host_key,
+                client_keys=client_keys,
+                username=username,
+                connect_timeout=max(1.0, min(10.0, remaining)),
+                node=node,
+                port=port,
             )
         except RemoteError as exc:
             if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:

@@ -56,8 +56,20 @@ class NodeStatus:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        return {k: data[k] for k in ("hostname", "role", "status", "availability", "manager_status",
-                                     "engine_version", "zone", "public_ip", "private_ip")}
+        return {
+            k: data[k]
+            for k in (
+                "hostname",
+                "role",
+                "status",
+                "availability",
+                "manager_status",
+                "engine_version",
+                "zone",
+                "public_ip",
+                "private_ip",
+            )
+        }
 
 
 @dataclass
@@ -124,11 +136,15 @@ async def bootstrap(
         raise InputError("a swarm needs at least one manager node")
     for node in nodes:
         if not node.private_ip or not node.public_ip:
-            raise InputError(f"{node.key} has no {'private' if not node.private_ip else 'public'} IP; swarm "
-                             "traffic is advertised on the private network and SSH goes to the public IP")
+            raise InputError(
+                f"{node.key} has no {'private' if not node.private_ip else 'public'} IP; swarm "
+                "traffic is advertised on the private network and SSH goes to the public IP"
+            )
     if len(managers) % 2 == 0:
-        on_log(f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
-               "an odd number of managers is recommended")
+        on_log(
+            f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
+            "an odd number of managers is recommended"
+        )
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
     deadline = time.monotonic() + timeout
     async with _deadline(timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
@@ -136,8 +152,10 @@ async def bootstrap(
         infos = dict(zip(conns, await asyncio.gather(*(_swarm_info(conns[n], n) for n in conns)), strict=True))
         for node, info in infos.items():
             if info.get("LocalNodeState") == "locked":
-                raise RemoteError(f"{node.label}: the swarm is locked (autolock); unlock it with "
-                                  "`docker swarm unlock` on that node, then run again")
+                raise RemoteError(
+                    f"{node.label}: the swarm is locked (autolock); unlock it with "
+                    "`docker swarm unlock` on that node, then run again"
+                )
         reachable_managers = [m for m in managers if m in conns]
         if not reachable_managers:
             raise RemoteError("no manager is reachable over SSH; cannot bootstrap the swarm")
@@ -146,8 +164,10 @@ async def bootstrap(
             lead = reachable_managers[0]
             on_log(f"{lead.key}: docker swarm init (advertise {lead.private_ip})")
             await _leave_if_stuck(conns[lead], lead, infos[lead], on_log)
-            await ssh.run(conns[lead], ["docker", "swarm", "init", "--advertise-addr", lead.private_ip,
-                                        "--data-path-addr", lead.private_ip])
+            await ssh.run(
+                conns[lead],
+                ["docker", "swarm", "init", "--advertise-addr", lead.private_ip, "--data-path-addr", lead.private_ip],
+            )
             infos[lead] = await _swarm_info(conns[lead], lead)
         else:
             on_log(f"{lead.key}: already a manager of the swarm")
@@ -166,9 +186,9 @@ async def bootstrap(
         for role in sorted({n.role for n in to_join}):
             # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
             tokens[role] = (await ssh.run(conns[lead], ["docker", "swarm", "join-token", "-q", role])).strip()
-        results = await asyncio.gather(*(
-            _join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join
-        ), return_exceptions=True)
+        results = await asyncio.gather(
+            *(_join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join), return_exceptions=True
+        )
         tokens.clear()
         # Every join runs to its end (none is left half-done); then all failures are reported together.
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -176,24 +196,31 @@ async def bootstrap(
             raise next(f for f in failures if not isinstance(f, RemoteError))
         if failures:
             raise RemoteError("; ".join(f.message for f in failures))
-        for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)),
-                              strict=True):
+        for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)), strict=True):
             infos[node] = info
         await _wait_ready(conns[lead], lead, list(conns), on_log, limit=max(1.0, deadline - time.monotonic() - 1))
         current = {n.name: infos[n].get("NodeID") for n in conns}
         await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
         missing = [n for n in nodes if n not in conns]
         if missing:
-            raise RemoteError("could not reach " + ", ".join(n.label for n in missing)
-                              + " over SSH; the rest of the swarm is up. Run again once they answer.")
+            raise RemoteError(
+                "could not reach "
+                + ", ".join(n.label for n in missing)
+                + " over SSH; the rest of the swarm is up. Run again once they answer."
+            )
 
 
 async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) -> None:
     await _leave_if_stuck(conn, node, info, on_log)
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
     args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
-    await ssh.run(conn, ["sh", "-c", _JOIN_SCRIPT, "sh", *args], input=token + "\n", redact=(token,),
-                  display=["docker", "swarm", "join", *args])
+    await ssh.run(
+        conn,
+        ["sh", "-c", _JOIN_SCRIPT, "sh", *args],
+        input=token + "\n",
+        redact=(token,),
+        display=["docker", "swarm", "join", *args],
+    )
     on_log(f"{node.key}: joined as {node.role}")
 
 
@@ -227,8 +254,10 @@ async def _wait_ready(conn, lead: Node, nodes: list[Node], on_log, *, limit: flo
             on_log(f"all {len(wanted)} nodes Ready ({time.monotonic() - started:.1f}s)")
             return
         if time.monotonic() - started > limit:
-            raise RemoteError(f"timed out after {limit:.0f}s waiting for {', '.join(sorted(wanted - ready))} "
-                              "to be Ready in `docker node ls`")
+            raise RemoteError(
+                f"timed out after {limit:.0f}s waiting for {', '.join(sorted(wanted - ready))} "
+                "to be Ready in `docker node ls`"
+            )
         await asyncio.sleep(0.5)
 
 
@@ -257,7 +286,7 @@ async def status(
                     async with _connection(manager, remote) as conn:
                         members = await _node_ls(conn, manager)
                     result = _merge(nodes, members, source=manager.key)
-                    result.unreachable = [m.key for m in managers[:managers.index(manager)]]
+                    result.unreachable = [m.key for m in managers[: managers.index(manager)]]
                     return result
                 except RemoteError as exc:
                     errors.append(exc.message)
@@ -284,8 +313,9 @@ def _merge(nodes: list[Node], members: list[dict], *, source: str) -> ClusterSta
     managers = [m for m in members if m.get("ManagerStatus")]
     leader = next((m["Hostname"] for m in managers if m["ManagerStatus"] == "Leader"), None)
     reachable = sum(1 for m in managers if m["ManagerStatus"] in ("Leader", "Reachable"))
-    return ClusterStatus(nodes=rows, leader=leader, managers_reachable=reachable, managers_total=len(managers),
-                         source=source)
+    return ClusterStatus(
+        nodes=rows, leader=leader, managers_reachable=reachable, managers_total=len(managers), source=source
+    )
 
 
 def _row(member: dict, node: Node | None) -> NodeStatus:
@@ -306,9 +336,18 @@ def _row(member: dict, node: Node | None) -> NodeStatus:
 
 
 def _unknown(node: Node) -> NodeStatus:
-    return NodeStatus(hostname=node.name, role=node.role, status="Unknown", availability="", manager_status="",
-                      engine_version="", zone=node.zone, public_ip=node.public_ip, private_ip=node.private_ip,
-                      key=node.key)
+    return NodeStatus(
+        hostname=node.name,
+        role=node.role,
+        status="Unknown",
+        availability="",
+        manager_status="",
+        engine_version="",
+        zone=node.zone,
+        public_ip=node.public_ip,
+        private_ip=node.private_ip,
+        key=node.key,
+    )
 
 
 # ----- scale down -------------------------------------------------------------------------------------------
@@ -349,8 +388,10 @@ async def remove_nodes(
                 f"{(len(current_managers) - 1) // 2} per run and run again"
             )
         if (len(current_managers) - len(leaving_managers)) % 2 == 0 and leaving_managers:
-            on_log(f"warning: {len(current_managers) - len(leaving_managers)} managers left; an odd number "
-                   "tolerates the same failures with one node less")
+            on_log(
+                f"warning: {len(current_managers) - len(leaving_managers)} managers left; an odd number "
+                "tolerates the same failures with one node less"
+            )
         for node in leaving_managers:
             node_id = live[node.name]["ID"]
             on_log(f"{node.key}: demoting to worker")
@@ -362,8 +403,9 @@ async def remove_nodes(
                 continue
             on_log(f"{node.key}: draining")
             await ssh.run(conn, ["docker", "node", "update", "--availability", "drain", entry["ID"]])
-            await _poll(lambda nid=entry["ID"]: _no_tasks(conn, lead, nid), f"tasks to leave {node.key}",
-                        limit=drain_timeout)
+            await _poll(
+                lambda nid=entry["ID"]: _no_tasks(conn, lead, nid), f"tasks to leave {node.key}", limit=drain_timeout
+            )
         await asyncio.gather(*(_leave(n, remote, on_log) for n in leaving if n.name in live))
         for node in leaving:
             entry = live.get(node.name)
@@ -414,8 +456,9 @@ async def _is_worker(conn, lead: Node, node_id: str) -> bool:
 
 
 async def _no_tasks(conn, lead: Node, node_id: str) -> bool:
-    out = await ssh.run(conn, ["docker", "node", "ps", node_id, "--filter", "desired-state=running",
-                               "--format", "{{.ID}}"])
+    out = await ssh.run(
+        conn, ["docker", "node", "ps", node_id, "--filter", "desired-state=running", "--format", "{{.ID}}"]
+    )
     return not out.strip()
 
 
@@ -443,8 +486,14 @@ async def _deadline(seconds: float, what: str):
 
 @asynccontextmanager
 async def _connection(node: Node, remote: _Remote):
-    conn = await ssh.connect(node.public_ip, known_hosts=remote.known_hosts, client_keys=remote.client_keys,
-                             username=remote.username, connect_timeout=remote.connect_timeout, node=node.key)
+    conn = await ssh.connect(
+        node.public_ip,
+        known_hosts=remote.known_hosts,
+        client_keys=remote.client_keys,
+        username=remote.username,
+        connect_timeout=remote.connect_timeout,
+        node=node.key,
+    )
     try:
         yield conn
     finally:
@@ -453,8 +502,9 @@ async def _connection(node: Node, remote: _Remote):
 
 async def _connect_all(nodes: list[Node], remote: _Remote, stack: AsyncExitStack, on_log) -> dict:
     """Connections to every node that answers; a changed host key is never tolerated."""
-    results = await asyncio.gather(*(stack.enter_async_context(_connection(n, remote)) for n in nodes),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(stack.enter_async_context(_connection(n, remote)) for n in nodes), return_exceptions=True
+    )
     conns = {}
     for node, result in zip(nodes, results, strict=True):
         if isinstance(result, BaseException):

@@ -30,8 +30,15 @@ FAULTS_ENV = "SWARMWIZ_LAB_FAULTS"
 IDLE_SECONDS = float(os.environ.get("SWARMWIZ_LAB_IDLE_SECONDS", 900))
 CF_PREFIX = "/client/v4"
 # What cloud-init would do on a real image that the lab image already has (Docker) or cannot do.
-HONOURED_CLOUD_INIT = {"hostname", "preserve_hostname", "ssh_keys", "ssh_authorized_keys", "ssh_deletekeys",
-                       "ssh_genkeytypes", "disable_root"}
+HONOURED_CLOUD_INIT = {
+    "hostname",
+    "preserve_hostname",
+    "ssh_keys",
+    "ssh_authorized_keys",
+    "ssh_deletekeys",
+    "ssh_genkeytypes",
+    "disable_root",
+}
 
 
 class APIError(Exception):
@@ -60,8 +67,9 @@ def scw_invalid(field: str, problem: str) -> APIError:
 
 
 def cf_error(status: int, code: int, message: str) -> APIError:
-    return APIError(status, {"success": False, "errors": [{"code": code, "message": message}],
-                             "messages": [], "result": None})
+    return APIError(
+        status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+    )
 
 
 def cf_ok(result: Any, **extra: Any) -> dict:
@@ -80,7 +88,7 @@ def _page(items: list, query: dict) -> tuple[list, int]:
     """Slice `items` by the page/per_page query parameters both APIs use."""
     page = max(int(query.get("page", 1) or 1), 1)
     per_page = max(int(query.get("per_page", 50) or 50), 1)
-    return items[(page - 1) * per_page: page * per_page], len(items)
+    return items[(page - 1) * per_page : page * per_page], len(items)
 
 
 def parse_cloud_init(text: str | None) -> tuple[dict, list[str]]:
@@ -108,8 +116,15 @@ class Lab:
         self.lock = threading.RLock()
         self.net_lock = threading.Lock()
         self.state = files.read_json(lab_dir / files.STATE_FILE) or {}
-        for kind in ("servers", "ips", "security_groups", "private_networks", "private_nics", "ssh_keys",
-                     "dns_records"):
+        for kind in (
+            "servers",
+            "ips",
+            "security_groups",
+            "private_networks",
+            "private_nics",
+            "ssh_keys",
+            "dns_records",
+        ):
             self.state.setdefault(kind, {})
         self._creds: dict = {}
         self._creds_mtime = 0.0
@@ -151,26 +166,50 @@ class Lab:
     def scw_auth(self, headers: Any) -> None:
         token = headers.get("X-Auth-Token")
         if not token:
-            raise scw_error(401, "denied_authentication", "authentication is denied", method="api_key",
-                            reason="not_found")
+            raise scw_error(
+                401, "denied_authentication", "authentication is denied", method="api_key", reason="not_found"
+            )
         if not _uuid_ok(token):
-            raise scw_error(401, "denied_authentication", "authentication is denied", method="api_key",
-                            reason="invalid_argument")
+            raise scw_error(
+                401, "denied_authentication", "authentication is denied", method="api_key", reason="invalid_argument"
+            )
         if token != self.creds["SCW_SECRET_KEY"]:
-            raise scw_error(401, "denied_authentication", "authentication is denied", method="api_key",
-                            reason="not_found")
+            raise scw_error(
+                401, "denied_authentication", "authentication is denied", method="api_key", reason="not_found"
+            )
 
     def cf_auth(self, headers: Any, *, path: str, write: bool) -> dict:
         auth = headers.get("Authorization") or ""
         if not auth:
-            raise APIError(400, {"success": False, "messages": [], "result": None, "errors": [
-                {"code": 9106, "message": "Missing X-Auth-Email header"},
-                {"code": 9107, "message": "Missing X-Auth-Key header"}]})
+            raise APIError(
+                400,
+                {
+                    "success": False,
+                    "messages": [],
+                    "result": None,
+                    "errors": [
+                        {"code": 9106, "message": "Missing X-Auth-Email header"},
+                        {"code": 9107, "message": "Missing X-Auth-Key header"},
+                    ],
+                },
+            )
         scheme, _, token = auth.partition(" ")
         if scheme != "Bearer" or not re.fullmatch(r"[0-9A-Za-z_-]{40,80}", token):
-            raise APIError(400, {"success": False, "messages": [], "result": None, "errors": [
-                {"code": 6003, "message": "Invalid request headers",
-                 "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}]}]})
+            raise APIError(
+                400,
+                {
+                    "success": False,
+                    "messages": [],
+                    "result": None,
+                    "errors": [
+                        {
+                            "code": 6003,
+                            "message": "Invalid request headers",
+                            "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}],
+                        }
+                    ],
+                },
+            )
         record = self.creds["cloudflare_tokens"].get(token)
         if path == "/user/tokens/verify":
             if record is None:
@@ -183,25 +222,43 @@ class Lab:
     def _project(self, body: dict, key: str = "project") -> str:
         project = body.get(key) or body.get("project_id") or self.creds["SCW_DEFAULT_PROJECT_ID"]
         if project != self.creds["SCW_DEFAULT_PROJECT_ID"]:
-            raise scw_error(403, "permissions_denied", "insufficient permissions",
-                            details=[{"resource": "project", "action": "write"}])
+            raise scw_error(
+                403,
+                "permissions_denied",
+                "insufficient permissions",
+                details=[{"resource": "project", "action": "write"}],
+            )
         return project
 
     # ---- Scaleway: IAM and account ----
     def get_api_key(self, access_key: str) -> dict:
         if access_key != self.creds["SCW_ACCESS_KEY"]:
             raise scw_not_found("api_key", access_key)
-        return {"access_key": access_key, "secret_key": None, "description": "swarmwiz lab key",
-                "default_project_id": self.creds["SCW_DEFAULT_PROJECT_ID"], "editable": True, "deletable": True,
-                "managed": False, "creation_ip": "127.0.0.1", "created_at": self._zone_created,
-                "updated_at": self._zone_created, "expires_at": None,
-                "user_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"]}
+        return {
+            "access_key": access_key,
+            "secret_key": None,
+            "description": "swarmwiz lab key",
+            "default_project_id": self.creds["SCW_DEFAULT_PROJECT_ID"],
+            "editable": True,
+            "deletable": True,
+            "managed": False,
+            "creation_ip": "127.0.0.1",
+            "created_at": self._zone_created,
+            "updated_at": self._zone_created,
+            "expires_at": None,
+            "user_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+        }
 
     def project_view(self) -> dict:
-        return {"id": self.creds["SCW_DEFAULT_PROJECT_ID"], "name": "default",
-                "organization_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"], "status": "active",
-                "description": "swarmwiz lab project",
-                "created_at": self._zone_created, "updated_at": self._zone_created}
+        return {
+            "id": self.creds["SCW_DEFAULT_PROJECT_ID"],
+            "name": "default",
+            "organization_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+            "status": "active",
+            "description": "swarmwiz lab project",
+            "created_at": self._zone_created,
+            "updated_at": self._zone_created,
+        }
 
     def ssh_key_view(self, key: dict) -> dict:
         return {**key, "organization_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"]}
@@ -210,9 +267,14 @@ class Lab:
         public_key = (body.get("public_key") or "").strip()
         parts = public_key.split()
         if len(parts) < 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
-            raise scw_error(400, "invalid_arguments", "invalid argument(s)",
-                            details=[{"argument_name": "public_key", "reason": "constraint",
-                                      "help_message": "not an OpenSSH public key"}])
+            raise scw_error(
+                400,
+                "invalid_arguments",
+                "invalid argument(s)",
+                details=[
+                    {"argument_name": "public_key", "reason": "constraint", "help_message": "not an OpenSSH public key"}
+                ],
+            )
         import base64
 
         try:
@@ -220,9 +282,16 @@ class Lab:
         except ValueError:
             digest = hashlib.sha256(parts[1].encode()).digest()
         fingerprint = f"256 SHA256:{base64.b64encode(digest).decode().rstrip('=')} {parts[0]}"
-        key = {"id": str(uuid.uuid4()), "name": body.get("name") or f"key-{uuid.uuid4().hex[:8]}",
-               "public_key": public_key, "fingerprint": fingerprint, "created_at": now(), "updated_at": now(),
-               "project_id": self._project(body, "project_id"), "disabled": bool(body.get("disabled", False))}
+        key = {
+            "id": str(uuid.uuid4()),
+            "name": body.get("name") or f"key-{uuid.uuid4().hex[:8]}",
+            "public_key": public_key,
+            "fingerprint": fingerprint,
+            "created_at": now(),
+            "updated_at": now(),
+            "project_id": self._project(body, "project_id"),
+            "disabled": bool(body.get("disabled", False)),
+        }
         self.state["ssh_keys"][key["id"]] = key
         return key
 
@@ -237,17 +306,32 @@ class Lab:
                 out[name] = {"availability": z["availability"]}
                 continue
             out[name] = {
-                "monthly_price": z["monthly_price_eur"], "hourly_price": z["hourly_price_eur"], "alt_names": [],
+                "monthly_price": z["monthly_price_eur"],
+                "hourly_price": z["hourly_price_eur"],
+                "alt_names": [],
                 "per_volume_constraint": {"l_ssd": {"min_size": 0, "max_size": 800_000_000_000}},
                 "volumes_constraint": {"min_size": 0, "max_size": 800_000_000_000},
-                "ncpus": t["ncpus"], "ram": int(t["ram_gib"] * 1024**3), "arch": t.get("arch", "x86_64"),
-                "gpu": t.get("gpu", 0), "gpu_info": None, "baremetal": False,
+                "ncpus": t["ncpus"],
+                "ram": int(t["ram_gib"] * 1024**3),
+                "arch": t.get("arch", "x86_64"),
+                "gpu": t.get("gpu", 0),
+                "gpu_info": None,
+                "baremetal": False,
                 "end_of_service": t.get("end_of_service", False),
-                "network": {"interfaces": [], "sum_internal_bandwidth": None, "sum_internet_bandwidth": None,
-                            "ipv6_support": True},
-                "capabilities": {"block_storage": True, "boot_types": ["local", "rescue"], "max_file_systems": 0,
-                                 "private_network": t.get("private_networks_max", 8)},
-                "scratch_storage_max_size": None, "block_bandwidth": None,
+                "network": {
+                    "interfaces": [],
+                    "sum_internal_bandwidth": None,
+                    "sum_internet_bandwidth": None,
+                    "ipv6_support": True,
+                },
+                "capabilities": {
+                    "block_storage": True,
+                    "boot_types": ["local", "rescue"],
+                    "max_file_systems": 0,
+                    "private_network": t.get("private_networks_max", 8),
+                },
+                "scratch_storage_max_size": None,
+                "block_bandwidth": None,
             }
         return {"servers": out, "total_count": total}, total
 
@@ -262,18 +346,35 @@ class Lab:
         for host in subnet.hosts():
             if host != gateway and str(host) not in used:
                 return str(host)
-        raise scw_error(403, "quotas_exceeded", "quota(s) exceeded for this resource",
-                        details=[{"resource": "ip_routed_ipv4", "quota": len(used), "current": len(used)}])
+        raise scw_error(
+            403,
+            "quotas_exceeded",
+            "quota(s) exceeded for this resource",
+            details=[{"resource": "ip_routed_ipv4", "quota": len(used), "current": len(used)}],
+        )
 
     def ip_view(self, ip: dict) -> dict:
         server = self.state["servers"].get(ip.get("server_id") or "")
         gateway = str(self.net.public_gateway) if self.net is not None else "198.51.100.1"
-        return {"id": ip["id"], "address": ip["address"], "prefix": f"{ip['address']}/32", "reverse": None,
-                "server": {"id": server["id"], "name": server["name"]} if server else None,
-                "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"], "project": ip["project"],
-                "zone": ip["zone"], "type": ip["type"], "state": "attached" if server else "detached",
-                "tags": ip["tags"], "ipam_id": ip["id"], "gateway": gateway, "netmask": "32", "family": "inet",
-                "dynamic": False, "provisioning_mode": "dhcp"}
+        return {
+            "id": ip["id"],
+            "address": ip["address"],
+            "prefix": f"{ip['address']}/32",
+            "reverse": None,
+            "server": {"id": server["id"], "name": server["name"]} if server else None,
+            "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+            "project": ip["project"],
+            "zone": ip["zone"],
+            "type": ip["type"],
+            "state": "attached" if server else "detached",
+            "tags": ip["tags"],
+            "ipam_id": ip["id"],
+            "gateway": gateway,
+            "netmask": "32",
+            "family": "inet",
+            "dynamic": False,
+            "provisioning_mode": "dhcp",
+        }
 
     def create_ip(self, zone: str, body: dict) -> dict:
         type_ = body.get("type") or "routed_ipv4"
@@ -281,8 +382,15 @@ class Lab:
             raise scw_invalid("type", f"{type_!r} is not a valid IP type (routed_ipv4, routed_ipv6)")
         if type_ == "routed_ipv6":
             raise scw_error(400, "invalid_request_error", "the lab offers routed_ipv4 addresses only")
-        ip = {"id": str(uuid.uuid4()), "address": self._allocate_public(), "zone": zone, "type": type_,
-              "tags": body.get("tags") or [], "project": self._project(body), "server_id": body.get("server")}
+        ip = {
+            "id": str(uuid.uuid4()),
+            "address": self._allocate_public(),
+            "zone": zone,
+            "type": type_,
+            "tags": body.get("tags") or [],
+            "project": self._project(body),
+            "server_id": body.get("server"),
+        }
         self.state["ips"][ip["id"]] = ip
         return ip
 
@@ -294,34 +402,63 @@ class Lab:
 
     # ---- Scaleway: security groups ----
     def sg_view(self, sg: dict) -> dict:
-        servers = [{"id": s["id"], "name": s["name"]} for s in self.state["servers"].values()
-                   if s.get("security_group_id") == sg["id"]]
-        return {"id": sg["id"], "name": sg["name"], "description": sg.get("description") or "",
-                "enable_default_security": sg.get("enable_default_security", True),
-                "inbound_default_policy": sg["inbound_default_policy"],
-                "outbound_default_policy": sg["outbound_default_policy"],
-                "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"], "project": sg["project"],
-                "tags": sg.get("tags") or [], "organization_default": False, "project_default": False,
-                "creation_date": sg["creation_date"], "modification_date": sg["modification_date"],
-                "servers": servers, "stateful": sg.get("stateful", True), "state": "available", "zone": sg["zone"]}
+        servers = [
+            {"id": s["id"], "name": s["name"]}
+            for s in self.state["servers"].values()
+            if s.get("security_group_id") == sg["id"]
+        ]
+        return {
+            "id": sg["id"],
+            "name": sg["name"],
+            "description": sg.get("description") or "",
+            "enable_default_security": sg.get("enable_default_security", True),
+            "inbound_default_policy": sg["inbound_default_policy"],
+            "outbound_default_policy": sg["outbound_default_policy"],
+            "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+            "project": sg["project"],
+            "tags": sg.get("tags") or [],
+            "organization_default": False,
+            "project_default": False,
+            "creation_date": sg["creation_date"],
+            "modification_date": sg["modification_date"],
+            "servers": servers,
+            "stateful": sg.get("stateful", True),
+            "state": "available",
+            "zone": sg["zone"],
+        }
 
     def create_sg(self, zone: str, body: dict) -> dict:
         for key in ("inbound_default_policy", "outbound_default_policy"):
             if body.get(key, "accept") not in ("accept", "drop"):
                 raise scw_invalid(key, "must be accept or drop")
-        sg = {"id": str(uuid.uuid4()), "name": body.get("name") or "security group", "zone": zone,
-              "description": body.get("description"), "tags": body.get("tags") or [],
-              "project": self._project(body), "stateful": body.get("stateful", True),
-              "inbound_default_policy": body.get("inbound_default_policy", "accept"),
-              "outbound_default_policy": body.get("outbound_default_policy", "accept"),
-              "enable_default_security": body.get("enable_default_security", True),
-              "creation_date": now(), "modification_date": now(), "rules": []}
+        sg = {
+            "id": str(uuid.uuid4()),
+            "name": body.get("name") or "security group",
+            "zone": zone,
+            "description": body.get("description"),
+            "tags": body.get("tags") or [],
+            "project": self._project(body),
+            "stateful": body.get("stateful", True),
+            "inbound_default_policy": body.get("inbound_default_policy", "accept"),
+            "outbound_default_policy": body.get("outbound_default_policy", "accept"),
+            "enable_default_security": body.get("enable_default_security", True),
+            "creation_date": now(),
+            "modification_date": now(),
+            "rules": [],
+        }
         self.state["security_groups"][sg["id"]] = sg
         return sg
 
     def update_sg(self, sg: dict, body: dict) -> None:
-        for key in ("name", "description", "tags", "stateful", "inbound_default_policy", "outbound_default_policy",
-                    "enable_default_security"):
+        for key in (
+            "name",
+            "description",
+            "tags",
+            "stateful",
+            "inbound_default_policy",
+            "outbound_default_policy",
+            "enable_default_security",
+        ):
             if key in body and body[key] is not None:
                 if key.endswith("_policy") and body[key] not in ("accept", "drop"):
                     raise scw_invalid(key, "must be accept or drop")
@@ -342,10 +479,18 @@ class Lab:
             ipaddress.ip_network(ip_range)
         except ValueError:
             raise scw_invalid("ip_range", f"{ip_range!r} is not a CIDR range") from None
-        return {"id": body.get("id") or str(uuid.uuid4()), "protocol": protocol,
-                "direction": body.get("direction", "inbound"), "action": body["action"], "ip_range": ip_range,
-                "dest_port_from": body.get("dest_port_from"), "dest_port_to": body.get("dest_port_to"),
-                "position": position, "editable": True, "zone": sg["zone"]}
+        return {
+            "id": body.get("id") or str(uuid.uuid4()),
+            "protocol": protocol,
+            "direction": body.get("direction", "inbound"),
+            "action": body["action"],
+            "ip_range": ip_range,
+            "dest_port_from": body.get("dest_port_from"),
+            "dest_port_to": body.get("dest_port_to"),
+            "position": position,
+            "editable": True,
+            "zone": sg["zone"],
+        }
 
     def set_rules(self, sg: dict, rules: list[dict]) -> list[dict]:
         sg["rules"] = [self.make_rule(sg, r, i + 1) for i, r in enumerate(rules)]
@@ -365,10 +510,14 @@ class Lab:
             port, port_range = r["dest_port_from"], None
             if r["dest_port_to"] and r["dest_port_to"] != r["dest_port_from"]:
                 port, port_range = None, f"{r['dest_port_from']}-{r['dest_port_to']}"
-            rules.append(FirewallRule(action=r["action"], protocol=r["protocol"], port=port, port_range=port_range,
-                                      ip_range=r["ip_range"]))
-        return Firewall(inbound_default_policy=sg["inbound_default_policy"], stateful=sg.get("stateful", True),
-                        rules=rules)
+            rules.append(
+                FirewallRule(
+                    action=r["action"], protocol=r["protocol"], port=port, port_range=port_range, ip_range=r["ip_range"]
+                )
+            )
+        return Firewall(
+            inbound_default_policy=sg["inbound_default_policy"], stateful=sg.get("stateful", True), rules=rules
+        )
 
     def firewall_changed(self, sg: dict) -> None:
         if self.net is None:
@@ -380,13 +529,29 @@ class Lab:
 
     # ---- Scaleway: private networks and NICs ----
     def pn_view(self, pn: dict) -> dict:
-        subnet = {"id": pn["subnet_id"], "created_at": pn["created_at"], "updated_at": pn["updated_at"],
-                  "subnet": pn["subnet"], "project_id": pn["project_id"], "private_network_id": pn["id"],
-                  "vpc_id": pn["vpc_id"]}
-        return {"id": pn["id"], "name": pn["name"], "organization_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
-                "project_id": pn["project_id"], "region": pn["region"], "tags": pn["tags"],
-                "created_at": pn["created_at"], "updated_at": pn["updated_at"], "subnets": [subnet],
-                "vpc_id": pn["vpc_id"], "dhcp_enabled": True, "default_route_propagation_enabled": False}
+        subnet = {
+            "id": pn["subnet_id"],
+            "created_at": pn["created_at"],
+            "updated_at": pn["updated_at"],
+            "subnet": pn["subnet"],
+            "project_id": pn["project_id"],
+            "private_network_id": pn["id"],
+            "vpc_id": pn["vpc_id"],
+        }
+        return {
+            "id": pn["id"],
+            "name": pn["name"],
+            "organization_id": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+            "project_id": pn["project_id"],
+            "region": pn["region"],
+            "tags": pn["tags"],
+            "created_at": pn["created_at"],
+            "updated_at": pn["updated_at"],
+            "subnets": [subnet],
+            "vpc_id": pn["vpc_id"],
+            "dhcp_enabled": True,
+            "default_route_propagation_enabled": False,
+        }
 
     def create_pn(self, region: str, body: dict) -> dict:
         subnets = body.get("subnets") or ["172.16.0.0/22"]
@@ -396,10 +561,18 @@ class Lab:
             raise scw_invalid("subnets", f"{subnets[0]!r} is not a CIDR network") from None
         if not net.is_private or net.prefixlen > 29:
             raise scw_invalid("subnets", "the subnet must be a private IPv4 range of /29 or larger")
-        pn = {"id": str(uuid.uuid4()), "name": body.get("name") or f"pn-{uuid.uuid4().hex[:8]}", "region": region,
-              "tags": body.get("tags") or [], "project_id": self._project(body, "project_id"), "subnet": str(net),
-              "subnet_id": str(uuid.uuid4()), "vpc_id": body.get("vpc_id") or self._default_vpc(region),
-              "created_at": now(), "updated_at": now()}
+        pn = {
+            "id": str(uuid.uuid4()),
+            "name": body.get("name") or f"pn-{uuid.uuid4().hex[:8]}",
+            "region": region,
+            "tags": body.get("tags") or [],
+            "project_id": self._project(body, "project_id"),
+            "subnet": str(net),
+            "subnet_id": str(uuid.uuid4()),
+            "vpc_id": body.get("vpc_id") or self._default_vpc(region),
+            "created_at": now(),
+            "updated_at": now(),
+        }
         self.state["private_networks"][pn["id"]] = pn
         return pn
 
@@ -407,9 +580,16 @@ class Lab:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"swarmwiz-lab:{self.creds['SCW_DEFAULT_PROJECT_ID']}:{region}"))
 
     def nic_view(self, nic: dict) -> dict:
-        return {"id": nic["id"], "server_id": nic["server_id"], "private_network_id": nic["pn_id"],
-                "mac_address": nic["mac"], "state": "available", "tags": nic.get("tags") or [],
-                "creation_date": nic["creation_date"], "zone": nic["zone"]}
+        return {
+            "id": nic["id"],
+            "server_id": nic["server_id"],
+            "private_network_id": nic["pn_id"],
+            "mac_address": nic["mac"],
+            "state": "available",
+            "tags": nic.get("tags") or [],
+            "creation_date": nic["creation_date"],
+            "zone": nic["zone"],
+        }
 
     def create_nic(self, server: dict, body: dict) -> dict:
         pn_id = (body.get("private_network_id") or "").rsplit("/", 1)[-1]
@@ -421,9 +601,17 @@ class Lab:
         if address is None:
             raise scw_error(409, "conflict", f"private network {pn['name']} has no free address")
         mac = "02:00:" + ":".join(f"{b:02x}" for b in uuid.uuid4().bytes[:4])
-        nic = {"id": str(uuid.uuid4()), "server_id": server["id"], "pn_id": pn_id, "zone": server["zone"],
-               "mac": mac, "address": address, "prefixlen": net.prefixlen, "creation_date": now(),
-               "tags": body.get("tags") or []}
+        nic = {
+            "id": str(uuid.uuid4()),
+            "server_id": server["id"],
+            "pn_id": pn_id,
+            "zone": server["zone"],
+            "mac": mac,
+            "address": address,
+            "prefixlen": net.prefixlen,
+            "creation_date": now(),
+            "tags": body.get("tags") or [],
+        }
         self.state["private_nics"][nic["id"]] = nic
         return nic
 
@@ -435,14 +623,27 @@ class Lab:
             if query.get("private_network_id") not in (None, nic["pn_id"]):
                 continue
             pn = self.state["private_networks"].get(nic["pn_id"], {})
-            out.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, nic["id"])),
-                        "address": f"{nic['address']}/{nic['prefixlen']}", "is_ipv6": False,
-                        "project_id": pn.get("project_id"), "created_at": nic["creation_date"],
-                        "updated_at": nic["creation_date"], "region": pn.get("region"), "zone": nic["zone"],
-                        "source": {"private_network_id": nic["pn_id"], "subnet_id": pn.get("subnet_id")},
-                        "resource": {"type": "instance_private_nic", "id": nic["id"], "mac_address": nic["mac"],
-                                     "name": None},
-                        "tags": [], "reverses": []})
+            out.append(
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, nic["id"])),
+                    "address": f"{nic['address']}/{nic['prefixlen']}",
+                    "is_ipv6": False,
+                    "project_id": pn.get("project_id"),
+                    "created_at": nic["creation_date"],
+                    "updated_at": nic["creation_date"],
+                    "region": pn.get("region"),
+                    "zone": nic["zone"],
+                    "source": {"private_network_id": nic["pn_id"], "subnet_id": pn.get("subnet_id")},
+                    "resource": {
+                        "type": "instance_private_nic",
+                        "id": nic["id"],
+                        "mac_address": nic["mac"],
+                        "name": None,
+                    },
+                    "tags": [],
+                    "reverses": [],
+                }
+            )
         page, total = _page(out, query)
         return {"ips": page, "total_count": total}
 
@@ -453,21 +654,55 @@ class Lab:
         sg = self.state["security_groups"].get(s.get("security_group_id") or "")
         image_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"swarmwiz-lab-image:{s['image']}"))
         return {
-            "id": s["id"], "name": s["name"], "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
-            "project": s["project"], "allowed_actions": ["poweroff", "terminate", "reboot"]
-            if s["state"] == "running" else ["poweron", "backup"], "tags": s["tags"],
-            "commercial_type": s["commercial_type"], "creation_date": s["creation_date"],
-            "dynamic_ip_required": False, "routed_ip_enabled": True, "enable_ipv6": False, "hostname": s["name"],
-            "image": {"id": image_id, "name": s["image"], "arch": "x86_64", "state": "available",
-                      "zone": s["zone"], "root_volume": None, "extra_volumes": {}, "tags": [], "public": True,
-                      "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"], "project": s["project"]},
-            "protected": False, "private_ip": None, "public_ip": ips[0] if ips else None, "public_ips": ips,
-            "mac_address": "de:00:00:00:00:01", "modification_date": s["modification_date"], "state": s["state"],
-            "location": None, "ipv6": None, "boot_type": "local", "volumes": {},
-            "security_group": {"id": sg["id"], "name": sg["name"]} if sg else None, "maintenances": [],
-            "state_detail": s.get("state_detail", ""), "arch": "x86_64", "placement_group": None,
-            "private_nics": nics, "zone": s["zone"], "filesystems": [], "end_of_service": False,
-            "admin_password_encryption_ssh_key_id": None, "admin_password_encrypted_value": None,
+            "id": s["id"],
+            "name": s["name"],
+            "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+            "project": s["project"],
+            "allowed_actions": ["poweroff", "terminate", "reboot"]
+            if s["state"] == "running"
+            else ["poweron", "backup"],
+            "tags": s["tags"],
+            "commercial_type": s["commercial_type"],
+            "creation_date": s["creation_date"],
+            "dynamic_ip_required": False,
+            "routed_ip_enabled": True,
+            "enable_ipv6": False,
+            "hostname": s["name"],
+            "image": {
+                "id": image_id,
+                "name": s["image"],
+                "arch": "x86_64",
+                "state": "available",
+                "zone": s["zone"],
+                "root_volume": None,
+                "extra_volumes": {},
+                "tags": [],
+                "public": True,
+                "organization": self.creds["SCW_DEFAULT_ORGANIZATION_ID"],
+                "project": s["project"],
+            },
+            "protected": False,
+            "private_ip": None,
+            "public_ip": ips[0] if ips else None,
+            "public_ips": ips,
+            "mac_address": "de:00:00:00:00:01",
+            "modification_date": s["modification_date"],
+            "state": s["state"],
+            "location": None,
+            "ipv6": None,
+            "boot_type": "local",
+            "volumes": {},
+            "security_group": {"id": sg["id"], "name": sg["name"]} if sg else None,
+            "maintenances": [],
+            "state_detail": s.get("state_detail", ""),
+            "arch": "x86_64",
+            "placement_group": None,
+            "private_nics": nics,
+            "zone": s["zone"],
+            "filesystems": [],
+            "end_of_service": False,
+            "admin_password_encryption_ssh_key_id": None,
+            "admin_password_encrypted_value": None,
         }
 
     def _apply_faults(self, name: str, commercial_type: str, zone: str) -> None:
@@ -481,8 +716,12 @@ class Lab:
                 raise scw_error(500, "internal_error", rule.get("message") or "internal error")
             elif action == "quota":
                 resource = "instances_" + commercial_type.lower().replace("-", "_")
-                raise scw_error(403, "quotas_exceeded", "quota(s) exceeded for this resource",
-                                details=[{"resource": resource, "quota": 0, "current": 0}])
+                raise scw_error(
+                    403,
+                    "quotas_exceeded",
+                    "quota(s) exceeded for this resource",
+                    details=[{"resource": resource, "quota": 0, "current": 0}],
+                )
             elif action == "out_of_stock":
                 raise scw_error(412, "out_of_stock", f"{commercial_type} is out of stock in {zone}")
 
@@ -505,10 +744,21 @@ class Lab:
             if ip.get("server_id"):
                 raise scw_error(409, "conflict", f"ip {ip_id} is already attached to a server")
         with_lock_released(self.lock, lambda: self._apply_faults(name, commercial_type, zone))
-        server = {"id": str(uuid.uuid4()), "name": name, "zone": zone, "commercial_type": commercial_type.upper(),
-                  "image": body.get("image") or "", "tags": body.get("tags") or [], "project": project,
-                  "state": "stopped", "security_group_id": sg_id, "creation_date": now(),
-                  "modification_date": now(), "user_data": {}, "host": False}
+        server = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "zone": zone,
+            "commercial_type": commercial_type.upper(),
+            "image": body.get("image") or "",
+            "tags": body.get("tags") or [],
+            "project": project,
+            "state": "stopped",
+            "security_group_id": sg_id,
+            "creation_date": now(),
+            "modification_date": now(),
+            "user_data": {},
+            "host": False,
+        }
         self.state["servers"][server["id"]] = server
         for ip_id in ip_ids:
             self.state["ips"][ip_id]["server_id"] = server["id"]
@@ -546,9 +796,18 @@ class Lab:
         else:
             raise scw_invalid("action", f"{action!r} is not supported by the lab")
         server["modification_date"] = now()
-        return {"task": {"id": str(uuid.uuid4()), "description": f"server_{action}", "status": "success",
-                         "href_from": f"/servers/{server['id']}/action", "progress": 100, "started_at": now(),
-                         "terminated_at": now(), "zone": server["zone"]}}
+        return {
+            "task": {
+                "id": str(uuid.uuid4()),
+                "description": f"server_{action}",
+                "status": "success",
+                "href_from": f"/servers/{server['id']}/action",
+                "progress": 100,
+                "started_at": now(),
+                "terminated_at": now(),
+                "zone": server["zone"],
+            }
+        }
 
     def _start_host(self, server: dict) -> None:
         """Turn the server's cloud-init into a lab host: its hostname, authorized keys and host key."""
@@ -559,27 +818,43 @@ class Lab:
         from swarmwiz.lab.hosts import HostSpec
 
         keys = [k.strip() for k in doc.get("ssh_authorized_keys") or [] if isinstance(k, str)]
-        keys += [k["public_key"] for k in self.state["ssh_keys"].values()
-                 if not k.get("disabled") and k["public_key"] not in keys]  # project keys, as Scaleway injects
+        keys += [
+            k["public_key"]
+            for k in self.state["ssh_keys"].values()
+            if not k.get("disabled") and k["public_key"] not in keys
+        ]  # project keys, as Scaleway injects
         host_keys = doc.get("ssh_keys") or {}
         ips = [ip["address"] for ip in self.state["ips"].values() if ip.get("server_id") == server["id"]]
-        nics = [(n["pn_id"], n["address"], n["prefixlen"]) for n in self.state["private_nics"].values()
-                if n["server_id"] == server["id"]]
+        nics = [
+            (n["pn_id"], n["address"], n["prefixlen"])
+            for n in self.state["private_nics"].values()
+            if n["server_id"] == server["id"]
+        ]
         spec = HostSpec(
-            host_id=server["id"], hostname=str(doc.get("hostname") or server["name"]),
-            public_ip=ips[0] if ips else None, private_nics=nics, authorized_keys=keys,
-            host_key_private=host_keys.get("ed25519_private"), host_key_public=host_keys.get("ed25519_public"),
+            host_id=server["id"],
+            hostname=str(doc.get("hostname") or server["name"]),
+            public_ip=ips[0] if ips else None,
+            private_nics=nics,
+            authorized_keys=keys,
+            host_key_private=host_keys.get("ed25519_private"),
+            host_key_public=host_keys.get("ed25519_public"),
             firewall=self.firewall(self.state["security_groups"].get(server.get("security_group_id") or "")),
         )
-        with self.net_lock:
-            self.net.ensure()
-            self.net.create_host(spec)
+        # Starting sshd and dockerd takes most of a second: do it without the API lock so that Terraform's parallel
+        # creates run in parallel here too (LabNet is safe to use from many threads).
+        net = self.net
+
+        def start() -> None:
+            net.ensure()
+            net.create_host(spec)
+
+        with_lock_released(self.lock, start)
         server["host"] = True
 
     def _stop_host(self, server: dict) -> None:
         if server.get("host") and self.net is not None:
-            with self.net_lock:
-                self.net.delete_host(server["id"])
+            server["host"] = False
+            with_lock_released(self.lock, lambda: self.net.delete_host(server["id"]))
         server["host"] = False
 
     def delete_server(self, server: dict, terminate: bool = False) -> None:
@@ -595,31 +870,68 @@ class Lab:
     def zone_view(self, zone_id: str) -> dict:
         name = self.cf_zones[zone_id]
         account = {"id": self.creds["cloudflare_account_id"], "name": "swarmwiz lab"}
-        return {"id": zone_id, "name": name, "status": "active", "paused": False, "type": "full",
-                "development_mode": 0, "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
-                "original_name_servers": None, "original_registrar": None, "original_dnshost": None,
-                "created_on": self._zone_created, "modified_on": self._zone_created,
-                "activated_on": self._zone_created, "cname_suffix": None, "vanity_name_servers": [],
-                "verification_key": None, "permissions": ["#dns_records:edit", "#dns_records:read", "#zone:read"],
-                "meta": {"cdn_only": False, "custom_certificate_quota": 0, "dns_only": False,
-                         "foundation_dns": False, "page_rule_quota": 3, "phishing_detected": False, "step": 2},
-                "owner": {"id": None, "type": "user", "email": None, "name": None},
-                "account": account, "tenant": {"id": None, "name": None}, "tenant_unit": {"id": None},
-                "plan": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": "Free Website", "price": 0,
-                         "currency": "USD", "frequency": "", "is_subscribed": False, "can_subscribe": False,
-                         "legacy_id": "free", "legacy_discount": False, "externally_managed": False}}
+        return {
+            "id": zone_id,
+            "name": name,
+            "status": "active",
+            "paused": False,
+            "type": "full",
+            "development_mode": 0,
+            "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
+            "original_name_servers": None,
+            "original_registrar": None,
+            "original_dnshost": None,
+            "created_on": self._zone_created,
+            "modified_on": self._zone_created,
+            "activated_on": self._zone_created,
+            "cname_suffix": None,
+            "vanity_name_servers": [],
+            "verification_key": None,
+            "permissions": ["#dns_records:edit", "#dns_records:read", "#zone:read"],
+            "meta": {
+                "cdn_only": False,
+                "custom_certificate_quota": 0,
+                "dns_only": False,
+                "foundation_dns": False,
+                "page_rule_quota": 3,
+                "phishing_detected": False,
+                "step": 2,
+            },
+            "owner": {"id": None, "type": "user", "email": None, "name": None},
+            "account": account,
+            "tenant": {"id": None, "name": None},
+            "tenant_unit": {"id": None},
+            "plan": {
+                "id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+                "name": "Free Website",
+                "price": 0,
+                "currency": "USD",
+                "frequency": "",
+                "is_subscribed": False,
+                "can_subscribe": False,
+                "legacy_id": "free",
+                "legacy_discount": False,
+                "externally_managed": False,
+            },
+        }
 
     def cf_zone(self, zone_id: str) -> str:
         if zone_id not in self.cf_zones:
-            raise cf_error(404, 7003,
-                           f"Could not route to /zones/{zone_id}, perhaps your object identifier is invalid?")
+            raise cf_error(
+                404, 7003, f"Could not route to /zones/{zone_id}, perhaps your object identifier is invalid?"
+            )
         return self.cf_zones[zone_id]
 
     def record_fields(self, zone_id: str, body: dict, old: dict | None = None) -> dict:
         zone = self.cf_zone(zone_id)
         rec = dict(old or {})
-        rec.update({k: v for k, v in body.items() if k in ("name", "type", "content", "ttl", "proxied", "comment",
-                                                          "tags", "priority", "settings", "data")})
+        rec.update(
+            {
+                k: v
+                for k, v in body.items()
+                if k in ("name", "type", "content", "ttl", "proxied", "comment", "tags", "priority", "settings", "data")
+            }
+        )
         name = (rec.get("name") or "").rstrip(".").lower()
         if not name:
             raise cf_error(400, 9000, "DNS name is invalid.")
@@ -643,13 +955,26 @@ class Lab:
         return rec
 
     def record_view(self, rec: dict) -> dict:
-        return {"id": rec["id"], "zone_id": rec["zone_id"], "zone_name": self.cf_zones.get(rec["zone_id"]),
-                "name": rec["name"], "type": rec["type"], "content": rec.get("content"),
-                "proxiable": rec["type"] in ("A", "AAAA", "CNAME"), "proxied": bool(rec.get("proxied")),
-                "ttl": rec.get("ttl", 1), "settings": rec.get("settings") or {}, "meta": {},
-                "comment": rec.get("comment"), "tags": rec.get("tags") or [], "priority": rec.get("priority"),
-                "created_on": rec["created_on"], "modified_on": rec["modified_on"],
-                "comment_modified_on": rec.get("comment_modified_on"), "tags_modified_on": None}
+        return {
+            "id": rec["id"],
+            "zone_id": rec["zone_id"],
+            "zone_name": self.cf_zones.get(rec["zone_id"]),
+            "name": rec["name"],
+            "type": rec["type"],
+            "content": rec.get("content"),
+            "proxiable": rec["type"] in ("A", "AAAA", "CNAME"),
+            "proxied": bool(rec.get("proxied")),
+            "ttl": rec.get("ttl", 1),
+            "settings": rec.get("settings") or {},
+            "meta": {},
+            "comment": rec.get("comment"),
+            "tags": rec.get("tags") or [],
+            "priority": rec.get("priority"),
+            "created_on": rec["created_on"],
+            "modified_on": rec["modified_on"],
+            "comment_modified_on": rec.get("comment_modified_on"),
+            "tags_modified_on": None,
+        }
 
     def status(self) -> dict:
         """What the lab holds, for `swarmwiz lab status`."""
@@ -661,34 +986,60 @@ class Lab:
 
 def summarize(state: dict) -> dict:
     """Servers (name, zone, addresses, state, skipped cloud-init), IPs, groups, networks, keys and DNS records."""
-    s = {k: state.get(k, {}) for k in ("servers", "ips", "security_groups", "private_networks", "private_nics",
-                                       "ssh_keys", "dns_records")}
+    s = {
+        k: state.get(k, {})
+        for k in ("servers", "ips", "security_groups", "private_networks", "private_nics", "ssh_keys", "dns_records")
+    }
     servers = []
     for server in s["servers"].values():
         ips = [ip["address"] for ip in s["ips"].values() if ip.get("server_id") == server["id"]]
         nics = [n["address"] for n in s["private_nics"].values() if n["server_id"] == server["id"]]
-        servers.append({"id": server["id"], "name": server["name"], "zone": server["zone"],
-                        "type": server["commercial_type"], "state": server["state"],
-                        "public_ip": ips[0] if ips else None, "private_ip": nics[0] if nics else None,
-                        "cloud_init_skipped": server.get("cloud_init_skipped", [])})
+        servers.append(
+            {
+                "id": server["id"],
+                "name": server["name"],
+                "zone": server["zone"],
+                "type": server["commercial_type"],
+                "state": server["state"],
+                "public_ip": ips[0] if ips else None,
+                "private_ip": nics[0] if nics else None,
+                "cloud_init_skipped": server.get("cloud_init_skipped", []),
+            }
+        )
     return {
         "servers": servers,
-        "ips": [{"id": i["id"], "address": i["address"], "zone": i["zone"], "server_id": i.get("server_id")}
-                for i in s["ips"].values()],
-        "security_groups": [{"id": g["id"], "name": g["name"], "zone": g["zone"],
-                             "inbound_default_policy": g["inbound_default_policy"],
-                             "rules": len(g["rules"])} for g in s["security_groups"].values()],
-        "private_networks": [{"id": p["id"], "name": p["name"], "region": p["region"], "subnet": p["subnet"]}
-                             for p in s["private_networks"].values()],
+        "ips": [
+            {"id": i["id"], "address": i["address"], "zone": i["zone"], "server_id": i.get("server_id")}
+            for i in s["ips"].values()
+        ],
+        "security_groups": [
+            {
+                "id": g["id"],
+                "name": g["name"],
+                "zone": g["zone"],
+                "inbound_default_policy": g["inbound_default_policy"],
+                "rules": len(g["rules"]),
+            }
+            for g in s["security_groups"].values()
+        ],
+        "private_networks": [
+            {"id": p["id"], "name": p["name"], "region": p["region"], "subnet": p["subnet"]}
+            for p in s["private_networks"].values()
+        ],
         "ssh_keys": [{"id": k["id"], "name": k["name"]} for k in s["ssh_keys"].values()],
-        "dns_records": [{"id": r["id"], "name": r["name"], "type": r["type"], "content": r.get("content")}
-                        for r in s["dns_records"].values()],
+        "dns_records": [
+            {"id": r["id"], "name": r["name"], "type": r["type"], "content": r.get("content")}
+            for r in s["dns_records"].values()
+        ],
     }
 
 
 def with_lock_released(lock: threading.RLock, fn: Any) -> Any:
     """Run `fn` without holding `lock` (a delayed create must not stall every other request)."""
-    lock.release()
+    try:
+        lock.release()
+    except RuntimeError:  # not held by this thread (called outside a request): nothing to release
+        return fn()
     try:
         return fn()
     finally:
@@ -721,8 +1072,11 @@ class Router:
         add("GET", "/account/v3/projects", lambda m, q, b: (200, {"projects": [L.project_view()], "total_count": 1}))
         add("POST", "/iam/v1alpha1/ssh-keys", lambda m, q, b: (200, L.ssh_key_view(L.create_ssh_key(b))))
         add("GET", "/iam/v1alpha1/ssh-keys", self.list_ssh_keys)
-        add("GET", "/iam/v1alpha1/ssh-keys/" + ID,
-            lambda m, q, b: (200, L.ssh_key_view(L.get("ssh_keys", "ssh_key", m["id"]))))
+        add(
+            "GET",
+            "/iam/v1alpha1/ssh-keys/" + ID,
+            lambda m, q, b: (200, L.ssh_key_view(L.get("ssh_keys", "ssh_key", m["id"]))),
+        )
         add("PATCH", "/iam/v1alpha1/ssh-keys/" + ID, self.update_ssh_key)
         add("DELETE", "/iam/v1alpha1/ssh-keys/" + ID, self.delete("ssh_keys", "ssh_key"))
         # Instance catalogue
@@ -735,11 +1089,17 @@ class Router:
         add("PATCH", INSTANCE + "/ips/" + ID, self.update_ip)
         add("DELETE", INSTANCE + "/ips/" + ID, self.delete_ip)
         # Security groups
-        add("POST", INSTANCE + "/security_groups",
-            lambda m, q, b: (201, {"security_group": L.sg_view(L.create_sg(m["zone"], b))}))
+        add(
+            "POST",
+            INSTANCE + "/security_groups",
+            lambda m, q, b: (201, {"security_group": L.sg_view(L.create_sg(m["zone"], b))}),
+        )
         add("GET", INSTANCE + "/security_groups", self.lister("security_groups", "security_groups", L.sg_view))
-        add("GET", INSTANCE + "/security_groups/" + ID,
-            lambda m, q, b: (200, {"security_group": L.sg_view(self.zonal("security_groups", "security_group", m))}))
+        add(
+            "GET",
+            INSTANCE + "/security_groups/" + ID,
+            lambda m, q, b: (200, {"security_group": L.sg_view(self.zonal("security_groups", "security_group", m))}),
+        )
         add("PATCH", INSTANCE + "/security_groups/" + ID, self.update_sg)
         add("DELETE", INSTANCE + "/security_groups/" + ID, self.delete_sg)
         add("GET", INSTANCE + "/security_groups/" + ID + "/rules", self.list_rules)
@@ -747,17 +1107,29 @@ class Router:
         add("POST", INSTANCE + "/security_groups/" + ID + "/rules", self.add_rule)
         add("DELETE", INSTANCE + "/security_groups/" + ID + "/rules/(?P<rule>[^/]+)", self.delete_rule)
         # Servers
-        add("POST", INSTANCE + "/servers",
-            lambda m, q, b: (201, {"server": L.server_view(L.create_server(m["zone"], b))}))
+        add(
+            "POST",
+            INSTANCE + "/servers",
+            lambda m, q, b: (201, {"server": L.server_view(L.create_server(m["zone"], b))}),
+        )
         add("GET", INSTANCE + "/servers", self.list_servers)
-        add("GET", INSTANCE + "/servers/" + ID,
-            lambda m, q, b: (200, {"server": L.server_view(self.zonal("servers", "instance_server", m))}))
+        add(
+            "GET",
+            INSTANCE + "/servers/" + ID,
+            lambda m, q, b: (200, {"server": L.server_view(self.zonal("servers", "instance_server", m))}),
+        )
         add("PATCH", INSTANCE + "/servers/" + ID, self.update_server)
         add("DELETE", INSTANCE + "/servers/" + ID, self.delete_server)
-        add("POST", INSTANCE + "/servers/" + ID + "/action",
-            lambda m, q, b: (202, L.server_action(self.zonal("servers", "instance_server", m), b.get("action", ""))))
-        add("GET", INSTANCE + "/servers/" + ID + "/user_data",
-            lambda m, q, b: (200, {"user_data": sorted(self.zonal("servers", "instance_server", m)["user_data"])}))
+        add(
+            "POST",
+            INSTANCE + "/servers/" + ID + "/action",
+            lambda m, q, b: (202, L.server_action(self.zonal("servers", "instance_server", m), b.get("action", ""))),
+        )
+        add(
+            "GET",
+            INSTANCE + "/servers/" + ID + "/user_data",
+            lambda m, q, b: (200, {"user_data": sorted(self.zonal("servers", "instance_server", m)["user_data"])}),
+        )
         add("GET", INSTANCE + "/servers/" + ID + "/user_data/(?P<key>[^/]+)", self.get_user_data)
         add("PATCH", INSTANCE + "/servers/" + ID + "/user_data/(?P<key>[^/]+)", self.set_user_data)
         add("DELETE", INSTANCE + "/servers/" + ID + "/user_data/(?P<key>[^/]+)", self.delete_user_data)
@@ -765,11 +1137,15 @@ class Router:
         add("GET", INSTANCE + "/servers/" + ID + "/private_nics", self.list_nics)
         add("DELETE", INSTANCE + "/servers/" + ID + "/private_nics/(?P<nic>[^/]+)", self.delete_nic)
         # VPC private networks and IPAM
-        add("POST", f"/vpc/v2/regions/{REGION}/private-networks",
-            lambda m, q, b: (200, L.pn_view(L.create_pn(m["region"], b))))
+        add(
+            "POST",
+            f"/vpc/v2/regions/{REGION}/private-networks",
+            lambda m, q, b: (200, L.pn_view(L.create_pn(m["region"], b))),
+        )
         add("GET", f"/vpc/v2/regions/{REGION}/private-networks", self.list_pns)
-        add("GET", f"/vpc/v2/regions/{REGION}/private-networks/{ID}",
-            lambda m, q, b: (200, L.pn_view(self.regional(m))))
+        add(
+            "GET", f"/vpc/v2/regions/{REGION}/private-networks/{ID}", lambda m, q, b: (200, L.pn_view(self.regional(m)))
+        )
         add("PATCH", f"/vpc/v2/regions/{REGION}/private-networks/{ID}", self.update_pn)
         add("DELETE", f"/vpc/v2/regions/{REGION}/private-networks/{ID}", self.delete_pn)
         add("GET", f"/ipam/v1/regions/{REGION}/ips", lambda m, q, b: (200, L.ipam_ips(q)))
@@ -798,7 +1174,7 @@ class Router:
             with self.lab.lock:
                 self.lab.last_request = time.monotonic()
                 if cloudflare:
-                    groups["token"] = self.lab.cf_auth(headers, path=path[len(CF_PREFIX):], write=method != "GET")
+                    groups["token"] = self.lab.cf_auth(headers, path=path[len(CF_PREFIX) :], write=method != "GET")
                 elif not path.startswith("/lab/"):
                     self.lab.scw_auth(headers)
                 status, out = fn(groups, query, body)
@@ -852,8 +1228,12 @@ class Router:
 
     def get_project(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         if m["id"] != self.lab.creds["SCW_DEFAULT_PROJECT_ID"]:
-            raise scw_error(403, "permissions_denied", "insufficient permissions",
-                            details=[{"resource": "project", "action": "read"}])
+            raise scw_error(
+                403,
+                "permissions_denied",
+                "insufficient permissions",
+                details=[{"resource": "project", "action": "read"}],
+            )
         return 200, self.lab.project_view()
 
     def list_ssh_keys(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
@@ -976,8 +1356,11 @@ class Router:
         return 204, None
 
     def list_pns(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
-        items = [self.lab.pn_view(p) for p in self.lab.state["private_networks"].values()
-                 if p["region"] == m["region"] and (not q.get("name") or q["name"] in p["name"])]
+        items = [
+            self.lab.pn_view(p)
+            for p in self.lab.state["private_networks"].values()
+            if p["region"] == m["region"] and (not q.get("name") or q["name"] in p["name"])
+        ]
         page, total = _page(items, q)
         return 200, {"private_networks": page, "total_count": total}
 
@@ -992,8 +1375,9 @@ class Router:
     def delete_pn(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
         pn = self.regional(m)
         if any(n["pn_id"] == pn["id"] for n in self.lab.state["private_nics"].values()):
-            raise scw_error(412, "precondition_failed", "private network is in use",
-                            precondition="resource_still_in_use")
+            raise scw_error(
+                412, "precondition_failed", "private network is in use", precondition="resource_still_in_use"
+            )
         del self.lab.state["private_networks"][pn["id"]]
         return 204, None
 
@@ -1020,9 +1404,16 @@ class Router:
     def _cf_page(items: list, q: dict) -> dict:
         page, total = _page(items, q)
         per_page = int(q.get("per_page", 50) or 50)
-        return cf_ok(page, result_info={"page": int(q.get("page", 1) or 1), "per_page": per_page,
-                                        "count": len(page), "total_count": total,
-                                        "total_pages": max(1, -(-total // per_page))})
+        return cf_ok(
+            page,
+            result_info={
+                "page": int(q.get("page", 1) or 1),
+                "per_page": per_page,
+                "count": len(page),
+                "total_count": total,
+                "total_pages": max(1, -(-total // per_page)),
+            },
+        )
 
     def cf_list_records(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         self.lab.cf_zone(m["zone"])
@@ -1159,8 +1550,7 @@ def main(argv: list[str] | None = None) -> int:
     server = serve(lab_dir, net)
     port = server.server_address[1]
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
-    files.write_json(lab_dir / files.DAEMON_FILE, {"pid": os.getpid(), "port": port,
-                                                   "url": f"http://127.0.0.1:{port}"})
+    files.write_json(lab_dir / files.DAEMON_FILE, {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"})
     log.info("lab API listening on 127.0.0.1:%d", port)
     threading.Thread(target=_stop_when_idle, args=(server,), daemon=True).start()
     try:

@@ -75,8 +75,12 @@ class Lab:
             with open(log_path, "ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "swarmwiz.lab.api", "--dir", str(self.dir)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                    env={**os.environ, paths.HOME_ENV: str(paths.home())}, close_fds=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                    env={**os.environ, paths.HOME_ENV: str(paths.home())},
+                    close_fds=True,
                 )
             deadline = time.monotonic() + START_TIMEOUT
             while time.monotonic() < deadline:
@@ -184,8 +188,10 @@ class Lab:
         if sys.platform != "linux":
             raise InputError("the lab needs Linux (network namespaces); run it on a Linux machine or VM")
         if os.geteuid() != 0:
-            raise InputError("the lab needs root (it creates network namespaces, bridges and daemons); "
-                             "run it as root, e.g. with sudo")
+            raise InputError(
+                "the lab needs root (it creates network namespaces, bridges and daemons); "
+                "run it as root, e.g. with sudo"
+            )
         from swarmwiz.lab.hosts import check_prerequisites
 
         missing = check_prerequisites()

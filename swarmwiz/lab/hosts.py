@@ -450,16 +450,23 @@ class LabNet:
         if host["public_ip"]:
             veth = f"{self.prefix}{host['index']}e0"
             subnet = ipaddress.IPv4Network(state["public_subnet"])
-            outside += [f"link add {veth} type veth peer name eth0 netns {netns}",
-                        f"link set {veth} master {self.public_bridge} up"]
-            inside += [f"addr add {host['public_ip']}/{subnet.prefixlen} dev eth0", "link set eth0 up",
-                       f"route add default via {next(subnet.hosts())}"]
+            outside += [
+                f"link add {veth} type veth peer name eth0 netns {netns}",
+                f"link set {veth} master {self.public_bridge} up",
+            ]
+            inside += [
+                f"addr add {host['public_ip']}/{subnet.prefixlen} dev eth0",
+                "link set eth0 up",
+                f"route add default via {next(subnet.hosts())}",
+            ]
         for nic, (network_id, address, prefixlen, veth) in enumerate(host["nics"], start=1):
             bridge = self._bridge(state, network_id)
             if not _link_exists(bridge):
                 outside += [f"link add {bridge} type bridge", f"link set {bridge} up"]
-            outside += [f"link add {veth} type veth peer name eth{nic} netns {netns}",
-                        f"link set {veth} master {bridge} up"]
+            outside += [
+                f"link add {veth} type veth peer name eth{nic} netns {netns}",
+                f"link set {veth} master {bridge} up",
+            ]
             inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}", f"link set eth{nic} up"]
         _ip_batch(outside)
         _ip_batch(inside, netns=netns)
@@ -478,8 +485,21 @@ class LabNet:
             '--pidfile "$5/docker.pid" --iptables=false --bridge=none --storage-driver=vfs '
             '>"$3/dockerd.log" 2>&1 </dev/null & }'
         )
-        argv = ["nsenter", f"--net={NETNS_DIR / host['netns']}", "unshare", "--uts", "sh", "-c", script,
-                "sh", spec.hostname, sshd, str(directory), dockerd, str(run_dir)]
+        argv = [
+            "nsenter",
+            f"--net={NETNS_DIR / host['netns']}",
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            spec.hostname,
+            sshd,
+            str(directory),
+            dockerd,
+            str(run_dir),
+        ]
         result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
         if result.returncode != 0:
             raise LabHostError(
@@ -490,13 +510,17 @@ class LabNet:
         # sshd writes its pid file only after it listens; dockerd answers /_ping once its API is up.
         while not (run_dir / "sshd.pid").exists():
             if time.monotonic() > deadline:
-                raise LabHostError(f"lab host {spec.host_id}: timed out after 30s waiting for sshd to listen "
-                                   f"{_tail(directory / 'sshd.log')}")
+                raise LabHostError(
+                    f"lab host {spec.host_id}: timed out after 30s waiting for sshd to listen "
+                    f"{_tail(directory / 'sshd.log')}"
+                )
             time.sleep(0.01)
         while wait_docker and not _docker_ping(run_dir / "docker.sock"):
             if time.monotonic() > deadline:
-                raise LabHostError(f"lab host {spec.host_id}: timed out after 30s waiting for dockerd to answer "
-                                   f"{_tail(directory / 'dockerd.log')}")
+                raise LabHostError(
+                    f"lab host {spec.host_id}: timed out after 30s waiting for dockerd to answer "
+                    f"{_tail(directory / 'dockerd.log')}"
+                )
             time.sleep(0.02)
 
     def _remove_hosts(self, state: dict, host_ids: list[str]) -> None:
@@ -588,7 +612,7 @@ def _link_exists(name: str) -> bool:
 def _links_with_prefix(prefix: str) -> list[str]:
     # veths ("<prefix><n>e<k>") before bridges, so a bridge is deleted without ports.
     names = [p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith(prefix)]
-    return sorted(names, key=lambda n: (not n[len(prefix):][:1].isdigit(), n))
+    return sorted(names, key=lambda n: (not n[len(prefix) :][:1].isdigit(), n))
 
 
 def _netns_with_prefix(prefix: str) -> list[str]:
@@ -753,7 +777,10 @@ def _apply_firewall(netns: str, firewall: Firewall) -> None:
     nft = _which("nft") or "nft"
     result = subprocess.run(
         ["nsenter", f"--net={NETNS_DIR / netns}", nft, "-f", "-"],
-        input=firewall_ruleset(firewall), capture_output=True, text=True, timeout=30,
+        input=firewall_ruleset(firewall),
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if result.returncode != 0:
         raise LabHostError(f"nft rejected the firewall of {netns}: {result.stderr.strip()[-300:]}")

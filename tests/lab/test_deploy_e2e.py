@@ -70,13 +70,17 @@ def test_deploy_status_converge_destroy(lab, tmp_path, ssh_keypair, swarmwiz_hom
     wildcard = sorted(r["content"] for r in report["dns"] if r["name"] == "*.example.com" and r["type"] == "A")
     assert wildcard == sorted(n["public_ip"] for n in managers)
 
+    asked = swarmwiz("deploy", "-c", str(config), "--lab")  # no --yes: plan, then an empty plan needs no answer
+    assert asked.returncode == 0, asked.stderr
+    assert "Terraform apply skipped" in asked.stdout
+
     table = swarmwiz("status", "demo", "--lab")
     assert table.returncode == 0 and "Leader" in table.stdout and "quorum OK" in table.stdout
 
     again = swarmwiz("deploy", "-c", str(config), "--lab", "--yes")
     assert again.returncode == 0, again.stderr
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.stdout
-    assert "Terraform apply skipped" in again.stdout
+    assert "Terraform apply ok" in again.stdout and "0 resources changed" in again.stdout
     assert "swarm init" not in again.stdout and "joining" not in again.stdout
 
     # Leak check (issue 6): the credentials used for this deploy appear in no file swarmwiz wrote (workspace,

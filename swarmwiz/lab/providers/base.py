@@ -26,8 +26,11 @@ from tf.utils import Diagnostics, read_dynamic_value, to_dynamic_value
 log = logging.getLogger(__name__)
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 PLAIN = pb.StringKind.PLAIN
-_BLOCK_MODES = {"list": pb.Schema.NestedBlock.LIST, "set": pb.Schema.NestedBlock.SET,
-                "single": pb.Schema.NestedBlock.SINGLE}
+_BLOCK_MODES = {
+    "list": pb.Schema.NestedBlock.LIST,
+    "set": pb.Schema.NestedBlock.SET,
+    "single": pb.Schema.NestedBlock.SINGLE,
+}
 
 
 class ProviderError(Exception):
@@ -61,8 +64,9 @@ def _attribute_pb(name: str, spec: dict) -> pb.Schema.Attribute:
     flags = {k: True for k in ("required", "optional", "computed", "sensitive", "deprecated") if spec.get(k)}
     common = dict(name=name, description=spec.get("description", ""), description_kind=PLAIN, **flags)
     if "attributes" in spec:  # a framework nested attribute (`x = { ... }`), as the real v5 provider declares
-        nested = pb.Schema.Object(attributes=[_attribute_pb(n, s) for n, s in spec["attributes"].items()],
-                                  nesting=pb.Schema.Object.SINGLE)
+        nested = pb.Schema.Object(
+            attributes=[_attribute_pb(n, s) for n, s in spec["attributes"].items()], nesting=pb.Schema.Object.SINGLE
+        )
         return pb.Schema.Attribute(nested_type=nested, **common)
     return pb.Schema.Attribute(type=_cty(spec["type"]), **common)
 
@@ -72,9 +76,15 @@ def block_pb(attrs: dict) -> pb.Schema.Block:
     return pb.Schema.Block(
         attributes=[_attribute_pb(n, s) for n, s in attrs.items() if s.get("kind") != "block"],
         block_types=[
-            pb.Schema.NestedBlock(type_name=n, block=block_pb(s["block"]), nesting=_BLOCK_MODES[s["nesting_mode"]],
-                                  min_items=s.get("min_items", 0), max_items=s.get("max_items", 0))
-            for n, s in attrs.items() if s.get("kind") == "block"
+            pb.Schema.NestedBlock(
+                type_name=n,
+                block=block_pb(s["block"]),
+                nesting=_BLOCK_MODES[s["nesting_mode"]],
+                min_items=s.get("min_items", 0),
+                max_items=s.get("max_items", 0),
+            )
+            for n, s in attrs.items()
+            if s.get("kind") == "block"
         ],
         description_kind=PLAIN,
     )
@@ -160,8 +170,11 @@ def _replace_paths(attrs: dict, prior: dict, planned: dict) -> list[list[str]]:
         if spec.get("kind") == "block":
             inner = [n for n, s in spec["block"].items() if s.get("force_new")]
             before = [{n: (i or {}).get(n) for n in inner} for i in prior.get(name) or []]
-            after = [{n: (i or {}).get(n) for n in inner} for i in planned.get(name) or []] \
-                if planned.get(name) is not Unknown else before
+            after = (
+                [{n: (i or {}).get(n) for n in inner} for i in planned.get(name) or []]
+                if planned.get(name) is not Unknown
+                else before
+            )
             if inner and before != after:
                 paths.append([name])
         elif spec.get("force_new") and planned.get(name) != prior.get(name):
@@ -193,7 +206,7 @@ def lab_url(url: str, env_name: str) -> str:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ProviderError(
             "This is the swarmwiz lab provider; it only talks to the local lab API",
-            f"{env_name} is {url!r}. Run `eval \"$(swarmwiz lab env)\"` first, or remove TF_CLI_CONFIG_FILE to use "
+            f'{env_name} is {url!r}. Run `eval "$(swarmwiz lab env)"` first, or remove TF_CLI_CONFIG_FILE to use '
             "the real providers.",
         )
     return url.rstrip("/")
@@ -212,8 +225,9 @@ def http(method: str, url: str, headers: dict, body: Any = None, *, raw: bool = 
         status, payload = exc.code, exc.read()
     except OSError as exc:
         where = f"{method} {urlsplit(url).path}"
-        raise ProviderError("The swarmwiz lab API is not reachable",
-                            f"{where}: {exc}. Is the lab running? (`swarmwiz lab status`)") from None
+        raise ProviderError(
+            "The swarmwiz lab API is not reachable", f"{where}: {exc}. Is the lab running? (`swarmwiz lab status`)"
+        ) from None
     if raw and status < 300:
         return status, payload
     try:
@@ -349,8 +363,9 @@ class Servicer(ProviderServicer):
         replace = _replace_paths(res.attrs, prior, planned) if prior is not None else []
         return pb.PlanResourceChange.Response(
             planned_state=_dv(conform(res.attrs, planned)),
-            requires_replace=[pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=p) for p in path])
-                              for path in replace],
+            requires_replace=[
+                pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=p) for p in path]) for path in replace
+            ],
             planned_private=request.prior_private,
             legacy_type_system=res.legacy,
         )
@@ -370,10 +385,12 @@ class Servicer(ProviderServicer):
                 new = conform(res.attrs, resolve(planned, res.update(prior, planned)))
         except Exception as exc:
             # A failed create leaves nothing; a failed update or delete keeps the prior object in state.
-            return pb.ApplyResourceChange.Response(new_state=_dv(prior), diagnostics=_diags(exc).to_pb(),
-                                                   legacy_type_system=res.legacy)
-        return pb.ApplyResourceChange.Response(new_state=_dv(new), private=request.planned_private,
-                                               legacy_type_system=res.legacy)
+            return pb.ApplyResourceChange.Response(
+                new_state=_dv(prior), diagnostics=_diags(exc).to_pb(), legacy_type_system=res.legacy
+            )
+        return pb.ApplyResourceChange.Response(
+            new_state=_dv(new), private=request.planned_private, legacy_type_system=res.legacy
+        )
 
     def ImportResourceState(self, request, context):
         diags = Diagnostics().add_error(f"{request.type_name} cannot be imported in the swarmwiz lab")

@@ -35,7 +35,7 @@ class CloudflareProvider(Provider):
             raise NotFound(f"{method} {path}: not found")
         if status >= 400 or not isinstance(out, dict) or not out.get("success"):
             text = "; ".join(f"{e.get('message')} ({e.get('code')})" for e in errors or []) or str(out)[:200]
-            raise ProviderError(f"failed to make http request: {method} \"{path}\": {status} {text}")
+            raise ProviderError(f'failed to make http request: {method} "{path}": {status} {text}')
         return out["result"]
 
 
@@ -50,19 +50,40 @@ class DNSRecord(Resource):
     name = "cloudflare_dns_record"
 
     def _state(self, rec: dict) -> dict:
-        return {"id": rec["id"], "zone_id": rec["zone_id"], "name": rec["name"], "type": rec["type"],
-                "content": rec.get("content"), "proxied": rec.get("proxied", False),
-                "proxiable": rec.get("proxiable", False), "ttl": rec.get("ttl", 1), "comment": rec.get("comment"),
-                "tags": rec.get("tags") or [], "priority": rec.get("priority"),
-                "settings": {"ipv4_only": None, "ipv6_only": None, "flatten_cname": None,
-                             **(rec.get("settings") or {})},
-                "meta": json.dumps(rec.get("meta") or {}), "created_on": rec.get("created_on"),
-                "modified_on": rec.get("modified_on"), "comment_modified_on": rec.get("comment_modified_on"),
-                "tags_modified_on": rec.get("tags_modified_on")}
+        return {
+            "id": rec["id"],
+            "zone_id": rec["zone_id"],
+            "name": rec["name"],
+            "type": rec["type"],
+            "content": rec.get("content"),
+            "proxied": rec.get("proxied", False),
+            "proxiable": rec.get("proxiable", False),
+            "ttl": rec.get("ttl", 1),
+            "comment": rec.get("comment"),
+            "tags": rec.get("tags") or [],
+            "priority": rec.get("priority"),
+            "settings": {"ipv4_only": None, "ipv6_only": None, "flatten_cname": None, **(rec.get("settings") or {})},
+            "meta": json.dumps(rec.get("meta") or {}),
+            "created_on": rec.get("created_on"),
+            "modified_on": rec.get("modified_on"),
+            "comment_modified_on": rec.get("comment_modified_on"),
+            "tags_modified_on": rec.get("tags_modified_on"),
+        }
 
     def _body(self, planned: dict) -> dict:
-        keys = ("name", "type", "content", "ttl", "proxied", "comment", "tags", "priority", "settings", "data",
-                "private_routing")
+        keys = (
+            "name",
+            "type",
+            "content",
+            "ttl",
+            "proxied",
+            "comment",
+            "tags",
+            "priority",
+            "settings",
+            "data",
+            "private_routing",
+        )
         return _clean({k: planned.get(k) for k in keys})
 
     def create(self, planned: dict) -> dict:
@@ -88,7 +109,7 @@ class Zone(Resource):
 
     def validate(self, config: dict) -> list[str]:
         if (config.get("zone_id") is None) == (config.get("filter") is None):
-            return ['Exactly one of these attributes must be configured: [zone_id,filter]']
+            return ["Exactly one of these attributes must be configured: [zone_id,filter]"]
         return []
 
     def read(self, config: dict) -> dict:
@@ -99,8 +120,9 @@ class Zone(Resource):
             query = "&".join(f"{k}={quote(str(v))}" for k, v in filt.items() if isinstance(v, str) and k != "match")
             found = self.provider.call("GET", f"/zones?{query}")
             if len(found) != 1:
-                raise ProviderError("failed to find exactly one zone",
-                                    f"{len(found)} zones match the filter {json.dumps(_clean(filt))}")
+                raise ProviderError(
+                    "failed to find exactly one zone", f"{len(found)} zones match the filter {json.dumps(_clean(filt))}"
+                )
             zone = found[0]
         return {**zone, "zone_id": zone["id"]}
 

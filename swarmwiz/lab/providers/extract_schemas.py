@@ -20,8 +20,20 @@ WANTED = {
     },
     "cloudflare": {"resources": ["cloudflare_dns_record"], "data_sources": ["cloudflare_zone"]},
 }
-KEEP = ("type", "required", "optional", "computed", "sensitive", "force_new", "default", "deprecated",
-        "nesting_mode", "min_items", "max_items", "description")
+KEEP = (
+    "type",
+    "required",
+    "optional",
+    "computed",
+    "sensitive",
+    "force_new",
+    "default",
+    "deprecated",
+    "nesting_mode",
+    "min_items",
+    "max_items",
+    "description",
+)
 
 
 def _trim(attrs: dict) -> dict:
@@ -47,7 +59,9 @@ def _entry(spec: dict) -> dict:
     timeouts = (spec.get("timeouts_block") or {}).get("defaults")
     if timeouts:
         out["attributes"]["timeouts"] = {
-            "kind": "block", "nesting_mode": "single", "optional": True,
+            "kind": "block",
+            "nesting_mode": "single",
+            "optional": True,
             "block": {k: {"type": "string", "optional": True} for k in sorted(timeouts)},
         }
     if "schema_version" in spec:

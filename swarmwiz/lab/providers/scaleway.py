@@ -81,15 +81,27 @@ class SSHKey(ScalewayResource):
     name = "scaleway_iam_ssh_key"
 
     def _state(self, key: dict) -> dict:
-        return {"id": key["id"], "name": key["name"], "fingerprint": key["fingerprint"],
-                "created_at": key["created_at"], "updated_at": key["updated_at"],
-                "organization_id": key["organization_id"], "project_id": key["project_id"],
-                "disabled": key["disabled"]}
+        return {
+            "id": key["id"],
+            "name": key["name"],
+            "fingerprint": key["fingerprint"],
+            "created_at": key["created_at"],
+            "updated_at": key["updated_at"],
+            "organization_id": key["organization_id"],
+            "project_id": key["project_id"],
+            "disabled": key["disabled"],
+        }
 
     def create(self, planned: dict) -> dict:
-        key = self.api.call("POST", "/iam/v1alpha1/ssh-keys", {
-            "name": _known(planned.get("name")),
-            "public_key": planned["public_key"].strip(), "project_id": self.project_of(planned)})
+        key = self.api.call(
+            "POST",
+            "/iam/v1alpha1/ssh-keys",
+            {
+                "name": _known(planned.get("name")),
+                "public_key": planned["public_key"].strip(),
+                "project_id": self.project_of(planned),
+            },
+        )
         if planned.get("disabled"):
             key = self.api.call("PATCH", f"/iam/v1alpha1/ssh-keys/{key['id']}", {"disabled": True})
         return self._state(key)
@@ -116,27 +128,47 @@ class PrivateNetwork(ScalewayResource):
         subnets = []
         for s in pn["subnets"]:
             net = ipaddress.ip_network(s["subnet"])
-            subnets.append({"id": s["id"], "subnet": s["subnet"], "address": str(net.network_address),
-                            "prefix_length": net.prefixlen, "subnet_mask": str(net.netmask),
-                            "created_at": s["created_at"], "updated_at": s["updated_at"],
-                            "srn": f"srn:scaleway:vpc:{pn['region']}:{pn['project_id']}:subnet/{s['id']}"})
-        return {"id": f"{pn['region']}/{pn['id']}", "name": pn["name"], "region": pn["region"],
-                "project_id": pn["project_id"], "organization_id": pn["organization_id"], "tags": pn["tags"] or None,
-                "created_at": pn["created_at"], "updated_at": pn["updated_at"],
-                "vpc_id": f"{pn['region']}/{pn['vpc_id']}",
-                "is_regional": True, "zone": None, "ipv4_subnet": subnets, "ipv6_subnets": [],
-                "enable_default_route_propagation": pn["default_route_propagation_enabled"],
-                "srn": f"srn:scaleway:vpc:{pn['region']}:{pn['project_id']}:private-network/{pn['id']}"}
+            subnets.append(
+                {
+                    "id": s["id"],
+                    "subnet": s["subnet"],
+                    "address": str(net.network_address),
+                    "prefix_length": net.prefixlen,
+                    "subnet_mask": str(net.netmask),
+                    "created_at": s["created_at"],
+                    "updated_at": s["updated_at"],
+                    "srn": f"srn:scaleway:vpc:{pn['region']}:{pn['project_id']}:subnet/{s['id']}",
+                }
+            )
+        return {
+            "id": f"{pn['region']}/{pn['id']}",
+            "name": pn["name"],
+            "region": pn["region"],
+            "project_id": pn["project_id"],
+            "organization_id": pn["organization_id"],
+            "tags": pn["tags"] or None,
+            "created_at": pn["created_at"],
+            "updated_at": pn["updated_at"],
+            "vpc_id": f"{pn['region']}/{pn['vpc_id']}",
+            "is_regional": True,
+            "zone": None,
+            "ipv4_subnet": subnets,
+            "ipv6_subnets": [],
+            "enable_default_route_propagation": pn["default_route_propagation_enabled"],
+            "srn": f"srn:scaleway:vpc:{pn['region']}:{pn['project_id']}:private-network/{pn['id']}",
+        }
 
     def create(self, planned: dict) -> dict:
         region = _known(planned.get("region")) or self.api.region
         subnet = (planned.get("ipv4_subnet") or [{}])[0] if isinstance(planned.get("ipv4_subnet"), list) else {}
-        body = {"name": _known(planned.get("name")),
-                "project_id": self.project_of(planned),
-                "tags": planned.get("tags") or [],
-                "subnets": [subnet["subnet"]] if isinstance(subnet.get("subnet"), str) else None,
-                "vpc_id": split(_known(planned.get("vpc_id")))[1] or None,
-                "default_route_propagation_enabled": bool(planned.get("enable_default_route_propagation") is True)}
+        body = {
+            "name": _known(planned.get("name")),
+            "project_id": self.project_of(planned),
+            "tags": planned.get("tags") or [],
+            "subnets": [subnet["subnet"]] if isinstance(subnet.get("subnet"), str) else None,
+            "vpc_id": split(_known(planned.get("vpc_id")))[1] or None,
+            "default_route_propagation_enabled": bool(planned.get("enable_default_route_propagation") is True),
+        }
         pn = self.api.call("POST", f"/vpc/v2/regions/{region}/private-networks", body)
         return self._state(pn)
 
@@ -166,8 +198,12 @@ class SecurityGroup(ScalewayResource):
 
     @staticmethod
     def _rule_body(rule: dict, direction: str) -> dict:
-        body = {"action": rule["action"], "protocol": rule.get("protocol") or "TCP", "direction": direction,
-                "ip_range": rule.get("ip_range") or rule.get("ip") or "0.0.0.0/0"}
+        body = {
+            "action": rule["action"],
+            "protocol": rule.get("protocol") or "TCP",
+            "direction": direction,
+            "ip_range": rule.get("ip_range") or rule.get("ip") or "0.0.0.0/0",
+        }
         if rule.get("port"):
             body["dest_port_from"] = body["dest_port_to"] = int(rule["port"])
         elif rule.get("port_range"):
@@ -184,7 +220,8 @@ class SecurityGroup(ScalewayResource):
             for rule in _items(config.get(block)):
                 if isinstance(rule.get("protocol"), str) and rule["protocol"] not in ("TCP", "UDP", "ICMP", "ANY"):
                     problems.append(
-                        f"expected {block}.protocol to be one of [ANY ICMP TCP UDP], got {rule['protocol']}")
+                        f"expected {block}.protocol to be one of [ANY ICMP TCP UDP], got {rule['protocol']}"
+                    )
                 if isinstance(rule.get("action"), str) and rule["action"] not in ("accept", "drop"):
                     problems.append(f"expected {block}.action to be one of [accept drop], got {rule['action']}")
         return problems
@@ -192,24 +229,46 @@ class SecurityGroup(ScalewayResource):
     def _state(self, sg: dict, rules: list[dict], planned: dict | None) -> dict:
         def rule_state(r: dict) -> dict:
             single = r.get("dest_port_to") in (None, r.get("dest_port_from"))
-            return {"action": r["action"], "protocol": r["protocol"], "ip_range": r["ip_range"], "ip": None,
-                    "port": r.get("dest_port_from") if single else None,
-                    "port_range": None if single else f"{r['dest_port_from']}-{r['dest_port_to']}"}
+            return {
+                "action": r["action"],
+                "protocol": r["protocol"],
+                "ip_range": r["ip_range"],
+                "ip": None,
+                "port": r.get("dest_port_from") if single else None,
+                "port_range": None if single else f"{r['dest_port_from']}-{r['dest_port_to']}",
+            }
 
-        state = {"id": f"{sg['zone']}/{sg['id']}", "name": sg["name"], "zone": sg["zone"],
-                 "description": sg.get("description") or None, "tags": sg.get("tags") or None,
-                 "project_id": sg["project"], "organization_id": sg["organization"], "stateful": sg["stateful"],
-                 "inbound_default_policy": sg["inbound_default_policy"],
-                 "outbound_default_policy": sg["outbound_default_policy"],
-                 "enable_default_security": sg["enable_default_security"]}
+        state = {
+            "id": f"{sg['zone']}/{sg['id']}",
+            "name": sg["name"],
+            "zone": sg["zone"],
+            "description": sg.get("description") or None,
+            "tags": sg.get("tags") or None,
+            "project_id": sg["project"],
+            "organization_id": sg["organization"],
+            "stateful": sg["stateful"],
+            "inbound_default_policy": sg["inbound_default_policy"],
+            "outbound_default_policy": sg["outbound_default_policy"],
+            "enable_default_security": sg["enable_default_security"],
+        }
         if planned is None or not planned.get("external_rules"):
             state["inbound_rule"] = [rule_state(r) for r in rules if r["direction"] == "inbound"]
             state["outbound_rule"] = [rule_state(r) for r in rules if r["direction"] == "outbound"]
         return state
 
     def _write(self, path: str, method: str, planned: dict) -> dict:
-        body = {k: _known(planned.get(k)) for k in ("name", "description", "stateful", "inbound_default_policy",
-                                                    "outbound_default_policy", "enable_default_security", "tags")}
+        body = {
+            k: _known(planned.get(k))
+            for k in (
+                "name",
+                "description",
+                "stateful",
+                "inbound_default_policy",
+                "outbound_default_policy",
+                "enable_default_security",
+                "tags",
+            )
+        }
         body["tags"] = body["tags"] or []
         if method == "POST":
             body["project"] = self.project_of(planned)
@@ -225,8 +284,9 @@ class SecurityGroup(ScalewayResource):
         if not planned.get("external_rules"):
             rules = [self._rule_body(r, "inbound") for r in planned.get("inbound_rule") or []]
             rules += [self._rule_body(r, "outbound") for r in planned.get("outbound_rule") or []]
-            rules = self.api.call("PUT", f"/instance/v1/zones/{sg['zone']}/security_groups/{sg['id']}/rules",
-                                  {"rules": rules})["rules"]
+            rules = self.api.call(
+                "PUT", f"/instance/v1/zones/{sg['zone']}/security_groups/{sg['id']}/rules", {"rules": rules}
+            )["rules"]
         return self._state(sg, rules, planned)
 
     def read(self, state: dict) -> dict:
@@ -263,15 +323,26 @@ class IP(ScalewayResource):
 
     def _state(self, ip: dict) -> dict:
         server = ip.get("server")
-        return {"id": f"{ip['zone']}/{ip['id']}", "address": ip["address"], "prefix": ip["prefix"],
-                "reverse": ip.get("reverse") or "", "type": ip["type"], "zone": ip["zone"],
-                "tags": ip.get("tags") or None, "project_id": ip["project"], "organization_id": ip["organization"],
-                "server_id": f"{ip['zone']}/{server['id']}" if server else ""}
+        return {
+            "id": f"{ip['zone']}/{ip['id']}",
+            "address": ip["address"],
+            "prefix": ip["prefix"],
+            "reverse": ip.get("reverse") or "",
+            "type": ip["type"],
+            "zone": ip["zone"],
+            "tags": ip.get("tags") or None,
+            "project_id": ip["project"],
+            "organization_id": ip["organization"],
+            "server_id": f"{ip['zone']}/{server['id']}" if server else "",
+        }
 
     def create(self, planned: dict) -> dict:
         zone = self.zone_of(planned)
-        body = {"type": _known(planned.get("type")) or "routed_ipv4", "tags": planned.get("tags") or [],
-                "project": self.project_of(planned)}
+        body = {
+            "type": _known(planned.get("type")) or "routed_ipv4",
+            "tags": planned.get("tags") or [],
+            "project": self.project_of(planned),
+        }
         return self._state(self.api.call("POST", f"/instance/v1/zones/{zone}/ips", body)["ip"])
 
     def read(self, state: dict) -> dict:
@@ -311,29 +382,65 @@ class Server(ScalewayResource):
         region = zone.rsplit("-", 1)[0]
         ipam = self.api.call("GET", f"/ipam/v1/regions/{region}/ips?resource_id={server['id']}")["ips"]
         by_nic = {ip["resource"]["id"]: ip for ip in ipam}
-        planned_pns = {split(p.get("pn_id") if isinstance(p.get("pn_id"), str) else None)[1]: p.get("pn_id")
-                       for p in planned.get("private_network") or [] if isinstance(p, dict)}
+        planned_pns = {
+            split(p.get("pn_id") if isinstance(p.get("pn_id"), str) else None)[1]: p.get("pn_id")
+            for p in planned.get("private_network") or []
+            if isinstance(p, dict)
+        }
         nics = server.get("private_nics") or []
         sg = server.get("security_group")
         state = {
-            "id": f"{zone}/{server['id']}", "name": server["name"], "type": server["commercial_type"], "zone": zone,
-            "tags": server.get("tags") or None, "project_id": server["project"],
+            "id": f"{zone}/{server['id']}",
+            "name": server["name"],
+            "type": server["commercial_type"],
+            "zone": zone,
+            "tags": server.get("tags") or None,
+            "project_id": server["project"],
             "organization_id": server["organization"],
             "state": "started" if server["state"] == "running" else server["state"],
-            "security_group_id": f"{zone}/{sg['id']}" if sg else None, "boot_type": "local", "bootscript_id": "",
-            "placement_group_policy_respected": False, "user_data": {},
-            "public_ips": [{"id": ip["id"], "address": ip["address"], "gateway": ip.get("gateway"),
-                            "netmask": ip.get("netmask"), "family": ip.get("family"), "dynamic": ip.get("dynamic"),
-                            "provisioning_mode": ip.get("provisioning_mode")} for ip in server.get("public_ips") or []],
-            "private_network": [{"pn_id": planned_pns.get(n["private_network_id"],
-                                                          f"{region}/{n['private_network_id']}"),
-                                 "zone": zone, "mac_address": n["mac_address"], "pnic_id": f"{zone}/{n['id']}",
-                                 "status": n["state"]} for n in nics],
-            "private_ips": [{"id": by_nic[n["id"]]["id"], "address": by_nic[n["id"]]["address"].split("/")[0]}
-                            for n in nics if n["id"] in by_nic],
-            "root_volume": [{"volume_id": f"{zone}/{server['id']}", "size_in_gb": 20, "volume_type": "l_ssd",
-                             "boot": False, "delete_on_termination": True, "name": f"{server['name']}-root",
-                             "sbs_iops": 0}],
+            "security_group_id": f"{zone}/{sg['id']}" if sg else None,
+            "boot_type": "local",
+            "bootscript_id": "",
+            "placement_group_policy_respected": False,
+            "user_data": {},
+            "public_ips": [
+                {
+                    "id": ip["id"],
+                    "address": ip["address"],
+                    "gateway": ip.get("gateway"),
+                    "netmask": ip.get("netmask"),
+                    "family": ip.get("family"),
+                    "dynamic": ip.get("dynamic"),
+                    "provisioning_mode": ip.get("provisioning_mode"),
+                }
+                for ip in server.get("public_ips") or []
+            ],
+            "private_network": [
+                {
+                    "pn_id": planned_pns.get(n["private_network_id"], f"{region}/{n['private_network_id']}"),
+                    "zone": zone,
+                    "mac_address": n["mac_address"],
+                    "pnic_id": f"{zone}/{n['id']}",
+                    "status": n["state"],
+                }
+                for n in nics
+            ],
+            "private_ips": [
+                {"id": by_nic[n["id"]]["id"], "address": by_nic[n["id"]]["address"].split("/")[0]}
+                for n in nics
+                if n["id"] in by_nic
+            ],
+            "root_volume": [
+                {
+                    "volume_id": f"{zone}/{server['id']}",
+                    "size_in_gb": 20,
+                    "volume_type": "l_ssd",
+                    "boot": False,
+                    "delete_on_termination": True,
+                    "name": f"{server['name']}-root",
+                    "sbs_iops": 0,
+                }
+            ],
             "filesystems": [],
         }
         return state
@@ -351,12 +458,18 @@ class Server(ScalewayResource):
     def create(self, planned: dict) -> dict:
         zone = self.zone_of(planned)
         ips = [split(i)[1] for i in ([planned["ip_id"]] if planned.get("ip_id") else planned.get("ip_ids") or [])]
-        body = {"name": _known(planned.get("name")) or "tf-srv", "commercial_type": planned["type"],
-                "image": planned.get("image"), "tags": planned.get("tags") or [],
-                "project": self.project_of(planned),
-                "security_group": split(_known(planned.get("security_group_id")))[1] or None,
-                "public_ips": ips, "dynamic_ip_required": bool(planned.get("enable_dynamic_ip")),
-                "boot_type": "local", "protected": bool(planned.get("protected"))}
+        body = {
+            "name": _known(planned.get("name")) or "tf-srv",
+            "commercial_type": planned["type"],
+            "image": planned.get("image"),
+            "tags": planned.get("tags") or [],
+            "project": self.project_of(planned),
+            "security_group": split(_known(planned.get("security_group_id")))[1] or None,
+            "public_ips": ips,
+            "dynamic_ip_required": bool(planned.get("enable_dynamic_ip")),
+            "boot_type": "local",
+            "protected": bool(planned.get("protected")),
+        }
         server = self.api.call("POST", f"/instance/v1/zones/{zone}/servers", body)["server"]
         base = self._base(zone, server["id"])
         if _known(planned.get("cloud_init")):
