@@ -4,7 +4,6 @@ untracked leftovers, and teardown that leaves nothing of the cluster."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -145,12 +144,9 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
         env={**os.environ},
     )
     deadline = time.monotonic() + 120
-    state = swarmwiz_home / "clusters" / "intr" / "swarmwiz.json"
-    while time.monotonic() < deadline:
-        if state.exists() and json.loads(state.read_text()).get("state") == "deploying":
-            break
-        time.sleep(0.1)
-    time.sleep(2.0)  # terraform is now creating the delayed workers
+    while time.monotonic() < deadline and not any(s["name"] == "intr-manager-1" for s in lab.status()["servers"]):
+        time.sleep(0.1)  # the manager is up; the two workers are now being created (each delayed by 4 s)
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
@@ -158,7 +154,8 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
     assert "Traceback" not in err
     tracked = Pipeline.for_name("intr", lab=True)._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("intr-")]
-    assert servers and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
+    assert any(s["name"].startswith("intr-worker-") for s in servers), "the in-flight creates did not finish"
+    assert all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
     lab.set_faults([])
     _, _, status = deploy(spec)
     assert_healthy(status, 1, 2)
