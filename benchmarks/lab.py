@@ -291,6 +291,10 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int =
                     log.info("lab deploy %d nodes: %s", n, runs[-1])
                 baselines.append(lab.baseline(f"base{BASELINE_SIZE}-r{r}"))
                 log.info("baseline: %s", baselines[-1])
+            big = max(sizes)
+            if big > BASELINE_SIZE:  # once, for the plot: how the sequential recipe itself scales
+                baselines.append(lab.baseline(f"base{big}-r0", nodes=big))
+                log.info("baseline %d nodes: %s", big, baselines[-1])
         except Exception as exc:  # the lab itself failed: report what we have
             error = f"{type(exc).__name__}: {exc}"[-600:]
             return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines}
@@ -302,9 +306,14 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int =
         # The fastest run of each size: on a shared machine, the one least disturbed by other work.
         "lab_deploy_min_s": {str(n): min((x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]), default=None)
                              for n in sizes},
-        "lab_baseline_sequential_min_s": min((b["deploy_s"] for b in baselines if b.get("ok")), default=None),
+        "lab_baseline_sequential_min_s": min((b["deploy_s"] for b in baselines
+                                              if b.get("ok") and b["nodes"] == BASELINE_SIZE), default=None),
         "lab_destroy_s": {str(n): common.median([x["destroy_s"] for x in runs if x["nodes"] == n]) for n in sizes},
-        "lab_baseline_sequential_s": common.median([b["deploy_s"] for b in baselines if b.get("ok")]),
+        "lab_baseline_sequential_s": common.median([b["deploy_s"] for b in baselines
+                                                    if b.get("ok") and b["nodes"] == BASELINE_SIZE]),
+        "lab_baseline_sequential_by_nodes_s": {
+            str(n): common.median([b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == n])
+            for n in sorted({b["nodes"] for b in baselines})},
         "lab_shapes": {str(n): dict(zip(("managers", "workers"), shape(n), strict=True)) for n in sizes},
         "lab_runs": runs,
         "lab_baseline_runs": baselines,

@@ -59,11 +59,13 @@ def plot(result: dict, path: Path) -> Path | None:
     runs = [r for r in result.get("lab_runs") or [] if r.get("ok")]
     if runs:
         ax.scatter([r["nodes"] for r in runs], [r["deploy_s"] for r in runs], s=12, alpha=0.4, label="each run")
-    base = result.get("lab_baseline_sequential_s")
-    if base is not None:
-        size = (result.get("lab_baseline_runs") or [{}])[0].get("nodes", 5)
-        ax.scatter([size], [base], marker="s", color="tab:red", zorder=3,
-                   label="old recipe: apply, then SSH node by node (median)")
+    base = result.get("lab_baseline_sequential_by_nodes_s") or {}
+    if not base and result.get("lab_baseline_sequential_s") is not None:
+        base = {"5": result["lab_baseline_sequential_s"]}
+    base_points = sorted((int(n), s) for n, s in base.items() if s is not None)
+    if base_points:
+        ax.plot([n for n, _ in base_points], [s for _, s in base_points], "s--", color="tab:red", zorder=3,
+                label="old recipe: apply, then SSH node by node")
     ax.set_xlabel("nodes")
     ax.set_ylabel("seconds to a running swarm")
     ax.set_xticks([n for n, _ in points])

@@ -25,7 +25,8 @@ FAKE = {
     "lab_deploy_s": {"1": 7.0, "5": 10.0, "20": 30.0},
     "lab_baseline_sequential_s": 12.5,
     "lab_runs": [{"nodes": n, "ok": True, "deploy_s": s} for n, s in ((1, 7.0), (5, 10.0), (20, 30.0))],
-    "lab_baseline_runs": [{"nodes": 5, "ok": True, "deploy_s": 12.5}],
+    "lab_baseline_runs": [{"nodes": 5, "ok": True, "deploy_s": 12.5}, {"nodes": 20, "ok": True, "deploy_s": 40.0}],
+    "lab_baseline_sequential_by_nodes_s": {"5": 12.5, "20": 40.0},
 }
 
 
