@@ -522,10 +522,10 @@ class Pipeline:
     def _remove_untracked(self, phase: ev.Phase) -> Events:
         """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
 
-        Skipped while a Terraform run may still be writing the state (its lock file exists): Terraform then
-        refuses to plan and explains the lock itself.
+        Skipped while a Terraform process still holds the state's lock (it may be about to record those objects):
+        Terraform then refuses to plan and explains the lock itself.
         """
-        if (self.workspace.path / ".terraform.tfstate.lock.info").exists():
+        if _terraform_holds_state(self.workspace.state_path):
             return
         tracked = self._state_ids()
         untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
@@ -556,6 +556,29 @@ class Pipeline:
             f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
             f"docker --context swarmwiz-{self.spec.name} node ls",
         ]
+
+
+def _terraform_holds_state(state: Path) -> bool:
+    """Whether a Terraform process holds the local state's lock (an fcntl lock on terraform.tfstate).
+
+    A stale `.terraform.tfstate.lock.info` left by a killed run does not count: the OS drops the lock itself
+    when the process dies.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(state, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _index(node: Any) -> int:

@@ -162,6 +162,34 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
     destroy(spec, lab)
 
 
+def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
+    """`kill -9` of swarmwiz while Terraform creates servers: the re-run explains nothing is lost and converges,
+    and no server is left that the state does not track."""
+    spec = make_spec(tmp_path, ssh_keypair, name="killed", managers=1, workers=2)
+    lab.set_faults([{"match": "killed-worker-*", "action": "delay", "seconds": 3}])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(s["name"] == "killed-manager-1" for s in lab.status()["servers"]):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    time.sleep(5)  # whatever terraform still had in flight has finished by now
+    lab.set_faults([])
+    _, events, status = deploy(spec)
+    assert_healthy(status, 1, 2)
+    tracked = Pipeline.for_name("killed", lab=True)._state_ids()
+    servers = [s for s in lab.status()["servers"] if s["name"].startswith("killed-")]
+    assert len(servers) == 3 and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), servers
+    destroy(spec, lab)
+
+
 def test_second_process_is_refused_while_a_deploy_runs(lab, tmp_path, ssh_keypair, swarmwiz_home):
     spec = make_spec(tmp_path, ssh_keypair, name="busy", managers=1, workers=0)
     with Workspace.for_name("busy").lock("deploy"):
