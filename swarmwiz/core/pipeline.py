@@ -307,7 +307,18 @@ class Pipeline:
                 done += 1
                 emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
 
-            await asyncio.gather(*(one(n) for n in nodes))
+            emit(ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), f"waiting up to {self.ssh_timeout:.0f}s for sshd"))
+            results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
+                raise next(f for f in failed if not isinstance(f, RemoteError) or f.title == "SSH host key changed")
+            if failed:
+                raise RemoteError(
+                    f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
+                    f"and are tracked. Check that ssh.allowed_cidrs ({', '.join(self.spec.allowed_cidrs)}) includes "
+                    "this machine's address, then run deploy again",
+                    title="Nodes not answering",
+                )
 
         yield from _run_async(wait_all, self._cancelled)
         yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with their pinned host keys")

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from swarmwiz.core import events as ev
-from swarmwiz.core.errors import EngineError, Interrupted
+from swarmwiz.core.errors import EngineError, Interrupted, RemoteError
 from swarmwiz.core.pipeline import Pipeline
 from swarmwiz.core.spec import NodeGroup, load_spec
 from swarmwiz.core.workspace import Workspace
@@ -187,6 +187,23 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     tracked = Pipeline.for_name("killed", lab=True)._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("killed-")]
     assert len(servers) == 3 and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), servers
+    destroy(spec, lab)
+
+
+def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh_keypair):
+    """A wrong ssh.allowed_cidrs: the security group drops SSH, the wait times out with a sentence that says
+    what exists and what to check; fixing the spec and re-running converges."""
+    spec = make_spec(tmp_path, ssh_keypair, name="closed", managers=1, workers=0)
+    closed = dataclasses.replace(spec, allowed_cidrs=("192.0.2.0/24",))
+    pipeline = Pipeline.for_spec(closed, lab=True, ssh_timeout=4)
+    with pytest.raises(RemoteError) as err:
+        run(pipeline.deploy(auto_approve=True))
+    assert err.value.title == "Nodes not answering"
+    assert "1 of 1 nodes did not answer SSH" in str(err.value) and "192.0.2.0/24" in str(err.value)
+    assert "timed out after 4s waiting for SSH on closed-manager-1" in str(err.value)
+    assert [s["name"] for s in lab.status()["servers"]] == ["closed-manager-1"]
+    _, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
     destroy(spec, lab)
 
 
