@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-.venv/bin/ruff check swarmwiz tests benchmarks tools 2>/dev/null || .venv/bin/ruff check swarmwiz tests tools
+.venv/bin/ruff check .
 exec .venv/bin/python -m pytest -q "$@"

