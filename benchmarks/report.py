@@ -49,7 +49,11 @@ def plot(result: dict, path: Path) -> Path | None:
     points = sorted((int(n), s) for n, s in deploy.items() if s is not None)
     if not points:
         return None
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the plot needs the bench extra; the JSON and the table do not
+        print("no plot: matplotlib is missing (pip install -e '.[bench]')")
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
