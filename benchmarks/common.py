@@ -164,6 +164,7 @@ class Tmux:
         self._run("new-session", "-d", "-s", "keepalive", "-x", "20", "-y", "5", "sleep 86400")
         # A command that dies keeps its pane, so a failure shows its traceback instead of an empty capture.
         self._run("set-option", "-g", "remain-on-exit", "on")
+        self.socket_path = self._run("display-message", "-p", "-t", "keepalive", "#{socket_path}").strip()
 
     def _run(self, *args: str, check: bool = True) -> str:
         proc = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=30)
@@ -207,6 +208,8 @@ class Tmux:
 
     def close(self) -> None:
         self._run("kill-server", check=False)
+        if self.socket_path:  # tmux leaves its socket file behind
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
