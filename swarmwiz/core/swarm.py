@@ -19,7 +19,12 @@ log = logging.getLogger(__name__)
 SWARM_PORT = 2377
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
-_JOIN_SCRIPT = 'IFS= read -r token && exec docker swarm join --token "$token" "$@"'
+# The token arrives on stdin (never on a command line); after joining, the node prints its swarm node ID so the
+# bootstrap needs no second round trip to learn it.
+_JOIN_SCRIPT = (
+    'IFS= read -r token && docker swarm join --token "$token" "$@" >&2 && '
+    "docker info --format '{{.Swarm.NodeID}}'"
+)
 
 
 @dataclass(frozen=True)
@@ -196,8 +201,8 @@ async def bootstrap(
             raise next(f for f in failures if not isinstance(f, RemoteError))
         if failures:
             raise RemoteError("; ".join(f.message for f in failures))
-        for node, info in zip(to_join, await asyncio.gather(*(_swarm_info(conns[n], n) for n in to_join)), strict=True):
-            infos[node] = info
+        for node, node_id in zip(to_join, results, strict=True):
+            infos[node] = {"LocalNodeState": "active", "NodeID": node_id}
         await _wait_ready(conns[lead], lead, list(conns), on_log, limit=max(1.0, deadline - time.monotonic() - 1))
         current = {n.name: infos[n].get("NodeID") for n in conns}
         await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
@@ -210,11 +215,11 @@ async def bootstrap(
             )
 
 
-async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) -> None:
+async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) -> str:
     await _leave_if_stuck(conn, node, info, on_log)
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
     args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
-    await ssh.run(
+    node_id = await ssh.run(
         conn,
         ["sh", "-c", _JOIN_SCRIPT, "sh", *args],
         input=token + "\n",
@@ -222,6 +227,7 @@ async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) ->
         display=["docker", "swarm", "join", *args],
     )
     on_log(f"{node.key}: joined as {node.role}")
+    return node_id.strip()
 
 
 async def _leave_if_stuck(conn, node: Node, info: dict, on_log) -> None:
