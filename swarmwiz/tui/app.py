@@ -143,13 +143,15 @@ class SwarmwizApp(App[int]):
         exc = event.worker.error
         if not isinstance(exc, SwarmwizError):
             log.error("worker %r failed", event.worker.name, exc_info=exc)
-        from swarmwiz.tui.dialogs.error import ErrorDialog
-
-        self.push_screen(ErrorDialog(*_describe(exc)))
         for screen in self.screen_stack:
             hook = getattr(screen, "worker_failed", None)
             if hook is not None and event.worker.node is screen:
                 hook(event.worker.name, exc)
+        if self.quit_requested and self.running is None:
+            return  # quitting: the stop the user asked for is not an error to show
+        from swarmwiz.tui.dialogs.error import ErrorDialog
+
+        self.push_screen(ErrorDialog(*_describe(exc)))
         if event.worker.name == "flow":
             self.run_flow()  # an unexpected failure in the flow itself: start again from the welcome screen
 
@@ -170,14 +172,22 @@ class SwarmwizApp(App[int]):
             if yes and self.running is not None:
                 self.quit_requested = True
                 self.running.cancel()
-                self.notify("Stopping safely: Terraform finishes what is in flight and saves its state; "
-                            "swarmwiz quits when that is done.", title="Stopping", timeout=10)
+                self.notify(
+                    "Stopping safely: Terraform finishes what is in flight and saves its state; "
+                    "swarmwiz quits when that is done.",
+                    title="Stopping",
+                    timeout=10,
+                )
 
         self.push_screen(
-            ConfirmDialog("Quit while running?",
-                          "A deploy or teardown is running. Quitting stops it safely first (Terraform finishes "
-                          "what is in flight and saves its state); running it again later converges.",
-                          yes_label="Stop and quit", no_label="Keep running", danger=True),
+            ConfirmDialog(
+                "Quit while running?",
+                "A deploy or teardown is running. Quitting stops it safely first (Terraform finishes "
+                "what is in flight and saves its state); running it again later converges.",
+                yes_label="Stop and quit",
+                no_label="Keep running",
+                danger=True,
+            ),
             answered,
         )
 
@@ -185,7 +195,7 @@ class SwarmwizApp(App[int]):
         """Screens call this when their pipeline run ended; a pending quit happens now."""
         self.running = None
         if self.quit_requested:
-            self.exit(130)
+            self.exit(return_code=130)
 
 
 def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
@@ -197,5 +207,5 @@ def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
 def run_app(lab: bool) -> int:
     """Run the wizard in this terminal; returns the process exit code."""
     app = SwarmwizApp(Services(lab=lab), lab=lab)
-    code = app.run()
-    return code if isinstance(code, int) else (app.return_code or 0)
+    app.run()
+    return app.return_code or 0

@@ -51,10 +51,18 @@ class Draft:
     @classmethod
     def from_spec(cls, spec) -> Draft:
         return cls(
-            name=spec.name, region=spec.region, zones=tuple(spec.zones), manager_type=spec.managers.type,
-            worker_type=spec.workers.type, managers=spec.managers.count, workers=spec.workers.count,
-            domain=spec.domain, apex=spec.apex, public_key=str(spec.ssh_public_key_path),
-            allowed_cidrs=tuple(spec.allowed_cidrs), image=spec.image,
+            name=spec.name,
+            region=spec.region,
+            zones=tuple(spec.zones),
+            manager_type=spec.managers.type,
+            worker_type=spec.workers.type,
+            managers=spec.managers.count,
+            workers=spec.workers.count,
+            domain=spec.domain,
+            apex=spec.apex,
+            public_key=str(spec.ssh_public_key_path),
+            allowed_cidrs=tuple(spec.allowed_cidrs),
+            image=spec.image,
         )
 
 

@@ -35,9 +35,19 @@ class ClusterInfo:
 class Services:
     """Default services: the real core against Scaleway/Cloudflare, or against the local lab when `lab` is set."""
 
-    def __init__(self, lab: bool = False, ssh_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        lab: bool = False,
+        *,
+        ssh_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+        keyring_backend: Any = None,
+    ) -> None:
+        """`env` replaces os.environ for credentials and API endpoints; `keyring_backend` replaces the OS keyring."""
         self.lab = lab
         self.ssh_dir = ssh_dir or Path.home() / ".ssh"
+        self.base_env = env
+        self.keyring_backend = keyring_backend
         self._lab_obj: Any = None
         self._lab_env: dict[str, str] | None = None
 
@@ -56,7 +66,7 @@ class Services:
     def _env(self) -> dict[str, str]:
         if self.lab and self._lab_env is None:
             self.prepare()
-        return dict(os.environ) | (self._lab_env or {})
+        return dict(os.environ if self.base_env is None else self.base_env) | (self._lab_env or {})
 
     def _endpoints(self):
         from swarmwiz.core.cloud import Endpoints
@@ -71,8 +81,9 @@ class Services:
         out = []
         for ws in list_workspaces():
             meta = ws.meta()
-            out.append(ClusterInfo(ws.name, meta.get("state", "unknown"), bool(meta.get("lab")), meta.get("nodes"),
-                                   ws.path))
+            out.append(
+                ClusterInfo(ws.name, meta.get("state", "unknown"), bool(meta.get("lab")), meta.get("nodes"), ws.path)
+            )
         return out
 
     def forget_workspace(self, name: str) -> None:
@@ -91,24 +102,26 @@ class Services:
             creds = self._lab_obj.credentials()
             if not isinstance(creds, Credentials):
                 creds = Credentials(**dict(creds))
-            return creds, {attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id",
-                                                     "cloudflare_token")}
-        return load_credentials()
+            return creds, {
+                attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token")
+            }
+        return load_credentials(self._env(), self._store())
 
     def save_credentials(self, creds: Credentials) -> list[str]:
         """Store the credentials in the OS keyring (not in lab mode: the lab provides its own)."""
         if self.lab:
             return []
-        from swarmwiz.core.credentials import KeyringStore
-
-        return KeyringStore().write(creds)
+        return self._store().write(creds)
 
     def forget_credentials(self) -> list[str]:
         if self.lab:
             return []
+        return self._store().clear()
+
+    def _store(self):
         from swarmwiz.core.credentials import KeyringStore
 
-        return KeyringStore().clear()
+        return KeyringStore(backend=self.keyring_backend)
 
     def check_credentials(self, creds: Credentials) -> list[Check]:
         """One Check per credential, live against the APIs (format first, offline)."""
@@ -163,10 +176,12 @@ class Services:
         return public
 
     # -- pipelines ----------------------------------------------------------------------------------------------
-    def pipeline_for_spec(self, spec: ClusterSpec):
+    def pipeline_for_spec(self, spec: ClusterSpec, credentials: Credentials | None = None):
+        """The pipeline for a new or changed cluster; `credentials` are the ones the user just entered."""
         from swarmwiz.core.pipeline import Pipeline
 
-        return Pipeline.for_spec(spec, lab=self.lab)
+        extra = {"credentials": credentials} if credentials is not None and not self.lab else {}
+        return Pipeline.for_spec(spec, lab=self.lab, **extra)
 
     def pipeline_for_name(self, name: str):
         from swarmwiz.core.pipeline import Pipeline
@@ -177,6 +192,8 @@ class Services:
         from swarmwiz.core.catalog import estimate
 
         catalog = catalog or self.bundled_catalog()
-        groups = [("managers", spec.managers.type, spec.managers.count),
-                  ("workers", spec.workers.type, spec.workers.count)]
+        groups = [
+            ("managers", spec.managers.type, spec.managers.count),
+            ("workers", spec.workers.type, spec.workers.count),
+        ]
         return estimate(catalog, list(spec.zones), groups)

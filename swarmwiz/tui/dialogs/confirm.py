@@ -14,8 +14,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS = [Binding("escape", "answer(False)", "Cancel", show=False)]
 
-    def __init__(self, title: str, question: str, *, yes_label: str = "Yes", no_label: str = "No",
-                 danger: bool = False) -> None:
+    def __init__(
+        self, title: str, question: str, *, yes_label: str = "Yes", no_label: str = "No", danger: bool = False
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.question = question

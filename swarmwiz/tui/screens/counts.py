@@ -20,12 +20,19 @@ def quorum_text(managers: int) -> str:
     survives = (managers - 1) // 2
     majority = managers // 2 + 1
     if managers == 1:
-        return ("1 manager: the simplest and cheapest. If it fails, the swarm cannot be managed (running services "
-                "keep running, but nothing can be changed) until it is back. Fine for trying things out.")
-    return (f"{managers} managers: the swarm keeps working if {survives} of them fail{'s' if survives == 1 else ''}, "
-            f"because a majority ({majority} of {managers}) must stay up to agree on changes. "
-            + ("The usual choice for production." if managers == 3 else "More managers, more resilience, "
-               "slightly slower agreement."))
+        return (
+            "1 manager: the simplest and cheapest. If it fails, the swarm cannot be managed (running services "
+            "keep running, but nothing can be changed) until it is back. Fine for trying things out."
+        )
+    return (
+        f"{managers} managers: the swarm keeps working if {survives} of them fail{'s' if survives == 1 else ''}, "
+        f"because a majority ({majority} of {managers}) must stay up to agree on changes. "
+        + (
+            "The usual choice for production."
+            if managers == 3
+            else "More managers, more resilience, slightly slower agreement."
+        )
+    )
 
 
 class CountsScreen(WizardScreen):
@@ -80,11 +87,15 @@ class CountsScreen(WizardScreen):
             return
         from swarmwiz.core.catalog import estimate
 
-        cost = estimate(catalog, list(draft.zones), [("managers", draft.manager_type, draft.managers),
-                                                      ("workers", draft.worker_type, draft.workers)])
+        cost = estimate(
+            catalog,
+            list(draft.zones),
+            [("managers", draft.manager_type, draft.managers), ("workers", draft.worker_type, draft.workers)],
+        )
         self.query_one("#cost", Static).update(
             f"{draft.managers + draft.workers} servers, about [b]{cost.total_monthly_eur:.2f} EUR/month[/b] "
-            f"(excl. VAT, {cost.source})")
+            f"(excl. VAT, {cost.source})"
+        )
 
     @on(RadioSet.Changed, "#managers-set")
     def _managers_changed(self, event: RadioSet.Changed) -> None:

@@ -20,8 +20,12 @@ FIELDS = (
     ("scw_project_id", "Scaleway project ID", False, "a UUID"),
     ("cloudflare_token", "Cloudflare API token", True, "40+ characters, with DNS:Edit"),
 )
-SOURCE_TEXT = {"env": "from the environment", "keyring": "from the OS keyring", "lab": "provided by the lab",
-               "missing": ""}
+SOURCE_TEXT = {
+    "env": "from the environment",
+    "keyring": "from the OS keyring",
+    "lab": "provided by the lab",
+    "missing": "",
+}
 
 
 class CredentialsScreen(WizardScreen):
@@ -44,8 +48,9 @@ class CredentialsScreen(WizardScreen):
     def compose(self) -> ComposeResult:
         yield TopBar()
         with VerticalScroll(classes="body"):
-            yield Static("Where swarmwiz creates things. Nothing is created before you confirm the plan.",
-                         classes="hint")
+            yield Static(
+                "Where swarmwiz creates things. Nothing is created before you confirm the plan.", classes="hint"
+            )
             for attr, label, masked, placeholder in FIELDS:
                 with Horizontal(classes="field"):
                     yield Label(label)
@@ -76,16 +81,18 @@ class CredentialsScreen(WizardScreen):
             field.value = creds.value(attr) or ""
             field.disabled = lab
             self.query_one(f"#{attr}-result", Static).update(SOURCE_TEXT.get(sources.get(attr, ""), ""))
-        note = "The lab provides these credentials; press Next." if lab else (
-            "Saved to the OS keyring when you press Next. Environment variables win over the keyring.")
+        note = (
+            "The lab provides these credentials; press Next."
+            if lab
+            else ("Saved to the OS keyring when you press Next. Environment variables win over the keyring.")
+        )
         self.query_one("#note", Static).update(note)
         self.query_one("#next" if lab else "#scw_access_key").focus()
 
     def entered(self):
         from swarmwiz.core.credentials import Credentials
 
-        return Credentials(**{attr: self.query_one(f"#{attr}", Input).value.strip() or None
-                              for attr, *_ in FIELDS})
+        return Credentials(**{attr: self.query_one(f"#{attr}", Input).value.strip() or None for attr, *_ in FIELDS})
 
     def show_checks(self, checks) -> None:
         for check in checks:
@@ -113,7 +120,8 @@ class CredentialsScreen(WizardScreen):
         self.query_one("#check", Button).disabled = False
         bad = [c for c in checks if not c.ok]
         self.query_one("#note", Static).update(
-            "All four credentials work." if not bad else f"{len(bad)} credential(s) need attention (see above).")
+            "All four credentials work." if not bad else f"{len(bad)} credential(s) need attention (see above)."
+        )
 
     def worker_failed(self, name: str, exc: BaseException) -> None:
         self.query_one("#check", Button).disabled = False

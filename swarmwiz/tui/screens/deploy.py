@@ -20,8 +20,16 @@ from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
 
-DEPLOY_PHASES = [Phase.CREDENTIALS, Phase.INIT, Phase.PLAN, Phase.APPLY, Phase.SSH, Phase.SWARM, Phase.DNS,
-                 Phase.STATUS]
+DEPLOY_PHASES = [
+    Phase.CREDENTIALS,
+    Phase.INIT,
+    Phase.PLAN,
+    Phase.APPLY,
+    Phase.SSH,
+    Phase.SWARM,
+    Phase.DNS,
+    Phase.STATUS,
+]
 
 
 def _same_plan(a: PlanSummary | None, b: PlanSummary) -> bool:
@@ -42,8 +50,9 @@ class DeployScreen(WizardScreen):
         Binding("s", "stop", "Stop", show=False),
     ]
 
-    def __init__(self, spec, reviewed: PlanSummary | None, pipeline=None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, spec, reviewed: PlanSummary | None, pipeline=None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.reviewed = reviewed
@@ -67,7 +76,7 @@ class DeployScreen(WizardScreen):
         super().on_mount()
         self.wizard.step_title = f"Deploying {self.spec.name}"
         if self.pipeline is None:
-            self.pipeline = self.services.pipeline_for_spec(self.spec)
+            self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
         self.wizard.running = self.pipeline
         self.query_one("#stop", Button).focus()
         self.deploy()
@@ -88,7 +97,9 @@ class DeployScreen(WizardScreen):
             "The plan changed",
             f"Since you reviewed it, the plan became: {summary.add} to add, {summary.change} to change, "
             f"{summary.destroy} to destroy ({cost.total_monthly_eur:.2f} EUR/month). Apply it?",
-            yes_label="Apply", danger=summary.destroy > 0)
+            yes_label="Apply",
+            danger=summary.destroy > 0,
+        )
         self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
         return answer.result()
 
@@ -100,11 +111,16 @@ class DeployScreen(WizardScreen):
         self.status = message.result
         outcome = self.query_one("#outcome", Static)
         if self.status is None:
-            outcome.update("Nothing was applied." if not message.cancelled else
-                           "[yellow]Stopped safely.[/] Terraform saved its state; deploy again to continue.")
+            outcome.update(
+                "Nothing was applied."
+                if not message.cancelled
+                else "[yellow]Stopped safely.[/] Terraform saved its state; deploy again to continue."
+            )
         elif self.status.all_ready:
-            outcome.update(f"[green]The swarm is running:[/] {len(self.status.nodes)} nodes ready. "
-                           "Press Continue for the status and how to connect.")
+            outcome.update(
+                f"[green]The swarm is running:[/] {len(self.status.nodes)} nodes ready. "
+                "Press Continue for the status and how to connect."
+            )
         else:
             outcome.update("[yellow]The swarm is up, but not every node is ready.[/] Continue shows which.")
         self.query_one(RunPanel).finish()
@@ -117,9 +133,11 @@ class DeployScreen(WizardScreen):
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
         self.query_one("#outcome", Static).update(
             "[yellow]Stopped safely.[/] Terraform finished what was in flight and saved its state; "
-            "deploy again to continue." if stopped else
-            f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
-            "deploy again (it converges).")
+            "deploy again to continue."
+            if stopped
+            else f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
+            "deploy again (it converges)."
+        )
 
     def _finished(self) -> None:
         self.finished = True
@@ -142,7 +160,8 @@ class DeployScreen(WizardScreen):
             self.pipeline.cancel()
             self.query_one("#outcome", Static).update(
                 "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state. "
-                "Press Ctrl+C again to force.")
+                "Press Ctrl+C again to force."
+            )
             return
         self.ask_force()
 
@@ -150,11 +169,19 @@ class DeployScreen(WizardScreen):
     async def ask_force(self) -> None:
         from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
-        if await self.app.push_screen_wait(ConfirmDialog(
-                "Force the stop?",
-                "Forcing kills Terraform now: resources being created may exist in the cloud without being in "
-                "the state, and must then be removed by hand. Waiting is safer.",
-                yes_label="Force stop", no_label="Keep waiting", danger=True)) and not self.finished:
+        if (
+            await self.app.push_screen_wait(
+                ConfirmDialog(
+                    "Force the stop?",
+                    "Forcing kills Terraform now: resources being created may exist in the cloud without being in "
+                    "the state, and must then be removed by hand. Waiting is safer.",
+                    yes_label="Force stop",
+                    no_label="Keep waiting",
+                    danger=True,
+                )
+            )
+            and not self.finished
+        ):
             self.pipeline.force()
 
     @on(Button.Pressed, "#continue")

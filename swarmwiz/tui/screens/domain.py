@@ -86,8 +86,9 @@ class DomainScreen(WizardScreen):
         self.query_one("#domain", Input).focus()
 
     def collect(self) -> Draft:
-        return self.draft.update(domain=self.query_one("#domain", Input).value.strip().lower(),
-                                 apex=self.query_one("#apex", Checkbox).value)
+        return self.draft.update(
+            domain=self.query_one("#domain", Input).value.strip().lower(), apex=self.query_one("#apex", Checkbox).value
+        )
 
     def _show_records(self) -> None:
         self.query_one("#records", Static).update("\n".join(planned_records(self.collect())))

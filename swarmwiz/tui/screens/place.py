@@ -50,8 +50,9 @@ class PlaceScreen(WizardScreen):
         self.catalog = self.wizard.catalog or self.services.bundled_catalog()
         regions = self.query_one("#region", RadioSet)
         for region, info in self.catalog.regions.items():
-            regions.mount(RadioButton(f"{region}  {info.get('name', '')}", value=region == self.draft.region,
-                                      name=region))
+            regions.mount(
+                RadioButton(f"{region}  {info.get('name', '')}", value=region == self.draft.region, name=region)
+            )
         self._fill_zones(self.draft.region, self.draft.zones)
         self.query_one("#name", Input).focus()
 

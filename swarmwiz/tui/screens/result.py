@@ -24,8 +24,9 @@ def health_line(status) -> Text:
     quorum = f"{status.managers_reachable}/{status.managers_total} managers reachable"
     text.append(("OK, " if status.quorum_ok else "LOST, ") + quorum, "green" if status.quorum_ok else "bold red")
     text.append("   ")
-    text.append("All nodes ready" if status.all_ready else "Not all nodes ready",
-                "green" if status.all_ready else "yellow")
+    text.append(
+        "All nodes ready" if status.all_ready else "Not all nodes ready", "green" if status.all_ready else "yellow"
+    )
     return text
 
 
@@ -66,8 +67,9 @@ class ResultScreen(WizardScreen):
         super().on_mount()
         self.wizard.step_title = f"Cluster {self.cluster}"
         nodes = self.query_one("#nodes", DataTable)
-        nodes.add_columns("Node", "Role", "Status", "Availability", "Manager", "Zone", "Public IP", "Private IP",
-                          "Engine")
+        nodes.add_columns(
+            "Node", "Role", "Status", "Availability", "Manager", "Zone", "Public IP", "Private IP", "Engine"
+        )
         self.query_one("#dns", DataTable).add_columns("Name", "Type", "Content")
         self.query_one("#done", Button).focus()
         if self.status is not None:
@@ -97,10 +99,15 @@ class ResultScreen(WizardScreen):
         for n in status.nodes:
             manager = n.manager_status or ""
             nodes.add_row(
-                Text(n.hostname, "bold" if manager == "Leader" else ""), n.role,
-                Text(n.status, STATUS_STYLE.get(str(n.status).lower(), "")), n.availability,
-                Text(manager, "bold green" if manager == "Leader" else ""), n.zone or "", n.public_ip or "",
-                n.private_ip or "", n.engine_version or "",
+                Text(n.hostname, "bold" if manager == "Leader" else ""),
+                n.role,
+                Text(n.status, STATUS_STYLE.get(str(n.status).lower(), "")),
+                n.availability,
+                Text(manager, "bold green" if manager == "Leader" else ""),
+                n.zone or "",
+                n.public_ip or "",
+                n.private_ip or "",
+                n.engine_version or "",
             )
         dns = self.query_one("#dns", DataTable)
         dns.clear()

@@ -83,7 +83,7 @@ class ReviewScreen(WizardScreen):
     @work(thread=True, name="plan", group="plan", exclusive=True, exit_on_error=False)
     def run_plan(self) -> None:
         if self.pipeline is None:
-            self.pipeline = self.services.pipeline_for_spec(self.spec)
+            self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
         summary = pump(self.pipeline.plan(), lambda batch: self.post_message(EventsArrived(batch)))
         self.post_message(RunFinished("plan", summary))
 
@@ -127,8 +127,10 @@ class ReviewScreen(WizardScreen):
         spec, plan = self.spec, self.plan_summary
         if plan is None:
             return
-        question = (f"Create {spec.node_count} servers for about {self.cost.total_monthly_eur:.2f} EUR/month "
-                    f"({plan.add} resources to add, {plan.change} to change, {plan.destroy} to destroy)?")
+        question = (
+            f"Create {spec.node_count} servers for about {self.cost.total_monthly_eur:.2f} EUR/month "
+            f"({plan.add} resources to add, {plan.change} to change, {plan.destroy} to destroy)?"
+        )
         if self.wizard.lab:
             question += " This is the local lab: nothing is billed."
         if await self.app.push_screen_wait(ConfirmDialog("Deploy?", question, yes_label="Deploy")):

@@ -59,8 +59,9 @@ class SshScreen(WizardScreen):
         options = self.query_one("#keys", OptionList)
         options.clear_options()
         if not keys:
-            options.add_option(Option(f"No public keys in {self.services.ssh_dir}: press g to generate one.",
-                                      id="", disabled=True))
+            options.add_option(
+                Option(f"No public keys in {self.services.ssh_dir}: press g to generate one.", id="", disabled=True)
+            )
             self.query_one("#generate", Button).focus()
             return
         options.add_options([Option(f"{k.name}  {_key_kind(k)}", id=str(k)) for k in keys])
@@ -96,7 +97,7 @@ class SshScreen(WizardScreen):
     def _generated(self, path: Path) -> None:
         self.query_one("#generate", Button).disabled = False
         self._fill(self.services.ssh_public_keys(), str(path))
-        self.notify(f"New key pair: {path.with_suffix('')} (private) and {path.name}", title="Key generated")
+        self.query_one("#chosen", Static).update(f"Key: {path} (new; private key {path.with_suffix('')})")
 
     def worker_failed(self, name: str, exc: BaseException) -> None:
         self.query_one("#generate", Button).disabled = False
@@ -114,8 +115,11 @@ class SshScreen(WizardScreen):
     @on(Button.Pressed, "#next")
     def next(self) -> None:
         draft = self.collect()
-        found = problems(draft, "ssh") if draft.public_key else [
-            "ssh.public_key: choose a public key, or press g to generate one"]
+        found = (
+            problems(draft, "ssh")
+            if draft.public_key
+            else ["ssh.public_key: choose a public key, or press g to generate one"]
+        )
         self.query_one("#problems", Static).update("\n".join(found))
         if found:
             return

@@ -121,7 +121,8 @@ class TeardownScreen(WizardScreen):
 
     def _show_inventory(self, inventory) -> None:
         self.query_one("#inventory-title", Static).update(
-            f"{len(inventory)} things will be deleted. Type [b]{self.cluster}[/b] and press Destroy.")
+            f"{len(inventory)} things will be deleted. Type [b]{self.cluster}[/b] and press Destroy."
+        )
         table = self.query_one("#inventory", DataTable)
         table.clear(columns=True)
         table.add_columns("Kind", "Name", "ID")
@@ -158,12 +159,17 @@ class TeardownScreen(WizardScreen):
             return
         self.query_one(RunPanel).finish()
         if self.report.clean:
-            outcome.update(f"[green]Nothing remains of {self.cluster}:[/] the APIs list no servers, IPs, groups, "
-                           "networks or records of it.")
+            outcome.update(
+                f"[green]Nothing remains of {self.cluster}:[/] the APIs list no servers, IPs, groups, "
+                "networks or records of it."
+            )
             self.query_one("#forget").display = True
         else:
-            outcome.update("[red]Some things remain:[/] " + "; ".join(self.report.leftovers)
-                           + ". Run the teardown again, or remove them in the consoles.")
+            outcome.update(
+                "[red]Some things remain:[/] "
+                + "; ".join(self.report.leftovers)
+                + ". Run the teardown again, or remove them in the consoles."
+            )
 
     def worker_failed(self, name: str, exc: BaseException) -> None:
         if name != "destroy":
@@ -172,8 +178,10 @@ class TeardownScreen(WizardScreen):
         stopped = isinstance(exc, Interrupted) or self.stop_requested
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
         self.query_one("#outcome", Static).update(
-            "[yellow]Stopped safely.[/] Run the teardown again to finish it." if stopped else
-            "[red]The teardown failed.[/] The state is kept; run the teardown again.")
+            "[yellow]Stopped safely.[/] Run the teardown again to finish it."
+            if stopped
+            else "[red]The teardown failed.[/] The state is kept; run the teardown again."
+        )
 
     def _finished(self) -> None:
         self.running = False
@@ -189,7 +197,8 @@ class TeardownScreen(WizardScreen):
                 self.stop_requested = True
                 self.pipeline.cancel()
                 self.query_one("#outcome", Static).update(
-                    "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state.")
+                    "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state."
+                )
             else:
                 self.pipeline.force()
 
@@ -212,8 +221,10 @@ class TeardownScreen(WizardScreen):
     @on(Button.Pressed, "#done")
     def _done(self) -> None:
         clean = self.report is not None and self.report.clean
-        self.forget(clean and self.query_one("#forget-workspace", Checkbox).value,
-                    clean and self.query_one("#forget-credentials", Checkbox).value)
+        self.forget(
+            clean and self.query_one("#forget-workspace", Checkbox).value,
+            clean and self.query_one("#forget-credentials", Checkbox).value,
+        )
 
     @work(thread=True, name="forget", group="forget", exclusive=True, exit_on_error=False)
     def forget(self, workspace: bool, credentials: bool) -> None:

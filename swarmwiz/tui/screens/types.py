@@ -90,8 +90,13 @@ class TypesScreen(WizardScreen):
                 avail.append(("  " if i else "") + state, AVAILABILITY_STYLE.get(state, "dim"))
             style = "" if offered_everywhere else "dim"
             table.add_row(
-                self._use_mark(name), Text(name, style), Text(str(itype.ncpus), style),
-                Text(f"{itype.ram_gib:g}", style), Text(f"{price:.2f}" if price else "-", style), avail, key=name,
+                self._use_mark(name),
+                Text(name, style),
+                Text(str(itype.ncpus), style),
+                Text(f"{itype.ram_gib:g}", style),
+                Text(f"{price:.2f}" if price else "-", style),
+                avail,
+                key=name,
             )
         if self.draft.manager_type in names:
             table.move_cursor(row=table.get_row_index(self.draft.manager_type))
@@ -102,7 +107,8 @@ class TypesScreen(WizardScreen):
 
     def _show_chosen(self) -> None:
         self.query_one("#chosen", Static).update(
-            f"Managers: [b]{self.draft.manager_type}[/b]    Workers: [b]{self.draft.worker_type}[/b]")
+            f"Managers: [b]{self.draft.manager_type}[/b]    Workers: [b]{self.draft.worker_type}[/b]"
+        )
 
     def _refresh_marks(self) -> None:
         table = self.query_one("#types-table", DataTable)
@@ -124,7 +130,8 @@ class TypesScreen(WizardScreen):
         missing = [z for z in self.draft.zones if not itype.offered_in(z)]
         if missing:
             self.query_one("#problems", Static).update(
-                f"{name} is not offered in {', '.join(missing)}; choose a type offered in every chosen zone.")
+                f"{name} is not offered in {', '.join(missing)}; choose a type offered in every chosen zone."
+            )
             return
         self.query_one("#problems", Static).update("")
         self.draft = self.draft.update(**{f"{role}_type": name})

@@ -7,8 +7,14 @@ from textual.widgets import Static
 
 from swarmwiz.core.events import Phase
 
-MARKS = {"pending": ("·", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "green"),
-         "skipped": ("–", "dim"), "failed": ("✗", "bold red"), "stopped": ("■", "yellow")}
+MARKS = {
+    "pending": ("·", "dim"),
+    "running": ("▶", "bold yellow"),
+    "done": ("✓", "green"),
+    "skipped": ("–", "dim"),
+    "failed": ("✗", "bold red"),
+    "stopped": ("■", "yellow"),
+}
 
 
 class PhaseList(Static):

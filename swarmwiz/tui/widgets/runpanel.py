@@ -32,6 +32,18 @@ def elapsed_text(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _resource_line(event: ResourceChanged) -> str:
+    """A resource step as Terraform's human output says it (the -json stream has no such line)."""
+    took = f" after {event.elapsed_s:.0f}s" if event.elapsed_s is not None else ""
+    ident = f" [id={event.id_value}]" if event.id_value else ""
+    what = {
+        "started": f"{event.action} started",
+        "done": f"{event.action} complete{took}{ident}",
+        "failed": f"{event.action} FAILED{took}",
+    }.get(event.state, f"{event.action} {event.state}")
+    return f"{event.address}: {what}"
+
+
 class RunPanel(Vertical):
     """Fed with `feed(batch)`; keeps every log line so the phase filter can show any phase again."""
 
@@ -50,8 +62,13 @@ class RunPanel(Vertical):
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="log-bar"):
             yield Label("Log")
-            yield Select([(p.label, p.value) for p in self.phases], prompt="All phases", id="log-filter",
-                         allow_blank=True, compact=True)
+            yield Select(
+                [(p.label, p.value) for p in self.phases],
+                prompt="All phases",
+                id="log-filter",
+                allow_blank=True,
+                compact=True,
+            )
             yield Label(elapsed_text(0), id="elapsed")
         yield Log(id="log", max_lines=20000)
 
@@ -96,6 +113,8 @@ class RunPanel(Vertical):
                 self._note(event.phase, f"!! {event.message}", shown)
             elif isinstance(event, ResourceChanged):
                 self._resource(table, event)
+                if event.state != "planned" and not (event.state == "started" and event.elapsed_s):
+                    self._note(event.phase, _resource_line(event), shown)
         phases.redraw()
         if shown:
             self.query_one(Log).write_lines(shown)

@@ -1,0 +1,161 @@
+"""Recorded pipeline runs for the TUI tests: real Terraform -json streams parsed by the core, wrapped in phases.
+
+`RecordedPipeline` has the Pipeline's interface (plan, deploy, read_status, access_hints, destroy, cancel, force)
+and replays these events; `gate` holds a run at a chosen event so a test can look at a deploy in progress.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from swarmwiz.core.errors import Interrupted
+from swarmwiz.core.events import (
+    Event,
+    LogLine,
+    Notice,
+    Phase,
+    PhaseFinished,
+    PhaseProgress,
+    PhaseStarted,
+    PlanSummary,
+)
+from swarmwiz.core.inventory import DnsRecord
+from swarmwiz.core.pipeline import ClusterStatus, DestroyReport, InventoryItem
+from swarmwiz.core.swarm import NodeStatus
+from swarmwiz.core.tfevents import StreamParser
+
+STREAMS = Path(__file__).parent.parent / "fixtures" / "terraform" / "streams"
+T0 = 1000.0  # fixed timestamps: recorded events must render the same way every time
+
+
+def _stamp(events: list[Event]) -> list[Event]:
+    import dataclasses
+
+    return [dataclasses.replace(e, at=T0 + i * 0.1) for i, e in enumerate(events)]
+
+
+def _parse(name: str, phase: Phase) -> list[Event]:
+    parser = StreamParser(phase)
+    out: list[Event] = []
+    for line in (STREAMS / name).read_text().splitlines():
+        out.extend(parser.feed_json(line))
+    return out
+
+
+def plan_events() -> tuple[list[Event], PlanSummary]:
+    events: list[Event] = [
+        PhaseStarted(Phase.CREDENTIALS), PhaseFinished(Phase.CREDENTIALS, message="all valid"),
+        PhaseStarted(Phase.INIT), LogLine(Phase.INIT, "Terraform has been successfully initialized!"),
+        PhaseFinished(Phase.INIT), PhaseStarted(Phase.PLAN),
+    ]
+    parsed = _parse("apply_events_12s.jsonl", Phase.PLAN)
+    plan = [e for e in parsed if isinstance(e, PlanSummary)][0]
+    events += [e for e in parsed[:5] if not isinstance(e, PlanSummary)]
+    events.append(PhaseFinished(Phase.PLAN, message=f"{plan.add} to add, {plan.change} to change, "
+                                                     f"{plan.destroy} to destroy"))
+    return _stamp(events), plan
+
+
+def apply_events() -> list[Event]:
+    parsed = [e for e in _parse("apply_events_12s.jsonl", Phase.APPLY) if not isinstance(e, PlanSummary)]
+    events: list[Event] = [PhaseStarted(Phase.APPLY), *parsed, PhaseFinished(Phase.APPLY)]
+    events += [PhaseStarted(Phase.SSH)]
+    events += [PhaseProgress(Phase.SSH, i, 5, f"manager-{i}") for i in range(1, 6)]
+    events += [PhaseFinished(Phase.SSH), PhaseStarted(Phase.SWARM),
+               LogLine(Phase.SWARM, "manager-1: docker swarm init --advertise-addr 172.16.8.2"),
+               Notice(Phase.SWARM, "join tokens stay in memory only"),
+               PhaseFinished(Phase.SWARM), PhaseStarted(Phase.DNS), PhaseFinished(Phase.DNS),
+               PhaseStarted(Phase.STATUS), PhaseFinished(Phase.STATUS, message="5/5 nodes Ready")]
+    return _stamp(events)
+
+
+def cluster_status(name: str = "demo") -> ClusterStatus:
+    nodes = []
+    for i in range(5):
+        manager = i < 3
+        key = f"manager-{i + 1}" if manager else f"worker-{i - 2}"
+        nodes.append(NodeStatus(
+            hostname=f"{name}-{key}", role="manager" if manager else "worker", status="Ready", availability="Active",
+            manager_status=("Leader" if i == 0 else "Reachable") if manager else "", engine_version="20.10.24",
+            zone="fr-par-1" if i % 2 == 0 else "fr-par-2", public_ip=f"198.51.100.{10 + i}",
+            private_ip=f"172.16.8.{2 + i}", node_id=f"node{i}", key=key))
+    dns = [DnsRecord("*.example.com", "A", f"198.51.100.{10 + i}") for i in range(3)]
+    return ClusterStatus(cluster=name, nodes=nodes, leader=f"{name}-manager-1", managers_reachable=3,
+                         managers_total=3, dns=dns)
+
+
+class RecordedPipeline:
+    """Replays recorded events through the Pipeline interface, from the caller's (worker) thread."""
+
+    def __init__(self, name: str = "demo", *, gate_after: int | None = None, fail_with: Exception | None = None):
+        self.name = name
+        self.gate_after = gate_after  # deploy pauses after this many apply events until `release()`
+        self.gate = threading.Event()
+        self.paused = threading.Event()
+        self.fail_with = fail_with
+        self.cancelled = threading.Event()
+        self.confirmed: list = []
+        self.forced = False
+
+    def release(self) -> None:
+        self.gate.set()
+
+    def cost(self):
+        from swarmwiz.core.catalog import bundled, estimate
+
+        return estimate(bundled(), ["fr-par-1", "fr-par-2"], [("managers", "DEV1-S", 3), ("workers", "DEV1-M", 2)])
+
+    def plan(self):
+        events, summary = plan_events()
+        yield from events
+        return summary
+
+    def deploy(self, confirm):
+        events, summary = plan_events()
+        yield from events
+        if not confirm(summary, self.cost()):
+            return None
+        self.confirmed.append(summary)
+        for i, event in enumerate(apply_events()):
+            if self.gate_after is not None and i == self.gate_after:
+                self.paused.set()
+                while not self.gate.wait(0.05):
+                    if self.cancelled.is_set():
+                        yield LogLine(Phase.APPLY, "Interrupt received. Gracefully shutting down...")
+                        raise Interrupted("stopped safely: Terraform saved its state; deploy again to continue")
+            if self.fail_with is not None and isinstance(event, PhaseStarted) and event.phase == Phase.SSH:
+                raise self.fail_with
+            yield event
+        return cluster_status(self.name)
+
+    def read_status(self) -> ClusterStatus:
+        return cluster_status(self.name)
+
+    def access_hints(self, status) -> list[str]:
+        return [f"ssh root@{status.nodes[0].public_ip}",
+                f"docker context create swarmwiz-{self.name} --docker host=ssh://root@{status.nodes[0].public_ip}"]
+
+    def inventory(self) -> list[InventoryItem]:
+        return [InventoryItem("scaleway_instance_server", f"scaleway_instance_server.node[\"manager-{i}\"]")
+                for i in (1, 2, 3)] + [InventoryItem("cloudflare_dns_record", "cloudflare_dns_record.wildcard[0]")]
+
+    def destroy(self, confirm):
+        yield PhaseStarted(Phase.INIT)
+        yield PhaseFinished(Phase.INIT)
+        if not confirm(self.inventory()):
+            return None
+        yield PhaseStarted(Phase.DESTROY)
+        for e in _parse("destroy_tf1.11.jsonl", Phase.DESTROY):
+            if not isinstance(e, PlanSummary):
+                yield e
+        yield PhaseFinished(Phase.DESTROY)
+        yield PhaseStarted(Phase.VERIFY)
+        yield PhaseFinished(Phase.VERIFY, message="nothing remains")
+        return DestroyReport(self.name, [])
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def force(self) -> None:
+        self.forced = True
