@@ -87,3 +87,23 @@ def to_spec(draft: Draft, catalog=None):
     from swarmwiz.core.spec import validate
 
     return validate(draft.to_dict(), catalog)
+
+
+def quorum_text(managers: int) -> str:
+    """What `managers` managers survive, said plainly."""
+    survives = (managers - 1) // 2
+    majority = managers // 2 + 1
+    if managers == 1:
+        return (
+            "1 manager: the simplest and cheapest. If it fails, the swarm cannot be managed (running services "
+            "keep running, but nothing can be changed) until it is back. Fine for trying things out."
+        )
+    return (
+        f"{managers} managers: the swarm keeps working if {survives} of them fail{'s' if survives == 1 else ''}, "
+        f"because a majority ({majority} of {managers}) must stay up to agree on changes. "
+        + (
+            "The usual choice for production."
+            if managers == 3
+            else "More managers, more resilience, slightly slower agreement."
+        )
+    )

@@ -8,31 +8,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.draft import Draft, problems, quorum_text
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 MANAGER_CHOICES = (1, 3, 5, 7)
-
-
-def quorum_text(managers: int) -> str:
-    """What `managers` managers survive, said plainly."""
-    survives = (managers - 1) // 2
-    majority = managers // 2 + 1
-    if managers == 1:
-        return (
-            "1 manager: the simplest and cheapest. If it fails, the swarm cannot be managed (running services "
-            "keep running, but nothing can be changed) until it is back. Fine for trying things out."
-        )
-    return (
-        f"{managers} managers: the swarm keeps working if {survives} of them fail{'s' if survives == 1 else ''}, "
-        f"because a majority ({majority} of {managers}) must stay up to agree on changes. "
-        + (
-            "The usual choice for production."
-            if managers == 3
-            else "More managers, more resilience, slightly slower agreement."
-        )
-    )
 
 
 class CountsScreen(WizardScreen):

@@ -1,0 +1,202 @@
+"""`swarmwiz --plain`: the wizard's questions asked line by line with questionary, then the same pipeline with
+line output (for terminals where a full-screen UI is not wanted)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from swarmwiz.core.errors import SwarmwizError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run_plain(lab: bool) -> int:
+    """Ask for a new cluster (or pick a known one to see or tear down) and run the pipeline; returns an exit code."""
+    import questionary
+
+    from swarmwiz.output import Output
+    from swarmwiz.tui.services import Services
+
+    services = Services(lab=lab)
+    out = Output()
+    try:
+        if lab:
+            out.line("Lab mode: the local lab stands in for Scaleway and Cloudflare; nothing is billed.")
+            services.prepare()
+        clusters = services.clusters()
+        choices = ["Create a new cluster"] + [f"Status of {c.name}" for c in clusters] + [
+            f"Tear down {c.name}" for c in clusters] + ["Quit"]
+        choice = _ask(questionary.select("What do you want to do?", choices=choices))
+        if choice == "Quit":
+            return EXIT_OK
+        if choice.startswith("Status of "):
+            return _status(services, out, choice.removeprefix("Status of "))
+        if choice.startswith("Tear down "):
+            return _teardown(services, out, choice.removeprefix("Tear down "))
+        return _new_cluster(services, out)
+    except KeyboardInterrupt:
+        print("swarmwiz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SwarmwizError as exc:
+        for line in getattr(exc, "problems", None) or [exc.message]:
+            print(f"swarmwiz: error: {line}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _ask(question) -> Any:
+    """questionary returns None when the user presses Ctrl-C: turn that into KeyboardInterrupt."""
+    answer = question.ask()
+    if answer is None:
+        raise KeyboardInterrupt
+    return answer
+
+
+def _credentials(services, out):
+    import questionary
+
+    from swarmwiz.core.credentials import FIELDS, Credentials
+
+    creds, sources = services.load_credentials()
+    if all(s == "lab" for s in sources.values()):
+        out.line("Credentials: provided by the lab.")
+        return creds
+    values = {f.attr: creds.value(f.attr) for f in FIELDS}
+    for f in FIELDS:
+        where = sources.get(f.attr, "missing")
+        if where != "missing":
+            out.line(f"{f.label}: from the {'environment' if where == 'env' else 'OS keyring'}")
+            continue
+        prompt = questionary.password if f.secret else questionary.text
+        values[f.attr] = _ask(prompt(f"{f.label}:", validate=lambda v: bool(v.strip()) or "required")).strip()
+    creds = Credentials(**values)
+    out.line("Checking the credentials with Scaleway and Cloudflare...")
+    checks = services.check_credentials(creds)
+    for check in checks:
+        out.line(f"  {'ok ' if check.ok else 'BAD'} {check.message}")
+    if any(not c.ok for c in checks) and not _ask(questionary.confirm("Some credentials failed; continue anyway?",
+                                                                       default=False)):
+        raise KeyboardInterrupt
+    typed = {f.attr: values[f.attr] for f in FIELDS if sources.get(f.attr) == "missing"}
+    if any(typed.values()):
+        services.save_credentials(Credentials(**typed))
+        out.line("Saved to the OS keyring.")
+    return creds
+
+
+def _new_cluster(services, out) -> int:
+    import questionary
+
+    from swarmwiz.tui.draft import Draft, problems, quorum_text, to_spec
+
+    creds = _credentials(services, out)
+    catalog = services.catalog(creds)
+    out.line(f"Catalogue: {catalog.source}")
+
+    name = _ask(questionary.text("Cluster name:", validate=lambda v: _first(problems(
+        Draft(name=v.strip()), "place", catalog), "name") or True)).strip()
+    region = _ask(questionary.select("Region:", choices=[
+        questionary.Choice(f"{r}  {info.get('name', '')}", r) for r, info in catalog.regions.items()]))
+    zones = _ask(questionary.checkbox("Zones (managers are spread over them):", choices=[
+        questionary.Choice(z, z, checked=i == 0) for i, z in enumerate(catalog.zones_of(region))],
+        validate=lambda v: bool(v) or "choose at least one zone"))
+    manager_type = _ask(questionary.select("Instance type for managers:", choices=type_choices(catalog, zones)))
+    worker_type = _ask(questionary.select("Instance type for workers:", choices=type_choices(catalog, zones),
+                                          default=manager_type))
+    managers = int(_ask(questionary.select("Managers:", choices=[
+        questionary.Choice(f"{n}: {quorum_text(n)}", str(n)) for n in (1, 3, 5, 7)], default="3")))
+    workers = int(_ask(questionary.text("Workers (0-100):", default="2", validate=lambda v: (
+        v.strip().isdigit() and 0 <= int(v) <= 100) or "a whole number from 0 to 100")))
+    try:
+        zones_dns = services.dns_zones(creds)
+    except SwarmwizError as exc:
+        out.line(f"Could not list the Cloudflare zones: {exc}")
+        zones_dns = []
+    if zones_dns:
+        domain = _ask(questionary.select("Domain (a zone in your Cloudflare account):", choices=zones_dns))
+    else:
+        domain = _ask(questionary.text("Domain (a zone in your Cloudflare account):")).strip().lower()
+    apex = _ask(questionary.confirm(f"Also point {domain} itself at the managers?", default=False))
+    keys = [str(k) for k in services.ssh_public_keys()]
+    key = _ask(questionary.select("SSH public key for the nodes:", choices=keys + ["Generate a new ed25519 key"]))
+    if key.startswith("Generate"):
+        key = str(services.generate_ssh_key())
+        out.line(f"New key pair: {key}")
+    cidrs_text = _ask(questionary.text("SSH allowed from (CIDRs, comma separated):", default="0.0.0.0/0"))
+    draft = Draft(name=name, region=region, zones=tuple(zones), manager_type=manager_type, worker_type=worker_type,
+                  managers=managers, workers=workers, domain=domain, apex=apex, public_key=key,
+                  allowed_cidrs=tuple(c.strip() for c in cidrs_text.split(",") if c.strip()))
+    spec = to_spec(draft, catalog)  # SpecError lists every problem; run_plain prints them
+    out.line("")
+    out.line(f"Cluster {spec.name}: {managers} x {manager_type} managers, {workers} x {worker_type} workers in "
+             f"{', '.join(spec.zones)}; *.{spec.domain} -> the managers")
+    out.cost(services.estimate(spec, catalog))
+    pipeline = services.pipeline_for_spec(spec, creds)
+    summary = out.run(pipeline.plan())
+    out.plan(summary)
+    if not _ask(questionary.confirm("Deploy this?", default=False)):
+        out.line("Nothing created. The workspace with cluster.toml is kept; `swarmwiz deploy -c` it later.")
+        return EXIT_OK
+    reviewed = (summary.add, summary.change, summary.destroy)
+
+    def confirm(plan, cost) -> bool:
+        if (plan.add, plan.change, plan.destroy) == reviewed:
+            return True
+        out.plan(plan)
+        return bool(questionary.confirm("The plan changed since you reviewed it. Apply it?", default=False).ask())
+
+    status = out.run(pipeline.deploy(confirm))
+    if status is None:
+        out.line("Nothing applied.")
+        return EXIT_OK
+    out.status(status)
+    out.access(pipeline.access_hints(status))
+    return EXIT_OK if status.all_ready else EXIT_FAILED
+
+
+def type_choices(catalog, zones: list[str]) -> list:
+    """Instance types offered in every chosen zone, cheapest first, labelled with vCPU, RAM and price."""
+    import questionary
+
+    rows = []
+    for name in catalog.swarm_candidates or catalog.types:
+        itype = catalog.types.get(name)
+        if itype is None or itype.end_of_service or not all(itype.offered_in(z) for z in zones):
+            continue
+        price = itype.monthly_price(zones[0]) or 0.0
+        avail = "/".join(itype.availability(z) for z in zones)
+        rows.append((price, questionary.Choice(
+            f"{name:<16} {itype.ncpus:>3} vCPU {itype.ram_gib:>6g} GiB {price:>8.2f} EUR/month  {avail}", name)))
+    return [choice for _price, choice in sorted(rows, key=lambda r: r[0])]
+
+
+def _first(found: list[str], prefix: str) -> str | None:
+    return next((p for p in found if p.startswith(prefix)), None)
+
+
+def _status(services, out, name: str) -> int:
+    pipeline = services.pipeline_for_name(name)
+    status = pipeline.read_status()
+    out.status(status)
+    out.access(pipeline.access_hints(status))
+    return EXIT_OK if status.all_ready else EXIT_FAILED
+
+
+def _teardown(services, out, name: str) -> int:
+    import questionary
+
+    pipeline = services.pipeline_for_name(name)
+
+    def confirm(inventory) -> bool:
+        out.inventory(inventory)
+        typed = questionary.text(f"Type the cluster name ({name}) to destroy all of this:").ask()
+        return (typed or "").strip() == name
+
+    report = out.run(pipeline.destroy(confirm))
+    if report is None:
+        out.line("Nothing destroyed.")
+        return EXIT_OK
+    out.leftovers(report)
+    if report.clean and _ask(questionary.confirm("Forget the local workspace too?", default=False)):
+        services.forget_workspace(name)
+    return EXIT_OK if report.clean else EXIT_FAILED
