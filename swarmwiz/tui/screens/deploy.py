@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
+from textual.worker import get_current_worker
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase, PlanSummary
@@ -61,6 +62,7 @@ class DeployScreen(WizardScreen):
         self.status = None
         self.stop_requested = False
         self.finished = False
+        self.answer: concurrent.futures.Future[bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -83,7 +85,9 @@ class DeployScreen(WizardScreen):
 
     @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
     def deploy(self) -> None:
-        status = pump(self.pipeline.deploy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)))
+        worker = get_current_worker()
+        status = pump(self.pipeline.deploy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)),
+                      cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
         self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
 
     def confirm(self, summary: PlanSummary, cost) -> bool:
@@ -93,6 +97,7 @@ class DeployScreen(WizardScreen):
         from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
         answer: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        self.answer = answer
         dialog = ConfirmDialog(
             "The plan changed",
             f"Since you reviewed it, the plan became: {summary.add} to add, {summary.change} to change, "
@@ -102,6 +107,12 @@ class DeployScreen(WizardScreen):
         )
         self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
         return answer.result()
+
+    def _cancel_from_thread(self) -> None:
+        """The worker was cancelled (the screen or the app is closing): stop safely, never leave a question open."""
+        self.pipeline.cancel()
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(False)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
         self.query_one(RunPanel).feed(message.events)

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from swarmwiz.core.events import PhaseFinished, PhaseStarted, PlanSummary
 from swarmwiz.tui.draft import Draft, to_spec
@@ -23,10 +24,20 @@ def summary_lines(spec) -> list[str]:
         f"Managers    {spec.managers.count} x {spec.managers.type}",
         f"Workers     {spec.workers.count} x {spec.workers.type}",
         f"DNS         *.{spec.domain}" + (f" and {spec.domain}" if spec.apex else "") + " -> the managers",
-        f"SSH key     {spec.ssh_public_key_path}",
+        f"SSH key     {_short(spec.ssh_public_key_path)}",
         f"SSH from    {', '.join(spec.allowed_cidrs)}",
         f"Image       {spec.image}",
     ]
+
+
+def _short(path) -> str:
+    """A path with the home directory written as ~ (shorter, and the same on every machine)."""
+    from pathlib import Path
+
+    try:
+        return "~/" + str(Path(path).relative_to(Path.home()))
+    except ValueError:
+        return str(path)
 
 
 class ReviewScreen(WizardScreen):
@@ -84,7 +95,9 @@ class ReviewScreen(WizardScreen):
     def run_plan(self) -> None:
         if self.pipeline is None:
             self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
-        summary = pump(self.pipeline.plan(), lambda batch: self.post_message(EventsArrived(batch)))
+        worker = get_current_worker()
+        summary = pump(self.pipeline.plan(), lambda batch: self.post_message(EventsArrived(batch)),
+                       cancelled=lambda: worker.is_cancelled, on_cancel=self.pipeline.cancel)
         self.post_message(RunFinished("plan", summary))
 
     def on_events_arrived(self, message: EventsArrived) -> None:

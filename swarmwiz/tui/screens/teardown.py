@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Select, Static
+from textual.worker import get_current_worker
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase
@@ -108,7 +109,9 @@ class TeardownScreen(WizardScreen):
     def destroy(self) -> None:
         self.pipeline = self.services.pipeline_for_name(self.cluster)
         self.app.call_from_thread(setattr, self.wizard, "running", self.pipeline)
-        report = pump(self.pipeline.destroy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)))
+        worker = get_current_worker()
+        report = pump(self.pipeline.destroy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)),
+                      cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
         self.post_message(RunFinished("destroy", report, cancelled=self.stop_requested))
 
     def confirm(self, inventory) -> bool:
@@ -118,6 +121,13 @@ class TeardownScreen(WizardScreen):
         self.answer = concurrent.futures.Future()
         self.app.call_from_thread(self._show_inventory, inventory)
         return self.answer.result()
+
+    def _cancel_from_thread(self) -> None:
+        """The worker was cancelled (the screen or the app is closing): stop safely; an open question is a No."""
+        self.left_early = True
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(False)
+        self.pipeline.cancel()
 
     def _show_inventory(self, inventory) -> None:
         self.query_one("#inventory-title", Static).update(

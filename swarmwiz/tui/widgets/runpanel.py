@@ -40,6 +40,7 @@ def _resource_line(event: ResourceChanged) -> str:
         "started": f"{event.action} started",
         "done": f"{event.action} complete{took}{ident}",
         "failed": f"{event.action} FAILED{took}",
+        "progress": f"{event.action} still running ({event.elapsed_s or 0:.0f}s elapsed)",
     }.get(event.state, f"{event.action} {event.state}")
     return f"{event.address}: {what}"
 
@@ -69,13 +70,12 @@ class RunPanel(Vertical):
                 allow_blank=True,
                 compact=True,
             )
-            yield Label(elapsed_text(0), id="elapsed")
+            yield Label(f"elapsed {elapsed_text(0)}", id="elapsed")
         yield Log(id="log", max_lines=20000)
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)
         table.add_column("Resource", key="address")
-        table.add_column("Action", key="action")
         table.add_column("State", key="state")
         table.add_column("Time", key="time")
         self.set_interval(1.0, self._tick)
@@ -113,7 +113,7 @@ class RunPanel(Vertical):
                 self._note(event.phase, f"!! {event.message}", shown)
             elif isinstance(event, ResourceChanged):
                 self._resource(table, event)
-                if event.state != "planned" and not (event.state == "started" and event.elapsed_s):
+                if event.state != "planned":
                     self._note(event.phase, _resource_line(event), shown)
         phases.redraw()
         if shown:
@@ -125,14 +125,13 @@ class RunPanel(Vertical):
             shown.append(text)
 
     def _resource(self, table: DataTable, event: ResourceChanged) -> None:
-        state = Text(event.state, STATE_STYLE.get(event.state, ""))
+        state = Text(f"{event.action} {event.state}", STATE_STYLE.get(event.state, ""))
         took = f"{event.elapsed_s:.0f}s" if event.elapsed_s is not None else ""
         if event.address in table.rows:
-            table.update_cell(event.address, "action", event.action)
             table.update_cell(event.address, "state", state)
             table.update_cell(event.address, "time", took)
         else:
-            table.add_row(event.address, event.action, state, took, key=event.address)
+            table.add_row(event.address, state, took, key=event.address)
 
     def stopped(self, state: str = "stopped") -> None:
         phases = self.query_one(PhaseList)

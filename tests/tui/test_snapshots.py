@@ -1,0 +1,130 @@
+"""Snapshot tests of the main screens at 80x24 (pytest-textual-snapshot; regenerate with --snapshot-update).
+
+The deploy in progress is fed from recorded events; the result from a constructed ClusterStatus. Clocks and paths
+are fixed so that the pictures are the same on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from recorded import RecordedPipeline, cluster_status, plan_events
+
+from swarmwiz.core import paths
+from swarmwiz.tui.draft import Draft, to_spec
+
+SIZE = (80, 24)
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def fixed_clock() -> float:
+    return 1000.0
+
+
+@pytest.fixture
+def snap_home(monkeypatch):
+    # The SSH key path shows as ~/keys/id_ed25519.pub whatever the checkout's location.
+    monkeypatch.setenv("HOME", str(FIXTURES))
+
+
+async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the screen did not reach the state to picture"
+        await pilot.pause(0.02)
+    await pilot.pause(0.2)  # batches are delivered at most 50 ms late; let the last one land and render
+
+
+def idle(app) -> bool:
+    return all(w.is_finished for w in app.workers if w.name not in {"flow", "confirm deploy"})
+
+
+def draft() -> Draft:
+    return Draft(name="demo", zones=("fr-par-1", "fr-par-2"), manager_type="DEV1-S", worker_type="DEV1-M",
+                 managers=3, workers=2, domain="example.com", public_key=str(FIXTURES / "keys" / "id_ed25519.pub"))
+
+
+def test_welcome(snap_compare, make_app):
+    ws = paths.clusters_dir() / "demo"
+    ws.mkdir(parents=True)
+    (ws / "cluster.toml").write_text('name = "demo"\n')
+    (ws / "swarmwiz.json").write_text(json.dumps({"state": "deployed", "lab": True, "nodes": 5}))
+
+    async def ready(pilot):
+        await wait_until(pilot, lambda: idle(pilot.app) and pilot.app.screen.query("#clusters"))
+
+    assert snap_compare(make_app(lab=True), terminal_size=SIZE, run_before=ready)
+
+
+def test_instance_types(snap_compare, make_app):
+    from swarmwiz.tui.screens.types import TypesScreen
+
+    app = make_app(start="none")
+
+    async def ready(pilot):
+        pilot.app.push_screen(TypesScreen(draft().update(worker_type="DEV1-M")))
+        await wait_until(pilot, lambda: idle(pilot.app) and pilot.app.catalog is not None)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_review(snap_compare, make_app, snap_home):
+    from swarmwiz.tui.screens.review import ReviewScreen
+
+    app = make_app(start="none")
+
+    async def ready(pilot):
+        pilot.app.push_screen(ReviewScreen(draft()))
+        await wait_until(pilot, lambda: idle(pilot.app) and getattr(pilot.app.screen, "plan_summary", None))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_deploy_in_progress(snap_compare, make_app):
+    from swarmwiz.tui.screens.deploy import DeployScreen
+
+    pipeline = RecordedPipeline(gate_after=9)
+    app = make_app(pipeline=pipeline, start="none")
+
+    async def ready(pilot):
+        _events, plan = plan_events()
+        pilot.app.push_screen(DeployScreen(to_spec(draft()), plan, pipeline, clock=fixed_clock))
+        await wait_until(pilot, pipeline.paused.is_set)
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+    finally:
+        pipeline.release()
+
+
+def test_result(snap_compare, make_app):
+    from swarmwiz.tui.screens.result import ResultScreen
+
+    app = make_app(start="none")
+
+    async def ready(pilot):
+        pilot.app.push_screen(ResultScreen("demo", cluster_status("demo")))
+        await wait_until(pilot, lambda: idle(pilot.app))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_teardown(snap_compare, make_app):
+    from swarmwiz.tui.screens.teardown import TeardownScreen
+
+    pipeline = RecordedPipeline()
+    app = make_app(pipeline=pipeline, start="none")
+
+    async def ready(pilot):
+        pilot.app.push_screen(TeardownScreen("demo", clock=fixed_clock))
+        await wait_until(pilot, lambda: any(t.row_count == 4 for t in pilot.app.screen.query("#inventory")))
+        pilot.app.screen.query_one("#typed").value = "dem"
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+    finally:
+        if app.screen_stack and getattr(app.screen, "answer", None) is not None and not app.screen.answer.done():
+            app.screen.answer.set_result(False)
