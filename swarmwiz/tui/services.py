@@ -94,17 +94,14 @@ class Services:
     # -- credentials --------------------------------------------------------------------------------------------
     def load_credentials(self) -> tuple[Credentials, dict[str, str]]:
         """The credentials in use and where each came from: env, keyring, lab or missing."""
-        from swarmwiz.core.credentials import Credentials, load_credentials
+        from swarmwiz.core.credentials import credentials_from_env, load_credentials
 
         if self.lab:
             if self._lab_obj is None:
                 self.prepare()
-            creds = self._lab_obj.credentials()
-            if not isinstance(creds, Credentials):
-                creds = Credentials(**dict(creds))
-            return creds, {
-                attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token")
-            }
+            creds = credentials_from_env(self._lab_obj.credentials())  # the lab issues its own credentials
+            return creds, {attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id",
+                                                     "cloudflare_token")}
         return load_credentials(self._env(), self._store())
 
     def save_credentials(self, creds: Credentials) -> list[str]:
