@@ -479,3 +479,19 @@ async def test_teardown_cancel_destroys_nothing(make_app):
         await settle(pilot)
         assert results == [None]
         assert (paths.clusters_dir() / "demo").exists()
+
+
+async def test_f1_explains_the_current_step(make_app):
+    from swarmwiz.tui.screens.help import HelpScreen
+
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(CountsScreen(Draft()))
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "majority vote" in " ".join(str(s.render()) for s in app.screen.query(Static))
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, CountsScreen)
