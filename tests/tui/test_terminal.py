@@ -50,3 +50,27 @@ def test_starts_shows_welcome_and_quits_with_ctrl_q(tmp_path, swarmwiz_home):
         assert marker.read_text().strip() == "0"
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_plain_mode_asks_line_by_line_and_quits(tmp_path, swarmwiz_home):
+    socket = f"swarmwiz-test-{uuid.uuid4().hex[:8]}"
+    tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCW_", "CLOUDFLARE_", "TMUX"))}
+    env["SWARMWIZ_HOME"] = str(swarmwiz_home)
+    marker = tmp_path / "exit-code"
+    command = f"{SWARMWIZ} --plain; echo $? > {marker}"
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", "plain", command], env=env, check=True)
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "plain"], capture_output=True, text=True).stdout
+
+    try:
+        text = wait_for(lambda: "Quit" in (s := screen()) and s, 30, "the first question")
+        assert "What do you want to do?" in text and "Create a new cluster" in text
+        subprocess.run([*tmux, "send-keys", "-t", "plain", "Down"], check=True)
+        wait_for(lambda: "» Quit" in screen(), 10, "the Quit choice to be highlighted")
+        subprocess.run([*tmux, "send-keys", "-t", "plain", "Enter"], check=True)
+        wait_for(marker.exists, 15, "swarmwiz --plain to exit")
+        assert marker.read_text().strip() == "0"
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
