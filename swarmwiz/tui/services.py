@@ -128,7 +128,10 @@ class Services:
 
     def dns_zones(self, creds: Credentials) -> list[str]:
         from swarmwiz.core.cloud import list_cloudflare_zones
+        from swarmwiz.core.errors import CredentialError
 
+        if creds is None or not creds.value("cloudflare_token"):
+            raise CredentialError("No Cloudflare API token was entered: go back to the credentials step.")
         return list_cloudflare_zones(creds, self._endpoints())
 
     # -- catalogue ----------------------------------------------------------------------------------------------
