@@ -85,6 +85,7 @@ def test_review(snap_compare, make_app, snap_home):
 
 def test_deploy_in_progress(snap_compare, make_app):
     from swarmwiz.tui.screens.deploy import DeployScreen
+    from swarmwiz.tui.widgets.runpanel import RunPanel
 
     pipeline = RecordedPipeline(gate_after=9)
     app = make_app(pipeline=pipeline, start="none")
@@ -93,6 +94,12 @@ def test_deploy_in_progress(snap_compare, make_app):
         _events, plan = plan_events()
         pilot.app.push_screen(DeployScreen(to_spec(draft()), plan, pipeline, clock=fixed_clock))
         await wait_until(pilot, pipeline.paused.is_set)
+
+        def last_event_shown() -> bool:  # the event just before the gate has reached the screen
+            panel = pilot.app.screen.query_one(RunPanel)
+            return bool(panel.lines) and panel.lines[-1][1].endswith("still running (10s elapsed)")
+
+        await wait_until(pilot, last_event_shown)
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=ready)

@@ -76,8 +76,8 @@ class RunPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)
         table.add_column("Resource", key="address")
-        table.add_column("State", key="state")
-        table.add_column("Time", key="time")
+        table.add_column("State", key="state", width=16)  # fixed: states change width as they update
+        table.add_column("Time", key="time", width=4)
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
