@@ -48,7 +48,6 @@ class DeployScreen(WizardScreen):
     )
     BINDINGS = [
         Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
-        Binding("s", "stop", "Stop", show=False),
     ]
 
     def __init__(
