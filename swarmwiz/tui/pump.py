@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import queue
+import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -33,44 +34,66 @@ def pump(
 ) -> Any:
     """Run `gen` to the end and return its return value (re-raising what it raised).
 
-    Events reach `deliver` in lists of at most `max_batch`, at most `max_wait` seconds late: the generator runs in
-    its own thread so that a quiet spell inside it (terraform waiting on the cloud) never holds back lines already
-    produced. `on_cancel` is called once when `cancelled()` turns true; the generator is still drained, because
-    the pipeline stops safely and says so through its events.
+    Events reach `deliver` in lists of at most `max_batch`, at most about `max_wait` seconds late: the generator
+    runs in its own thread so that a quiet spell inside it (terraform waiting on the cloud) never holds back lines
+    already produced. The hand-over is a deque (an append costs far less than a queue.Queue put, which capped a
+    flood at ~40k lines/s) bounded by `2 * max_batch`: a generator faster than the UI waits instead of piling up
+    memory. `on_cancel` is called once when `cancelled()` turns true; the generator is still drained, because the
+    pipeline stops safely and says so through its events.
     """
-    q: queue.SimpleQueue = queue.SimpleQueue()
+    buffer: deque = deque()
+    limit = 2 * max_batch
 
     def drive() -> None:
         try:
             while True:
-                q.put(next(gen))
+                item = next(gen)
+                while len(buffer) >= limit:
+                    time.sleep(0.002)
+                buffer.append(item)
         except StopIteration as stop:
-            q.put(_Outcome(stop.value))
+            buffer.append(_Outcome(stop.value))
         except BaseException as exc:  # handed over to the caller's thread, raised there
-            q.put(_Outcome(error=exc))
+            buffer.append(_Outcome(error=exc))
 
     threading.Thread(target=drive, name="swarmwiz-pipeline", daemon=True).start()
-    batch: list[Event] = []
     outcome: _Outcome | None = None
     cancel_sent = False
-    deadline = time.monotonic() + max_wait
+    poll = min(max_wait, 0.01)
     while outcome is None:
         if not cancel_sent and cancelled():
             cancel_sent = True
             on_cancel()
-        try:
-            item = q.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            item = None
-        if isinstance(item, _Outcome):
-            outcome = item
-        elif item is not None:
+        batch: list[Event] = []
+        while buffer and len(batch) < max_batch:
+            item = buffer.popleft()
+            if isinstance(item, _Outcome):
+                outcome = item
+                break
             batch.append(item)
-        if batch and (outcome is not None or len(batch) >= max_batch or time.monotonic() >= deadline):
+        if batch:
             deliver(batch)
-            batch = []
-        if time.monotonic() >= deadline:
-            deadline = time.monotonic() + max_wait
+        elif outcome is None:
+            time.sleep(poll)
     if outcome.error is not None:
         raise outcome.error
     return outcome.value
+
+
+def deliver_to(screen: Any, handler: Callable[[Any], None], message: Callable[[list[Event]], Any]) -> Callable:
+    """A `deliver` for `pump` that runs `handler(message(batch))` on the UI thread and waits until it has.
+
+    Waiting is the back-pressure that keeps the UI responsive during a flood: the next batch is only gathered once
+    the previous one is on screen, so keys never queue behind thousands of pending lines. A batch for a screen that
+    has gone (closed while its run is stopping) is dropped.
+    """
+
+    def run_on_ui(batch: list[Event]) -> None:
+        if screen.is_attached:
+            handler(message(batch))
+
+    def deliver(batch: list[Event]) -> None:
+        with contextlib.suppress(RuntimeError):  # the app is no longer running: nothing to show it on
+            screen.app.call_from_thread(run_on_ui, batch)
+
+    return deliver

@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase, PlanSummary
 from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import pump
+from swarmwiz.tui.pump import deliver_to, pump
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -85,7 +85,7 @@ class DeployScreen(WizardScreen):
     @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
     def deploy(self) -> None:
         worker = get_current_worker()
-        status = pump(self.pipeline.deploy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)),
+        status = pump(self.pipeline.deploy(self.confirm), deliver_to(self, self.on_events_arrived, EventsArrived),
                       cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
         self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
 

@@ -12,7 +12,7 @@ from textual.worker import get_current_worker
 from swarmwiz.core.events import PhaseFinished, PhaseStarted, PlanSummary
 from swarmwiz.tui.draft import Draft, to_spec
 from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import pump
+from swarmwiz.tui.pump import deliver_to, pump
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -96,7 +96,7 @@ class ReviewScreen(WizardScreen):
         if self.pipeline is None:
             self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
         worker = get_current_worker()
-        summary = pump(self.pipeline.plan(), lambda batch: self.post_message(EventsArrived(batch)),
+        summary = pump(self.pipeline.plan(), deliver_to(self, self.on_events_arrived, EventsArrived),
                        cancelled=lambda: worker.is_cancelled, on_cancel=self.pipeline.cancel)
         self.post_message(RunFinished("plan", summary))
 

@@ -17,7 +17,7 @@ from textual.worker import get_current_worker
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase
 from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import pump
+from swarmwiz.tui.pump import deliver_to, pump
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -110,7 +110,7 @@ class TeardownScreen(WizardScreen):
         self.pipeline = self.services.pipeline_for_name(self.cluster)
         self.app.call_from_thread(setattr, self.wizard, "running", self.pipeline)
         worker = get_current_worker()
-        report = pump(self.pipeline.destroy(self.confirm), lambda batch: self.post_message(EventsArrived(batch)),
+        report = pump(self.pipeline.destroy(self.confirm), deliver_to(self, self.on_events_arrived, EventsArrived),
                       cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
         self.post_message(RunFinished("destroy", report, cancelled=self.stop_requested))
 

@@ -25,6 +25,7 @@ class PhaseList(Static):
         self.phases = list(phases)
         self.states: dict[Phase, str] = {p: "pending" for p in phases}
         self.details: dict[Phase, str] = {}
+        self._dirty = True
 
     def on_mount(self) -> None:
         self.redraw()
@@ -34,6 +35,8 @@ class PhaseList(Static):
             # A phase the list did not expect: insert it in pipeline order, so the list still reads top-down.
             order = list(Phase)
             self.phases = sorted([*self.phases, phase], key=order.index)
+        if self.states.get(phase) != state or (detail is not None and self.details.get(phase) != detail):
+            self._dirty = True
         self.states[phase] = state
         if detail is not None:
             self.details[phase] = detail
@@ -42,8 +45,13 @@ class PhaseList(Static):
         for phase, current in self.states.items():
             if current == "running":
                 self.states[phase] = state
+                self._dirty = True
 
     def redraw(self) -> None:
+        """Redraw when a state or detail changed since the last redraw (a log batch alone changes nothing here)."""
+        if not self._dirty:
+            return
+        self._dirty = False
         text = Text()
         for i, phase in enumerate(self.phases):
             mark, style = MARKS[self.states[phase]]

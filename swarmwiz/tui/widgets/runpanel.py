@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 from rich.text import Text
@@ -24,7 +25,7 @@ from swarmwiz.core.events import (
 from swarmwiz.tui.widgets.phases import PhaseList
 
 STATE_STYLE = {"planned": "dim", "started": "yellow", "done": "green", "failed": "bold red"}
-ALL = "all"
+LOG_LINES = 20_000
 
 
 def elapsed_text(seconds: float) -> str:
@@ -54,8 +55,9 @@ class RunPanel(Vertical):
         self.clock = clock
         self.started_at = clock()
         self.finished_at: float | None = None
-        self.lines: list[tuple[Phase, str]] = []
-        self.filter: str = ALL
+        # The last lines of every phase, for the phase filter; bounded like the Log itself, so a flood stays flat.
+        self.lines: deque[tuple[Phase, str]] = deque(maxlen=LOG_LINES)
+        self.filter: Phase | None = None  # None shows every phase
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="deploy-top"):
@@ -97,7 +99,7 @@ class RunPanel(Vertical):
         for event in events:
             if isinstance(event, LogLine):
                 self.lines.append((event.phase, event.text))
-                if self.filter in (ALL, event.phase.value):
+                if self.filter is None or self.filter is event.phase:
                     shown.append(event.text)
             elif isinstance(event, PhaseStarted):
                 phases.set_state(event.phase, "running", "")
@@ -121,7 +123,7 @@ class RunPanel(Vertical):
 
     def _note(self, phase: Phase, text: str, shown: list[str]) -> None:
         self.lines.append((phase, text))
-        if self.filter in (ALL, phase.value):
+        if self.filter is None or self.filter is phase:
             shown.append(text)
 
     def _resource(self, table: DataTable, event: ResourceChanged) -> None:
@@ -141,7 +143,7 @@ class RunPanel(Vertical):
 
     @on(Select.Changed, "#log-filter")
     def _filter_changed(self, event: Select.Changed) -> None:
-        self.filter = ALL if event.value == Select.NULL else str(event.value)
+        self.filter = None if event.value == Select.NULL else Phase(event.value)
         log = self.query_one(Log)
         log.clear()
-        log.write_lines([text for phase, text in self.lines if self.filter in (ALL, phase.value)])
+        log.write_lines([text for phase, text in self.lines if self.filter is None or self.filter is phase])
