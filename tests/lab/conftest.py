@@ -6,11 +6,11 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import api_only_lab
 
 from swarmwiz.core import paths
 
@@ -22,7 +22,6 @@ class ApiLab:
     url: str
     lab_dir: Path
     creds: dict
-    server: object
 
     @property
     def cloudflare_url(self) -> str:
@@ -46,23 +45,11 @@ class ApiLab:
 @pytest.fixture
 def api_lab(tmp_path, monkeypatch):
     """The lab's Scaleway + Cloudflare API alone (servers get no host), holding example.com and lab.test."""
-    from swarmwiz.lab import state as files
-    from swarmwiz.lab.api import serve
-
     monkeypatch.setenv("SWARMWIZ_LAB_ZONES", "example.com, lab.test")
     monkeypatch.delenv("SWARMWIZ_LAB_FAULTS", raising=False)
     lab_dir = tmp_path / "lab"
-    with files.locked(lab_dir):
-        creds = files.load_credentials(lab_dir)
-    server = serve(lab_dir, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield ApiLab(f"http://127.0.0.1:{server.server_address[1]}", lab_dir, creds, server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with api_only_lab(lab_dir) as (url, creds):
+        yield ApiLab(url, lab_dir, creds)
 
 
 def lab_missing() -> list[str]:

@@ -7,13 +7,13 @@ import logging
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from support import api_only_lab
 
 from swarmwiz.core import catalog, livecatalog, paths
 from swarmwiz.core.cloud import Endpoints, cloudflare_zone_id, list_cloudflare_zones, validate_credentials
@@ -51,22 +51,10 @@ class LabApi:
 @pytest.fixture
 def lab_api(tmp_path, monkeypatch):
     """An API-only lab (no hosts: nothing but a loopback HTTP server) holding the zone example.com."""
-    from swarmwiz.lab import state as files
-    from swarmwiz.lab.api import serve
-
     monkeypatch.delenv("SWARMWIZ_LAB_ZONES", raising=False)
     lab_dir = tmp_path / "lab"
-    with files.locked(lab_dir):
-        raw = files.load_credentials(lab_dir)
-    server = serve(lab_dir, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield LabApi(f"http://127.0.0.1:{server.server_address[1]}", lab_dir, raw)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with api_only_lab(lab_dir) as (url, raw):
+        yield LabApi(url, lab_dir, raw)
 
 
 def by_attr(checks):

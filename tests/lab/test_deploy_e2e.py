@@ -10,25 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import cluster_text
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-CLUSTER = """\
-name = "{name}"
-zones = ["fr-par-1", "fr-par-2"]
-[managers]
-count = {managers}
-type = "DEV1-S"
-[workers]
-count = {workers}
-type = "DEV1-M"
-[dns]
-domain = "example.com"
-[ssh]
-public_key = "{key}"
-allowed_cidrs = ["0.0.0.0/0"]
-"""
-
 
 def swarmwiz(*args: str, timeout: float = 300, home: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
@@ -41,7 +25,7 @@ def swarmwiz(*args: str, timeout: float = 300, home: Path | None = None) -> subp
 
 def write_cluster(directory: Path, public_key: Path, *, name="demo", managers=3, workers=2) -> Path:
     path = directory / f"{name}.toml"
-    path.write_text(CLUSTER.format(name=name, managers=managers, workers=workers, key=public_key))
+    path.write_text(cluster_text(public_key, name=name, managers=managers, workers=workers))
     return path
 
 

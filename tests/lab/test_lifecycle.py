@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from support import cluster_text
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.errors import EngineError, Interrupted, RemoteError
@@ -20,25 +21,9 @@ from swarmwiz.core.workspace import Workspace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-TOML = """\
-name = "{name}"
-zones = ["fr-par-1", "fr-par-2"]
-[managers]
-count = {managers}
-type = "DEV1-S"
-[workers]
-count = {workers}
-type = "DEV1-M"
-[dns]
-domain = "example.com"
-[ssh]
-public_key = "{key}"
-"""
-
-
 def make_spec(tmp_path, ssh_keypair, *, name="life", managers=1, workers=1):
     path = tmp_path / f"{name}.toml"
-    path.write_text(TOML.format(name=name, managers=managers, workers=workers, key=ssh_keypair[1]))
+    path.write_text(cluster_text(ssh_keypair[1], name=name, managers=managers, workers=workers))
     return load_spec(path)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from support import api_only_lab
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -52,22 +52,10 @@ class LabApi:
 @pytest.fixture
 def lab_api(tmp_path, monkeypatch):
     """The lab's Scaleway + Cloudflare API alone (no hosts): a real HTTP server on 127.0.0.1 with example.com."""
-    from swarmwiz.lab import state as files
-    from swarmwiz.lab.api import serve
-
     monkeypatch.delenv("SWARMWIZ_LAB_ZONES", raising=False)
     lab_dir = tmp_path / "lab"
-    with files.locked(lab_dir):
-        raw = files.load_credentials(lab_dir)
-    server = serve(lab_dir, None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield LabApi(f"http://127.0.0.1:{server.server_address[1]}", raw)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with api_only_lab(lab_dir) as (url, raw):
+        yield LabApi(url, raw)
 
 
 @pytest.fixture
