@@ -35,7 +35,7 @@ async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the screen did not reach the state to picture"
         await pilot.pause(0.02)
-    await pilot.pause(0.2)  # batches are delivered at most 50 ms late; let the last one land and render
+    await pilot.pause(0.4)  # batches are delivered at most ~50 ms late; let the last one land and render
 
 
 def idle(app) -> bool:

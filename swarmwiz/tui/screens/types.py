@@ -53,11 +53,13 @@ class TypesScreen(WizardScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#types-table", DataTable)
-        table.add_column("Use", key="use", width=4)
-        table.add_column("Type", key="type")
-        table.add_column("vCPU", key="cpu")
-        table.add_column("RAM GiB", key="ram")
-        table.add_column("EUR/month", key="price")
+        # Fixed widths: auto-sized columns settle only after a later refresh, which cut type names short
+        # ("DEV1" for "DEV1-S") and made the screen differ from run to run.
+        table.add_column("Use", key="use", width=3)
+        table.add_column("Type", key="type", width=16)
+        table.add_column("vCPU", key="cpu", width=4)
+        table.add_column("RAM GiB", key="ram", width=7)
+        table.add_column("EUR/month", key="price", width=9)
         table.add_column("Availability in " + ", ".join(self.draft.zones), key="avail")
         self._show_chosen()
         if self.wizard.catalog is not None:
