@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button
 from textual.worker import Worker
 
 if TYPE_CHECKING:
     from swarmwiz.tui.app import SwarmwizApp
+    from swarmwiz.tui.draft import Draft
     from swarmwiz.tui.services import Services
 
 
@@ -48,3 +55,21 @@ class WizardScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss(BACK)
+
+
+class DraftScreen(WizardScreen):
+    """A step that edits the draft cluster: Escape or the Back button go back; `nav()` gives the Back/Next bar."""
+
+    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def nav(self, *extra: Widget) -> ComposeResult:
+        """The bottom bar: `extra` (hints) then Back and Next."""
+        yield Horizontal(*extra, Button("Back", id="back"), Button("Next", id="next", variant="primary"), classes="nav")
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.action_back()

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from swarmwiz.tui.draft import Draft, problems, quorum_text
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 MANAGER_CHOICES = (1, 3, 5, 7)
 
 
-class CountsScreen(WizardScreen):
+class CountsScreen(DraftScreen):
     TITLE = "4/7 Node counts"
     STEP = "counts"
     HELP = (
@@ -23,11 +22,6 @@ class CountsScreen(WizardScreen):
         "choice: 4 managers survive no more failures than 3. Workers run your services; managers can run them\n"
         "too, so 0 workers is allowed."
     )
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
-
-    def __init__(self, draft: Draft) -> None:
-        super().__init__()
-        self.draft = draft
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -43,9 +37,7 @@ class CountsScreen(WizardScreen):
                 yield Input(str(self.draft.workers), id="workers", type="integer", max_length=3)
             yield Static("", id="cost")
             yield Static("", id="problems", classes="problems", markup=False)
-        with Horizontal(classes="nav"):
-            yield Button("Back", id="back")
-            yield Button("Next", id="next", variant="primary")
+        yield from self.nav()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -85,10 +77,6 @@ class CountsScreen(WizardScreen):
     @on(Input.Changed, "#workers")
     def _workers_changed(self) -> None:
         self._update_cost()
-
-    @on(Button.Pressed, "#back")
-    def _back(self) -> None:
-        self.action_back()
 
     @on(Input.Submitted, "#workers")
     @on(Button.Pressed, "#next")

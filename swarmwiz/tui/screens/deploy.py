@@ -85,8 +85,12 @@ class DeployScreen(WizardScreen):
     @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
     def deploy(self) -> None:
         worker = get_current_worker()
-        status = pump(self.pipeline.deploy(self.confirm), deliver_to(self, self.on_events_arrived, EventsArrived),
-                      cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
+        status = pump(
+            self.pipeline.deploy(self.confirm),
+            deliver_to(self, self.on_events_arrived, EventsArrived),
+            cancelled=lambda: worker.is_cancelled,
+            on_cancel=self._cancel_from_thread,
+        )
         self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
 
     def confirm(self, summary: PlanSummary, cost) -> bool:

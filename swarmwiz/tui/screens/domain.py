@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
 
 from swarmwiz.tui.draft import Draft, problems
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 
@@ -20,7 +19,7 @@ def planned_records(draft: Draft) -> list[str]:
     return [f"{name:<28} A  public IP of manager-{i + 1}" for name in names for i in range(draft.managers)]
 
 
-class DomainScreen(WizardScreen):
+class DomainScreen(DraftScreen):
     TITLE = "5/7 Domain"
     STEP = "domain"
     HELP = (
@@ -28,11 +27,6 @@ class DomainScreen(WizardScreen):
         "ports 80/443 is reachable by name. The domain must be a zone in your Cloudflare account; the list\n"
         "shows the zones your token can see. The apex record points <domain> itself at the managers too."
     )
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
-
-    def __init__(self, draft: Draft) -> None:
-        super().__init__()
-        self.draft = draft
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -46,9 +40,7 @@ class DomainScreen(WizardScreen):
             yield Static("Records that will be created", classes="section")
             yield Static("", id="records", markup=False)
             yield Static("", id="problems", classes="problems", markup=False)
-        with Horizontal(classes="nav"):
-            yield Button("Back", id="back")
-            yield Button("Next", id="next", variant="primary")
+        yield from self.nav()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,10 +98,6 @@ class DomainScreen(WizardScreen):
     @on(Checkbox.Changed, "#apex")
     def _changed(self) -> None:
         self._show_records()
-
-    @on(Button.Pressed, "#back")
-    def _back(self) -> None:
-        self.action_back()
 
     @on(Input.Submitted, "#domain")
     @on(Button.Pressed, "#next")

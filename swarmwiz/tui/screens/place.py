@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from swarmwiz.tui.draft import Draft, problems
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 
-class PlaceScreen(WizardScreen):
+class PlaceScreen(DraftScreen):
     TITLE = "2/7 Name and place"
     STEP = "place"
     HELP = (
@@ -22,11 +21,9 @@ class PlaceScreen(WizardScreen):
         "lowercase letters, digits or '-'. A cluster lives in one region; spreading managers over two or three\n"
         "zones of that region keeps the swarm running when one zone fails. Space toggles a zone."
     )
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
 
     def __init__(self, draft: Draft) -> None:
-        super().__init__()
-        self.draft = draft
+        super().__init__(draft)
         self.catalog = None
 
     def compose(self) -> ComposeResult:
@@ -40,9 +37,7 @@ class PlaceScreen(WizardScreen):
             yield Static("Zones (space to toggle; managers are spread over them)", classes="section")
             yield SelectionList(id="zones")
             yield Static("", id="problems", classes="problems", markup=False)
-        with Horizontal(classes="nav"):
-            yield Button("Back", id="back")
-            yield Button("Next", id="next", variant="primary")
+        yield from self.nav()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -80,10 +75,6 @@ class PlaceScreen(WizardScreen):
             region=pressed.name if pressed else self.draft.region,
             zones=tuple(self.query_one("#zones", SelectionList).selected),
         )
-
-    @on(Button.Pressed, "#back")
-    def _back(self) -> None:
-        self.action_back()
 
     @on(Input.Submitted, "#name")
     def _name_done(self) -> None:

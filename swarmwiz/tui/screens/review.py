@@ -96,8 +96,12 @@ class ReviewScreen(WizardScreen):
         if self.pipeline is None:
             self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
         worker = get_current_worker()
-        summary = pump(self.pipeline.plan(), deliver_to(self, self.on_events_arrived, EventsArrived),
-                       cancelled=lambda: worker.is_cancelled, on_cancel=self.pipeline.cancel)
+        summary = pump(
+            self.pipeline.plan(),
+            deliver_to(self, self.on_events_arrived, EventsArrived),
+            cancelled=lambda: worker.is_cancelled,
+            on_cancel=self.pipeline.cancel,
+        )
         self.post_message(RunFinished("plan", summary))
 
     def on_events_arrived(self, message: EventsArrived) -> None:

@@ -12,11 +12,11 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from swarmwiz.tui.draft import Draft, problems
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 
-class SshScreen(WizardScreen):
+class SshScreen(DraftScreen):
     TITLE = "6/7 SSH access"
     STEP = "ssh"
     HELP = (
@@ -26,13 +26,8 @@ class SshScreen(WizardScreen):
         "your own address (like 203.0.113.7/32) is safer. Swarm traffic never crosses the public side."
     )
     BINDINGS = [
-        Binding("escape", "back", "Back", show=False),
         Binding("g", "generate", "Generate key", show=False),
     ]
-
-    def __init__(self, draft: Draft) -> None:
-        super().__init__()
-        self.draft = draft
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -46,9 +41,7 @@ class SshScreen(WizardScreen):
                 yield Input(", ".join(self.draft.allowed_cidrs), id="cidrs", placeholder="0.0.0.0/0")
             yield Static("", id="chosen", markup=False)
             yield Static("", id="problems", classes="problems", markup=False)
-        with Horizontal(classes="nav"):
-            yield Button("Back", id="back")
-            yield Button("Next", id="next", variant="primary")
+        yield from self.nav()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,10 +99,6 @@ class SshScreen(WizardScreen):
         text = self.query_one("#cidrs", Input).value
         cidrs = tuple(c.strip() for c in text.replace(";", ",").split(",") if c.strip())
         return self.draft.update(public_key=getattr(self, "chosen", "") or "", allowed_cidrs=cidrs)
-
-    @on(Button.Pressed, "#back")
-    def _back(self) -> None:
-        self.action_back()
 
     @on(Input.Submitted, "#cidrs")
     @on(Button.Pressed, "#next")

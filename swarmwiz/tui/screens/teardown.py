@@ -110,8 +110,12 @@ class TeardownScreen(WizardScreen):
         self.pipeline = self.services.pipeline_for_name(self.cluster)
         self.app.call_from_thread(setattr, self.wizard, "running", self.pipeline)
         worker = get_current_worker()
-        report = pump(self.pipeline.destroy(self.confirm), deliver_to(self, self.on_events_arrived, EventsArrived),
-                      cancelled=lambda: worker.is_cancelled, on_cancel=self._cancel_from_thread)
+        report = pump(
+            self.pipeline.destroy(self.confirm),
+            deliver_to(self, self.on_events_arrived, EventsArrived),
+            cancelled=lambda: worker.is_cancelled,
+            on_cancel=self._cancel_from_thread,
+        )
         self.post_message(RunFinished("destroy", report, cancelled=self.stop_requested))
 
     def confirm(self, inventory) -> bool:

@@ -7,17 +7,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Footer, Static
 
 from swarmwiz.tui.draft import Draft, problems
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
 AVAILABILITY_STYLE = {"available": "green", "scarce": "yellow", "shortage": "red"}
 
 
-class TypesScreen(WizardScreen):
+class TypesScreen(DraftScreen):
     TITLE = "3/7 Instance types"
     STEP = "types"
     HELP = (
@@ -27,14 +27,12 @@ class TypesScreen(WizardScreen):
         "every chosen zone. The line above the table says whether the data is live or the bundled snapshot."
     )
     BINDINGS = [
-        Binding("escape", "back", "Back", show=False),
         Binding("m", "pick('manager')", "Managers", show=False),
         Binding("w", "pick('worker')", "Workers", show=False),
     ]
 
     def __init__(self, draft: Draft) -> None:
-        super().__init__()
-        self.draft = draft
+        super().__init__(draft)
         self.catalog = None
 
     def compose(self) -> ComposeResult:
@@ -44,10 +42,7 @@ class TypesScreen(WizardScreen):
             yield Static("", id="chosen")
             yield DataTable(id="types-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="problems", classes="problems", markup=False)
-        with Horizontal(classes="nav"):
-            yield Static("m: managers  w: workers", classes="hint")
-            yield Button("Back", id="back")
-            yield Button("Next", id="next", variant="primary")
+        yield from self.nav(Static("m: managers  w: workers", classes="hint"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -144,10 +139,6 @@ class TypesScreen(WizardScreen):
         # Enter picks for both roles; m and w pick for one.
         self.action_pick("manager")
         self.action_pick("worker")
-
-    @on(Button.Pressed, "#back")
-    def _back(self) -> None:
-        self.action_back()
 
     @on(Button.Pressed, "#next")
     def next(self) -> None:
