@@ -66,10 +66,13 @@ def scw_invalid(field: str, problem: str) -> APIError:
     return scw_error(400, "invalid_request_error", "Validation Error", fields={field: [problem]})
 
 
+def cf_errors(status: int, errors: list[dict]) -> APIError:
+    """A Cloudflare v4 error envelope with one or more errors."""
+    return APIError(status, {"success": False, "errors": errors, "messages": [], "result": None})
+
+
 def cf_error(status: int, code: int, message: str) -> APIError:
-    return APIError(
-        status, {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
-    )
+    return cf_errors(status, [{"code": code, "message": message}])
 
 
 def cf_ok(result: Any, **extra: Any) -> dict:
@@ -181,34 +184,24 @@ class Lab:
     def cf_auth(self, headers: Any, *, path: str, write: bool) -> dict:
         auth = headers.get("Authorization") or ""
         if not auth:
-            raise APIError(
+            raise cf_errors(
                 400,
-                {
-                    "success": False,
-                    "messages": [],
-                    "result": None,
-                    "errors": [
-                        {"code": 9106, "message": "Missing X-Auth-Email header"},
-                        {"code": 9107, "message": "Missing X-Auth-Key header"},
-                    ],
-                },
+                [
+                    {"code": 9106, "message": "Missing X-Auth-Email header"},
+                    {"code": 9107, "message": "Missing X-Auth-Key header"},
+                ],
             )
         scheme, _, token = auth.partition(" ")
         if scheme != "Bearer" or not re.fullmatch(r"[0-9A-Za-z_-]{40,80}", token):
-            raise APIError(
+            raise cf_errors(
                 400,
-                {
-                    "success": False,
-                    "messages": [],
-                    "result": None,
-                    "errors": [
-                        {
-                            "code": 6003,
-                            "message": "Invalid request headers",
-                            "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}],
-                        }
-                    ],
-                },
+                [
+                    {
+                        "code": 6003,
+                        "message": "Invalid request headers",
+                        "error_chain": [{"code": 6111, "message": "Invalid format for Authorization header"}],
+                    }
+                ],
             )
         record = self.creds["cloudflare_tokens"].get(token)
         if path == "/user/tokens/verify":
