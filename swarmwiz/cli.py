@@ -131,24 +131,18 @@ def run_wizard(args: argparse.Namespace) -> int:
 
 # -- subcommands -------------------------------------------------------------------------------------------------
 def cmd_plan(args: argparse.Namespace) -> int:
-    from swarmwiz.core.catalog import bundled
+    from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.spec import load_spec
-    from swarmwiz.core.workspace import Workspace
 
     spec = load_spec(args.config)
-    ws = Workspace.for_name(spec.name)
+    pipeline = Pipeline.for_spec(spec, lab=args.lab)
     out = _out()
     if args.offline:
-        with ws.lock("plan"):
-            ws.render(spec, lab=args.lab)
-        out.line(f"workspace: {ws.path}")
-        out.cost(_estimate(spec, bundled()))
-        return EXIT_OK
-    from swarmwiz.core.pipeline import Pipeline
-
-    pipeline = Pipeline.for_spec(spec, lab=args.lab)
-    out.run(pipeline.plan())
-    out.line(f"workspace: {ws.path}")
+        with pipeline.workspace.lock("plan"):
+            pipeline.workspace.render(spec, lab=args.lab)
+    else:
+        out.run(pipeline.plan())
+    out.line(f"workspace: {pipeline.workspace.path}")
     out.cost(pipeline.cost())
     return EXIT_OK
 
@@ -306,13 +300,6 @@ def _safe_interrupts(pipeline, out):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _estimate(spec, catalog):
-    from swarmwiz.core.catalog import estimate
-
-    groups = [("managers", spec.managers.type, spec.managers.count), ("workers", spec.workers.type, spec.workers.count)]
-    return estimate(catalog, list(spec.zones), groups)
 
 
 def _out():

@@ -138,6 +138,7 @@ class Pipeline:
         self._env: dict[str, str] | None = None
         self._secrets: list[str] = []
         self._tf = None
+        self._cloud_client: CloudClient | None = None
         self._cancelled = threading.Event()
 
     @classmethod
@@ -189,7 +190,10 @@ class Pipeline:
         return self._tf
 
     def _cloud(self) -> CloudClient:
-        return CloudClient(self._environment())
+        """The one API client of this pipeline (its HTTP connections are reused across phases)."""
+        if self._cloud_client is None:
+            self._cloud_client = CloudClient(self._environment())
+        return self._cloud_client
 
     def cancel(self) -> None:
         """First Ctrl-C: ask Terraform to stop safely (in-flight operations finish, state is saved)."""
@@ -217,7 +221,7 @@ class Pipeline:
         yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
         env = self._environment()
         validate_live(credentials_from_env(env), Endpoints.from_env(env), domain=self.spec.domain)
-        if not CloudClient(env).zone_id(self.spec.domain):
+        if not self._cloud().zone_id(self.spec.domain):
             raise InputError(
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
@@ -439,7 +443,9 @@ class Pipeline:
                 yield from self._phase_drain(leaving, [n for n in before if n.key in wanted])
             self.workspace.set_state("deploying", nodes=self.spec.node_count)
             try:
-                if summary is not None and summary.empty and {n.key for n in self._nodes()} == wanted:
+                # An empty plan can still leave the outputs stale (an apply interrupted before writing them).
+                current = self._nodes() if summary is not None and summary.empty else None
+                if current is not None and {n.key for n in current} == wanted:
                     yield ev.PhaseFinished(ev.Phase.APPLY, skipped=True, message="nothing to change")
                 elif summary is not None:
                     yield from self._phase_apply(summary.add + summary.change + summary.destroy)
@@ -449,7 +455,7 @@ class Pipeline:
                 self.workspace.set_state("failed")
                 raise
             self._checkpoint()
-            nodes = self._nodes()
+            nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
             self.workspace.write_known_hosts({n.key: [n.public_ip, n.private_ip] for n in nodes})
             yield from self._phase_ssh(nodes)
             self._checkpoint()
