@@ -25,8 +25,11 @@ def run(quick: bool, only: set[str] | None = None) -> dict:
         "logflood": _logflood,
     }
     if not quick:
-        sections["logflood_fixes"] = lambda: {"log_fix_variants": {
-            v: _brief(logflood.measure(lines=200_000, variant=v)) for v in logflood.VARIANTS if v != "as-is"}}
+        sections["logflood_fixes"] = lambda: {
+            "log_fix_variants": {
+                v: _brief(logflood.measure(lines=200_000, variant=v)) for v in logflood.VARIANTS if v != "as-is"
+            }
+        }
         sections["lab"] = lambda: lab.measure(repeats=3, big_repeats=2)
     raw: dict = {}
     for name, fn in sections.items():
@@ -60,26 +63,42 @@ def _logflood() -> dict:
 
 def _brief(flood: dict) -> dict:
     """The headline figures of a log-flood run with a proposed fix patched in, for comparison with as-is."""
-    keys = ("log_ingest_lines_per_s", "log_key_latency_p50_ms", "log_key_latency_p95_ms", "log_peak_rss_mb",
-            "log_keys_pressed", "log_keys_seen_painted", "log_error")
+    keys = (
+        "log_ingest_lines_per_s",
+        "log_key_latency_p50_ms",
+        "log_key_latency_p95_ms",
+        "log_peak_rss_mb",
+        "log_keys_pressed",
+        "log_keys_seen_painted",
+        "log_error",
+    )
     return {k: flood[k] for k in keys if k in flood}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="about a minute: fewer runs, no lab deploys")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="result JSON (default: benchmarks/results/latest[-quick].json); the plot and the "
-                             "Markdown table go beside it")
-    parser.add_argument("--only", action="append", choices=["startup", "idle", "logflood", "logflood_fixes", "lab"],
-                        help="run only these sections (repeatable)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="result JSON (default: benchmarks/results/latest[-quick].json); the plot and the "
+        "Markdown table go beside it",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["startup", "idle", "logflood", "logflood_fixes", "lab"],
+        help="run only these sections (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or HERE / "results" / ("latest-quick.json" if args.quick else "latest.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = common.machine_info()
-    result = report.assemble(run(args.quick, set(args.only) if args.only else None), machine,
-                             "quick" if args.quick else "full")
+    result = report.assemble(
+        run(args.quick, set(args.only) if args.only else None), machine, "quick" if args.quick else "full"
+    )
     out.write_text(json.dumps(result, indent=2) + "\n")
     png = report.plot(result, out.with_suffix(".png"))
     out.with_suffix(".md").write_text(report.table(result))

@@ -172,8 +172,7 @@ class Tmux:
             raise RuntimeError(f"tmux {args[0]} failed: {proc.stderr.strip()}")
         return proc.stdout
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> None:
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         """Start `argv` in a new detached session of the configured size."""
         prefix = ["env", *(f"{k}={v}" for k, v in (env or {}).items())] if env else []
         command = shlex.join([*prefix, *argv])

@@ -23,8 +23,16 @@ BASELINE_SIZE = 5
 DEPLOY_TIMEOUT_S = 900
 PHASE_LINE = re.compile(r"^<== (?P<label>.+?) (?P<mark>\S+) \((?P<s>[0-9.]+)s\)")
 SSH_OPTS = [  # the old recipe's client: no pinned host keys (swarmwiz pins them; here only lab hosts are reached)
-    "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-    "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=5",
 ]
 
 
@@ -58,14 +66,21 @@ class LabRun:
         self.root = root
         self.home = root / "home"
         self.key = root / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarmwiz-bench", "-f", str(self.key)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarmwiz-bench", "-f", str(self.key)], check=True
+        )
         self.env = {**os.environ, "SWARMWIZ_HOME": str(self.home)}
         self._lab_env: dict[str, str] | None = None
 
     def swarmwiz(self, *args: str, timeout: float = DEPLOY_TIMEOUT_S) -> subprocess.CompletedProcess:
-        return subprocess.run([*common.swarmwiz_argv(), *args], env=self.env, cwd=self.root, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [*common.swarmwiz_argv(), *args],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def config(self, name: str, nodes: int) -> Path:
         path = self.root / f"{name}.toml"
@@ -87,8 +102,14 @@ class LabRun:
         cpu0, busy0 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
         lab0 = common.cpu_by_pid(*self.lab_markers())
         t0 = time.monotonic()
-        proc = subprocess.Popen([*common.swarmwiz_argv(), "deploy", "-c", str(cfg), "--lab", "--yes"], env=self.env,
-                                cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*common.swarmwiz_argv(), "deploy", "-c", str(cfg), "--lab", "--yes"],
+            env=self.env,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         stamped = []
         for line in proc.stdout:
             stamped.append((time.monotonic() - t0, line.rstrip("\n")))
@@ -98,12 +119,17 @@ class LabRun:
         cpu1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
         lab1 = common.cpu_by_pid(*self.lab_markers())
         stdout = "\n".join(text for _, text in stamped)
-        out = {"nodes": nodes, "ok": code == 0, "deploy_s": round(took, 2), "phases_s": phases(stdout),
-               "swarm_steps_s": swarm_steps(stamped),
-               "client_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2),
-               # the lab's side: API daemon, and each host's sshd, dockerd, containerd (still running: not destroyed)
-               "lab_cpu_s": round(sum(c - lab0.get(p, 0.0) for p, c in lab1.items()), 2),
-               "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1)}
+        out = {
+            "nodes": nodes,
+            "ok": code == 0,
+            "deploy_s": round(took, 2),
+            "phases_s": phases(stdout),
+            "swarm_steps_s": swarm_steps(stamped),
+            "client_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2),
+            # the lab's side: API daemon, and each host's sshd, dockerd, containerd (still running: not destroyed)
+            "lab_cpu_s": round(sum(c - lab0.get(p, 0.0) for p, c in lab1.items()), 2),
+            "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
+        }
         if code != 0:
             out["error"] = (err + stdout)[-400:]
         t0 = time.monotonic()
@@ -152,26 +178,46 @@ class LabRun:
         out: dict = {"nodes": nodes, "ok": False}
         t0 = time.monotonic()
         try:
-            for step, argv in (("init", ["terraform", "init", "-input=false", "-no-color"]),
-                               ("apply", ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"])):
+            for step, argv in (
+                ("init", ["terraform", "init", "-input=false", "-no-color"]),
+                ("apply", ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"]),
+            ):
                 s0 = time.monotonic()
                 _check(subprocess.run(argv, cwd=ws, env=env, capture_output=True, text=True, timeout=600), step)
                 steps[step] = round(time.monotonic() - s0, 2)
             s0 = time.monotonic()
-            outputs = _check(subprocess.run(["terraform", "output", "-json", "nodes"], cwd=ws, env=env,
-                                            capture_output=True, text=True, timeout=120), "output")
-            members = sorted(json.loads(outputs.stdout).values(),
-                             key=lambda n: (n["role"] != "manager", int(str(n["name"]).rsplit("-", 1)[-1])
-                                            if str(n["name"]).rsplit("-", 1)[-1].isdigit() else 0))
+            outputs = _check(
+                subprocess.run(
+                    ["terraform", "output", "-json", "nodes"],
+                    cwd=ws,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                ),
+                "output",
+            )
+            members = sorted(
+                json.loads(outputs.stdout).values(),
+                key=lambda n: (
+                    n["role"] != "manager",
+                    int(str(n["name"]).rsplit("-", 1)[-1]) if str(n["name"]).rsplit("-", 1)[-1].isdigit() else 0,
+                ),
+            )
             first, rest = members[0], members[1:]
             self._wait_ssh(first["public_ip"])
             self._ssh(first["public_ip"], f"docker swarm init --advertise-addr {first['private_ip']}")
-            tokens = {role: self._ssh(first["public_ip"], f"docker swarm join-token -q {role}").strip()
-                      for role in ("manager", "worker")}
+            tokens = {
+                role: self._ssh(first["public_ip"], f"docker swarm join-token -q {role}").strip()
+                for role in ("manager", "worker")
+            }
             for node in rest:
                 self._wait_ssh(node["public_ip"])
-                self._ssh(node["public_ip"], f"docker swarm join --token {tokens[node['role']]} "
-                                             f"--advertise-addr {node['private_ip']} {first['private_ip']}:2377")
+                self._ssh(
+                    node["public_ip"],
+                    f"docker swarm join --token {tokens[node['role']]} "
+                    f"--advertise-addr {node['private_ip']} {first['private_ip']}:2377",
+                )
             steps["ssh"] = round(time.monotonic() - s0, 2)
             out["deploy_s"] = round(time.monotonic() - t0, 2)
             listed = self._ssh(first["public_ip"], "docker node ls --format '{{.Hostname}}'").split()
@@ -183,8 +229,14 @@ class LabRun:
         finally:
             out["steps_s"] = steps
             s0 = time.monotonic()
-            gone = subprocess.run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=ws,
-                                  env=env, capture_output=True, text=True, timeout=600)
+            gone = subprocess.run(
+                ["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"],
+                cwd=ws,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             out["destroy_s"] = round(time.monotonic() - s0, 2)
             if gone.returncode != 0:
                 out["destroy_error"] = gone.stderr[-300:]
@@ -239,8 +291,12 @@ def swarm_steps(stamped: list[tuple[float, str]]) -> dict[str, float]:
         elif text.startswith("<== Bootstrap swarm"):
             marks["end"] = at
     out = {}
-    for name, a, b in (("connect_and_inspect", "start", "init"), ("init_and_tokens", "init", "first_join"),
-                       ("joins", "first_join", "last_joined"), ("after_joins_until_ready", "last_joined", "end")):
+    for name, a, b in (
+        ("connect_and_inspect", "start", "init"),
+        ("init_and_tokens", "init", "first_join"),
+        ("joins", "first_join", "last_joined"),
+        ("after_joins_until_ready", "last_joined", "end"),
+    ):
         if a in marks and b in marks:
             out[name] = round(marks[b] - marks[a], 2)
     return out
@@ -304,16 +360,20 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int =
     return {
         "lab_deploy_s": deploy_s,
         # The fastest run of each size: on a shared machine, the one least disturbed by other work.
-        "lab_deploy_min_s": {str(n): min((x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]), default=None)
-                             for n in sizes},
-        "lab_baseline_sequential_min_s": min((b["deploy_s"] for b in baselines
-                                              if b.get("ok") and b["nodes"] == BASELINE_SIZE), default=None),
+        "lab_deploy_min_s": {
+            str(n): min((x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]), default=None) for n in sizes
+        },
+        "lab_baseline_sequential_min_s": min(
+            (b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == BASELINE_SIZE), default=None
+        ),
         "lab_destroy_s": {str(n): common.median([x["destroy_s"] for x in runs if x["nodes"] == n]) for n in sizes},
-        "lab_baseline_sequential_s": common.median([b["deploy_s"] for b in baselines
-                                                    if b.get("ok") and b["nodes"] == BASELINE_SIZE]),
+        "lab_baseline_sequential_s": common.median(
+            [b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == BASELINE_SIZE]
+        ),
         "lab_baseline_sequential_by_nodes_s": {
             str(n): common.median([b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == n])
-            for n in sorted({b["nodes"] for b in baselines})},
+            for n in sorted({b["nodes"] for b in baselines})
+        },
         "lab_shapes": {str(n): dict(zip(("managers", "workers"), shape(n), strict=True)) for n in sizes},
         "lab_runs": runs,
         "lab_baseline_runs": baselines,

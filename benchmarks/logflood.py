@@ -167,8 +167,9 @@ def _apply_variant(variant: str) -> None:
         @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
         def deploy(self) -> None:
             panel = self.query_one(RunPanel)
-            status = pump(self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b),
-                          max_batch=batch)
+            status = pump(
+                self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b), max_batch=batch
+            )
             self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
 
         DeployScreen.deploy = deploy
@@ -324,8 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--headless", action="store_true", help="no terminal output (when tmux is missing)")
-    parser.add_argument("--variant", choices=VARIANTS, default="as-is",
-                        help="as-is: swarmwiz's code; the others patch in a proposed fix (see _apply_variant)")
+    parser.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        default="as-is",
+        help="as-is: swarmwiz's code; the others patch in a proposed fix (see _apply_variant)",
+    )
     args = parser.parse_args(argv)
     try:
         result = asyncio.run(run(args.lines, args.headless, args.variant))
@@ -343,8 +348,17 @@ def measure(lines: int = 200_000, timeout: float = 180.0, variant: str = "as-is"
 
     with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-") as tmp:
         out = Path(tmp) / "flood.json"
-        argv = [common.python(), "-m", "benchmarks.logflood", "--lines", str(lines), "--out", str(out),
-                "--variant", variant]
+        argv = [
+            common.python(),
+            "-m",
+            "benchmarks.logflood",
+            "--lines",
+            str(lines),
+            "--out",
+            str(out),
+            "--variant",
+            variant,
+        ]
         env = {"SWARMWIZ_HOME": str(Path(tmp) / "home")}
         if shutil.which("tmux"):
             with common.tmux_server() as tmux:
@@ -355,8 +369,13 @@ def measure(lines: int = 200_000, timeout: float = 180.0, variant: str = "as-is"
                 if not out.exists():
                     return {"log_error": f"no result; pane: {tmux.capture('flood').strip()[-400:]}"}
         else:
-            subprocess.run([*argv, "--headless"], env={**__import__("os").environ, **env}, cwd=common.REPO,
-                           timeout=timeout, check=False)
+            subprocess.run(
+                [*argv, "--headless"],
+                env={**__import__("os").environ, **env},
+                cwd=common.REPO,
+                timeout=timeout,
+                check=False,
+            )
         for _ in range(20):  # the file is written whole at the end; wait out a partial read
             try:
                 return json.loads(out.read_text())

@@ -11,8 +11,11 @@ TARGETS = {
     "startup_within_1_5x_bare": ("startup_ratio", lambda v: v <= 1.5, "first frame <= 1.5x bare Textual"),
     "log_ingest_50k_per_s": ("log_ingest_lines_per_s", lambda v: v >= 50_000, ">= 50k log lines/s"),
     "log_key_latency_50ms": ("log_key_latency_p95_ms", lambda v: v <= 50, "key latency p95 <= 50 ms"),
-    "log_memory_bounded": ("log_rss_growth_100k_to_200k_mb", lambda v: v <= 10,
-                           "peak RSS after 200k lines within 10 MB of that after 100k"),
+    "log_memory_bounded": (
+        "log_rss_growth_100k_to_200k_mb",
+        lambda v: v <= 10,
+        "peak RSS after 200k lines within 10 MB of that after 100k",
+    ),
     "idle_cpu_below_2pct": ("tui_idle_cpu_percent", lambda v: v < 2, "idle CPU < 2%"),
     "lab_20_within_1_5x_5": ("lab_20_vs_5_ratio", lambda v: v <= 1.5, "20-node deploy <= 1.5x 5-node"),
     "lab_beats_baseline": ("lab_5_vs_baseline_ratio", lambda v: v < 1, "5-node deploy faster than sequential"),
@@ -68,8 +71,14 @@ def plot(result: dict, path: Path) -> Path | None:
         base = {"5": result["lab_baseline_sequential_s"]}
     base_points = sorted((int(n), s) for n, s in base.items() if s is not None)
     if base_points:
-        ax.plot([n for n, _ in base_points], [s for _, s in base_points], "s--", color="tab:red", zorder=3,
-                label="old recipe: apply, then SSH node by node")
+        ax.plot(
+            [n for n, _ in base_points],
+            [s for _, s in base_points],
+            "s--",
+            color="tab:red",
+            zorder=3,
+            label="old recipe: apply, then SSH node by node",
+        )
     ax.set_xlabel("nodes")
     ax.set_ylabel("seconds to a running swarm")
     ax.set_xticks([n for n, _ in points])
@@ -98,25 +107,46 @@ def table(result: dict) -> str:
     deploy = result.get("lab_deploy_s") or {}
     d = {n: ("n/a" if deploy.get(n) is None else f"{deploy[n]:.1f} s") for n in ("1", "5", "20")}
     rows = [
-        ("First frame (tmux 120x40), swarmwiz / bare Textual",
-         f"{f('startup_first_frame_ms', ' ms')} / {f('bare_textual_first_frame_ms', ' ms')} "
-         f"(x{f('startup_ratio', '', 2)})", "<= 1.5x", verdict("startup_within_1_5x_bare")),
-        ("Log flood: lines/s into the deploy screen's pane", f("log_ingest_lines_per_s"), ">= 50,000",
-         verdict("log_ingest_50k_per_s")),
-        ("Log flood: key latency p95", f("log_key_latency_p95_ms", " ms", 1), "<= 50 ms",
-         verdict("log_key_latency_50ms")),
-        ("Log flood: peak RSS after 100k / 200k lines", f"{f('log_peak_rss_mb_100k', ' MB', 1)} / "
-         f"{f('log_peak_rss_mb', ' MB', 1)}", "bounded (+<10 MB)", verdict("log_memory_bounded")),
+        (
+            "First frame (tmux 120x40), swarmwiz / bare Textual",
+            f"{f('startup_first_frame_ms', ' ms')} / {f('bare_textual_first_frame_ms', ' ms')} "
+            f"(x{f('startup_ratio', '', 2)})",
+            "<= 1.5x",
+            verdict("startup_within_1_5x_bare"),
+        ),
+        (
+            "Log flood: lines/s into the deploy screen's pane",
+            f("log_ingest_lines_per_s"),
+            ">= 50,000",
+            verdict("log_ingest_50k_per_s"),
+        ),
+        (
+            "Log flood: key latency p95",
+            f("log_key_latency_p95_ms", " ms", 1),
+            "<= 50 ms",
+            verdict("log_key_latency_50ms"),
+        ),
+        (
+            "Log flood: peak RSS after 100k / 200k lines",
+            f"{f('log_peak_rss_mb_100k', ' MB', 1)} / {f('log_peak_rss_mb', ' MB', 1)}",
+            "bounded (+<10 MB)",
+            verdict("log_memory_bounded"),
+        ),
         ("Idle CPU on the welcome screen", f("tui_idle_cpu_percent", " %", 2), "< 2 %", verdict("idle_cpu_below_2pct")),
         ("Lab deploy 1 / 5 / 20 nodes", f"{d['1']} / {d['5']} / {d['20']}", "", ""),
         ("Lab deploy 20 vs 5 nodes", f"x{f('lab_20_vs_5_ratio', '', 2)}", "<= 1.5x", verdict("lab_20_within_1_5x_5")),
-        ("Lab 5 nodes, swarmwiz vs old recipe (sequential)",
-         f"{d['5']} vs {f('lab_baseline_sequential_s', ' s', 1)} (x{f('lab_5_vs_baseline_ratio', '', 2)})", "< 1x",
-         verdict("lab_beats_baseline")),
+        (
+            "Lab 5 nodes, swarmwiz vs old recipe (sequential)",
+            f"{d['5']} vs {f('lab_baseline_sequential_s', ' s', 1)} (x{f('lab_5_vs_baseline_ratio', '', 2)})",
+            "< 1x",
+            verdict("lab_beats_baseline"),
+        ),
     ]
-    head = (f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('mem_mb', '?')} MB RAM, "
-            f"{m.get('os', '')}, Python {m.get('python', '')}, Textual {m.get('versions', {}).get('textual', '?')}; "
-            f"date {result.get('date', '?')}; mode {result.get('mode')}.\n\n")
+    head = (
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('mem_mb', '?')} MB RAM, "
+        f"{m.get('os', '')}, Python {m.get('python', '')}, Textual {m.get('versions', {}).get('textual', '?')}; "
+        f"date {result.get('date', '?')}; mode {result.get('mode')}.\n\n"
+    )
     lines = ["| measure | result | target | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {v} |" for a, b, c, v in rows]
     return head + "\n".join(lines) + "\n"

@@ -25,8 +25,12 @@ def run_plain(lab: bool) -> int:
             out.line("Lab mode: the local lab stands in for Scaleway and Cloudflare; nothing is billed.")
             services.prepare()
         clusters = services.clusters()
-        choices = ["Create a new cluster"] + [f"Status of {c.name}" for c in clusters] + [
-            f"Tear down {c.name}" for c in clusters] + ["Quit"]
+        choices = (
+            ["Create a new cluster"]
+            + [f"Status of {c.name}" for c in clusters]
+            + [f"Tear down {c.name}" for c in clusters]
+            + ["Quit"]
+        )
         choice = _ask(questionary.select("What do you want to do?", choices=choices))
         if choice == "Quit":
             return EXIT_OK
@@ -74,8 +78,9 @@ def _credentials(services, out):
     checks = services.check_credentials(creds)
     for check in checks:
         out.line(f"  {'ok ' if check.ok else 'BAD'} {check.message}")
-    if any(not c.ok for c in checks) and not _ask(questionary.confirm("Some credentials failed; continue anyway?",
-                                                                       default=False)):
+    if any(not c.ok for c in checks) and not _ask(
+        questionary.confirm("Some credentials failed; continue anyway?", default=False)
+    ):
         raise KeyboardInterrupt
     typed = {f.attr: values[f.attr] for f in FIELDS if sources.get(f.attr) == "missing"}
     if any(typed.values()):
@@ -93,20 +98,47 @@ def _new_cluster(services, out) -> int:
     catalog = services.catalog(creds)
     out.line(f"Catalogue: {catalog.source}")
 
-    name = _ask(questionary.text("Cluster name:", validate=lambda v: _first(problems(
-        Draft(name=v.strip()), "place", catalog), "name") or True)).strip()
-    region = _ask(questionary.select("Region:", choices=[
-        questionary.Choice(f"{r}  {info.get('name', '')}", r) for r, info in catalog.regions.items()]))
-    zones = _ask(questionary.checkbox("Zones (managers are spread over them):", choices=[
-        questionary.Choice(z, z, checked=i == 0) for i, z in enumerate(catalog.zones_of(region))],
-        validate=lambda v: bool(v) or "choose at least one zone"))
+    name = _ask(
+        questionary.text(
+            "Cluster name:",
+            validate=lambda v: _first(problems(Draft(name=v.strip()), "place", catalog), "name") or True,
+        )
+    ).strip()
+    region = _ask(
+        questionary.select(
+            "Region:",
+            choices=[questionary.Choice(f"{r}  {info.get('name', '')}", r) for r, info in catalog.regions.items()],
+        )
+    )
+    zones = _ask(
+        questionary.checkbox(
+            "Zones (managers are spread over them):",
+            choices=[questionary.Choice(z, z, checked=i == 0) for i, z in enumerate(catalog.zones_of(region))],
+            validate=lambda v: bool(v) or "choose at least one zone",
+        )
+    )
     manager_type = _ask(questionary.select("Instance type for managers:", choices=type_choices(catalog, zones)))
-    worker_type = _ask(questionary.select("Instance type for workers:", choices=type_choices(catalog, zones),
-                                          default=manager_type))
-    managers = int(_ask(questionary.select("Managers:", choices=[
-        questionary.Choice(f"{n}: {quorum_text(n)}", str(n)) for n in (1, 3, 5, 7)], default="3")))
-    workers = int(_ask(questionary.text("Workers (0-100):", default="2", validate=lambda v: (
-        v.strip().isdigit() and 0 <= int(v) <= 100) or "a whole number from 0 to 100")))
+    worker_type = _ask(
+        questionary.select("Instance type for workers:", choices=type_choices(catalog, zones), default=manager_type)
+    )
+    managers = int(
+        _ask(
+            questionary.select(
+                "Managers:",
+                choices=[questionary.Choice(f"{n}: {quorum_text(n)}", str(n)) for n in (1, 3, 5, 7)],
+                default="3",
+            )
+        )
+    )
+    workers = int(
+        _ask(
+            questionary.text(
+                "Workers (0-100):",
+                default="2",
+                validate=lambda v: (v.strip().isdigit() and 0 <= int(v) <= 100) or "a whole number from 0 to 100",
+            )
+        )
+    )
     try:
         zones_dns = services.dns_zones(creds)
     except SwarmwizError as exc:
@@ -123,13 +155,25 @@ def _new_cluster(services, out) -> int:
         key = str(services.generate_ssh_key())
         out.line(f"New key pair: {key}")
     cidrs_text = _ask(questionary.text("SSH allowed from (CIDRs, comma separated):", default="0.0.0.0/0"))
-    draft = Draft(name=name, region=region, zones=tuple(zones), manager_type=manager_type, worker_type=worker_type,
-                  managers=managers, workers=workers, domain=domain, apex=apex, public_key=key,
-                  allowed_cidrs=tuple(c.strip() for c in cidrs_text.split(",") if c.strip()))
+    draft = Draft(
+        name=name,
+        region=region,
+        zones=tuple(zones),
+        manager_type=manager_type,
+        worker_type=worker_type,
+        managers=managers,
+        workers=workers,
+        domain=domain,
+        apex=apex,
+        public_key=key,
+        allowed_cidrs=tuple(c.strip() for c in cidrs_text.split(",") if c.strip()),
+    )
     spec = to_spec(draft, catalog)  # SpecError lists every problem; run_plain prints them
     out.line("")
-    out.line(f"Cluster {spec.name}: {managers} x {manager_type} managers, {workers} x {worker_type} workers in "
-             f"{', '.join(spec.zones)}; *.{spec.domain} -> the managers")
+    out.line(
+        f"Cluster {spec.name}: {managers} x {manager_type} managers, {workers} x {worker_type} workers in "
+        f"{', '.join(spec.zones)}; *.{spec.domain} -> the managers"
+    )
     out.cost(services.estimate(spec, catalog))
     pipeline = services.pipeline_for_spec(spec, creds)
     summary = out.run(pipeline.plan())
@@ -165,8 +209,14 @@ def type_choices(catalog, zones: list[str]) -> list:
             continue
         price = itype.monthly_price(zones[0]) or 0.0
         avail = "/".join(itype.availability(z) for z in zones)
-        rows.append((price, questionary.Choice(
-            f"{name:<16} {itype.ncpus:>3} vCPU {itype.ram_gib:>6g} GiB {price:>8.2f} EUR/month  {avail}", name)))
+        rows.append(
+            (
+                price,
+                questionary.Choice(
+                    f"{name:<16} {itype.ncpus:>3} vCPU {itype.ram_gib:>6g} GiB {price:>8.2f} EUR/month  {avail}", name
+                ),
+            )
+        )
     return [choice for _price, choice in sorted(rows, key=lambda r: r[0])]
 
 

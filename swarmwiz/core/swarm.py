@@ -22,8 +22,7 @@ SWARM_PORT = 2377
 # The token arrives on stdin (never on a command line); after joining, the node prints its swarm node ID so the
 # bootstrap needs no second round trip to learn it.
 _JOIN_SCRIPT = (
-    'IFS= read -r token && docker swarm join --token "$token" "$@" >&2 && '
-    "docker info --format '{{.Swarm.NodeID}}'"
+    'IFS= read -r token && docker swarm join --token "$token" "$@" >&2 && docker info --format \'{{.Swarm.NodeID}}\''
 )
 
 

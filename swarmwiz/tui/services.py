@@ -100,8 +100,9 @@ class Services:
             if self._lab_obj is None:
                 self.prepare()
             creds = credentials_from_env(self._lab_obj.credentials())  # the lab issues its own credentials
-            return creds, {attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id",
-                                                     "cloudflare_token")}
+            return creds, {
+                attr: "lab" for attr in ("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token")
+            }
         return load_credentials(self._env(), self._store())
 
     def save_credentials(self, creds: Credentials) -> list[str]:

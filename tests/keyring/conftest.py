@@ -52,7 +52,10 @@ class SessionBus:
         config.write_text(BUS_CONFIG.format(dir=self.root))
         bus = subprocess.Popen(
             ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self._child_env(), start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self._child_env(),
+            start_new_session=True,
         )
         self.procs.append(bus)
         address = bus.stdout.readline().decode().strip()
@@ -62,8 +65,12 @@ class SessionBus:
     def start_keyring(self, unlock: bool = True) -> None:
         argv = ["gnome-keyring-daemon", "--foreground", "--components=secrets"] + (["--unlock"] if unlock else [])
         daemon = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=self._child_env(), start_new_session=True,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=self._child_env(),
+            start_new_session=True,
         )
         self.procs.append(daemon)
         if unlock:
@@ -77,9 +84,20 @@ class SessionBus:
 
     def has_owner(self, name: str) -> bool:
         out = subprocess.run(
-            ["dbus-send", "--session", "--dest=org.freedesktop.DBus", "--type=method_call", "--print-reply",
-             "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", f"string:{name}"],
-            env=self._child_env(), capture_output=True, text=True, timeout=10,
+            [
+                "dbus-send",
+                "--session",
+                "--dest=org.freedesktop.DBus",
+                "--type=method_call",
+                "--print-reply",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                f"string:{name}",
+            ],
+            env=self._child_env(),
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return "boolean true" in out.stdout
 
@@ -158,8 +176,15 @@ def bare_bus(tmp_path, monkeypatch):
 @pytest.fixture
 def child_env():
     """A function giving the current env for a child without credentials or a forced keyring backend."""
-    drop = {"PYTHON_KEYRING_BACKEND", "SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID",
-            "CLOUDFLARE_API_TOKEN", "SCW_API_URL", "CLOUDFLARE_BASE_URL"}
+    drop = {
+        "PYTHON_KEYRING_BACKEND",
+        "SCW_ACCESS_KEY",
+        "SCW_SECRET_KEY",
+        "SCW_DEFAULT_PROJECT_ID",
+        "CLOUDFLARE_API_TOKEN",
+        "SCW_API_URL",
+        "CLOUDFLARE_BASE_URL",
+    }
 
     def make(extra: dict[str, str] | None = None) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k not in drop} | (extra or {})

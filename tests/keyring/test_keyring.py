@@ -32,8 +32,14 @@ def stored_items() -> dict[str, str]:
 
 
 def swarmwiz(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "swarmwiz", *args], env=env, capture_output=True, text=True,
-                          timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "swarmwiz", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def lock_default_collection() -> None:
@@ -48,13 +54,17 @@ def lock_default_collection() -> None:
 def test_set_read_delete(secret_service):
     store = KeyringStore()
     creds = Credentials(
-        scw_access_key=GOOD["SCW_ACCESS_KEY"], scw_secret_key=GOOD["SCW_SECRET_KEY"],
-        scw_project_id=GOOD["SCW_DEFAULT_PROJECT_ID"], cloudflare_token=GOOD["CLOUDFLARE_API_TOKEN"],
+        scw_access_key=GOOD["SCW_ACCESS_KEY"],
+        scw_secret_key=GOOD["SCW_SECRET_KEY"],
+        scw_project_id=GOOD["SCW_DEFAULT_PROJECT_ID"],
+        cloudflare_token=GOOD["CLOUDFLARE_API_TOKEN"],
     )
     assert set(store.write(creds)) == ENTRIES
     assert stored_items() == {
-        "scw_access_key": GOOD["SCW_ACCESS_KEY"], "scw_secret_key": GOOD["SCW_SECRET_KEY"],
-        "scw_project_id": GOOD["SCW_DEFAULT_PROJECT_ID"], "cloudflare_api_token": GOOD["CLOUDFLARE_API_TOKEN"],
+        "scw_access_key": GOOD["SCW_ACCESS_KEY"],
+        "scw_secret_key": GOOD["SCW_SECRET_KEY"],
+        "scw_project_id": GOOD["SCW_DEFAULT_PROJECT_ID"],
+        "cloudflare_api_token": GOOD["CLOUDFLARE_API_TOKEN"],
     }
     loaded, sources = load_credentials(env={}, store=KeyringStore())
     assert loaded == creds
@@ -68,8 +78,12 @@ def test_env_takes_precedence_and_sources_say_so(secret_service):
     KeyringStore().write(Credentials(scw_access_key="SCWKEYRINGKEYRINGKEY", scw_secret_key=GOOD["SCW_SECRET_KEY"]))
     creds, sources = load_credentials(env={"SCW_ACCESS_KEY": GOOD["SCW_ACCESS_KEY"]})
     assert creds.scw_access_key == GOOD["SCW_ACCESS_KEY"]
-    assert sources == {"scw_access_key": "env", "scw_secret_key": "keyring", "scw_project_id": "missing",
-                       "cloudflare_token": "missing"}
+    assert sources == {
+        "scw_access_key": "env",
+        "scw_secret_key": "keyring",
+        "scw_project_id": "missing",
+        "cloudflare_token": "missing",
+    }
 
 
 def test_locked_collection_says_locked(secret_service):
@@ -187,16 +201,22 @@ def test_cli_flow_against_the_lab_api(secret_service, child_env, tmp_path):
         url = f"http://127.0.0.1:{server.server_address[1]}"
         result = swarmwiz("credentials", "set", "--from-env", env=child_env(lab_creds))
         assert result.returncode == 0, result.stderr
-        assert stored_items() == {"scw_access_key": raw["SCW_ACCESS_KEY"], "scw_secret_key": raw["SCW_SECRET_KEY"],
-                                  "scw_project_id": raw["SCW_DEFAULT_PROJECT_ID"],
-                                  "cloudflare_api_token": raw["CLOUDFLARE_API_TOKEN"]}
+        assert stored_items() == {
+            "scw_access_key": raw["SCW_ACCESS_KEY"],
+            "scw_secret_key": raw["SCW_SECRET_KEY"],
+            "scw_project_id": raw["SCW_DEFAULT_PROJECT_ID"],
+            "cloudflare_api_token": raw["CLOUDFLARE_API_TOKEN"],
+        }
         endpoints = {"SCW_API_URL": url, "CLOUDFLARE_BASE_URL": f"{url}/client/v4"}
         result = swarmwiz("credentials", "check", env=child_env(endpoints))
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.count("(keyring)") == 4 and result.stdout.count("ok  ") == 4
         # The environment still wins over the keyring, and says so.
-        result = swarmwiz("credentials", "check",
-                          env=child_env(endpoints | {"SCW_SECRET_KEY": "00000000-0000-4000-8000-000000000000"}))
+        result = swarmwiz(
+            "credentials",
+            "check",
+            env=child_env(endpoints | {"SCW_SECRET_KEY": "00000000-0000-4000-8000-000000000000"}),
+        )
         assert result.returncode == 1
         assert "FAIL  Scaleway secret key   (env)" in result.stdout and "rejected" in result.stdout
         output = result.stdout + result.stderr

@@ -30,16 +30,22 @@ class ApiLab:
     def scaleway(self, **override):
         from scaleway import Client
 
-        args = {"access_key": self.creds["SCW_ACCESS_KEY"], "secret_key": self.creds["SCW_SECRET_KEY"],
-                "default_project_id": self.creds["SCW_DEFAULT_PROJECT_ID"], "default_region": "fr-par",
-                "default_zone": "fr-par-1", "api_url": self.url}
+        args = {
+            "access_key": self.creds["SCW_ACCESS_KEY"],
+            "secret_key": self.creds["SCW_SECRET_KEY"],
+            "default_project_id": self.creds["SCW_DEFAULT_PROJECT_ID"],
+            "default_region": "fr-par",
+            "default_zone": "fr-par-1",
+            "api_url": self.url,
+        }
         return Client(**{**args, **override})
 
     def cloudflare(self, token: str | None = None):
         import cloudflare
 
-        return cloudflare.Cloudflare(api_token=token or self.creds["CLOUDFLARE_API_TOKEN"],
-                                     base_url=self.cloudflare_url, max_retries=0)
+        return cloudflare.Cloudflare(
+            api_token=token or self.creds["CLOUDFLARE_API_TOKEN"], base_url=self.cloudflare_url, max_retries=0
+        )
 
 
 @pytest.fixture
@@ -104,11 +110,19 @@ class Workspace:
     client_key: Path
 
     def tf(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-        result = subprocess.run(terraform_engine().command(args), cwd=self.path, env=self.env, capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            terraform_engine().command(args),
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"terraform {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"terraform {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result
 
     def outputs(self) -> dict:
@@ -119,8 +133,15 @@ class Workspace:
         return (self.path / "host_keys" / f"{node}.pub").read_text().strip()
 
 
-def make_workspace(directory: Path, env: dict, *, managers: int = 3, workers: int = 2,
-                   zones: tuple[str, ...] = ("fr-par-1", "fr-par-2"), name: str = "demo") -> Workspace:
+def make_workspace(
+    directory: Path,
+    env: dict,
+    *,
+    managers: int = 3,
+    workers: int = 2,
+    zones: tuple[str, ...] = ("fr-par-1", "fr-par-2"),
+    name: str = "demo",
+) -> Workspace:
     """Copy the module and write what swarmwiz would: host_keys/<node>.key|.pub and terraform.tfvars.json."""
     import asyncssh
 
@@ -138,9 +159,17 @@ def make_workspace(directory: Path, env: dict, *, managers: int = 3, workers: in
     client_key = directory / "id_ed25519"
     client_key.write_bytes(client.export_private_key())
     client_key.chmod(0o600)
-    tfvars = {"cluster_name": name, "region": zones[0].rsplit("-", 1)[0], "zones": list(zones),
-              "manager_count": managers, "manager_type": "DEV1-S", "worker_count": workers, "worker_type": "DEV1-M",
-              "domain": "example.com", "ssh_public_key": client.export_public_key().decode()}
+    tfvars = {
+        "cluster_name": name,
+        "region": zones[0].rsplit("-", 1)[0],
+        "zones": list(zones),
+        "manager_count": managers,
+        "manager_type": "DEV1-S",
+        "worker_count": workers,
+        "worker_type": "DEV1-M",
+        "domain": "example.com",
+        "ssh_public_key": client.export_public_key().decode(),
+    }
     (directory / "terraform.tfvars.json").write_text(json.dumps(tfvars))
     return Workspace(directory, env, nodes, client_key)
 
@@ -152,6 +181,11 @@ def offline_env(tmp_path, swarmwiz_home) -> dict:
 
     from swarmwiz.lab import mirror
 
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(Path.home()),
-            "TF_CLI_CONFIG_FILE": str(mirror.build(paths.lab_dir())), mirror.PYTHON_ENV: sys.executable,
-            "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(Path.home()),
+        "TF_CLI_CONFIG_FILE": str(mirror.build(paths.lab_dir())),
+        mirror.PYTHON_ENV: sys.executable,
+        "CHECKPOINT_DISABLE": "1",
+        "TF_IN_AUTOMATION": "1",
+    }

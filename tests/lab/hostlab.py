@@ -90,18 +90,33 @@ def start_hosts(
         public_ip = str(subnet.network_address + 10 + index)
         private_ip = str(PRIVATE_SUBNET.network_address + 10 + index)
         hostname = f"{prefix}-{key}"
-        specs.append(HostSpec(
-            host_id=f"srv-{key}", hostname=hostname, public_ip=public_ip,
-            private_nics=[(PRIVATE_NETWORK, private_ip, PRIVATE_SUBNET.prefixlen)],
-            authorized_keys=[client_public], host_key_private=private, host_key_public=public,
-            firewall=firewall or swarm_firewall(),
-        ))
-        nodes.append(Node(key=key, name=hostname, role=role, zone=zones[index % len(zones)],
-                          public_ip=public_ip, private_ip=private_ip))
+        specs.append(
+            HostSpec(
+                host_id=f"srv-{key}",
+                hostname=hostname,
+                public_ip=public_ip,
+                private_nics=[(PRIVATE_NETWORK, private_ip, PRIVATE_SUBNET.prefixlen)],
+                authorized_keys=[client_public],
+                host_key_private=private,
+                host_key_public=public,
+                firewall=firewall or swarm_firewall(),
+            )
+        )
+        nodes.append(
+            Node(
+                key=key,
+                name=hostname,
+                role=role,
+                zone=zones[index % len(zones)],
+                public_ip=public_ip,
+                private_ip=private_ip,
+            )
+        )
         public_keys.append(public)
     known_hosts = base / "known_hosts"
-    known_hosts.write_text("".join(known_hosts_line(n.public_ip, k) + "\n" for n, k in zip(nodes, public_keys,
-                                                                                           strict=True)))
+    known_hosts.write_text(
+        "".join(known_hosts_line(n.public_ip, k) + "\n" for n, k in zip(nodes, public_keys, strict=True))
+    )
     lab = HostLab(net=net, client_key=client_key, known_hosts=known_hosts)
     try:
         with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
@@ -109,8 +124,9 @@ def start_hosts(
     except BaseException:
         net.clean()
         raise
-    lab.hosts = [LabHost(s.host_id, n, k, net.netns(s.host_id)) for s, n, k in zip(specs, nodes, public_keys,
-                                                                                   strict=True)]
+    lab.hosts = [
+        LabHost(s.host_id, n, k, net.netns(s.host_id)) for s, n, k in zip(specs, nodes, public_keys, strict=True)
+    ]
     return lab
 
 
@@ -122,18 +138,20 @@ def tcp_open(address: str, port: int, *, netns: str | None = None, timeout: floa
                 return True
         except OSError:
             return False
-    code = (f"import socket,sys\ntry:\n socket.create_connection(({address!r},{port}),timeout={timeout})\n"
-            "except OSError:\n sys.exit(1)")
-    result = subprocess.run(["nsenter", f"--net={NETNS_DIR / netns}", "python3", "-c", code],
-                            capture_output=True, timeout=timeout + 10)
+    code = (
+        f"import socket,sys\ntry:\n socket.create_connection(({address!r},{port}),timeout={timeout})\n"
+        "except OSError:\n sys.exit(1)"
+    )
+    result = subprocess.run(
+        ["nsenter", f"--net={NETNS_DIR / netns}", "python3", "-c", code], capture_output=True, timeout=timeout + 10
+    )
     return result.returncode == 0
 
 
 def leftovers(net: LabNet) -> dict[str, list[str]]:
     """Everything of this lab still present in the kernel or the process table (empty lists when clean)."""
     markers = (str(net.lab_dir), str(net.run_dir))
-    netns = sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(net.prefix)) if NETNS_DIR.is_dir() \
-        else []
+    netns = sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(net.prefix)) if NETNS_DIR.is_dir() else []
     links = sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith(net.prefix))
     with open("/proc/mounts") as f:
         mounts = [line.split()[1] for line in f if any(m in line for m in markers)]

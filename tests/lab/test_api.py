@@ -127,16 +127,38 @@ def test_server_with_ip_security_group_and_private_network(api_lab):
     client = api_lab.scaleway()
     api = InstanceV1API(client)
     ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4", tags=["swarmwiz"]).ip
-    sg = api.create_security_group(name="sg", description="", stateful=True, inbound_default_policy="drop",
-                                   outbound_default_policy="accept").security_group
-    rules = api.set_security_group_rules(security_group_id=sg.id, rules=[SetSecurityGroupRulesRequestRule(
-        action=SecurityGroupRuleAction.ACCEPT, protocol=Proto.TCP, direction=SecurityGroupRuleDirection.INBOUND,
-        ip_range="0.0.0.0/0", position=1, editable=True, dest_port_from=22, dest_port_to=22)]).rules
+    sg = api.create_security_group(
+        name="sg", description="", stateful=True, inbound_default_policy="drop", outbound_default_policy="accept"
+    ).security_group
+    rules = api.set_security_group_rules(
+        security_group_id=sg.id,
+        rules=[
+            SetSecurityGroupRulesRequestRule(
+                action=SecurityGroupRuleAction.ACCEPT,
+                protocol=Proto.TCP,
+                direction=SecurityGroupRuleDirection.INBOUND,
+                ip_range="0.0.0.0/0",
+                position=1,
+                editable=True,
+                dest_port_from=22,
+                dest_port_to=22,
+            )
+        ],
+    ).rules
     assert [(r.protocol, r.dest_port_from) for r in rules] == [("TCP", 22)]
-    pn = VpcV2API(client).create_private_network(name="swarm", subnets=["172.16.8.0/22"],
-                                                 default_route_propagation_enabled=False)
-    server = api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name="demo-1",
-                                protected=False, public_ips=[ip.id], security_group=sg.id, tags=["a", "b"]).server
+    pn = VpcV2API(client).create_private_network(
+        name="swarm", subnets=["172.16.8.0/22"], default_route_propagation_enabled=False
+    )
+    server = api._create_server(
+        zone="fr-par-1",
+        commercial_type="DEV1-S",
+        image="ubuntu_noble",
+        name="demo-1",
+        protected=False,
+        public_ips=[ip.id],
+        security_group=sg.id,
+        tags=["a", "b"],
+    ).server
     assert server.state == "stopped" and server.public_ips[0].address == ip.address
     nic = api.create_private_nic(server_id=server.id, private_network_id=pn.id).private_nic
     ipam = IpamV1API(client).list_i_ps(region="fr-par", resource_id=nic.id).ips
@@ -157,17 +179,27 @@ def test_server_with_ip_security_group_and_private_network(api_lab):
 def test_invalid_inputs_are_rejected(api_lab):
     api = InstanceV1API(api_lab.scaleway())
     with pytest.raises(ScalewayException) as caught:
-        api._create_server(zone="fr-par-1", commercial_type="NOPE-1", image="ubuntu_noble", name="x",
-                           protected=False)
+        api._create_server(zone="fr-par-1", commercial_type="NOPE-1", image="ubuntu_noble", name="x", protected=False)
     assert caught.value.status_code == 400 and "commercial_type" in error_body(caught.value)["fields"]
     with pytest.raises(ScalewayException):
         api.create_ip(zone="fr-par-1", type_="nat")
-    sg = api.create_security_group(name="sg", description="", stateful=True, inbound_default_policy="drop",
-                                   outbound_default_policy="accept").security_group
+    sg = api.create_security_group(
+        name="sg", description="", stateful=True, inbound_default_policy="drop", outbound_default_policy="accept"
+    ).security_group
     with pytest.raises(ScalewayException) as caught:  # ESP is IP protocol 50, not a rule protocol
-        api.set_security_group_rules(security_group_id=sg.id, rules=[SetSecurityGroupRulesRequestRule(
-            action=SecurityGroupRuleAction.ACCEPT, protocol="ESP", direction=SecurityGroupRuleDirection.INBOUND,
-            ip_range="0.0.0.0/0", position=1, editable=True)])
+        api.set_security_group_rules(
+            security_group_id=sg.id,
+            rules=[
+                SetSecurityGroupRulesRequestRule(
+                    action=SecurityGroupRuleAction.ACCEPT,
+                    protocol="ESP",
+                    direction=SecurityGroupRuleDirection.INBOUND,
+                    ip_range="0.0.0.0/0",
+                    position=1,
+                    editable=True,
+                )
+            ],
+        )
     assert "protocol" in error_body(caught.value)["fields"]
 
 
@@ -185,8 +217,15 @@ def test_dns_records_crud(api_lab):
     zones = {z.name: z.id for z in cf.zones.list()}
     assert set(zones) == {"example.com", "lab.test"}  # from SWARMWIZ_LAB_ZONES
     zone_id = zones["example.com"]
-    rec = cf.dns.records.create(zone_id=zone_id, name="*", type="A", content="192.0.2.10", ttl=1, proxied=False,
-                                comment="swarmwiz:demo:manager-1")
+    rec = cf.dns.records.create(
+        zone_id=zone_id,
+        name="*",
+        type="A",
+        content="192.0.2.10",
+        ttl=1,
+        proxied=False,
+        comment="swarmwiz:demo:manager-1",
+    )
     assert rec.name == "*.example.com"  # relative names are completed with the zone, as Cloudflare does
     cf.dns.records.edit(dns_record_id=rec.id, zone_id=zone_id, content="192.0.2.11", type="A", name=rec.name, ttl=1)
     found = list(cf.dns.records.list(zone_id=zone_id, name={"exact": "*.example.com"}))
@@ -200,13 +239,19 @@ def test_dns_records_crud(api_lab):
 
 def test_faults_quota_failure_and_delay(api_lab):
     lab = Lab(api_lab.lab_dir)
-    lab.set_faults([{"match": "*-worker-*", "action": "quota"}, {"match": "*-broken", "action": "fail"},
-                    {"match": "*-slow", "action": "delay", "seconds": 0.5}])
+    lab.set_faults(
+        [
+            {"match": "*-worker-*", "action": "quota"},
+            {"match": "*-broken", "action": "fail"},
+            {"match": "*-slow", "action": "delay", "seconds": 0.5},
+        ]
+    )
     api = InstanceV1API(api_lab.scaleway())
 
     def create(name: str):
-        return api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name=name,
-                                  protected=False).server
+        return api._create_server(
+            zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name=name, protected=False
+        ).server
 
     with pytest.raises(ScalewayException) as caught:
         create("demo-worker-1")

@@ -94,8 +94,9 @@ def test_unknown_access_key_is_named(lab_api):
 
 
 def test_foreign_project_is_a_permission_problem(lab_api):
-    checks = by_attr(validate_credentials(lab_api.credentials(SCW_DEFAULT_PROJECT_ID=str(uuid.uuid4())),
-                                          lab_api.endpoints))
+    checks = by_attr(
+        validate_credentials(lab_api.credentials(SCW_DEFAULT_PROJECT_ID=str(uuid.uuid4())), lab_api.endpoints)
+    )
     assert checks["scw_project_id"].reason == "permission"
     assert "may not read" in checks["scw_project_id"].message
 
@@ -111,8 +112,10 @@ def test_token_without_dns_edit_is_missing_a_permission(lab_api):
     # The probe created nothing, with or without the permission.
     validate_credentials(lab_api.credentials(), lab_api.endpoints)
     zone_id = cloudflare_zone_id(lab_api.credentials(), "example.com", lab_api.endpoints)
-    records = httpx.get(f"{lab_api.endpoints.cloudflare}/zones/{zone_id}/dns_records",
-                        headers={"Authorization": f"Bearer {lab_api.raw['CLOUDFLARE_API_TOKEN']}"})
+    records = httpx.get(
+        f"{lab_api.endpoints.cloudflare}/zones/{zone_id}/dns_records",
+        headers={"Authorization": f"Bearer {lab_api.raw['CLOUDFLARE_API_TOKEN']}"},
+    )
     assert records.status_code == 200 and records.json()["result"] == []
 
 
@@ -201,8 +204,9 @@ def test_live_catalogue_has_the_bundled_shape_and_is_cached(lab_api):
 
 def test_live_catalogue_with_rejected_key_raises_one_sentence(lab_api):
     with pytest.raises(CredentialError) as info:
-        livecatalog.fetch_live_catalog(lab_api.credentials(SCW_SECRET_KEY=str(uuid.uuid4())), lab_api.endpoints,
-                                       zones=["fr-par-1"])
+        livecatalog.fetch_live_catalog(
+            lab_api.credentials(SCW_SECRET_KEY=str(uuid.uuid4())), lab_api.endpoints, zones=["fr-par-1"]
+        )
     assert "Could not read the live Scaleway catalogue" in str(info.value)
 
 
@@ -211,13 +215,15 @@ def test_cli_check_against_the_lab_through_env(lab_api):
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("SCW_", "CLOUDFLARE_"))}
     env |= {k: v for k, v in lab_api.raw.items() if k.isupper() and isinstance(v, str)}
     env |= {"SCW_API_URL": lab_api.url, "CLOUDFLARE_BASE_URL": f"{lab_api.url}/client/v4"}
-    ok = subprocess.run([sys.executable, "-m", "swarmwiz", "credentials", "check"], env=env, capture_output=True,
-                        text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "credentials", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.count("(env)") == 4 and ok.stdout.count("ok  ") == 4
     env["CLOUDFLARE_API_TOKEN"] = lab_api.mint_token(dns_edit=False)
-    bad = subprocess.run([sys.executable, "-m", "swarmwiz", "credentials", "check"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "credentials", "check"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1
     lines = [line for line in bad.stdout.splitlines() if line.startswith("FAIL")]
     assert len(lines) == 1 and "Cloudflare API token" in lines[0] and "DNS:Edit" in lines[0]
@@ -234,8 +240,13 @@ def test_cli_check_lab_uses_the_lab_controller(tmp_path):
     home = Path(os.environ["SWARMWIZ_HOME"])
     lab = Lab(home / "lab")
     try:
-        result = subprocess.run([sys.executable, "-m", "swarmwiz", "credentials", "check", "--lab"],
-                                env=dict(os.environ), capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "swarmwiz", "credentials", "check", "--lab"],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.count("(lab)") == 4 and result.stdout.count("ok  ") == 4
         assert all(v not in result.stdout for v in credentials_from_env(lab.credentials()).secret_values())

@@ -14,6 +14,7 @@ from support import cluster_text
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
+
 def swarmwiz(*args: str, timeout: float = 300, home: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ}
     if home is not None:

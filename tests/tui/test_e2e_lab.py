@@ -56,9 +56,12 @@ async def test_wizard_deploys_a_lab_swarm_and_tears_it_down(ssh_keypair, lab_cle
         await wait_for(pilot, lambda: on(app, "WelcomeScreen"), 30, "the welcome screen")
         await wait_for(pilot, lambda: "lab running" in app.status_text, 120, "the lab")
         await pilot.press("n")
-        await wait_for(pilot, lambda: on(app, "CredentialsScreen") and app.screen.query_one("#scw_access_key",
-                                                                                              Input).value, 30,
-                       "the lab's credentials")
+        await wait_for(
+            pilot,
+            lambda: on(app, "CredentialsScreen") and app.screen.query_one("#scw_access_key", Input).value,
+            30,
+            "the lab's credentials",
+        )
         await push(pilot, "#next")
         await wait_for(pilot, lambda: on(app, "PlaceScreen"), 30, "the place step")
         app.screen.query_one("#name", Input).value = "wiz"
@@ -67,13 +70,16 @@ async def test_wizard_deploys_a_lab_swarm_and_tears_it_down(ssh_keypair, lab_cle
         await push(pilot, "#next")
         await wait_for(pilot, lambda: on(app, "CountsScreen"), 30, "the counts step")
         await push(pilot, "#next")  # 3 managers, 2 workers
-        await wait_for(pilot, lambda: on(app, "DomainScreen") and app.screen.query_one("#domain", Input).value, 60,
-                       "the lab's DNS zones")
+        await wait_for(
+            pilot,
+            lambda: on(app, "DomainScreen") and app.screen.query_one("#domain", Input).value,
+            60,
+            "the lab's DNS zones",
+        )
         await push(pilot, "#next")
         await wait_for(pilot, lambda: on(app, "SshScreen"), 30, "the SSH step")
         await push(pilot, "#next")
-        await wait_for(pilot, lambda: on(app, "ReviewScreen") and app.screen.plan_summary is not None, 300,
-                       "the plan")
+        await wait_for(pilot, lambda: on(app, "ReviewScreen") and app.screen.plan_summary is not None, 300, "the plan")
         assert app.screen.plan_summary.add > 0
         await push(pilot, "#deploy")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog", 10, "the deploy confirmation")
@@ -82,16 +88,24 @@ async def test_wizard_deploys_a_lab_swarm_and_tears_it_down(ssh_keypair, lab_cle
         await wait_for(pilot, lambda: on(app, "DeployScreen") and app.screen.finished, 900, "the deploy")
         assert app.screen.status is not None and app.screen.status.all_ready, app.screen.query_one("#outcome").render()
         await push(pilot, "#continue")
-        await wait_for(pilot, lambda: on(app, "ResultScreen") and app.screen.query_one("#nodes", DataTable).row_count,
-                       60, "the status table")
+        await wait_for(
+            pilot,
+            lambda: on(app, "ResultScreen") and app.screen.query_one("#nodes", DataTable).row_count,
+            60,
+            "the status table",
+        )
         assert app.screen.query_one("#nodes", DataTable).row_count == 5
         assert app.screen.status.quorum_ok
         await push(pilot, "#done")
         await wait_for(pilot, lambda: on(app, "WelcomeScreen"), 30, "the welcome screen again")
         await wait_for(pilot, lambda: app.screen.query_one("#clusters", DataTable).row_count == 1, 30, "the list")
         await pilot.press("t")
-        await wait_for(pilot, lambda: on(app, "TeardownScreen") and not app.screen.query_one("#typed").disabled,
-                       300, "the inventory")
+        await wait_for(
+            pilot,
+            lambda: on(app, "TeardownScreen") and not app.screen.query_one("#typed").disabled,
+            300,
+            "the inventory",
+        )
         app.screen.query_one("#typed", Input).value = "wiz"
         await push(pilot, "#destroy")
         await wait_for(pilot, lambda: on(app, "TeardownScreen") and not app.screen.running, 900, "the teardown")

@@ -43,8 +43,16 @@ def idle(app) -> bool:
 
 
 def draft() -> Draft:
-    return Draft(name="demo", zones=("fr-par-1", "fr-par-2"), manager_type="DEV1-S", worker_type="DEV1-M",
-                 managers=3, workers=2, domain="example.com", public_key=str(FIXTURES / "keys" / "id_ed25519.pub"))
+    return Draft(
+        name="demo",
+        zones=("fr-par-1", "fr-par-2"),
+        manager_type="DEV1-S",
+        worker_type="DEV1-M",
+        managers=3,
+        workers=2,
+        domain="example.com",
+        public_key=str(FIXTURES / "keys" / "id_ed25519.pub"),
+    )
 
 
 def test_welcome(snap_compare, make_app):

@@ -100,8 +100,12 @@ async def test_credentials_check_says_which_credential_failed(make_app, lab_api,
         await settle(pilot)
         screen = app.screen
         raw = dict(lab_api.raw)
-        values = {"scw_access_key": raw["SCW_ACCESS_KEY"], "scw_secret_key": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
-                  "scw_project_id": raw["SCW_DEFAULT_PROJECT_ID"], "cloudflare_token": raw["CLOUDFLARE_API_TOKEN"]}
+        values = {
+            "scw_access_key": raw["SCW_ACCESS_KEY"],
+            "scw_secret_key": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+            "scw_project_id": raw["SCW_DEFAULT_PROJECT_ID"],
+            "cloudflare_token": raw["CLOUDFLARE_API_TOKEN"],
+        }
         for attr, value in values.items():
             screen.query_one(f"#{attr}", Input).value = value
         assert screen.query_one("#scw_secret_key", Input).password  # masked
@@ -262,8 +266,16 @@ async def test_ssh_lists_keys_generates_one_and_checks_cidrs(make_app, ssh_dir):
 
 
 def full_draft(ssh_dir) -> Draft:
-    return Draft(name="demo", zones=("fr-par-1", "fr-par-2"), manager_type="DEV1-S", worker_type="DEV1-M",
-                 managers=3, workers=2, domain="example.com", public_key=str(ssh_dir / "id_ed25519.pub"))
+    return Draft(
+        name="demo",
+        zones=("fr-par-1", "fr-par-2"),
+        manager_type="DEV1-S",
+        worker_type="DEV1-M",
+        managers=3,
+        workers=2,
+        domain="example.com",
+        public_key=str(ssh_dir / "id_ed25519.pub"),
+    )
 
 
 async def test_review_shows_cost_and_plan_and_deploy_needs_confirmation(make_app, ssh_dir):
@@ -297,8 +309,12 @@ async def test_whole_flow_back_and_forth_then_deploy_and_result(make_app, lab_ap
         await settle(pilot)
         await pilot.press("n")
         await settle(pilot)
-        for attr, env in (("scw_access_key", "SCW_ACCESS_KEY"), ("scw_secret_key", "SCW_SECRET_KEY"),
-                          ("scw_project_id", "SCW_DEFAULT_PROJECT_ID"), ("cloudflare_token", "CLOUDFLARE_API_TOKEN")):
+        for attr, env in (
+            ("scw_access_key", "SCW_ACCESS_KEY"),
+            ("scw_secret_key", "SCW_SECRET_KEY"),
+            ("scw_project_id", "SCW_DEFAULT_PROJECT_ID"),
+            ("cloudflare_token", "CLOUDFLARE_API_TOKEN"),
+        ):
             app.screen.query_one(f"#{attr}", Input).value = lab_api.raw[env]
         await push(pilot, "#next")
         await settle(pilot)
@@ -408,8 +424,11 @@ async def test_quit_asks_first_while_a_deploy_runs(make_app, ssh_dir):
 async def test_deploy_failure_is_routed_to_one_dialog_and_shown(make_app, ssh_dir):
     from swarmwiz.tui.draft import to_spec
 
-    pipeline = RecordedPipeline(fail_with=RemoteError("manager-1 (198.51.100.10) did not answer on port 22 "
-                                                      "within 300 s", title="SSH unreachable"))
+    pipeline = RecordedPipeline(
+        fail_with=RemoteError(
+            "manager-1 (198.51.100.10) did not answer on port 22 within 300 s", title="SSH unreachable"
+        )
+    )
     app = make_app(pipeline=pipeline, start="none")
     async with app.run_test(size=SIZE) as pilot:
         spec = to_spec(full_draft(ssh_dir))

@@ -74,11 +74,20 @@ def test_statistics_helpers():
 
 
 def test_cli_output_parsing():
-    stamped = [(0.0, "==> Bootstrap swarm"), (0.7, "    manager-1: docker swarm init (advertise 10.0.0.1)"),
-               (2.0, "    worker-1: joining as worker via 10.0.0.1:2377"), (3.1, "    worker-1: joined as worker"),
-               (4.0, "<== Bootstrap swarm ok (4.0s) - 1 managers, 1 workers")]
-    assert lab.swarm_steps(stamped) == {"connect_and_inspect": 0.7, "init_and_tokens": 1.3, "joins": 1.1,
-                                        "after_joins_until_ready": 0.9}
+    stamped = [
+        (0.0, "==> Bootstrap swarm"),
+        (0.7, "    manager-1: docker swarm init (advertise 10.0.0.1)"),
+        (2.0, "    worker-1: joining as worker via 10.0.0.1:2377"),
+        (3.1, "    worker-1: joined as worker"),
+        (4.0, "<== Bootstrap swarm ok (4.0s) - 1 managers, 1 workers"),
+    ]
+    assert lab.swarm_steps(stamped) == {
+        "connect_and_inspect": 0.7,
+        "init_and_tokens": 1.3,
+        "joins": 1.1,
+        "after_joins_until_ready": 0.9,
+    }
     assert lab.phases("<== Terraform apply ok (2.1s) - 16 resources changed\n==> Wait for SSH") == {
-        "Terraform apply": 2.1}
+        "Terraform apply": 2.1
+    }
     assert lab.shape(1) == (1, 0) and lab.shape(20) == (3, 17)

@@ -92,9 +92,17 @@ def test_pagination_follows_x_total_count(api):
 
 
 def test_expired_scaleway_key(api):
-    api.route("GET", f"/iam/v1alpha1/api-keys/{GOOD['SCW_ACCESS_KEY']}", 401,
-              {"type": "denied_authentication", "method": "api_key", "reason": "expired",
-               "message": "authentication is denied"})
+    api.route(
+        "GET",
+        f"/iam/v1alpha1/api-keys/{GOOD['SCW_ACCESS_KEY']}",
+        401,
+        {
+            "type": "denied_authentication",
+            "method": "api_key",
+            "reason": "expired",
+            "message": "authentication is denied",
+        },
+    )
     api.route("GET", "/client/v4/user/tokens/verify", 200, {"success": True, "result": {"status": "active"}})
     checks = validate_credentials(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"))
     assert checks[1].reason == "expired" and checks[1].message == "The Scaleway secret key is expired."
@@ -102,8 +110,12 @@ def test_expired_scaleway_key(api):
 
 def test_key_without_iam_read_uses_its_default_project(api):
     pid = GOOD["SCW_DEFAULT_PROJECT_ID"]
-    api.route("GET", f"/iam/v1alpha1/api-keys/{GOOD['SCW_ACCESS_KEY']}", 200,
-              {"access_key": GOOD["SCW_ACCESS_KEY"], "default_project_id": pid, "expires_at": None})
+    api.route(
+        "GET",
+        f"/iam/v1alpha1/api-keys/{GOOD['SCW_ACCESS_KEY']}",
+        200,
+        {"access_key": GOOD["SCW_ACCESS_KEY"], "default_project_id": pid, "expires_at": None},
+    )
     api.route("GET", f"/account/v3/projects/{pid}", 403, {"type": "permissions_denied"})
     api.route("GET", "/instance/v1/zones/fr-par-1/servers", 403, {"type": "permissions_denied"})
     api.route("GET", "/client/v4/user/tokens/verify", 200, {"success": True, "result": {"status": "active"}})
@@ -119,14 +131,19 @@ def test_account_owned_token_fails_user_verify_but_works(api):
     """Account tokens get 401 from /user/tokens/verify; a zone list and the DNS probe still prove them."""
     invalid = {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}
     api.route("GET", "/client/v4/user/tokens/verify", 401, invalid)
-    api.route("GET", "/client/v4/zones", 200, {"success": True, "result": [{"id": "z1", "name": "example.org"}],
-                                               "result_info": {"total_pages": 1}})
+    api.route(
+        "GET",
+        "/client/v4/zones",
+        200,
+        {"success": True, "result": [{"id": "z1", "name": "example.org"}], "result_info": {"total_pages": 1}},
+    )
     api.route("POST", "/client/v4/zones/z1/dns_records", 400, {"success": False, "errors": [{"code": 9005}]})
     with CloudflareApi(GOOD["CLOUDFLARE_API_TOKEN"], api.url + "/client/v4") as cf:
         zones = cf.zones()
         assert [z["name"] for z in zones] == ["example.org"] and cf.can_edit_dns(zones[0])
-    checks = validate_credentials(credentials_from_env(GOOD | {"SCW_ACCESS_KEY": "bad"}),
-                                  Endpoints(api.url, api.url + "/client/v4"))
+    checks = validate_credentials(
+        credentials_from_env(GOOD | {"SCW_ACCESS_KEY": "bad"}), Endpoints(api.url, api.url + "/client/v4")
+    )
     assert checks[3].ok, checks[3].message
     assert api.seen[0][2]["Authorization"] == f"Bearer {GOOD['CLOUDFLARE_API_TOKEN']}"
 
@@ -163,8 +180,24 @@ def test_catalogue_source_prefers_a_fresh_cache_and_falls_back_to_the_bundle():
 
 
 def test_live_type_conversion_matches_the_bundled_fields():
-    raw = {"ncpus": 4, "ram": 16 * 1024**3, "arch": "x86_64", "gpu": None, "end_of_service": False,
-           "capabilities": {"private_network": 8}, "hourly_price": 0.1, "monthly_price": 73.0}
+    raw = {
+        "ncpus": 4,
+        "ram": 16 * 1024**3,
+        "arch": "x86_64",
+        "gpu": None,
+        "end_of_service": False,
+        "capabilities": {"private_network": 8},
+        "hourly_price": 0.1,
+        "monthly_price": 73.0,
+    }
     entry = livecatalog._instance_type("GP1-XS", raw)
-    assert entry == {"family": "GP1", "ncpus": 4, "ram_gib": 16.0, "arch": "x86_64", "gpu": 0,
-                     "end_of_service": False, "private_networks_max": 8, "per_zone": {}}
+    assert entry == {
+        "family": "GP1",
+        "ncpus": 4,
+        "ram_gib": 16.0,
+        "arch": "x86_64",
+        "gpu": 0,
+        "end_of_service": False,
+        "private_networks_max": 8,
+        "per_zone": {},
+    }
