@@ -24,6 +24,7 @@ from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.spec import ClusterSpec
+from swarmwiz.core.target import Target
 from swarmwiz.core.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -117,23 +118,21 @@ class ClusterStatus:
 
 
 class Pipeline:
-    """One cluster's operations; services (engine, credentials, lab) are injected or found."""
+    """One cluster's operations against one target (the real clouds or the lab); the engine may be injected."""
 
     def __init__(
         self,
         spec: ClusterSpec,
         workspace: Workspace,
+        target: Target,
         *,
-        lab: bool = False,
         engine: Any = None,
-        credentials: Any = None,
         ssh_timeout: float = SSH_TIMEOUT_S,
     ) -> None:
         self.spec = spec
         self.workspace = workspace
-        self.lab = lab
+        self.target = target
         self._engine = engine
-        self._credentials = credentials
         self.ssh_timeout = ssh_timeout
         self._env: dict[str, str] | None = None
         self._secrets: list[str] = []
@@ -142,15 +141,19 @@ class Pipeline:
         self._cancelled = threading.Event()
 
     @classmethod
-    def for_spec(cls, spec: ClusterSpec, *, lab: bool = False, **kwargs: Any) -> Pipeline:
-        return cls(spec, Workspace.for_name(spec.name), lab=lab, **kwargs)
+    def for_spec(cls, spec: ClusterSpec, target: Target, **kwargs: Any) -> Pipeline:
+        """The pipeline of a new or changed cluster; refuses a deployed workspace of the other target."""
+        ws = Workspace.for_name(spec.name)
+        if ws.exists() and _holds_resources(ws.state_path):
+            refuse_other_target(ws, target)
+        return cls(spec, ws, target, **kwargs)
 
     @classmethod
-    def for_name(cls, name: str, *, lab: bool = False, **kwargs: Any) -> Pipeline:
+    def for_name(cls, name: str, target: Target, **kwargs: Any) -> Pipeline:
+        """The pipeline of a cluster known here; refuses when it lives in the other target (lab or real clouds)."""
         ws = Workspace.existing(name)
-        if ws.is_lab and not lab:
-            lab = True  # a lab cluster can only live in the lab
-        return cls(ws.load_spec(), ws, lab=lab, **kwargs)
+        refuse_other_target(ws, target)
+        return cls(ws.load_spec(), ws, target, **kwargs)
 
     # -- services ----------------------------------------------------------------------------------------------
     def cost(self) -> CostEstimate:
@@ -161,24 +164,11 @@ class Pipeline:
         return estimate(bundled(), list(self.spec.zones), groups)
 
     def _environment(self) -> dict[str, str]:
-        """The environment of every Terraform run and API call: credentials (keyring/env or the lab's) + endpoints."""
+        """The environment of every Terraform run and API call, from the target (read once per pipeline)."""
         if self._env is None:
-            if self.lab:
-                from swarmwiz.lab import Lab
-
-                lab = Lab()
-                lab.check_prerequisites()
-                lab.ensure_running()
-                env = dict(lab.env())
-            else:
-                from swarmwiz.core.credentials import load_credentials
-
-                creds = self._credentials
-                if creds is None:
-                    creds, _sources = load_credentials()
-                env = creds.require().to_env()
-            self._env = env
-            self._secrets = [env[k] for k in ("SCW_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SCW_ACCESS_KEY") if env.get(k)]
+            self.target.prepare()
+            self._env = dict(self.target.environment())
+            self._secrets = list(self.target.secrets())
         return self._env
 
     def _terraform(self):
@@ -215,18 +205,17 @@ class Pipeline:
 
     # -- phases --------------------------------------------------------------------------------------------------
     def _phase_credentials(self) -> Events:
-        from swarmwiz.core.cloud import Endpoints
-        from swarmwiz.core.credentials import credentials_from_env, validate_live
+        from swarmwiz.core.credentials import validate_live
 
         yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
-        env = self._environment()
-        validate_live(credentials_from_env(env), Endpoints.from_env(env), domain=self.spec.domain)
+        self._environment()
+        validate_live(self.target.credentials(), self.target.endpoints(), domain=self.spec.domain)
         if not self._cloud().zone_id(self.spec.domain):
             raise InputError(
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
             )
-        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message="lab credentials" if self.lab else "credentials valid")
+        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message=f"credentials valid ({self.target.label})")
 
     def _phase_init(self) -> Events:
         yield ev.PhaseStarted(ev.Phase.INIT)
@@ -410,7 +399,7 @@ class Pipeline:
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
         with self.workspace.lock("plan"):
-            self.workspace.render(self.spec, lab=self.lab)
+            self.workspace.render(self.spec, lab=self.target.is_lab)
             yield from self._phase_credentials()
             yield from self._phase_init()
             return (yield from self._phase_plan())
@@ -424,7 +413,7 @@ class Pipeline:
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
         """
         with self.workspace.lock("deploy"):
-            self.workspace.render(self.spec, lab=self.lab)
+            self.workspace.render(self.spec, lab=self.target.is_lab)
             yield from self._phase_credentials()
             self._checkpoint()
             yield from self._phase_init()
@@ -575,6 +564,29 @@ class Pipeline:
         ]
 
 
+def refuse_other_target(ws: Workspace, target: Target) -> None:
+    """InputError when the workspace was made for the lab and the target is the real clouds, or the other way round.
+
+    A cluster never switches between the two: its Terraform state names objects that exist in only one of them.
+    """
+    if ws.is_lab == target.is_lab:
+        return
+    where, flag = ("the local lab", "with") if ws.is_lab else ("Scaleway + Cloudflare", "without")
+    raise InputError(
+        f"cluster {ws.name!r} was made in {where} and this run talks to the {target.label}; run the command {flag} "
+        "--lab (a cluster never moves between the lab and the real clouds)"
+    )
+
+
+def _holds_resources(state: Path) -> bool:
+    """Whether a Terraform state file records any managed resource (so the cluster exists somewhere)."""
+    try:
+        data = json.loads(state.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    return any(r.get("mode") == "managed" and r.get("instances") for r in data.get("resources", []))
+
+
 def _terraform_holds_state(state: Path) -> bool:
     """Whether a Terraform process holds the local state's lock (an fcntl lock on terraform.tfstate).
 
@@ -601,30 +613,6 @@ def _terraform_holds_state(state: Path) -> bool:
 def _index(node: Any) -> int:
     """The number in a node key: manager-3 -> 3."""
     return int(node.key.rsplit("-", 1)[1])
-
-
-def ensure_docker_context(name: str, manager_ip: str, *, docker: str | None = None) -> str | None:
-    """Create (or point at a new manager) the Docker context `swarmwiz-NAME` when the docker CLI is installed.
-
-    Returns a sentence saying what was done, or None when there is no docker CLI. The context reaches the manager
-    over SSH, so plain `ssh root@IP` must trust the node's host key (the workspace's known_hosts holds it).
-    """
-    import shutil
-    import subprocess
-
-    docker = docker or shutil.which("docker")
-    if not docker or os.environ.get("SWARMWIZ_NO_DOCKER_CONTEXT"):
-        return None
-    context = f"swarmwiz-{name}"
-    endpoint = f"host=ssh://root@{manager_ip}"
-    exists = subprocess.run([docker, "context", "inspect", context], capture_output=True, timeout=20).returncode == 0
-    verb = "update" if exists else "create"
-    done = subprocess.run(
-        [docker, "context", verb, context, "--docker", endpoint], capture_output=True, text=True, timeout=20
-    )
-    if done.returncode != 0:
-        return f"could not {verb} the Docker context {context}: {done.stderr.strip()[:200]}"
-    return f"Docker context {context} {'updated' if exists else 'created'} (ssh://root@{manager_ip})"
 
 
 # -- asyncio bridge ----------------------------------------------------------------------------------------------

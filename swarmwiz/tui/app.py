@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -15,6 +15,9 @@ from swarmwiz.core import paths
 from swarmwiz.core.errors import SwarmwizError
 from swarmwiz.tui.screens.base import BACK
 from swarmwiz.tui.services import Services
+
+if TYPE_CHECKING:
+    from swarmwiz.core.target import Target
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +207,8 @@ def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
     return "Unexpected error", [f"{type(exc).__name__}: {exc}", "Run `swarmwiz --debug` to log the details."]
 
 
-def run_app(lab: bool) -> int:
-    """Run the wizard in this terminal; returns the process exit code."""
-    app = SwarmwizApp(Services(lab=lab), lab=lab)
+def run_app(target: Target) -> int:
+    """Run the wizard in this terminal against `target` (built at the entry point); returns the exit code."""
+    app = SwarmwizApp(Services(target), lab=target.is_lab)
     app.run()
     return app.return_code or 0

@@ -18,6 +18,7 @@ from swarmwiz.core.errors import EngineError, Interrupted, RemoteError
 from swarmwiz.core.pipeline import Pipeline
 from swarmwiz.core.spec import NodeGroup, load_spec
 from swarmwiz.core.workspace import Workspace
+from swarmwiz.lab.target import LabTarget
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -39,7 +40,7 @@ def run(gen):
 
 
 def deploy(spec):
-    pipeline = Pipeline.for_spec(spec, lab=True)
+    pipeline = Pipeline.for_spec(spec, LabTarget())
     events, status = run(pipeline.deploy(confirm=lambda summary, cost: True))
     return pipeline, events, status
 
@@ -54,7 +55,7 @@ def assert_healthy(status, managers: int, workers: int):
 
 
 def destroy(spec, lab):
-    pipeline = Pipeline.for_name(spec.name, lab=True)
+    pipeline = Pipeline.for_name(spec.name, LabTarget())
     _, report = run(pipeline.destroy(confirm=lambda items: True))
     assert report.clean, report.leftovers
     left = lab.status()
@@ -138,7 +139,7 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert "Stopping safely" in out
     assert "Traceback" not in err
-    tracked = Pipeline.for_name("intr", lab=True)._state_ids()
+    tracked = Pipeline.for_name("intr", LabTarget())._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("intr-")]
     assert any(s["name"].startswith("intr-worker-") for s in servers), "the in-flight creates did not finish"
     assert all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
@@ -170,7 +171,7 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     lab.set_faults([])
     _, events, status = deploy(spec)
     assert_healthy(status, 1, 2)
-    tracked = Pipeline.for_name("killed", lab=True)._state_ids()
+    tracked = Pipeline.for_name("killed", LabTarget())._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("killed-")]
     assert len(servers) == 3 and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), servers
     destroy(spec, lab)
@@ -181,7 +182,7 @@ def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh
     what exists and what to check; fixing the spec and re-running converges."""
     spec = make_spec(tmp_path, ssh_keypair, name="closed", managers=1, workers=0)
     closed = dataclasses.replace(spec, allowed_cidrs=("192.0.2.0/24",))
-    pipeline = Pipeline.for_spec(closed, lab=True, ssh_timeout=4)
+    pipeline = Pipeline.for_spec(closed, LabTarget(), ssh_timeout=4)
     with pytest.raises(RemoteError) as err:
         run(pipeline.deploy(auto_approve=True))
     assert err.value.title == "Nodes not answering"
@@ -209,7 +210,7 @@ def test_second_process_is_refused_while_a_deploy_runs(lab, tmp_path, ssh_keypai
 
 def test_interrupted_pipeline_between_phases(lab, tmp_path, ssh_keypair):
     spec = make_spec(tmp_path, ssh_keypair, name="stop", managers=1, workers=0)
-    pipeline = Pipeline.for_spec(spec, lab=True)
+    pipeline = Pipeline.for_spec(spec, LabTarget())
     gen = pipeline.deploy(confirm=lambda s, c: True)
     with pytest.raises(Interrupted):
         for event in gen:

@@ -4,24 +4,26 @@ line output (for terminals where a full-screen UI is not wanted)."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.flows.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from swarmwiz.core.target import Target
 
 
-def run_plain(lab: bool) -> int:
+def run_plain(target: Target) -> int:
     """Ask for a new cluster (or pick a known one to see or tear down) and run the pipeline; returns an exit code."""
     import questionary
 
-    from swarmwiz.output import Output
-    from swarmwiz.tui.services import Services
+    from swarmwiz.cli.output import Output
+    from swarmwiz.flows.services import Services
 
-    services = Services(lab=lab)
+    services = Services(target)
     out = Output()
     try:
-        if lab:
+        if target.is_lab:
             out.line("Lab mode: the local lab stands in for Scaleway and Cloudflare; nothing is billed.")
             services.prepare()
         clusters = services.clusters()
@@ -43,9 +45,10 @@ def run_plain(lab: bool) -> int:
         print("swarmwiz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SwarmwizError as exc:
-        for line in getattr(exc, "problems", None) or [exc.message]:
+        said = describe(exc)
+        for line in said.lines:
             print(f"swarmwiz: error: {line}", file=sys.stderr)
-        return exc.exit_code
+        return said.exit_code
 
 
 def _ask(question) -> Any:
