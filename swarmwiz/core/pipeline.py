@@ -8,6 +8,7 @@ bootstrap the swarm, check DNS, read status; destroy adds an inventory and a che
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -24,6 +25,7 @@ from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.spec import ClusterSpec
+from swarmwiz.core.status import ClusterStatus
 from swarmwiz.core.target import Target
 from swarmwiz.core.workspace import Workspace
 
@@ -51,70 +53,6 @@ class DestroyReport:
     @property
     def clean(self) -> bool:
         return not self.leftovers
-
-
-@dataclass(frozen=True)
-class ClusterStatus:
-    """The node table (as `docker node ls`, merged with zones and IPs), quorum health and DNS records."""
-
-    cluster: str
-    nodes: list[Any]
-    leader: str | None
-    managers_reachable: int
-    managers_total: int
-    dns: list[DnsRecord] = field(default_factory=list)
-    unreachable: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def quorum_ok(self) -> bool:
-        return self.managers_total > 0 and self.managers_reachable > self.managers_total // 2
-
-    @property
-    def all_ready(self) -> bool:
-        return bool(self.nodes) and not self.error and all(n.status == "Ready" for n in self.nodes)
-
-    def health_line(self) -> str:
-        survives = (self.managers_total - 1) // 2
-        quorum = "quorum OK" if self.quorum_ok else "QUORUM LOST"
-        ready = sum(1 for n in self.nodes if n.status == "Ready")
-        parts = [
-            f"{ready}/{len(self.nodes)} nodes Ready",
-            f"leader {self.leader or 'none'}",
-            f"{self.managers_reachable}/{self.managers_total} managers reachable, {quorum} "
-            f"(survives {survives} manager failure{'s' if survives != 1 else ''})",
-        ]
-        if self.unreachable:
-            parts.append(f"not answering: {', '.join(self.unreachable)}")
-        if self.error:
-            parts.append(f"status unreadable: {self.error}")
-        return "; ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "leader": self.leader,
-            "quorum_ok": self.quorum_ok,
-            "managers_reachable": self.managers_reachable,
-            "managers_total": self.managers_total,
-            "all_ready": self.all_ready,
-            "error": self.error,
-            "nodes": [
-                {
-                    "hostname": n.hostname,
-                    "role": n.role,
-                    "status": n.status,
-                    "availability": n.availability,
-                    "manager_status": n.manager_status,
-                    "engine_version": n.engine_version,
-                    "zone": n.zone,
-                    "public_ip": n.public_ip,
-                    "private_ip": n.private_ip,
-                }
-                for n in self.nodes
-            ],
-            "dns": [{"name": r.name, "type": r.type, "content": r.content} for r in self.dns],
-        }
 
 
 class Pipeline:
@@ -384,16 +322,7 @@ class Pipeline:
         from swarmwiz.core.swarm import status as swarm_status
 
         result = _run_sync(swarm_status(nodes, timeout=60.0, **self._ssh_options()))
-        return ClusterStatus(
-            cluster=self.spec.name,
-            nodes=list(result.nodes),
-            leader=result.leader,
-            managers_reachable=result.managers_reachable,
-            managers_total=result.managers_total,
-            dns=dns,
-            unreachable=list(getattr(result, "unreachable", []) or []),
-            error=getattr(result, "error", None),
-        )
+        return dataclasses.replace(result, cluster=self.spec.name, dns=list(dns))
 
     # -- operations ----------------------------------------------------------------------------------------------
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
