@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import os
 import queue
@@ -21,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import events as ev
+from swarmwiz.core import tfstate
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.status import ClusterStatus
 from swarmwiz.core.target import Target
+from swarmwiz.core.tfstate import InventoryItem
 from swarmwiz.core.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,6 @@ SWARM_TIMEOUT_S = 300.0
 PLAN_FILE = "swarmwiz.tfplan"
 
 Events = Generator[ev.Event, None, Any]
-
-
-@dataclass(frozen=True)
-class InventoryItem:
-    kind: str
-    name: str
-    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,7 @@ class Pipeline:
     def for_spec(cls, spec: ClusterSpec, target: Target, **kwargs: Any) -> Pipeline:
         """The pipeline of a new or changed cluster; refuses a deployed workspace of the other target."""
         ws = Workspace.for_name(spec.name)
-        if ws.exists() and _holds_resources(ws.state_path):
+        if ws.exists() and tfstate.holds_resources(tfstate.load(ws.state_path)):
             refuse_other_target(ws, target)
         return cls(spec, ws, target, **kwargs)
 
@@ -409,14 +403,8 @@ class Pipeline:
         return nodes
 
     def inventory(self) -> list[InventoryItem]:
-        """Every resource of the cluster from Terraform state, as it will be deleted."""
-        items = []
-        for address in self._terraform().state_list():
-            if address.startswith("data."):
-                continue
-            kind = address.split("[")[0].rsplit(".", 1)[0]
-            items.append(InventoryItem(kind=kind, name=address))
-        return items
+        """Every object of the cluster in its Terraform state, as it will be deleted: kind, name, id and detail."""
+        return tfstate.inventory(tfstate.load(self.workspace.state_path))
 
     def destroy(self, confirm: Callable[[list[InventoryItem]], bool]) -> Generator[ev.Event, None, Any]:
         """Tear the cluster down and check through the APIs that nothing of it remains; None when declined."""
@@ -444,15 +432,7 @@ class Pipeline:
 
     def _state_ids(self) -> set[str]:
         """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state."""
-        try:
-            state = json.loads(self.workspace.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return set()
-        return {
-            str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
-            for res in state.get("resources", [])
-            for inst in res.get("instances", [])
-        } - {""}
+        return tfstate.ids(tfstate.load(self.workspace.state_path))
 
     def _remove_untracked(self, phase: ev.Phase) -> Events:
         """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
@@ -505,15 +485,6 @@ def refuse_other_target(ws: Workspace, target: Target) -> None:
         f"cluster {ws.name!r} was made in {where} and this run talks to the {target.label}; run the command {flag} "
         "--lab (a cluster never moves between the lab and the real clouds)"
     )
-
-
-def _holds_resources(state: Path) -> bool:
-    """Whether a Terraform state file records any managed resource (so the cluster exists somewhere)."""
-    try:
-        data = json.loads(state.read_text())
-    except (FileNotFoundError, ValueError):
-        return False
-    return any(r.get("mode") == "managed" and r.get("instances") for r in data.get("resources", []))
 
 
 def _terraform_holds_state(state: Path) -> bool:

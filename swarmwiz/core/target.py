@@ -1,7 +1,7 @@
 """Where a run talks to: the real clouds or the lab, built once at the entry point and passed down.
 
 Nothing below an entry point asks "am I in the lab?"; it asks its `Target`. The real clouds' target lives here;
-the lab's (`swarmwiz.lab.target.LabTarget`) lives in the lab, which may import core but not the other way round.
+the lab's (`swarmwiz.lab.target.LabTarget`) lives in the lab, which builds on core and never the other way round.
 """
 
 from __future__ import annotations
