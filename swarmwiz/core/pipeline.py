@@ -480,10 +480,11 @@ def refuse_other_target(ws: Workspace, target: Target) -> None:
     """
     if ws.is_lab == target.is_lab:
         return
-    where, flag = ("the local lab", "with") if ws.is_lab else ("Scaleway + Cloudflare", "without")
+    made, here = ("the local lab", "Scaleway + Cloudflare") if ws.is_lab else ("Scaleway + Cloudflare", "the local lab")
+    flag = "with" if ws.is_lab else "without"
     raise InputError(
-        f"cluster {ws.name!r} was made in {where} and this run talks to the {target.label}; run the command {flag} "
-        "--lab (a cluster never moves between the lab and the real clouds)"
+        f"cluster {ws.name!r} was made in {made} and this run talks to {here}; run the command {flag} --lab "
+        "(a cluster never moves between the lab and the real clouds)"
     )
 
 

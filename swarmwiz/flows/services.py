@@ -55,17 +55,10 @@ class Services:
         self.target = target
         self.ssh_dir = ssh_dir or Path.home() / ".ssh"
 
-    @property
-    def lab(self) -> bool:
-        return self.target.is_lab
-
     def prepare(self) -> str:
         """Get ready for API calls (in lab mode: start the lab); returns a short line for the status bar."""
         self.target.prepare()
         return "local lab running" if self.target.is_lab else self.target.label
-
-    def _endpoints(self):
-        return self.target.endpoints()
 
     # -- clusters -----------------------------------------------------------------------------------------------
     def clusters(self) -> list[ClusterInfo]:
@@ -101,7 +94,7 @@ class Services:
         """One Check per credential, live against the APIs (format first, offline)."""
         from swarmwiz.core.cloud import validate_credentials
 
-        return validate_credentials(creds, self._endpoints())
+        return validate_credentials(creds, self.target.endpoints())
 
     def dns_zones(self, creds: Credentials) -> list[str]:
         from swarmwiz.core.cloud import list_cloudflare_zones
@@ -109,7 +102,7 @@ class Services:
 
         if creds is None or not creds.value("cloudflare_token"):
             raise CredentialError("No Cloudflare API token was entered: go back to the credentials step.")
-        return list_cloudflare_zones(creds, self._endpoints())
+        return list_cloudflare_zones(creds, self.target.endpoints())
 
     # -- catalogue ----------------------------------------------------------------------------------------------
     def bundled_catalog(self) -> Catalog:
@@ -123,7 +116,7 @@ class Services:
 
         if creds is not None and not creds.missing():
             try:
-                return livecatalog.live(creds, self._endpoints())
+                return livecatalog.live(creds, self.target.endpoints())
             except Exception as exc:  # a live catalogue is a nicety: fall back, and the source line says so
                 log.info("live catalogue unavailable (%s); using the cached or bundled one", type(exc).__name__)
         return livecatalog.current_catalog()
