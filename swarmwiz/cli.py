@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from swarmwiz import __version__
-from swarmwiz.core.errors import InputError, SwarmwizError
+from swarmwiz.core.errors import InputError, SwarmwizError, os_error, printable
 
 log = logging.getLogger("swarmwiz")
 
@@ -111,9 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SwarmwizError as exc:
         if debug:
             log.exception("failed")
-        for line in getattr(exc, "problems", None) or [exc.message]:
-            print(f"swarmwiz: error: {line}", file=sys.stderr)
+        for problem in getattr(exc, "problems", None) or [exc.message]:
+            for line in str(problem).splitlines() or [""]:  # escape sequences never reach the terminal raw
+                print(f"swarmwiz: error: {printable(line, 2000)}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a file swarmwiz reads or writes: disk full, permission, read-only, ...
+        if debug:
+            log.exception("failed")
+        error = os_error(exc)
+        print(f"swarmwiz: error: {printable(error.message, 1000)}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("swarmwiz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -8,7 +8,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,29 +16,11 @@ from typing import Any
 
 from swarmwiz.core import paths
 from swarmwiz.core.errors import InputError, LockedError
+from swarmwiz.core.paths import DIR_MODE, FILE_MODE, atomic_write, make_dir
 from swarmwiz.core.spec import NAME_RE, ClusterSpec
 
 MODULE_FILES = ("*.tf", "*.tftpl", "README.md")
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def atomic_write(path: Path, data: str | bytes, mode: int = FILE_MODE) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+__all__ = ["DIR_MODE", "FILE_MODE", "Workspace", "atomic_write", "list_workspaces"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +32,7 @@ class Workspace:
 
     @classmethod
     def for_name(cls, name: str) -> Workspace:
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise InputError(
                 f"cluster name {name!r:.40} is not valid; use a lowercase letter, then up to 30 lowercase letters, "
                 "digits or '-'"
@@ -196,8 +177,7 @@ class Workspace:
 
 
 def _ensure_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    make_dir(path, DIR_MODE)
 
 
 def list_workspaces() -> list[Workspace]:
