@@ -21,6 +21,7 @@ from typing import Any
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
+from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.spec import ClusterSpec
@@ -293,8 +294,8 @@ class Pipeline:
         return sorted(result, key=lambda n: (n.role != "manager", _index(n)))
 
     def _ssh_options(self) -> dict[str, Any]:
-        key = self.spec.ssh_private_key_path
-        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": [key] if key else None}
+        keys = client_keys(self.spec.ssh_private_key_path, self.spec.ssh_public_key)  # the agent for a locked key
+        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
     def _phase_ssh(self, nodes: list[Any]) -> Events:
         from swarmwiz.core.ssh import wait_for_ssh
@@ -423,6 +424,7 @@ class Pipeline:
         With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
         """
+        self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.lab)
             yield from self._phase_credentials()
