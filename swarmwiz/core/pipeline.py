@@ -24,6 +24,7 @@ from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
+from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.workspace import Workspace
 
@@ -238,7 +239,7 @@ class Pipeline:
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
         yield from self._terraform().init()
-        marker.write_text(versions.read_text())
+        atomic_write(marker, versions.read_text())
         yield ev.PhaseFinished(ev.Phase.INIT)
 
     def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
