@@ -217,14 +217,19 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         typed = out.ask(f"Type the cluster name ({args.name}) to destroy it: ")
         return typed.strip() == args.name
 
-    with _safe_interrupts(pipeline, out):
+    # --forget: the lock is held from the destroy through the removal, so no other run starts in between
+    with (
+        _safe_interrupts(pipeline, out),
+        pipeline.workspace.lock("destroy") if args.forget else contextlib.nullcontext(),
+    ):
         report = out.run(pipeline.destroy(confirm=confirm))
+        if report is not None and args.forget and report.clean:
+            pipeline.workspace.remove()
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK
     out.leftovers(report)
     if args.forget and report.clean:
-        pipeline.workspace.remove()
         out.line(f"Forgot the workspace {pipeline.workspace.path}.")
     return EXIT_OK if report.clean else EXIT_FAILED
 

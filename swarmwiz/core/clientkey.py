@@ -81,7 +81,10 @@ def _agent_holds(agent_sock: str, public_key: str) -> bool | None:
     """Whether the agent at `agent_sock` holds `public_key`; None when the agent does not answer."""
     import asyncssh
 
-    wanted = asyncssh.import_public_key(public_key).public_data
+    try:
+        wanted = asyncssh.import_public_key(public_key).public_data
+    except (ValueError, asyncssh.KeyImportError):
+        return None
 
     async def ask() -> bool:
         agent = await asyncssh.connect_agent(agent_sock)

@@ -152,7 +152,7 @@ class Pipeline:
         ws = Workspace.existing(name)
         if ws.is_lab and not lab:
             lab = True  # a lab cluster can only live in the lab
-        return cls(ws.load_spec(), ws, lab=lab, **kwargs)
+        return cls(ws.load_spec(strict=False), ws, lab=lab, **kwargs)  # teardown never depends on the catalogue
 
     # -- services ----------------------------------------------------------------------------------------------
     def cost(self) -> CostEstimate:

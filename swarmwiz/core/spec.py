@@ -161,6 +161,13 @@ def load_spec(path: Path | str, catalog: Catalog | None = None) -> ClusterSpec:
     return parse_spec(text, catalog, source=path)
 
 
+def load_stored_spec(path: Path, public_key: str = "") -> ClusterSpec:
+    """A workspace's stored cluster.toml, for status and destroy: checked for shape only, never against today's
+    catalogue or the local key file, so that a retired type or a moved .pub never blocks a teardown."""
+    text = read_text_file(Path(path), MAX_SPEC_BYTES, "stored cluster file", field="config", shown="workspace")
+    return parse_spec(text, source=Path(path), strict=False, public_key=public_key)
+
+
 def read_text_file(path: Path, limit: int, what: str, *, field: str, shown: str | None = None) -> str:
     """The UTF-8 text of a regular file of at most `limit` bytes; SpecError with one sentence otherwise.
 
@@ -204,7 +211,8 @@ def read_text_file(path: Path, limit: int, what: str, *, field: str, shown: str 
         raise SpecError([Problem(field, f"{what} {shown} is not UTF-8 text", shown=label)]) from None
 
 
-def parse_spec(text: str, catalog: Catalog | None = None, source: Path | None = None) -> ClusterSpec:
+def parse_spec(text: str, catalog: Catalog | None = None, source: Path | None = None, **options: Any) -> ClusterSpec:
+    """Parse and validate cluster.toml text; `options` go to `validate` (strict, public_key)."""
     where = printable(source.name) if source else "cluster.toml"
     try:
         data = tomllib.loads(text)
@@ -221,7 +229,7 @@ def parse_spec(text: str, catalog: Catalog | None = None, source: Path | None = 
             ]
         ) from None
     base = source.parent if source else Path.cwd()
-    return validate(data, catalog, base_dir=base, source=source)
+    return validate(data, catalog, base_dir=base, source=source, **options)
 
 
 def validate(
@@ -230,8 +238,14 @@ def validate(
     *,
     base_dir: Path | None = None,
     source: Path | None = None,
+    strict: bool = True,
+    public_key: str = "",
 ) -> ClusterSpec:
-    """Check a parsed cluster.toml against the schema and catalogue; all problems are raised together."""
+    """Check a parsed cluster.toml against the schema and catalogue; all problems are raised together.
+
+    `strict=False` is for a spec stored in a workspace (status, destroy): its shape is checked, but not today's
+    catalogue (a retired type or zone) nor the key file (moved or deleted); `public_key` is then the key text.
+    """
     catalog = catalog or bundled()
     problems: list[str] = []
     _check_keys(data, SCHEMA, "", problems)
@@ -249,16 +263,21 @@ def validate(
             )
         )
 
-    zones, region = _check_zones(data, catalog, problems)
-    managers = _check_group(data, "managers", catalog, zones, problems)
-    workers = _check_group(data, "workers", catalog, zones, problems)
+    zones, region = _check_zones(data, catalog, problems, strict)
+    managers = _check_group(data, "managers", catalog if strict else None, zones, problems)
+    workers = _check_group(data, "workers", catalog if strict else None, zones, problems)
 
     dns = data.get("dns") if isinstance(data.get("dns"), dict) else {}
     domain = _check_domain(dns.get("domain"), problems) if "dns" in data else None
     apex = _get(dns, "apex", bool, problems, prefix="dns.", default=False)
 
     ssh = data.get("ssh") if isinstance(data.get("ssh"), dict) else {}
-    key_path, key_text = _check_public_key(ssh.get("public_key"), base_dir, problems) if "ssh" in data else (None, None)
+    if not strict:
+        key_path, key_text = Path(str(ssh.get("public_key", ""))), public_key
+    elif "ssh" in data:
+        key_path, key_text = _check_public_key(ssh.get("public_key"), base_dir, problems)
+    else:
+        key_path, key_text = None, None
     cidrs = _check_cidrs(ssh.get("allowed_cidrs", ["0.0.0.0/0"]), problems)
 
     image = _get(data, "image", str, problems, default=DEFAULT_IMAGE)
@@ -335,11 +354,15 @@ def _check_keys(data: Any, schema: dict, prefix: str, problems: list[str]) -> No
                 _check_keys(value, schema[key], f"{prefix}{key}.", problems)
 
 
-def _check_zones(data: dict, catalog: Catalog, problems: list[str]) -> tuple[list[str], str | None]:
+def _check_zones(
+    data: dict, catalog: Catalog, problems: list[str], strict: bool = True
+) -> tuple[list[str], str | None]:
     zones = _get(data, "zones", list, problems)
     if zones is None:
         return [], None
     known = catalog.zones
+    if not strict:  # a stored spec: a zone today's catalogue no longer lists still names its region
+        known = {z: known.get(z) or z.rsplit("-", 1)[0] for z in zones if isinstance(z, str)} | dict(known)
     if not zones:
         problems.append(
             Problem("zones", f'needs at least one zone, e.g. ["fr-par-1"]; known zones: {", ".join(known)}')
@@ -365,7 +388,10 @@ def _check_zones(data: dict, catalog: Catalog, problems: list[str]) -> tuple[lis
     return good, (regions[0] if len(regions) == 1 else None)
 
 
-def _check_group(data: dict, role: str, catalog: Catalog, zones: list[str], problems: list[str]) -> NodeGroup | None:
+def _check_group(
+    data: dict, role: str, catalog: Catalog | None, zones: list[str], problems: list[str]
+) -> NodeGroup | None:
+    """A node group; with `catalog` None (a stored spec) the type is not checked against today's catalogue."""
     table = data.get(role)
     if not isinstance(table, dict):
         return None
@@ -386,7 +412,7 @@ def _check_group(data: dict, role: str, catalog: Catalog, zones: list[str], prob
             )
         if role == "workers" and not 0 <= count <= MAX_WORKERS:
             problems.append(Problem("workers.count", f"{count} is not allowed; use 0 to {MAX_WORKERS}"))
-    if type_name is not None:
+    if type_name is not None and catalog is not None:
         itype = catalog.types.get(type_name) or catalog.types.get(type_name.upper())
         if itype is None:
             close = difflib.get_close_matches(type_name.upper(), list(catalog.types), n=3)

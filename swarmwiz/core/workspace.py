@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,10 +124,18 @@ class Workspace:
                     lines.append(f"{addr} {public[0]} {public[1]}")
         atomic_write(self.known_hosts_path, "\n".join(lines) + ("\n" if lines else ""))
 
-    def load_spec(self) -> ClusterSpec:
-        from swarmwiz.core.spec import load_spec
+    def load_spec(self, *, strict: bool = True) -> ClusterSpec:
+        """The stored spec. `strict=False` (status, destroy) checks its shape only: not today's catalogue, not the
+        local key file; the public key then comes from the workspace's terraform.tfvars.json."""
+        from swarmwiz.core.spec import load_spec, load_stored_spec
 
-        return load_spec(self.spec_path)
+        if strict:
+            return load_spec(self.spec_path)
+        try:
+            key = json.loads(self.tfvars_path.read_text()).get("ssh_public_key") or ""
+        except (OSError, ValueError, AttributeError):
+            key = ""
+        return load_stored_spec(self.spec_path, public_key=str(key))
 
     # -- metadata ---------------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
@@ -149,13 +158,29 @@ class Workspace:
         return bool(self.meta().get("lab"))
 
     def remove(self) -> None:
-        """Forget this cluster: delete the workspace directory."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Forget this cluster: delete the workspace directory, under its lock (LockedError while another process
+        works on the cluster; a caller that already holds the lock keeps it through the removal)."""
+        if not self.path.exists():
+            return
+        with self.lock("forget"):
+            shutil.rmtree(self.path, ignore_errors=True)
 
     # -- locking -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, purpose: str) -> Iterator[None]:
-        """Hold the cluster's lock for `purpose`; a second swarmwiz process gets LockedError at once."""
+        """Hold the cluster's lock for `purpose`; a second swarmwiz process gets LockedError at once.
+
+        Re-entrant within one thread, so that a caller can hold the lock across several operations (destroy, then
+        forget) while each operation still takes it itself.
+        """
+        key = (str(self.path), threading.get_ident())
+        if _HELD.get(key):
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
         _ensure_dir(self.path)
         lock_path = self.path / ".lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -171,9 +196,17 @@ class Workspace:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"swarmwiz pid {os.getpid()} is running {purpose}".encode(), 0)
-            yield
+            _HELD[key] = 1
+            try:
+                yield
+            finally:
+                _HELD.pop(key, None)
         finally:
             os.close(fd)
+
+
+# Locks this process holds: (workspace path, thread id) -> depth.
+_HELD: dict[tuple[str, int], int] = {}
 
 
 def _ensure_dir(path: Path) -> None:
