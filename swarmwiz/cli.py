@@ -220,7 +220,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     # --forget: the lock is held from the destroy through the removal, so no other run starts in between
     with (
         _safe_interrupts(pipeline, out),
-        pipeline.workspace.lock("destroy") if args.forget else contextlib.nullcontext(),
+        pipeline.workspace.lock("destroy --forget", reentrant=True) if args.forget else contextlib.nullcontext(),
     ):
         report = out.run(pipeline.destroy(confirm=confirm))
         if report is not None and args.forget and report.clean:

@@ -167,11 +167,11 @@ class Workspace:
 
     # -- locking -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, purpose: str) -> Iterator[None]:
-        """Hold the cluster's lock for `purpose`; a second swarmwiz process gets LockedError at once.
+    def lock(self, purpose: str, *, reentrant: bool = False) -> Iterator[None]:
+        """Hold the cluster's lock for `purpose`; a second swarmwiz process (or a second lock here) gets LockedError.
 
-        Re-entrant within one thread, so that a caller can hold the lock across several operations (destroy, then
-        forget) while each operation still takes it itself.
+        `reentrant=True` lets this thread take the lock again inside, so that a caller holds it across several
+        operations (destroy, then forget) while each operation still takes it itself.
         """
         key = (str(self.path), threading.get_ident())
         if _HELD.get(key):
@@ -196,7 +196,8 @@ class Workspace:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"swarmwiz pid {os.getpid()} is running {purpose}".encode(), 0)
-            _HELD[key] = 1
+            if reentrant:
+                _HELD[key] = 1
             try:
                 yield
             finally:
@@ -205,7 +206,7 @@ class Workspace:
             os.close(fd)
 
 
-# Locks this process holds: (workspace path, thread id) -> depth.
+# Re-entrant locks this process holds: (workspace path, thread id) -> depth.
 _HELD: dict[tuple[str, int], int] = {}
 
 

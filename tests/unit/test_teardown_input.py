@@ -67,6 +67,6 @@ def test_forget_refuses_while_another_run_holds_the_lock(rendered):
     finally:
         release.set()
         worker.join()
-    with rendered.lock("destroy"):  # the lock is re-entrant: a destroy can forget while still holding it
+    with rendered.lock("destroy", reentrant=True):  # held from a destroy through the forget
         rendered.remove()
     assert not rendered.path.exists()
