@@ -56,6 +56,12 @@ class LockedError(SwarmwizError):
     title = "Cluster busy"
 
 
+class StateUnreadable(SwarmwizError):
+    """The Terraform state is missing, truncated or corrupt: nothing may be deleted as "untracked"."""
+
+    title = "Terraform state unreadable"
+
+
 class EngineError(SwarmwizError):
     """Terraform (or the engine that runs it) failed."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import queue
@@ -418,12 +417,18 @@ class Pipeline:
             return (yield from self._phase_plan())
 
     def deploy(
-        self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None, *, auto_approve: bool = False
+        self,
+        confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None,
+        *,
+        auto_approve: bool = False,
+        confirm_delete: Callable[[list[CloudObject]], bool] | None = None,
     ) -> Generator[ev.Event, None, Any]:
         """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
 
         With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
+        Objects of the cluster that Terraform does not track are listed to `confirm_delete` (approved by
+        `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence.
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
         with self.workspace.lock("deploy"):
@@ -433,7 +438,9 @@ class Pipeline:
             yield from self._phase_init()
             self._checkpoint()
             before = self._known_nodes()
-            yield from self._remove_untracked(ev.Phase.PLAN)
+            yield from self._remove_untracked(
+                ev.Phase.PLAN, (lambda _objects: True) if auto_approve else confirm_delete
+            )
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
             summary = None
@@ -509,6 +516,8 @@ class Pipeline:
             self._environment()
             yield from self._phase_init()
             items = self.inventory() if self.workspace.state_path.is_file() else []
+            untracked = self._untracked()  # StateUnreadable before anything is asked or deleted
+            items += [InventoryItem(o.kind, f"{o.describe()} (not in Terraform's state)", o.id) for o in untracked]
             if not confirm(items):
                 return None
             self._checkpoint()
@@ -516,7 +525,7 @@ class Pipeline:
             summary = yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
-            yield from self._remove_untracked(ev.Phase.VERIFY)
+            yield from self._remove_untracked(ev.Phase.VERIFY, lambda _objects: True, {o.id for o in untracked})
             left = self._leftovers()
             yield ev.PhaseFinished(
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
@@ -528,33 +537,40 @@ class Pipeline:
         return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
 
     def _state_ids(self) -> set[str]:
-        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state."""
-        try:
-            state = json.loads(self.workspace.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return set()
-        return {
-            str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
-            for res in state.get("resources", [])
-            for inst in res.get("instances", [])
-        } - {""}
+        """IDs of every object in the Terraform state; StateUnreadable when it cannot be read."""
+        return self.workspace.tracked_ids()
 
-    def _remove_untracked(self, phase: ev.Phase) -> Events:
-        """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
+    def _untracked(self) -> list[CloudObject]:
+        """Objects of this cluster that Terraform does not track (left by a killed run); raises StateUnreadable.
 
-        Skipped while a Terraform process still holds the state's lock (it may be about to record those objects):
+        Empty while a Terraform process still holds the state's lock (it may be about to record those objects):
         Terraform then refuses to plan and explains the lock itself.
         """
         if _terraform_holds_state(self.workspace.state_path):
-            return
+            return []
         tracked = self._state_ids()
-        untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+        return [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+
+    def _remove_untracked(
+        self, phase: ev.Phase, approve: Callable[[list[CloudObject]], bool] | None, only: set[str] | None = None
+    ) -> Events:
+        """Delete the untracked objects, after `approve` saw the list (None: nobody to ask, so nothing is deleted);
+        `only` limits the deletion to objects approved earlier (destroy lists them in its inventory)."""
+        untracked = [o for o in self._untracked() if only is None or o.id in only]
         if not untracked:
             return
+        listing = "; ".join(o.describe() for o in untracked)
+        if approve is None or not approve(untracked):
+            raise SwarmwizError(
+                f"{len(untracked)} objects of cluster {self.spec.name} are not in Terraform's state (left by an "
+                f"interrupted run): {listing}; nothing was deleted: confirm their deletion (or pass --yes), or delete "
+                "them in the cloud consoles",
+                title="Untracked objects",
+            )
         yield ev.Notice(
             phase,
             f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
-            "interrupted run); deleting them: " + "; ".join(o.describe() for o in untracked),
+            "interrupted run); deleting them: " + listing,
         )
         cloud = self._cloud()
         order = {kind: i for i, kind in enumerate(cloud.DELETE_ORDER)}

@@ -7,6 +7,8 @@ import errno
 import fcntl
 import json
 import os
+import re
+import secrets
 import shutil
 import threading
 import time
@@ -16,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import paths
-from swarmwiz.core.errors import InputError, LockedError
+from swarmwiz.core.errors import InputError, LockedError, StateUnreadable
 from swarmwiz.core.paths import DIR_MODE, FILE_MODE, atomic_write, make_dir
 from swarmwiz.core.spec import NAME_RE, ClusterSpec
 
 MODULE_FILES = ("*.tf", "*.tftpl", "README.md")
+OWNER_RE = re.compile(r"[0-9a-f]{12}")
 __all__ = ["DIR_MODE", "FILE_MODE", "Workspace", "atomic_write", "list_workspaces"]
 
 
@@ -74,6 +77,49 @@ class Workspace:
     def state_path(self) -> Path:
         return self.path / "terraform.tfstate"
 
+    @property
+    def state_backup_path(self) -> Path:
+        return self.path / "terraform.tfstate.backup"
+
+    # Workspace states after which a Terraform state must exist (an apply has finished at least once).
+    DEPLOYED_STATES = frozenset({"deployed", "degraded", "destroying", "destroyed", "destroy-incomplete"})
+
+    def tracked_ids(self) -> set[str]:
+        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state.
+
+        Empty before the first apply. Raises StateUnreadable when the state is truncated or corrupt, or missing
+        while the workspace says the cluster was deployed: then nothing may be taken for untracked.
+        """
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if self.meta().get("state") in self.DEPLOYED_STATES or self.state_backup_path.exists():
+                raise StateUnreadable(self._unreadable("is missing although the cluster was deployed")) from None
+            return set()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateUnreadable(self._unreadable(f"cannot be read ({exc.__class__.__name__})")) from None
+        try:
+            state = json.loads(text)
+            return {
+                str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
+                for res in state["resources"]
+                for inst in res.get("instances", [])
+            } - {""}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise StateUnreadable(self._unreadable("is unreadable (truncated or corrupt)")) from None
+
+    def _unreadable(self, what: str) -> str:
+        backup = self.state_backup_path
+        try:
+            json.loads(backup.read_text(encoding="utf-8"))["resources"]
+            hint = f"a backup is at {backup} (Terraform's previous state; copy it over the state file if it is right)"
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            hint = "there is no readable backup; compare the cloud consoles with the workspace before going on"
+        return (
+            f"the state file {self.state_path} {what}, so swarmwiz cannot tell its own objects from others and "
+            f"deletes nothing; {hint}"
+        )
+
     def exists(self) -> bool:
         return self.spec_path.is_file()
 
@@ -87,7 +133,8 @@ class Workspace:
             for src in sorted(module.glob(pattern)):
                 atomic_write(self.path / src.name, src.read_bytes())
         atomic_write(self.spec_path, spec.to_toml())
-        tfvars = spec.tfvars() | {"host_keys_dir": "host_keys"}
+        owner = self.ensure_owner_id()
+        tfvars = spec.tfvars() | {"host_keys_dir": "host_keys", "owner_id": owner}
         atomic_write(self.tfvars_path, json.dumps(tfvars, indent=2) + "\n")
         self.ensure_host_keys(spec.node_keys())
         meta = self.meta()
@@ -96,6 +143,37 @@ class Workspace:
         meta.setdefault("created_at", time.time())
         meta.setdefault("state", "rendered")
         self.write_meta(meta)
+
+    @property
+    def owner_id(self) -> str | None:
+        """This workspace's owner id (12 hex digits), carried by every object of the cluster; None before render."""
+        owner = self.meta().get("owner_id")
+        return owner if isinstance(owner, str) and OWNER_RE.fullmatch(owner) else None
+
+    def ensure_owner_id(self) -> str:
+        """The owner id, created (random, stored in swarmwiz.json) the first time and never regenerated.
+
+        Two workspaces with one cluster name (a CI runner, a colleague, a new machine) get different ids, so
+        neither ever takes the other's objects for its own.
+        """
+        owner = self.owner_id
+        if owner is None:
+            meta = self.meta()
+            if self.meta_path.exists() and not meta:
+                raise InputError(
+                    f"{self.meta_path} is damaged (not a JSON object); it holds the cluster's owner id: restore it "
+                    "from a backup",
+                    field="owner_id",
+                )
+            if meta.get("owner_id") is not None:  # a damaged id is not silently replaced: the cloud carries it
+                raise InputError(
+                    f"the owner id in {self.meta_path} is damaged ({str(meta['owner_id'])[:20]!r}); restore it "
+                    "from a backup (it must be 12 hexadecimal digits)",
+                    field="owner_id",
+                )
+            owner = secrets.token_hex(6)
+            self.write_meta(meta | {"owner_id": owner})
+        return owner
 
     def ensure_host_keys(self, node_keys: list[str]) -> None:
         """Generate an SSH host key for every node that has none; existing keys are never replaced."""
@@ -140,9 +218,10 @@ class Workspace:
     # -- metadata ---------------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         try:
-            return json.loads(self.meta_path.read_text())
+            meta = json.loads(self.meta_path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
+        return meta if isinstance(meta, dict) else {}
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write(self.meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
