@@ -272,6 +272,7 @@ class Pipeline:
                     yield ev.PhaseProgress(phase, done, max(total, done), "resources")
             else:
                 yield event
+        self.workspace.discard_plan()  # the saved plan holds every input in clear text: gone after its apply
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
 
     def _nodes(self) -> list[Any]:
@@ -447,6 +448,7 @@ class Pipeline:
             if not auto_approve:
                 summary = yield from self._phase_plan()
                 if confirm is not None and not confirm(summary, self.cost()):
+                    self.workspace.discard_plan()
                     return None
                 self._checkpoint()
             if leaving:
@@ -463,6 +465,7 @@ class Pipeline:
                     yield from self._phase_apply(0, plan_file=None)
             except SwarmwizError:
                 self.workspace.set_state("failed")
+                self.workspace.discard_plan()
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
@@ -515,8 +518,8 @@ class Pipeline:
         with self.workspace.lock("destroy"):
             self._environment()
             yield from self._phase_init()
-            items = self.inventory() if self.workspace.state_path.is_file() else []
             untracked = self._untracked()  # StateUnreadable before anything is asked or deleted
+            items = self.inventory() if self.workspace.state_path.is_file() else []
             items += [InventoryItem(o.kind, f"{o.describe()} (not in Terraform's state)", o.id) for o in untracked]
             if not confirm(items):
                 return None

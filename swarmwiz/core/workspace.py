@@ -120,6 +120,11 @@ class Workspace:
             f"deletes nothing; {hint}"
         )
 
+    def discard_plan(self) -> None:
+        """Delete the saved plan (swarmwiz.tfplan): it holds every input in clear text, so it lives only from the
+        plan to its apply (0600 meanwhile: Terraform runs under umask 077)."""
+        (self.path / "swarmwiz.tfplan").unlink(missing_ok=True)
+
     def exists(self) -> bool:
         return self.spec_path.is_file()
 
