@@ -411,9 +411,9 @@ class Pipeline:
     # -- operations ----------------------------------------------------------------------------------------------
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("plan"):
             self.workspace.render(self.spec, lab=self.lab)
-            yield from self._phase_credentials()
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
@@ -432,9 +432,9 @@ class Pipeline:
         `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence.
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.lab)
-            yield from self._phase_credentials()
             self._checkpoint()
             yield from self._phase_init()
             self._checkpoint()

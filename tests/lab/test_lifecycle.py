@@ -262,3 +262,20 @@ def test_unreadable_state_deletes_nothing_and_teardown_survives_a_moved_key(lab,
     state.write_text(good)
     ssh_keypair[1].rename(tmp_path / "moved-away.pub")  # teardown must not depend on the local key file
     destroy(spec, lab)
+
+
+def test_domain_outside_the_account_leaves_no_workspace(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """Render only after every check passed: a domain the Cloudflare account does not hold writes nothing."""
+    path = tmp_path / "nodomain.toml"
+    path.write_text(
+        cluster_text(ssh_keypair[1], name="nodomain", managers=1, workers=0).replace("example.com", "x.org")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(path), "--lab", "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "dns.domain" in lines[0], out.stderr
+    assert not (swarmwiz_home / "clusters").exists()
