@@ -76,12 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if func is None:
             return run_wizard(args, target)
         return func(args, target)
-    except (SwarmwizError, KeyboardInterrupt) as exc:
+    except (SwarmwizError, OSError, KeyboardInterrupt) as exc:
         if debug:
             log.exception("failed")
         said = describe(exc)
         for line in said.lines:
-            print(f"swarmwiz: {'error: ' if isinstance(exc, SwarmwizError) else ''}{line}", file=sys.stderr)
+            print(f"swarmwiz: {'error: ' if not isinstance(exc, KeyboardInterrupt) else ''}{line}", file=sys.stderr)
         return said.exit_code
 
 

@@ -295,7 +295,7 @@ def check_format(creds: Credentials) -> list[Check]:
                     f"The {f.label} is missing (set {f.env} or run `swarmwiz credentials set`).",
                 )
             )
-        elif not pattern.match(value):
+        elif not pattern.fullmatch(value):
             results.append(Check(f.attr, False, "malformed", f"The {f.label} is malformed: expected {expected}."))
         else:
             results.append(Check(f.attr, True, "ok", f"The {f.label} is well formed."))

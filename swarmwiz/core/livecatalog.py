@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +11,7 @@ from swarmwiz.core import paths
 from swarmwiz.core.cloud import DEFAULT_TIMEOUT, ApiUnreachable, Endpoints, ScalewayApi
 from swarmwiz.core.credentials import Credentials
 from swarmwiz.core.errors import CredentialError
+from swarmwiz.core.paths import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +95,7 @@ def fetch_live_catalog(
 def write_cache(data: dict, path: Path | None = None) -> Path:
     """Write catalogue data atomically (0600) to the cache; returns the path."""
     path = path or cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(data, indent=1))
     return path
 
 

@@ -22,8 +22,10 @@ from typing import Any
 from swarmwiz.core import events as ev
 from swarmwiz.core import tfstate
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
+from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
+from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.status import ClusterStatus
 from swarmwiz.core.target import Target
@@ -85,7 +87,7 @@ class Pipeline:
         """The pipeline of a cluster known here; refuses when it lives in the other target (lab or real clouds)."""
         ws = Workspace.existing(name)
         refuse_other_target(ws, target)
-        return cls(ws.load_spec(), ws, target, **kwargs)
+        return cls(ws.load_spec(strict=False), ws, target, **kwargs)  # teardown never depends on the catalogue
 
     # -- services ----------------------------------------------------------------------------------------------
     def cost(self) -> CostEstimate:
@@ -158,7 +160,7 @@ class Pipeline:
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
         yield from self._terraform().init()
-        marker.write_text(versions.read_text())
+        atomic_write(marker, versions.read_text())
         yield ev.PhaseFinished(ev.Phase.INIT)
 
     def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
@@ -192,6 +194,7 @@ class Pipeline:
                     yield ev.PhaseProgress(phase, done, max(total, done), "resources")
             else:
                 yield event
+        self.workspace.discard_plan()  # the saved plan holds every input in clear text: gone after its apply
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
 
     def _nodes(self) -> list[Any]:
@@ -214,8 +217,8 @@ class Pipeline:
         return sorted(result, key=lambda n: (n.role != "manager", _index(n)))
 
     def _ssh_options(self) -> dict[str, Any]:
-        key = self.spec.ssh_private_key_path
-        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": [key] if key else None}
+        keys = client_keys(self.spec.ssh_private_key_path, self.spec.ssh_public_key)  # the agent for a locked key
+        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
     def _phase_ssh(self, nodes: list[Any]) -> Events:
         from swarmwiz.core.ssh import wait_for_ssh
@@ -321,34 +324,44 @@ class Pipeline:
     # -- operations ----------------------------------------------------------------------------------------------
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("plan"):
             self.workspace.render(self.spec, lab=self.target.is_lab)
-            yield from self._phase_credentials()
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
     def deploy(
-        self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None, *, auto_approve: bool = False
+        self,
+        confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None,
+        *,
+        auto_approve: bool = False,
+        confirm_delete: Callable[[list[CloudObject]], bool] | None = None,
     ) -> Generator[ev.Event, None, Any]:
         """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
 
         With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
+        Objects of the cluster that Terraform does not track are listed to `confirm_delete` (approved by
+        `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence.
         """
+        self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.target.is_lab)
-            yield from self._phase_credentials()
             self._checkpoint()
             yield from self._phase_init()
             self._checkpoint()
             before = self._known_nodes()
-            yield from self._remove_untracked(ev.Phase.PLAN)
+            yield from self._remove_untracked(
+                ev.Phase.PLAN, (lambda _objects: True) if auto_approve else confirm_delete
+            )
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
             summary = None
             if not auto_approve:
                 summary = yield from self._phase_plan()
                 if confirm is not None and not confirm(summary, self.cost()):
+                    self.workspace.discard_plan()
                     return None
                 self._checkpoint()
             if leaving:
@@ -365,6 +378,7 @@ class Pipeline:
                     yield from self._phase_apply(0, plan_file=None)
             except SwarmwizError:
                 self.workspace.set_state("failed")
+                self.workspace.discard_plan()
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
@@ -411,7 +425,9 @@ class Pipeline:
         with self.workspace.lock("destroy"):
             self._environment()
             yield from self._phase_init()
+            untracked = self._untracked()  # StateUnreadable before anything is asked or deleted
             items = self.inventory() if self.workspace.state_path.is_file() else []
+            items += [InventoryItem(o.kind, f"{o.describe()} (not in Terraform's state)", o.id) for o in untracked]
             if not confirm(items):
                 return None
             self._checkpoint()
@@ -419,7 +435,7 @@ class Pipeline:
             summary = yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
-            yield from self._remove_untracked(ev.Phase.VERIFY)
+            yield from self._remove_untracked(ev.Phase.VERIFY, lambda _objects: True, {o.id for o in untracked})
             left = self._leftovers()
             yield ev.PhaseFinished(
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
@@ -431,25 +447,40 @@ class Pipeline:
         return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
 
     def _state_ids(self) -> set[str]:
-        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state."""
-        return tfstate.ids(tfstate.load(self.workspace.state_path))
+        """IDs of every object in the Terraform state; StateUnreadable when it cannot be read."""
+        return self.workspace.tracked_ids()
 
-    def _remove_untracked(self, phase: ev.Phase) -> Events:
-        """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
+    def _untracked(self) -> list[CloudObject]:
+        """Objects of this cluster that Terraform does not track (left by a killed run); raises StateUnreadable.
 
-        Skipped while a Terraform process still holds the state's lock (it may be about to record those objects):
+        Empty while a Terraform process still holds the state's lock (it may be about to record those objects):
         Terraform then refuses to plan and explains the lock itself.
         """
         if _terraform_holds_state(self.workspace.state_path):
-            return
+            return []
         tracked = self._state_ids()
-        untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+        return [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+
+    def _remove_untracked(
+        self, phase: ev.Phase, approve: Callable[[list[CloudObject]], bool] | None, only: set[str] | None = None
+    ) -> Events:
+        """Delete the untracked objects, after `approve` saw the list (None: nobody to ask, so nothing is deleted);
+        `only` limits the deletion to objects approved earlier (destroy lists them in its inventory)."""
+        untracked = [o for o in self._untracked() if only is None or o.id in only]
         if not untracked:
             return
+        listing = "; ".join(o.describe() for o in untracked)
+        if approve is None or not approve(untracked):
+            raise SwarmwizError(
+                f"{len(untracked)} objects of cluster {self.spec.name} are not in Terraform's state (left by an "
+                f"interrupted run): {listing}; nothing was deleted: confirm their deletion (or pass --yes), or delete "
+                "them in the cloud consoles",
+                title="Untracked objects",
+            )
         yield ev.Notice(
             phase,
             f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
-            "interrupted run); deleting them: " + "; ".join(o.describe() for o in untracked),
+            "interrupted run); deleting them: " + listing,
         )
         cloud = self._cloud()
         order = {kind: i for i, kind in enumerate(cloud.DELETE_ORDER)}

@@ -57,7 +57,8 @@ if os.name == "nt":  # pragma: no cover - not tested on Windows yet
     _OWN_GROUP: dict = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     _INTERRUPT = signal.CTRL_BREAK_EVENT
 else:
-    _OWN_GROUP = {"start_new_session": True}
+    # umask 077: terraform.tfstate, its backup and saved plans hold the cluster's details; keep them 0600
+    _OWN_GROUP = {"start_new_session": True, "umask": 0o077}
     _INTERRUPT = signal.SIGINT
 
 HOW_TO_GET_ONE = (

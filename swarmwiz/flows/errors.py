@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.core.errors import SwarmwizError, os_error, printable
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the operation failed
@@ -27,8 +27,13 @@ class Description:
 
 def describe(exc: BaseException | None) -> Description:
     """Turn any exception into a `Description`; never shows a traceback, never more than the message says."""
+    if isinstance(exc, OSError):  # a file swarmwiz reads or writes: disk full, permission, read-only, ...
+        exc = os_error(exc)
     if isinstance(exc, SwarmwizError):
-        return Description(exc.title, list(getattr(exc, "problems", None) or [exc.message]), exc.exit_code)
+        said = [str(p) for p in getattr(exc, "problems", None) or [exc.message]]
+        # escape sequences in a value or path never reach the terminal raw
+        lines = [printable(line, 2000) for text in said for line in (text.splitlines() or [""])]
+        return Description(exc.title, lines, exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
         return Description("Interrupted", ["interrupted"], EXIT_INTERRUPTED)
     name = type(exc).__name__ if exc is not None else "Error"

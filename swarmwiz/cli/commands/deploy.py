@@ -39,10 +39,18 @@ def run(args: argparse.Namespace, target: Target) -> int:
             raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
+    def confirm_delete(objects) -> bool:
+        out.line(
+            f"{len(objects)} objects of cluster {spec.name} are not in Terraform's state (left by an interrupted run):"
+        )
+        for obj in objects:
+            out.line(f"  {obj.describe()}")
+        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
+
     if args.yes:
         out.cost(pipeline.cost())
     with safe_interrupts(pipeline, out):
-        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes))
+        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes, confirm_delete=confirm_delete))
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 
@@ -38,13 +39,18 @@ def run(args: argparse.Namespace, target: Target) -> int:
         typed = out.ask(f"Type the cluster name ({args.name}) to destroy it: ")
         return typed.strip() == args.name
 
-    with safe_interrupts(pipeline, out):
+    # --forget: the lock is held from the destroy through the removal, so no other run starts in between
+    with (
+        safe_interrupts(pipeline, out),
+        pipeline.workspace.lock("destroy --forget", reentrant=True) if args.forget else contextlib.nullcontext(),
+    ):
         report = out.run(pipeline.destroy(confirm=confirm))
+        if report is not None and args.forget and report.clean:
+            pipeline.workspace.remove()
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK
     out.leftovers(report)
     if args.forget and report.clean:
-        pipeline.workspace.remove()
         out.line(f"Forgot the workspace {pipeline.workspace.path}.")
     return EXIT_OK if report.clean else EXIT_FAILED
