@@ -121,7 +121,8 @@ def _prompt(store: KeyringStore) -> Credentials | None:
 
 
 def _check(args: argparse.Namespace, store: KeyringStore) -> int:
-    from swarmwiz.core.cloud import Endpoints, validate_credentials
+    from swarmwiz.core.api import Endpoints
+    from swarmwiz.core.api.validate import validate_credentials
 
     if getattr(args, "lab", False):
         from swarmwiz.lab import Lab

@@ -65,3 +65,34 @@ class Interrupted(SwarmwizError):
 
     title = "Interrupted"
     exit_code = 130
+
+
+class ApiError(SwarmwizError):
+    """A cloud API (Scaleway or Cloudflare) refused or failed a call; the message names the API and the call,
+    never a secret. `status` is the HTTP status (None when there was no answer), `reason` the API's error type."""
+
+    title = "Cloud API error"
+
+    def __init__(self, message: str, *, api: str = "", status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.api = api
+        self.status = status
+        self.reason = reason
+
+
+class ApiDenied(ApiError, CredentialError):
+    """401 or 403: the credentials are rejected or lack a permission."""
+
+    title = "Credentials"
+
+
+class ApiNotFound(ApiError):
+    """404: the object (or the route) does not exist."""
+
+    title = "Not found"
+
+
+class ApiUnreachable(ApiError, CredentialError):
+    """The API did not answer (refused, unknown host, timeout), after the bounded retries."""
+
+    title = "API unreachable"

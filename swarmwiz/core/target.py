@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from swarmwiz.core.cloud import Endpoints
+    from swarmwiz.core.api import Endpoints
     from swarmwiz.core.credentials import Credentials
 
 

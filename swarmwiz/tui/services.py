@@ -69,7 +69,7 @@ class Services:
         return dict(os.environ if self.base_env is None else self.base_env) | (self._lab_env or {})
 
     def _endpoints(self):
-        from swarmwiz.core.cloud import Endpoints
+        from swarmwiz.core.api import Endpoints
 
         return Endpoints.from_env(self._env())
 
@@ -123,12 +123,12 @@ class Services:
 
     def check_credentials(self, creds: Credentials) -> list[Check]:
         """One Check per credential, live against the APIs (format first, offline)."""
-        from swarmwiz.core.cloud import validate_credentials
+        from swarmwiz.core.api.validate import validate_credentials
 
         return validate_credentials(creds, self._endpoints())
 
     def dns_zones(self, creds: Credentials) -> list[str]:
-        from swarmwiz.core.cloud import list_cloudflare_zones
+        from swarmwiz.core.api.validate import list_cloudflare_zones
         from swarmwiz.core.errors import CredentialError
 
         if creds is None or not creds.value("cloudflare_token"):

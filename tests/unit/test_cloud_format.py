@@ -12,7 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from swarmwiz.core import livecatalog, paths
-from swarmwiz.core.cloud import CloudflareApi, Endpoints, ScalewayApi, validate_credentials
+from swarmwiz.core.api import Endpoints
+from swarmwiz.core.api.clients import ApiClients
+from swarmwiz.core.api.inventory import Inventory
+from swarmwiz.core.api.validate import can_edit_dns, cloudflare_zones, validate_credentials
 from swarmwiz.core.credentials import credentials_from_env
 
 GOOD = {
@@ -35,7 +38,7 @@ class Scripted:
             def _serve(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                outer.seen.append((self.command, url.path, dict(self.headers)))
+                outer.seen.append((self.command, url.path, {k.lower(): v for k, v in self.headers.items()}))
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
@@ -63,6 +66,10 @@ class Scripted:
         self.routes[(method, path)] = lambda q: (status, body, headers or {})
 
 
+def clients(api: Scripted) -> ApiClients:
+    return ApiClients(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"))
+
+
 @pytest.fixture
 def api():
     server = Scripted()
@@ -84,11 +91,11 @@ def test_pagination_follows_x_total_count(api):
         return 200, {"servers": {t: {"ncpus": 1} for t in chunk}}, {"X-Total-Count": str(len(names))}
 
     api.routes[("GET", "/instance/v1/zones/fr-par-1/products/servers")] = page
-    with ScalewayApi(GOOD["SCW_SECRET_KEY"], api.url) as scw:
-        assert sorted(scw.server_types("fr-par-1")) == names
+    with clients(api) as c:
+        assert sorted(Inventory(c).server_types("fr-par-1")) == names
     pages = [p for m, p, h in api.seen]
     assert len(pages) == 3
-    assert api.seen[0][2]["X-Auth-Token"] == GOOD["SCW_SECRET_KEY"]
+    assert api.seen[0][2]["x-auth-token"] == GOOD["SCW_SECRET_KEY"]
 
 
 def test_expired_scaleway_key(api):
@@ -138,21 +145,21 @@ def test_account_owned_token_fails_user_verify_but_works(api):
         {"success": True, "result": [{"id": "z1", "name": "example.org"}], "result_info": {"total_pages": 1}},
     )
     api.route("POST", "/client/v4/zones/z1/dns_records", 400, {"success": False, "errors": [{"code": 9005}]})
-    with CloudflareApi(GOOD["CLOUDFLARE_API_TOKEN"], api.url + "/client/v4") as cf:
-        zones = cf.zones()
-        assert [z["name"] for z in zones] == ["example.org"] and cf.can_edit_dns(zones[0])
+    with clients(api) as c:
+        zones = cloudflare_zones(c)
+        assert [z.name for z in zones] == ["example.org"] and can_edit_dns(c, zones[0].id)
     checks = validate_credentials(
         credentials_from_env(GOOD | {"SCW_ACCESS_KEY": "bad"}), Endpoints(api.url, api.url + "/client/v4")
     )
     assert checks[3].ok, checks[3].message
-    assert api.seen[0][2]["Authorization"] == f"Bearer {GOOD['CLOUDFLARE_API_TOKEN']}"
+    assert api.seen[0][2]["authorization"] == f"Bearer {GOOD['CLOUDFLARE_API_TOKEN']}"
 
 
 def test_probe_record_accepted_by_a_lax_server_is_deleted(api):
     api.route("POST", "/client/v4/zones/z1/dns_records", 200, {"success": True, "result": {"id": "r1"}})
     api.route("DELETE", "/client/v4/zones/z1/dns_records/r1", 200, {"success": True, "result": {"id": "r1"}})
-    with CloudflareApi(GOOD["CLOUDFLARE_API_TOKEN"], api.url + "/client/v4") as cf:
-        assert cf.can_edit_dns({"id": "z1", "name": "example.org"})
+    with clients(api) as c:
+        assert can_edit_dns(c, "z1")
     assert ("DELETE", "/client/v4/zones/z1/dns_records/r1") in [(m, p) for m, p, h in api.seen]
 
 

@@ -1,0 +1,124 @@
+"""The only code that deletes cloud objects: those `Inventory.cluster_objects` proved to be the cluster's own.
+
+Order: servers first (terminate is asynchronous: wait until they are gone, bounded), then what they used: DNS
+records, IPs, security groups, volumes, private networks, and the SSH key last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from swarmwiz.core.api.clients import ApiClients
+from swarmwiz.core.api.inventory import CloudObject, ClusterObjects
+from swarmwiz.core.errors import ApiError, ApiNotFound
+
+log = logging.getLogger("swarmwiz.api")
+
+DELETE_ORDER = ("server", "dns record", "ip", "security group", "volume", "block volume", "private network", "ssh key")
+SERVER_GONE_TIMEOUT_S = 300.0
+POLL_S = 2.0
+
+
+class Cleanup:
+    """Deletes a cluster's owned objects; refuses anything not proved to be its own."""
+
+    def __init__(
+        self,
+        api: ApiClients,
+        region: str,
+        *,
+        server_timeout: float = SERVER_GONE_TIMEOUT_S,
+        poll: float = POLL_S,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api = api
+        self.region = region
+        self.server_timeout = server_timeout
+        self.poll = poll
+        self._sleep = sleep
+
+    def delete_all(self, found: ClusterObjects, objects: list[CloudObject] | None = None) -> Iterator[CloudObject]:
+        """Delete `objects` (default: every deletable one of `found`) in dependency order, yielding each when gone.
+
+        Every object must be in `found.deletable`: an object that is not provably the cluster's own is refused
+        (ApiError) before anything is deleted.
+        """
+        chosen = list(found.deletable if objects is None else objects)
+        allowed = set(found.deletable)
+        strangers = [o for o in chosen if o not in allowed]
+        if strangers:
+            raise ApiError(
+                "Refusing to delete what is not provably this cluster's own: "
+                + "; ".join(o.describe() for o in strangers)
+            )
+        order = {kind: i for i, kind in enumerate(DELETE_ORDER)}
+        chosen.sort(key=lambda o: order.get(o.kind, len(order)))
+        servers = [o for o in chosen if o.kind == "server"]
+        for server in servers:
+            self._stop_server(server)
+        for server in servers:
+            self._wait_gone(server)
+            yield server
+        for obj in chosen:
+            if obj.kind != "server":
+                self._delete(obj)
+                yield obj
+
+    # -- servers --------------------------------------------------------------------------------------------------
+    def _stop_server(self, obj: CloudObject) -> None:
+        """A running server is terminated (asynchronous); a stopped one cannot be, and is deleted instead."""
+        instance = self.api.instance()
+        try:
+            server = instance.get_server(server_id=obj.id, zone=obj.zone).server
+            if server is not None and str(server.state) == "running":
+                instance.server_action(server_id=obj.id, zone=obj.zone, action="terminate")
+            else:
+                instance.delete_server(server_id=obj.id, zone=obj.zone)
+        except ApiNotFound:
+            pass  # already gone
+
+    def _wait_gone(self, obj: CloudObject) -> None:
+        deadline = time.monotonic() + self.server_timeout
+        instance = self.api.instance()
+        while True:
+            try:
+                instance.get_server(server_id=obj.id, zone=obj.zone)
+            except ApiNotFound:
+                return
+            if time.monotonic() >= deadline:
+                raise ApiError(
+                    f"{obj.describe()} was still there {self.server_timeout:g} s after it was terminated; "
+                    "run the command again, or delete it in the Scaleway console."
+                )
+            log.info("waiting for %s to be gone (terminating; up to %g s)", obj.describe(), self.server_timeout)
+            self._sleep(self.poll)
+
+    # -- everything else ----------------------------------------------------------------------------------------------
+    def _delete(self, obj: CloudObject) -> None:
+        from scaleway.block.v1alpha1 import BlockV1Alpha1API
+
+        instance = self.api.instance()
+        deleters = {
+            "ip": lambda: instance.delete_ip(ip=obj.id, zone=obj.zone),
+            "security group": lambda: instance.delete_security_group(security_group_id=obj.id, zone=obj.zone),
+            "volume": lambda: instance.delete_volume(volume_id=obj.id, zone=obj.zone),
+            "block volume": lambda: self.api.scaleway(BlockV1Alpha1API).delete_volume(volume_id=obj.id, zone=obj.zone),
+            "private network": lambda: self.api.vpc().delete_private_network(
+                private_network_id=obj.id, region=self.region
+            ),
+            "ssh key": lambda: self.api.iam().delete_ssh_key(ssh_key_id=obj.id),
+            "dns record": self._delete_record(obj),
+        }
+        try:
+            deleters[obj.kind]()
+        except ApiNotFound:
+            log.info("%s was already gone", obj.describe())
+
+    def _delete_record(self, obj: CloudObject) -> Callable[[], None]:
+        def delete() -> None:
+            with self.api.cf_errors(f"deleting the DNS record {obj.name}"):
+                self.api.cloudflare().dns.records.delete(obj.id, zone_id=obj.parent)
+
+        return delete
