@@ -69,15 +69,26 @@ class Interrupted(SwarmwizError):
 
 class ApiError(SwarmwizError):
     """A cloud API (Scaleway or Cloudflare) refused or failed a call; the message names the API and the call,
-    never a secret. `status` is the HTTP status (None when there was no answer), `reason` the API's error type."""
+    never a secret. `status` is the HTTP status (None when there was no answer), `reason` the API's error type or
+    reason ("expired", "permissions_denied"), `detail` what the API said in a few words (for other sentences)."""
 
     title = "Cloud API error"
 
-    def __init__(self, message: str, *, api: str = "", status: int | None = None, reason: str = "") -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        api: str = "",
+        status: int | None = None,
+        reason: str = "",
+        detail: str = "",
+    ) -> None:
+        super().__init__(message, title=title)
         self.api = api
         self.status = status
         self.reason = reason
+        self.detail = detail
 
 
 class ApiDenied(ApiError, CredentialError):

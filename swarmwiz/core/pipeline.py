@@ -557,26 +557,19 @@ class Pipeline:
         if _terraform_holds_state(self.workspace.state_path):
             return
         tracked = self._state_ids()
-        found = self._cluster_objects()
-        if not found.owner_id:
-            named = [o for o in found.foreign if o.id.rsplit("/", 1)[-1] not in tracked]
-            if named:
-                yield ev.Notice(
-                    phase,
-                    " ".join(found.notes) + " Not in Terraform's state: " + "; ".join(o.describe() for o in named),
-                )
-            return
-        untracked = [o for o in found.deletable if o.id.rsplit("/", 1)[-1] not in tracked]
+        untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
         if not untracked:
             return
+        from swarmwiz.core.api.cleanup import Cleanup
+
+        # Refuses (before the notice) objects not proved to carry this workspace's owner id.
+        deleting = Cleanup(self._cloud().api, self.spec.region, self._owner_id()).delete_all(untracked)
         yield ev.Notice(
             phase,
             f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
             "interrupted run); deleting them: " + "; ".join(o.describe() for o in untracked),
         )
-        from swarmwiz.core.api.cleanup import Cleanup
-
-        for obj in Cleanup(self._cloud().api, self.spec.region).delete_all(found, untracked):
+        for obj in deleting:
             yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
 
     def access_hints(self, status: ClusterStatus) -> list[str]:

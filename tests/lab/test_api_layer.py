@@ -3,6 +3,8 @@ on the client (whatever the server filtered), and the clean-up that deletes only
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from scaleway.iam.v1alpha1 import IamV1Alpha1API
 from scaleway.instance.v1 import InstanceV1API
@@ -11,7 +13,7 @@ from scaleway.vpc.v2 import VpcV2API
 from swarmwiz.core.api import Endpoints
 from swarmwiz.core.api.cleanup import Cleanup
 from swarmwiz.core.api.clients import ApiClients
-from swarmwiz.core.api.inventory import Inventory, cluster_tags, ssh_key_name
+from swarmwiz.core.api.inventory import CloudObject, Inventory, cluster_tags, ssh_key_name
 from swarmwiz.core.credentials import credentials_from_env
 from swarmwiz.core.errors import ApiDenied, ApiError, ApiNotFound, CredentialError
 
@@ -95,8 +97,11 @@ def test_without_owner_id_nothing_is_deletable_and_the_note_says_why(api_lab):
         found = Inventory(api).cluster_objects("demo", None, "fr-par", ["fr-par-1"], "example.com")
         assert found.owned == [] and found.deletable == [] and len(found.foreign) == 6
         assert "no owner id" in found.notes[0]
-        with pytest.raises(ApiError, match="not provably this cluster's own"):
-            list(Cleanup(api, "fr-par").delete_all(found, found.foreign))
+        with pytest.raises(ApiError, match="not provably this cluster's own .its workspace has no owner id"):
+            Cleanup(api, "fr-par", None).delete_all(found.foreign)
+        with pytest.raises(ApiError, match=f"do not carry its owner id {OURS}.*nothing was deleted"):
+            Cleanup(api, "fr-par", OURS).delete_all(found.foreign)  # the same objects, not proved to be ours
+        assert len(Inventory(api).cluster_objects("demo", None, "fr-par", ["fr-par-1"], "example.com").foreign) == 6
 
 
 def test_similar_names_are_not_the_cluster(api_lab):
@@ -112,7 +117,7 @@ def test_cleanup_deletes_what_is_ours_and_nothing_else(api_lab):
     with clients(api_lab) as api:
         inventory = Inventory(api)
         found = inventory.cluster_objects("demo", OURS, "fr-par", ["fr-par-1", "fr-par-2"], "example.com")
-        deleted = [o.kind for o in Cleanup(api, "fr-par", poll=0.05).delete_all(found)]
+        deleted = [o.kind for o in Cleanup(api, "fr-par", OURS, poll=0.05).delete_all(found.owned)]
         assert deleted == ["server", "dns record", "ip", "security group", "private network", "ssh key"]
         after = inventory.cluster_objects("demo", OURS, "fr-par", ["fr-par-1", "fr-par-2"], "example.com")
     assert after.owned == [] and {o.kind: o.id for o in after.foreign} == theirs
@@ -166,3 +171,24 @@ def test_denied_is_typed_as_a_credential_problem_without_secrets(api_lab):
 
         api.scaleway(AccountV3ProjectAPI).get_project(project_id="00000000-0000-4000-8000-000000000000")
     assert caught.value.status == 403 and all(s not in str(caught.value) for s in secrets(api_lab))
+
+
+def test_waiting_for_a_terminated_server_is_bounded(api_lab):
+    """A server that does not go away (terminate is asynchronous on Scaleway) is waited for, then named."""
+    server = (
+        InstanceV1API(api_lab.scaleway())
+        ._create_server(
+            zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name="demo-manager-1", protected=False
+        )
+        .server
+    )
+    obj = CloudObject("server", server.name, server.id, "fr-par-1", owner_id=OURS)
+    with clients(api_lab) as api:
+        cleanup = Cleanup(api, "fr-par", OURS, server_timeout=0.3, poll=0.05)
+        start = time.monotonic()
+        with pytest.raises(ApiError, match="was still there 0.3 s after it was terminated"):
+            cleanup._wait_gone(obj)  # not terminated: it stays
+        assert time.monotonic() - start < 2
+        assert [o.id for o in cleanup.delete_all([obj])] == [server.id]  # stopped: deleted, then gone
+        with pytest.raises(ApiNotFound):
+            api.instance().get_server(zone="fr-par-1", server_id=server.id)

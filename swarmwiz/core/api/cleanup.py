@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from swarmwiz.core.api.clients import ApiClients
-from swarmwiz.core.api.inventory import CloudObject, ClusterObjects
+from swarmwiz.core.api.inventory import CloudObject
 from swarmwiz.core.errors import ApiError, ApiNotFound
 
 log = logging.getLogger("swarmwiz.api")
@@ -22,12 +22,13 @@ POLL_S = 2.0
 
 
 class Cleanup:
-    """Deletes a cluster's owned objects; refuses anything not proved to be its own."""
+    """Deletes objects of the cluster whose owner id is `owner_id`; refuses any object not proved to carry it."""
 
     def __init__(
         self,
         api: ApiClients,
         region: str,
+        owner_id: str | None,
         *,
         server_timeout: float = SERVER_GONE_TIMEOUT_S,
         poll: float = POLL_S,
@@ -35,26 +36,31 @@ class Cleanup:
     ) -> None:
         self.api = api
         self.region = region
+        self.owner_id = owner_id
         self.server_timeout = server_timeout
         self.poll = poll
         self._sleep = sleep
 
-    def delete_all(self, found: ClusterObjects, objects: list[CloudObject] | None = None) -> Iterator[CloudObject]:
-        """Delete `objects` (default: every deletable one of `found`) in dependency order, yielding each when gone.
-
-        Every object must be in `found.deletable`: an object that is not provably the cluster's own is refused
-        (ApiError) before anything is deleted.
-        """
-        chosen = list(found.deletable if objects is None else objects)
-        allowed = set(found.deletable)
-        strangers = [o for o in chosen if o not in allowed]
+    def delete_all(self, objects: Iterable[CloudObject]) -> Iterator[CloudObject]:
+        """Delete `objects` (from `Inventory.cluster_objects(...).owned`) in dependency order, yielding each when
+        gone. Refuses at once (ApiError, before the first deletion) when any of them is not proved to carry this
+        cleanup's owner id."""
+        chosen = list(objects)
+        strangers = [o for o in chosen if not self.owner_id or o.owner_id != self.owner_id]
         if strangers:
+            why = (
+                f"they do not carry its owner id {self.owner_id}" if self.owner_id else "its workspace has no owner id"
+            )
             raise ApiError(
-                "Refusing to delete what is not provably this cluster's own: "
+                f"Refusing to delete {len(strangers)} objects not provably this cluster's own ({why}): "
                 + "; ".join(o.describe() for o in strangers)
+                + "; nothing was deleted.",
+                title="Not deleted",
             )
         order = {kind: i for i, kind in enumerate(DELETE_ORDER)}
-        chosen.sort(key=lambda o: order.get(o.kind, len(order)))
+        return self._delete_in_order(sorted(chosen, key=lambda o: order.get(o.kind, len(order))))
+
+    def _delete_in_order(self, chosen: list[CloudObject]) -> Iterator[CloudObject]:
         servers = [o for o in chosen if o.kind == "server"]
         for server in servers:
             self._stop_server(server)

@@ -31,15 +31,11 @@ def api_error(api: str, what: str, status: int, body: dict, detail: str) -> ApiE
     """The ApiError subclass for `status`; `detail` is what the API said (type, reason, message: no secret)."""
     cls = ApiDenied if status in (401, 403) else ApiNotFound if status == 404 else ApiError
     reason = str(body.get("reason") or body.get("type") or "")
-    error = cls(f"The {api} API refused {what} ({detail}).", api=api, status=status, reason=reason)
-    error.detail = detail
-    return error
+    return cls(f"The {api} API refused {what} ({detail}).", api=api, status=status, reason=reason, detail=detail)
 
 
 def unreachable(api: str, base: str, why: str) -> ApiUnreachable:
-    error = ApiUnreachable(f"Cannot reach the {api} API at {base}: {why}.", api=api)
-    error.detail = why
-    return error
+    return ApiUnreachable(f"Cannot reach the {api} API at {base}: {why}.", api=api, detail=why)
 
 
 def scaleway_detail(status: int, body: dict) -> str:

@@ -9,6 +9,7 @@ Nothing in this module deletes (see `cleanup`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Iterable
@@ -55,6 +56,7 @@ class CloudObject:
     id: str
     zone: str = ""
     parent: str = ""  # the Cloudflare zone id of a DNS record
+    owner_id: str = ""  # set by `Inventory.cluster_objects` only when the object carries this owner id (proved)
 
     def describe(self) -> str:
         where = f" in {self.zone}" if self.zone else ""
@@ -75,7 +77,7 @@ class DnsRecord:
 class ClusterObjects:
     """What `Inventory.cluster_objects` found: `owned` (provably this workspace's: the only deletable ones) and
     `foreign` (they carry the cluster's name but not this owner id: another workspace's, or made before owner ids).
-    `note` says why nothing is deletable, or what could not be checked."""
+    `notes` say why nothing is deletable, or what could not be checked."""
 
     owned: list[CloudObject] = field(default_factory=list)
     foreign: list[CloudObject] = field(default_factory=list)
@@ -141,47 +143,41 @@ class Inventory:
     def cluster_objects(
         self, cluster: str, owner_id: str | None, region: str, zones: Iterable[str], domain: str
     ) -> ClusterObjects:
-        """Every object naming `cluster`, split into owned (carries `owner_id` too) and foreign.
+        """Every object naming `cluster`, split into owned (it carries `owner_id` too) and foreign.
 
-        With `owner_id` None (a workspace made before owner ids) nothing is owned: `notes` says why.
+        With `owner_id` None (a workspace made before owner ids) nothing is owned, and `notes` says why.
         """
-        named: list[tuple[CloudObject, bool]] = []  # (object, owned)
+        found: list[tuple[CloudObject, bool]] = []  # (object, provably owned)
         notes: list[str] = []
+
+        def tagged(obj: CloudObject, tags: Iterable[str] | None) -> None:
+            if names_cluster(tags, None, cluster):
+                found.append((obj, owns_tags(tags, cluster, owner_id)))
+
         project = self.api.project or None
-        scw_filter = [f"{CLUSTER_TAG}{cluster}"]  # narrows the answer; every object is re-checked below
-
-        def consider(obj: CloudObject, tags: Iterable[str] | None = None, comment: str | None = None) -> None:
-            tags = list(tags or ())
-            if names_cluster(tags, comment, cluster):
-                owned = (
-                    owns_comment(comment, cluster, owner_id)
-                    if comment is not None
-                    else owns_tags(tags, cluster, owner_id)
-                )
-                named.append((obj, owned))
-
+        narrow = [f"{CLUSTER_TAG}{cluster}"]  # a server-side filter narrows the answer; it proves nothing
         instance = self.api.instance()
         for zone in zones:
-            for s in instance.list_servers_all(zone=zone, project=project, tags=scw_filter):
-                consider(CloudObject("server", s.name, s.id, zone), s.tags)
-            for ip in instance.list_ips_all(zone=zone, project=project, tags=scw_filter):
-                consider(CloudObject("ip", ip.address, ip.id, zone), ip.tags)
-            for sg in instance.list_security_groups_all(zone=zone, project=project, tags=scw_filter):
-                consider(CloudObject("security group", sg.name, sg.id, zone), sg.tags)
-            for kind, volumes in self._volumes(zone, project, scw_filter, notes):
+            for s in instance.list_servers_all(zone=zone, project=project, tags=narrow):
+                tagged(CloudObject("server", s.name, s.id, zone), s.tags)
+            for ip in instance.list_ips_all(zone=zone, project=project, tags=narrow):
+                tagged(CloudObject("ip", ip.address, ip.id, zone), ip.tags)
+            for sg in instance.list_security_groups_all(zone=zone, project=project, tags=narrow):
+                tagged(CloudObject("security group", sg.name, sg.id, zone), sg.tags)
+            for kind, volumes in self._volumes(zone, project, narrow, notes):
                 for v in volumes:
-                    consider(CloudObject(kind, v.name, v.id, zone), v.tags)
-        for pn in self.api.vpc().list_private_networks_all(region=region, project_id=project, tags=scw_filter):
-            consider(CloudObject("private network", pn.name, pn.id, region), pn.tags)
+                    tagged(CloudObject(kind, v.name, v.id, zone), v.tags)
+        for pn in self.api.vpc().list_private_networks_all(region=region, project_id=project, tags=narrow):
+            tagged(CloudObject("private network", pn.name, pn.id, region), pn.tags)
         key_names = re.compile(rf"swarmwiz-{re.escape(cluster)}(-[0-9a-f]{{12}})?")  # legacy, or with an owner id
         for key in self.api.iam().list_ssh_keys_all(project_id=project):
             if key_names.fullmatch(key.name or ""):
                 owned = bool(owner_id) and key.name == ssh_key_name(cluster, owner_id or "")
-                named.append((CloudObject("ssh key", key.name, key.id), owned))
+                found.append((CloudObject("ssh key", key.name, key.id), owned))
         for r in self.dns_records(domain):
-            consider(
-                CloudObject("dns record", f"{r.name} {r.type} {r.content}", r.id, parent=r.zone_id), None, r.comment
-            )
+            if names_cluster(None, r.comment, cluster):
+                record = CloudObject("dns record", f"{r.name} {r.type} {r.content}", r.id, parent=r.zone_id)
+                found.append((record, owns_comment(r.comment, cluster, owner_id)))
         if owner_id is None:
             notes.insert(
                 0,
@@ -189,8 +185,8 @@ class Inventory:
                 "proved to be its own; swarmwiz deletes none of them.",
             )
         return ClusterObjects(
-            owned=[o for o, mine in named if mine],
-            foreign=[o for o, mine in named if not mine],
+            owned=[dataclasses.replace(o, owner_id=owner_id or "") for o, mine in found if mine],
+            foreign=[o for o, mine in found if not mine],
             notes=notes,
             owner_id=owner_id,
         )
