@@ -40,11 +40,3 @@ class RetryPolicy:
     backoff: float = 0.5
     max_wait: float = 20.0
     jitter: float = 0.5
-
-    @property
-    def longest_wait(self) -> float:
-        """The most a call can spend waiting between its attempts (request timeouts not included)."""
-        return self.retries * self.max_wait
-
-
-NO_RETRIES = RetryPolicy(retries=0)

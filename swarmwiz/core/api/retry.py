@@ -24,10 +24,11 @@ def backoff_wait(policy: RetryPolicy, attempt: int, retry_after: float | None) -
     return min(policy.backoff * 2 ** (attempt - 1) + random.uniform(0, policy.jitter), policy.max_wait)
 
 
-def _say(api: str, what: str, status: int | str, wait: float, attempt: int, policy: RetryPolicy, hinted: bool) -> None:
+def _say(api: str, what: str, outcome: str, wait: float, attempt: int, policy: RetryPolicy, hinted: bool) -> None:
+    """One log line per retry: which API, which call, what happened, how long it waits and why."""
     why = "as its Retry-After asks" if hinted else "backing off"
     log.warning(
-        "%s API answered %s to %s; retry %d of %d in %.1f s (%s)", api, status, what, attempt, policy.retries, wait, why
+        "%s API %s to %s; retry %d of %d in %.1f s (%s)", api, outcome, what, attempt, policy.retries, wait, why
     )
 
 
@@ -55,9 +56,12 @@ def _scaleway_retry_class():
             hint = self.get_retry_after(response) if response is not None else None
             wait = backoff_wait(self.policy, attempt, hint)
             last = self.history[-1] if self.history else None
-            status = (last.status or type(last.error).__name__) if last else "an error"
+            if last is not None and last.status:
+                outcome = f"answered {last.status}"
+            else:
+                outcome = f"gave no answer ({type(last.error).__name__ if last else 'error'})"
             what = f"{last.method} {last.url.split('?')[0]}" if last and last.method else "a request"
-            _say("Scaleway", what, status, wait, attempt, self.policy, hint is not None)
+            _say("Scaleway", what, outcome, wait, attempt, self.policy, hint is not None)
             time.sleep(wait)
 
     return LoggedRetry
@@ -103,12 +107,12 @@ def _cloudflare_class():
         def _calculate_retry_timeout(self, remaining_retries, options, response_headers=None) -> float:
             attempt = options.get_max_retries(self.max_retries) - remaining_retries + 1
             hint = self._parse_retry_after_header(response_headers)
-            wait = backoff_wait(self.swarmwiz_policy, attempt, hint if hint is not None and hint <= 60 else None)
-            status = "429 or 5xx" if response_headers is not None else "nothing (timeout or connection error)"
+            wait = backoff_wait(self.swarmwiz_policy, attempt, hint)  # a long Retry-After is capped at max_wait
+            outcome = "answered 429 or 5xx" if response_headers is not None else "gave no answer (timeout or refused)"
             _say(
                 "Cloudflare",
                 f"{options.method.upper()} {options.url}",
-                status,
+                outcome,
                 wait,
                 attempt,
                 self.swarmwiz_policy,
