@@ -1,7 +1,8 @@
 """The only code that deletes cloud objects: those `Inventory.cluster_objects` proved to be the cluster's own.
 
 Order: servers first (terminate is asynchronous: wait until they are gone, bounded), then what they used: DNS
-records, IPs, security groups, volumes, private networks, and the SSH key last.
+records, IPs, security groups, volumes (those listed, and those the servers had attached: a block volume outlives
+a terminate), private networks, and the SSH key last. Objects still in use (409/412) are retried, bounded.
 """
 
 from __future__ import annotations
@@ -57,24 +58,26 @@ class Cleanup:
                 + "; nothing was deleted.",
                 title="Not deleted",
             )
-        order = {kind: i for i, kind in enumerate(DELETE_ORDER)}
-        return self._delete_in_order(sorted(chosen, key=lambda o: order.get(o.kind, len(order))))
+        return self._delete_in_order(chosen)
 
     def _delete_in_order(self, chosen: list[CloudObject]) -> Iterator[CloudObject]:
         servers = [o for o in chosen if o.kind == "server"]
-        for server in servers:
-            self._stop_server(server)
+        # Volumes attached to an owned server are its own too; a block volume outlives a terminate.
+        attached = [v for server in servers for v in self._stop_server(server)]
         for server in servers:
             self._wait_gone(server)
             yield server
-        for obj in chosen:
-            if obj.kind != "server":
-                self._delete(obj)
-                yield obj
+        listed = {o.id for o in chosen}
+        rest = [o for o in chosen if o.kind != "server"] + [v for v in attached if v.id not in listed]
+        order = {kind: i for i, kind in enumerate(DELETE_ORDER)}
+        for obj in sorted(rest, key=lambda o: order.get(o.kind, len(order))):
+            self._delete(obj)
+            yield obj
 
     # -- servers --------------------------------------------------------------------------------------------------
-    def _stop_server(self, obj: CloudObject) -> None:
-        """A running server is terminated (asynchronous); a stopped one cannot be, and is deleted instead."""
+    def _stop_server(self, obj: CloudObject) -> list[CloudObject]:
+        """Terminate a running server (asynchronous), delete a stopped one (terminate needs a running server);
+        returns its volumes, which are deleted after it is gone (local ones go with it: their 404 is fine)."""
         instance = self.api.instance()
         try:
             server = instance.get_server(server_id=obj.id, zone=obj.zone).server
@@ -83,7 +86,18 @@ class Cleanup:
             else:
                 instance.delete_server(server_id=obj.id, zone=obj.zone)
         except ApiNotFound:
-            pass  # already gone
+            return []  # already gone
+        volumes = (server.volumes or {}).values() if server is not None else []
+        return [
+            CloudObject(
+                "block volume" if str(v.volume_type) == "sbs_volume" else "volume",
+                v.name or v.id,
+                v.id,
+                obj.zone,
+                owner_id=obj.owner_id,
+            )
+            for v in volumes
+        ]
 
     def _wait_gone(self, obj: CloudObject) -> None:
         deadline = time.monotonic() + self.server_timeout
@@ -117,10 +131,20 @@ class Cleanup:
             "ssh key": lambda: self.api.iam().delete_ssh_key(ssh_key_id=obj.id),
             "dns record": self._delete_record(obj),
         }
-        try:
-            deleters[obj.kind]()
-        except ApiNotFound:
-            log.info("%s was already gone", obj.describe())
+        deadline = time.monotonic() + self.server_timeout
+        while True:
+            try:
+                deleters[obj.kind]()
+                return
+            except ApiNotFound:
+                log.info("%s was already gone", obj.describe())
+                return
+            except ApiError as exc:
+                # 409/412: still in use (a volume detaching from its terminated server, an IP being released).
+                if exc.status not in (409, 412) or time.monotonic() >= deadline:
+                    raise
+            log.info("waiting for %s to be free before deleting it (up to %g s)", obj.describe(), self.server_timeout)
+            self._sleep(self.poll)
 
     def _delete_record(self, obj: CloudObject) -> Callable[[], None]:
         def delete() -> None:
