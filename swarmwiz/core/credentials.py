@@ -303,7 +303,7 @@ def check_format(creds: Credentials) -> list[Check]:
 
 
 def validate_live(creds: Credentials, endpoints=None, *, domain: str | None = None) -> None:
-    """Format then live checks; CredentialError with the first failure's sentence (see cloud.validate_credentials)."""
-    from swarmwiz.core.cloud import require_valid
+    """Format then live checks; CredentialError with the first failure's sentence (see api.validate)."""
+    from swarmwiz.core.api.validate import require_valid
 
     require_valid(creds, endpoints, domain=domain)

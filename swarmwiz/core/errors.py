@@ -107,3 +107,45 @@ def os_error(exc: OSError, doing: str | None = None) -> SwarmwizError:
     if exc.errno in _USAGE_ERRNOS:
         return InputError(message, title="File not usable")
     return SwarmwizError(message, title="File error")
+
+
+class ApiError(SwarmwizError):
+    """A cloud API (Scaleway or Cloudflare) refused or failed a call; the message names the API and the call,
+    never a secret. `status` is the HTTP status (None when there was no answer), `reason` the API's error type or
+    reason ("expired", "permissions_denied"), `detail` what the API said in a few words (for other sentences)."""
+
+    title = "Cloud API error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        api: str = "",
+        status: int | None = None,
+        reason: str = "",
+        detail: str = "",
+    ) -> None:
+        super().__init__(message, title=title)
+        self.api = api
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
+class ApiDenied(ApiError, CredentialError):
+    """401 or 403: the credentials are rejected or lack a permission."""
+
+    title = "Credentials"
+
+
+class ApiNotFound(ApiError):
+    """404: the object (or the route) does not exist."""
+
+    title = "Not found"
+
+
+class ApiUnreachable(ApiError, CredentialError):
+    """The API did not answer (refused, unknown host, timeout), after the bounded retries."""
+
+    title = "API unreachable"

@@ -21,10 +21,10 @@ from typing import Any
 
 from swarmwiz.core import events as ev
 from swarmwiz.core import tfstate
+from swarmwiz.core.api.inventory import CloudObject, ClusterObjects, DnsRecord, Inventory
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
-from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
 from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.status import ClusterStatus
@@ -71,7 +71,7 @@ class Pipeline:
         self._env: dict[str, str] | None = None
         self._secrets: list[str] = []
         self._tf = None
-        self._cloud_client: CloudClient | None = None
+        self._cloud_client: Inventory | None = None
         self._cancelled = threading.Event()
 
     @classmethod
@@ -113,11 +113,18 @@ class Pipeline:
             self._tf = Terraform(self.workspace.path, env=self._environment(), engine=engine, secrets=self._secrets)
         return self._tf
 
-    def _cloud(self) -> CloudClient:
+    def _cloud(self) -> Inventory:
         """The one API client of this pipeline (its HTTP connections are reused across phases)."""
         if self._cloud_client is None:
-            self._cloud_client = CloudClient(self._environment())
+            from swarmwiz.core.api.clients import ApiClients
+
+            self._environment()  # the target is prepared (the lab started) before its endpoints are read
+            self._cloud_client = Inventory(ApiClients(self.target.credentials(), self.target.endpoints()))
         return self._cloud_client
+
+    def _owner_id(self) -> str | None:
+        """The workspace's owner id (None for a workspace made before owner ids: then nothing is provably ours)."""
+        return getattr(self.workspace, "owner_id", None)
 
     def cancel(self) -> None:
         """First Ctrl-C: ask Terraform to stop safely (in-flight operations finish, state is saved)."""
@@ -312,7 +319,7 @@ class Pipeline:
         return records
 
     def _cluster_records(self) -> list[DnsRecord]:
-        prefix = f"swarmwiz:{self.spec.name}:"
+        prefix = f"swarmwiz:{self.spec.name}:" + (f"{self._owner_id()}:" if self._owner_id() else "")
         return [r for r in self._cloud().dns_records(self.spec.domain) if r.comment.startswith(prefix)]
 
     def _status(self, nodes: list[Any], dns: list[DnsRecord]) -> ClusterStatus:
@@ -443,8 +450,14 @@ class Pipeline:
             self.workspace.set_state("destroyed" if not left else "destroy-incomplete", nodes=0)
             return DestroyReport(self.spec.name, [o.describe() for o in left])
 
+    def _cluster_objects(self) -> ClusterObjects:
+        spec = self.spec
+        return self._cloud().cluster_objects(spec.name, self._owner_id(), spec.region, list(spec.zones), spec.domain)
+
     def _leftovers(self) -> list[CloudObject]:
-        return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
+        """What remains of the cluster: its owned objects (without an owner id: everything carrying its name)."""
+        found = self._cluster_objects()
+        return found.owned if found.owner_id else found.foreign
 
     def _state_ids(self) -> set[str]:
         """IDs of every object in the Terraform state; StateUnreadable when it cannot be read."""
@@ -477,15 +490,17 @@ class Pipeline:
                 "them in the cloud consoles",
                 title="Untracked objects",
             )
+
+        from swarmwiz.core.api.cleanup import Cleanup
+
+        # Refuses (before the notice) objects not proved to carry this workspace's owner id.
+        deleting = Cleanup(self._cloud().api, self.spec.region, self._owner_id()).delete_all(untracked)
         yield ev.Notice(
             phase,
             f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
             "interrupted run); deleting them: " + listing,
         )
-        cloud = self._cloud()
-        order = {kind: i for i, kind in enumerate(cloud.DELETE_ORDER)}
-        for obj in sorted(untracked, key=lambda o: order.get(o.kind, 99)):
-            cloud.delete(obj, self.spec.region)
+        for obj in deleting:
             yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
 
     def access_hints(self, status: ClusterStatus) -> list[str]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from swarmwiz.core.credentials import FIELDS, Credentials, KeyringStore, load_credentials
 
 if TYPE_CHECKING:
-    from swarmwiz.core.cloud import Endpoints
+    from swarmwiz.core.api import Endpoints
 
 # The variables that move the APIs (the providers read the same names); everything else of the caller's
 # environment stays out of Terraform's.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from swarmwiz.core.api.inventory import DnsRecord
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import (
     Event,
@@ -20,7 +21,6 @@ from swarmwiz.core.events import (
     PhaseStarted,
     PlanSummary,
 )
-from swarmwiz.core.inventory import DnsRecord
 from swarmwiz.core.pipeline import ClusterStatus, DestroyReport, InventoryItem
 from swarmwiz.core.swarm import NodeStatus
 from swarmwiz.core.tfevents import StreamParser

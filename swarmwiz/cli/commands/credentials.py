@@ -111,7 +111,7 @@ def _prompt(store: KeyringStore) -> Credentials | None:
 
 
 def _check(args: argparse.Namespace, target: Target) -> int:
-    from swarmwiz.core.cloud import validate_credentials
+    from swarmwiz.core.api.validate import validate_credentials
 
     target.prepare()
     creds, sources = target.credential_sources()
