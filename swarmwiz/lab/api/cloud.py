@@ -33,8 +33,53 @@ def uuid_ok(value: str) -> bool:
 def paginate(items: list, query: dict) -> tuple[list, int]:
     """Slice `items` by the page/per_page query parameters both APIs use."""
     number = max(int(query.get("page", 1) or 1), 1)
-    per_page = max(int(query.get("per_page", 50) or 50), 1)
+    per_page = max(int(query.get("per_page") or query.get("page_size") or 50), 1)  # Instance / the newer APIs
     return items[(number - 1) * per_page : number * per_page], len(items)
+
+
+def values(query: dict, key: str) -> list[str]:
+    """A list parameter's values: the Instance API joins them with commas, the newer APIs repeat the name."""
+    return [v for v in (query.get(key) or "").split(",") if v]
+
+
+# How a list parameter compares with a field of the answer: (field, how).
+Filters = dict[str, tuple[str, str]]
+
+
+def _keep(item: dict, field: str, how: str, wanted: str, query: dict, param: str) -> bool:
+    have = item.get(field)
+    if how == "eq":
+        return str(have) == wanted
+    if how == "contains":  # Scaleway's name filters match a part of the name
+        return wanted in str(have or "")
+    if how == "bool":
+        return bool(have) == (wanted.lower() == "true")
+    asked = set(values(query, param))
+    if how == "all":  # Instance: every tag asked for
+        return asked <= set(have or [])
+    if how == "any":  # VPC, IPAM: one or more of the tags asked for
+        return bool(asked & set(have or []))
+    if how == "in":
+        return str(have) in asked
+    raise ValueError(how)
+
+
+def filtered(items: list[dict], query: dict, filters: Filters) -> list[dict]:
+    """`items` (answers) that pass every filter the query sets, then ordered as `order` / `order_by` asks."""
+    for param, (field, how) in filters.items():
+        if query.get(param) not in (None, ""):
+            items = [x for x in items if _keep(x, field, how, query[param], query, param)]
+    order = query.get("order_by") or query.get("order")
+    if order:
+        key, _, direction = order.rpartition("_")
+        field = {"created_at": "created_at", "creation_date": "creation_date", "name": "name"}.get(key)
+        if field:
+            items = sorted(
+                items,
+                key=lambda x: str(x.get(field) or x.get("created_at") or x.get("creation_date") or ""),
+                reverse=direction == "desc",
+            )
+    return items
 
 
 def with_lock_released(lock: threading.RLock, fn: Any) -> Any:
@@ -146,7 +191,13 @@ def summarize(state: dict) -> dict:
         ],
         "ssh_keys": [{"id": k["id"], "name": k["name"]} for k in s["ssh_keys"].values()],
         "dns_records": [
-            {"id": r["id"], "name": r["name"], "type": r["type"], "content": r.get("content")}
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "type": r["type"],
+                "content": r.get("content"),
+                "comment": r.get("comment"),
+            }
             for r in s["dns_records"].values()
         ],
     }

@@ -65,7 +65,7 @@ def make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            query = {k: ",".join(v) for k, v in parse_qs(url.query).items()}  # repeated values: a,b
             length = int(self.headers.get("Content-Length") or 0)
             body = _decode(self.headers, self.rfile.read(length) if length else b"")
             headers: dict[str, str] = {}

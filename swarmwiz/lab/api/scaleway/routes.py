@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from swarmwiz.lab.api.cloud import now, paginate
+from swarmwiz.lab.api.cloud import Filters, filtered, now, paginate, values
 from swarmwiz.lab.api.errors import RawBody, scw_error, scw_invalid, scw_not_found
 from swarmwiz.lab.api.router import Router
 from swarmwiz.lab.api.scaleway import power, views
@@ -17,6 +17,44 @@ ID = r"(?P<id>[^/]+)"
 INSTANCE = f"/instance/v1/zones/{ZONE}"
 SERVER = INSTANCE + "/servers/" + ID
 VPC = f"/vpc/v2/regions/{REGION}"
+
+# The list parameters of the real APIs (scaleway SDK 2.12) and how each compares with a field of the answer.
+_INSTANCE: Filters = {
+    "project": ("project", "eq"),
+    "organization": ("organization", "eq"),
+    "name": ("name", "contains"),
+    "tags": ("tags", "all"),
+}
+FILTERS: dict[str, Filters] = {
+    "servers": {
+        **_INSTANCE,
+        "commercial_type": ("commercial_type", "eq"),
+        "state": ("state", "eq"),
+        "servers": ("id", "in"),
+    },
+    "ips": {**_INSTANCE, "type": ("type", "eq")},
+    "security_groups": {**_INSTANCE, "project_default": ("project_default", "bool")},
+    "private_networks": {
+        "project_id": ("project_id", "eq"),
+        "organization_id": ("organization_id", "eq"),
+        "name": ("name", "contains"),
+        "tags": ("tags", "any"),
+        "vpc_id": ("vpc_id", "eq"),
+        "private_network_ids": ("id", "in"),
+        "dhcp_enabled": ("dhcp_enabled", "bool"),
+    },
+    "ssh_keys": {
+        "project_id": ("project_id", "eq"),
+        "organization_id": ("organization_id", "eq"),
+        "name": ("name", "contains"),
+        "disabled": ("disabled", "bool"),
+    },
+    "projects": {
+        "organization_id": ("organization_id", "eq"),
+        "name": ("name", "contains"),
+        "project_ids": ("id", "in"),
+    },
+}
 
 
 class ScalewayRoutes:
@@ -40,7 +78,7 @@ class ScalewayRoutes:
         add(
             "GET",
             "/account/v3/projects",
-            lambda m, q, b: (200, {"projects": [views.project_view(cloud)], "total_count": 1}),
+            lambda m, q, b: (200, self.list_projects(q)),
         )
         add("POST", "/iam/v1alpha1/ssh-keys", lambda m, q, b: (200, views.ssh_key_view(cloud, sw.create_ssh_key(b))))
         add("GET", "/iam/v1alpha1/ssh-keys", self.list_ssh_keys)
@@ -145,11 +183,7 @@ class ScalewayRoutes:
     def lister(self, kind: str, key: str, view: Any) -> Any:
         def handler(m: dict, q: dict, b: Any) -> tuple[int, dict]:
             items = [view(self.cloud, x) for x in self.sw.state[kind].values() if x.get("zone") == m["zone"]]
-            if q.get("tags"):
-                items = [x for x in items if set(q["tags"].split(",")) <= set(x.get("tags") or [])]
-            if q.get("name"):
-                items = [x for x in items if q["name"] in x.get("name", "")]
-            page, total = paginate(items, q)
+            page, total = paginate(filtered(items, q, FILTERS[kind]), q)
             return 200, {key: page, "total_count": total}
 
         return handler
@@ -181,9 +215,13 @@ class ScalewayRoutes:
             )
         return 200, views.project_view(self.cloud)
 
+    def list_projects(self, q: dict) -> dict:
+        page, total = paginate(filtered([views.project_view(self.cloud)], q, FILTERS["projects"]), q)
+        return {"projects": page, "total_count": total}
+
     def list_ssh_keys(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         keys = [views.ssh_key_view(self.cloud, k) for k in self.sw.state["ssh_keys"].values()]
-        page, total = paginate(keys, q)
+        page, total = paginate(filtered(keys, q, FILTERS["ssh_keys"]), q)
         return 200, {"ssh_keys": page, "total_count": total}
 
     def update_ssh_key(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
@@ -246,15 +284,19 @@ class ScalewayRoutes:
         return 204, None
 
     def list_servers(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
-        items = [s for s in self.sw.state["servers"].values() if s["zone"] == m["zone"]]
-        if q.get("project"):
-            items = [s for s in items if s["project"] == q["project"]]
-        if q.get("name"):
-            items = [s for s in items if q["name"] in s["name"]]
-        if q.get("tags"):
-            items = [s for s in items if set(q["tags"].split(",")) <= set(s["tags"])]
+        items = [views.server_view(self.cloud, s) for s in self.sw.state["servers"].values() if s["zone"] == m["zone"]]
+        items = filtered(items, q, FILTERS["servers"])
+        networks = set(values(q, "private_network") + values(q, "private_networks"))
+        if networks:
+            items = [s for s in items if networks & {n["private_network_id"] for n in s["private_nics"]}]
+        if q.get("with_ip"):
+            items = [s for s in items if any(ip["address"] == q["with_ip"] for ip in s["public_ips"])]
+        if q.get("without_ip", "").lower() == "true":
+            items = [s for s in items if not s["public_ips"]]
+        if q.get("private_nic_mac_address"):
+            items = [s for s in items if q["private_nic_mac_address"] in {n["mac_address"] for n in s["private_nics"]}]
         page, total = paginate(items, q)
-        return 200, {"servers": [views.server_view(self.cloud, s) for s in page], "total_count": total}
+        return 200, {"servers": page, "total_count": total}
 
     def update_server(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
         server = self.zonal("servers", "instance_server", m)
@@ -308,9 +350,9 @@ class ScalewayRoutes:
         items = [
             views.pn_view(self.cloud, p)
             for p in self.sw.state["private_networks"].values()
-            if p["region"] == m["region"] and (not q.get("name") or q["name"] in p["name"])
+            if p["region"] == m["region"]
         ]
-        page, total = paginate(items, q)
+        page, total = paginate(filtered(items, q, FILTERS["private_networks"]), q)
         return 200, {"private_networks": page, "total_count": total}
 
     def update_pn(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:

@@ -241,6 +241,9 @@ class Scaleway:
             "project_id": self._project(body, "project_id"),
             "subnet": str(net),
             "subnet_id": str(uuid.uuid4()),
+            # Scaleway adds an IPv6 /64 (unique local) to every new private network.
+            "subnet6": str(ipaddress.IPv6Network((b"\xfd" + uuid.uuid4().bytes[:7] + bytes(8), 64))),
+            "subnet6_id": str(uuid.uuid4()),
             "vpc_id": body.get("vpc_id") or self._default_vpc(region),
             "created_at": now(),
             "updated_at": now(),
@@ -269,11 +272,25 @@ class Scaleway:
             "mac": mac,
             "address": address,
             "prefixlen": net.prefixlen,
+            "address6": self._address6(pn),
+            "ip_id": str(uuid.uuid4()),
+            "ip6_id": str(uuid.uuid4()),
             "creation_date": now(),
             "tags": body.get("tags") or [],
         }
         self.state["private_nics"][nic["id"]] = nic
         return nic
+
+    def _address6(self, pn: dict) -> str | None:
+        """A free address in the network's IPv6 /64 (random interface id, as SLAAC-style IPAM gives)."""
+        if not pn.get("subnet6"):  # a network from a lab state written before dual stack
+            return None
+        net = ipaddress.IPv6Network(pn["subnet6"])
+        used = {n.get("address6") for n in self.state["private_nics"].values()}
+        while True:
+            address = str(net[int.from_bytes(uuid.uuid4().bytes[:8]) or 1])
+            if address not in used:
+                return address
 
     def apply_faults(self, name: str, commercial_type: str, zone: str) -> None:
         for rule in self.cloud.faults():

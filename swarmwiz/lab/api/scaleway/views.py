@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from swarmwiz.lab.api.cloud import LabCloud, paginate
+from swarmwiz.lab.api.cloud import Filters, LabCloud, filtered, paginate, values
 from swarmwiz.lab.api.errors import scw_not_found
 
 
@@ -135,15 +135,20 @@ def sg_view(cloud: LabCloud, sg: dict) -> dict:
 
 
 def pn_view(cloud: LabCloud, pn: dict) -> dict:
-    subnet = {
-        "id": pn["subnet_id"],
-        "created_at": pn["created_at"],
-        "updated_at": pn["updated_at"],
-        "subnet": pn["subnet"],
-        "project_id": pn["project_id"],
-        "private_network_id": pn["id"],
-        "vpc_id": pn["vpc_id"],
-    }
+    subnets = [
+        {
+            "id": subnet_id,
+            "created_at": pn["created_at"],
+            "updated_at": pn["updated_at"],
+            "subnet": subnet,
+            "project_id": pn["project_id"],
+            "private_network_id": pn["id"],
+            "region": pn["region"],
+            "vpc_id": pn["vpc_id"],
+        }
+        for subnet_id, subnet in ((pn["subnet_id"], pn["subnet"]), (pn.get("subnet6_id"), pn.get("subnet6")))
+        if subnet
+    ]
     return {
         "id": pn["id"],
         "name": pn["name"],
@@ -153,9 +158,10 @@ def pn_view(cloud: LabCloud, pn: dict) -> dict:
         "tags": pn["tags"],
         "created_at": pn["created_at"],
         "updated_at": pn["updated_at"],
-        "subnets": [subnet],
+        "subnets": subnets,
         "vpc_id": pn["vpc_id"],
         "dhcp_enabled": True,
+        "has_s3_integration": False,
         "default_route_propagation_enabled": False,
     }
 
@@ -173,35 +179,77 @@ def nic_view(cloud: LabCloud, nic: dict) -> dict:
     }
 
 
+def _ipam_entries(cloud: LabCloud, nic: dict) -> list[dict]:
+    """The IPAM addresses of one private NIC, newest first: its IPv6 one, then its IPv4 one (as recorded)."""
+    pn = cloud.state["private_networks"].get(nic["pn_id"], {})
+    server = cloud.state["servers"].get(nic["server_id"], {})
+    common = {
+        "project_id": pn.get("project_id"),
+        "created_at": nic["creation_date"],
+        "updated_at": nic["creation_date"],
+        "region": pn.get("region"),
+        "zone": None,
+        "resource": {
+            "type": "instance_private_nic",
+            "id": nic["id"],
+            "mac_address": nic["mac"].upper(),
+            "name": server.get("name"),
+        },
+        "tags": [],
+        "reverses": [],
+        # Not in the real answer (its source names the subnet only); kept for the private_network_id filter.
+        "_vpc_id": pn.get("vpc_id"),
+        "_server_id": nic["server_id"],
+    }
+    v4 = {
+        **common,
+        "id": nic.get("ip_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, nic["id"])),
+        "address": f"{nic['address']}/{nic['prefixlen']}",
+        "is_ipv6": False,
+        "source": {"subnet_id": pn.get("subnet_id"), "private_network_id": nic["pn_id"]},
+    }
+    if not nic.get("address6"):
+        return [v4]
+    v6 = {
+        **common,
+        "id": nic["ip6_id"],
+        "address": f"{nic['address6']}/64",
+        "is_ipv6": True,
+        "source": {"subnet_id": pn.get("subnet6_id"), "private_network_id": nic["pn_id"]},
+    }
+    return [v6, v4]
+
+
+IPAM_FILTERS: Filters = {
+    "project_id": ("project_id", "eq"),
+    "is_ipv6": ("is_ipv6", "bool"),
+    "ip_ids": ("id", "in"),
+    "tags": ("tags", "any"),
+    "vpc_id": ("_vpc_id", "eq"),
+}
+
+
 def ipam_ips(cloud: LabCloud, query: dict) -> dict:
-    out = []
-    for nic in cloud.state["private_nics"].values():
-        if query.get("resource_id") not in (None, nic["id"], nic["server_id"]):
-            continue
-        if query.get("private_network_id") not in (None, nic["pn_id"]):
-            continue
-        pn = cloud.state["private_networks"].get(nic["pn_id"], {})
-        out.append(
-            {
-                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, nic["id"])),
-                "address": f"{nic['address']}/{nic['prefixlen']}",
-                "is_ipv6": False,
-                "project_id": pn.get("project_id"),
-                "created_at": nic["creation_date"],
-                "updated_at": nic["creation_date"],
-                "region": pn.get("region"),
-                "zone": nic["zone"],
-                "source": {"private_network_id": nic["pn_id"], "subnet_id": pn.get("subnet_id")},
-                "resource": {
-                    "type": "instance_private_nic",
-                    "id": nic["id"],
-                    "mac_address": nic["mac"],
-                    "name": None,
-                },
-                "tags": [],
-                "reverses": [],
-            }
-        )
+    """IPAM's list of addresses, with the filters of the real API (resource, network, project, family...)."""
+    out = [ip for nic in cloud.state["private_nics"].values() for ip in _ipam_entries(cloud, nic)]
+    out = filtered(out, query, IPAM_FILTERS)
+    resources = set(values(query, "resource_id") + values(query, "resource_ids"))
+    if resources:  # the provider asks with the server's id; the NIC's id works too
+        out = [ip for ip in out if resources & {ip["resource"]["id"], ip["_server_id"]}]
+    if query.get("private_network_id"):
+        out = [ip for ip in out if ip["source"]["private_network_id"] == query["private_network_id"]]
+    if query.get("organization_id") and query["organization_id"] != cloud.organization:
+        out = []
+    types = set(values(query, "resource_type") + values(query, "resource_types"))
+    if types:
+        out = [ip for ip in out if ip["resource"]["type"] in types]
+    if query.get("mac_address"):
+        out = [ip for ip in out if ip["resource"]["mac_address"].lower() == query["mac_address"].lower()]
+    if query.get("resource_name"):
+        out = [ip for ip in out if ip["resource"]["name"] == query["resource_name"]]
+    if query.get("attached", "").lower() == "false":
+        out = []  # every lab address belongs to a NIC
+    out = [{k: v for k, v in ip.items() if not k.startswith("_")} for ip in out]
     page, total = paginate(out, query)
     return {"ips": page, "total_count": total}
 
