@@ -131,6 +131,14 @@ class Lab:
         "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}]."""
         files.write_json(self.dir / files.FAULTS_FILE, rules)
 
+    def set_options(self, **options: object) -> None:
+        """Lab options where real accounts differ, read at each call: default_vpc=False (a project created after
+        2025-05-13 has no default VPC), fault_rate=0.05 (share of calls answered 429/503), quotas={"instances": 3}.
+        """
+        with files.locked(self.dir):
+            current = files.read_json(self.dir / files.OPTIONS_FILE, {})
+            files.write_json(self.dir / files.OPTIONS_FILE, {**current, **options})
+
     def env(self) -> dict[str, str]:
         """Variables that point terraform and swarmwiz's API clients at the lab, lab credentials included."""
         info = self._info()

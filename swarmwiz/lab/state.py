@@ -18,6 +18,7 @@ STATE_FILE = "state.json"
 CREDENTIALS_FILE = "credentials.json"
 DAEMON_FILE = "api.json"
 FAULTS_FILE = "faults.json"
+OPTIONS_FILE = "options.json"
 LOCK_FILE = "lab.lock"
 
 

@@ -301,3 +301,37 @@ def test_list_filters_of_the_real_api(api_lab):
     assert iam.list_ssh_keys(name="nobody").ssh_keys == [] and len(iam.list_ssh_keys(name="adm").ssh_keys) == 1
     projects = AccountV3ProjectAPI(client).list_projects(name="not-this-one").projects
     assert projects == []
+
+
+def test_vpcs_default_overlap_and_projects_without_a_default_vpc(api_lab):
+    """A default VPC per region (unless the project is too new to have one), and no overlapping subnets in a VPC."""
+    vpc_api = VpcV2API(api_lab.scaleway())
+
+    def network(name: str, subnet: str, vpc_id=None):
+        return vpc_api.create_private_network(
+            name=name, subnets=[subnet], vpc_id=vpc_id, default_route_propagation_enabled=False
+        )
+
+    default = [v for v in vpc_api.list_vp_cs(is_default=True).vpcs]
+    assert len(default) == 1 and default[0].name == "default"
+    first = network("one", "172.16.8.0/22")
+    assert first.vpc_id == default[0].id
+    with pytest.raises(ScalewayException) as caught:
+        network("two", "172.16.10.0/24")  # inside 172.16.8.0/22, same (default) VPC
+    body = error_body(caught.value)
+    assert caught.value.status_code == 400 and body["type"] == "invalid_arguments"
+    assert (
+        body["details"][0]["argument_name"] == "subnets"
+        and "subnet_overlaps_in_vpc" in body["details"][0]["help_message"]
+    )
+    own = vpc_api.create_vpc(name="mine", enable_routing=True, enable_transitivity=False)
+    assert network("two", "172.16.8.0/22", vpc_id=own.id).vpc_id == own.id  # another VPC may reuse it
+    with pytest.raises(ScalewayException) as caught:
+        vpc_api.delete_vpc(vpc_id=own.id)
+    assert caught.value.status_code == 412
+
+    Lab(api_lab.lab_dir).set_options(default_vpc=False)
+    with pytest.raises(ScalewayException) as caught:
+        network("three", "172.16.20.0/22", vpc_id=None)
+    assert caught.value.status_code == 400 and error_body(caught.value)["details"][0]["argument_name"] == "vpc_id"
+    assert network("three", "172.16.20.0/22", vpc_id=own.id).vpc_id == own.id

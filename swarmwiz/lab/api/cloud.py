@@ -15,7 +15,26 @@ from swarmwiz.lab import state as files
 from swarmwiz.lab.api.errors import scw_not_found
 
 FAULTS_ENV = "SWARMWIZ_LAB_FAULTS"
-KINDS = ("servers", "ips", "security_groups", "private_networks", "private_nics", "ssh_keys", "dns_records")
+FAULT_RATE_ENV = "SWARMWIZ_LAB_FAULT_RATE"
+NO_DEFAULT_VPC_ENV = "SWARMWIZ_LAB_NO_DEFAULT_VPC"
+# Lab options where real accounts differ; options.json (Lab.set_options) overrides the environment.
+DEFAULT_OPTIONS = {
+    "default_vpc": True,  # False: a project created after 2025-05-13, which has no default VPC
+    "fault_rate": 0.0,  # share of API calls answered 429 (with Retry-After) or 503, on both APIs
+    "retry_after": 1,  # seconds, in the Retry-After header of an injected 429
+    "quotas": {},  # per project: {"instances": 10, "ips": 10}; absent means unlimited
+}
+KINDS = (
+    "servers",
+    "ips",
+    "security_groups",
+    "private_networks",
+    "private_nics",
+    "ssh_keys",
+    "dns_records",
+    "volumes",
+    "vpcs",
+)
 
 
 def now() -> str:
@@ -139,6 +158,16 @@ class LabCloud:
         rules += files.read_json(self.lab_dir / files.FAULTS_FILE, [])
         return rules
 
+    def options(self) -> dict:
+        """The lab options: defaults, then the environment at daemon start, then options.json."""
+        options = dict(DEFAULT_OPTIONS)
+        if os.environ.get(FAULT_RATE_ENV):
+            options["fault_rate"] = float(os.environ[FAULT_RATE_ENV])
+        if os.environ.get(NO_DEFAULT_VPC_ENV, "") not in ("", "0"):
+            options["default_vpc"] = False
+        options.update(files.read_json(self.lab_dir / files.OPTIONS_FILE, {}))
+        return options
+
     def get(self, kind: str, resource: str, rid: str, zone: str | None = None) -> dict:
         """The stored item, or the Scaleway not-found answer (also when it lives in another zone)."""
         item = self.state[kind].get(rid)
@@ -147,7 +176,11 @@ class LabCloud:
         return item
 
     def empty(self) -> bool:
-        return not any(self.state.values())
+        """Nothing a user created (default VPCs come with the project)."""
+        return not any(
+            items if kind != "vpcs" else [v for v in items.values() if not v.get("is_default")]
+            for kind, items in self.state.items()
+        )
 
 
 def summarize(state: dict) -> dict:
@@ -190,6 +223,16 @@ def summarize(state: dict) -> dict:
             for p in s["private_networks"].values()
         ],
         "ssh_keys": [{"id": k["id"], "name": k["name"]} for k in s["ssh_keys"].values()],
+        "volumes": [
+            {
+                "id": v["id"],
+                "name": v["name"],
+                "zone": v["zone"],
+                "type": v["volume_type"],
+                "server_id": v.get("server_id"),
+            }
+            for v in s["volumes"].values()
+        ],
         "dns_records": [
             {
                 "id": r["id"],

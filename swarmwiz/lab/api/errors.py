@@ -35,6 +35,16 @@ def scw_invalid(field: str, problem: str) -> APIError:
     return scw_error(400, "invalid_request_error", "Validation Error", fields={field: [problem]})
 
 
+def invalid_argument(argument: str, reason: str, help_message: str) -> APIError:
+    """Scaleway's 400 invalid_arguments, one detail (the Go SDK prints "ARG is invalid for REASON, HELP")."""
+    return scw_error(
+        400,
+        "invalid_arguments",
+        "invalid argument(s)",
+        details=[{"argument_name": argument, "reason": reason, "help_message": help_message}],
+    )
+
+
 def scw_denied(resource: str, action: str) -> APIError:
     return scw_error(
         403, "permissions_denied", "insufficient permissions", details=[{"resource": resource, "action": action}]

@@ -65,6 +65,7 @@ def server_action(sw: Scaleway, server: dict, action: str) -> dict:
             "description": f"server_{action}",
             "status": "success",
             "href_from": f"/servers/{server['id']}/action",
+            "href_result": f"/servers/{server['id']}",
             "progress": 100,
             "started_at": now(),
             "terminated_at": now(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from swarmwiz.lab.api.cloud import Filters, filtered, now, paginate, values
+from swarmwiz.lab.api.cloud import Filters, filtered, now, paginate, uuid_ok, values
 from swarmwiz.lab.api.errors import RawBody, scw_error, scw_invalid, scw_not_found
 from swarmwiz.lab.api.router import Router
 from swarmwiz.lab.api.scaleway import power, views
@@ -42,6 +42,14 @@ FILTERS: dict[str, Filters] = {
         "vpc_id": ("vpc_id", "eq"),
         "private_network_ids": ("id", "in"),
         "dhcp_enabled": ("dhcp_enabled", "bool"),
+    },
+    "vpcs": {
+        "project_id": ("project_id", "eq"),
+        "organization_id": ("organization_id", "eq"),
+        "name": ("name", "contains"),
+        "tags": ("tags", "any"),
+        "is_default": ("is_default", "bool"),
+        "routing_enabled": ("routing_enabled", "bool"),
     },
     "ssh_keys": {
         "project_id": ("project_id", "eq"),
@@ -99,7 +107,7 @@ class ScalewayRoutes:
         add(
             "GET",
             INSTANCE + "/ips/" + ID,
-            lambda m, q, b: (200, {"ip": views.ip_view(cloud, self.zonal("ips", "ip", m))}),
+            lambda m, q, b: (200, {"ip": views.ip_view(cloud, self.zonal("ips", "instance_ip", m))}),
         )
         add("PATCH", INSTANCE + "/ips/" + ID, self.update_ip)
         add("DELETE", INSTANCE + "/ips/" + ID, self.delete_ip)
@@ -114,7 +122,7 @@ class ScalewayRoutes:
             groups + "/" + ID,
             lambda m, q, b: (
                 200,
-                {"security_group": views.sg_view(cloud, self.zonal("security_groups", "security_group", m))},
+                {"security_group": views.sg_view(cloud, self.zonal("security_groups", "instance_security_group", m))},
             ),
         )
         add("PATCH", groups + "/" + ID, self.update_sg)
@@ -157,6 +165,7 @@ class ScalewayRoutes:
         add("DELETE", SERVER + "/user_data/(?P<key>[^/]+)", self.delete_user_data)
         add("POST", SERVER + "/private_nics", self.create_nic)
         add("GET", SERVER + "/private_nics", self.list_nics)
+        add("GET", SERVER + "/private_nics/(?P<nic>[^/]+)", self.get_nic)
         add("DELETE", SERVER + "/private_nics/(?P<nic>[^/]+)", self.delete_nic)
 
     def _vpc(self, add: Any) -> None:
@@ -168,10 +177,19 @@ class ScalewayRoutes:
         add("GET", f"{VPC}/private-networks/{ID}", lambda m, q, b: (200, views.pn_view(cloud, self.regional(m))))
         add("PATCH", f"{VPC}/private-networks/{ID}", self.update_pn)
         add("DELETE", f"{VPC}/private-networks/{ID}", self.delete_pn)
+        add("POST", VPC + "/vpcs", lambda m, q, b: (200, views.vpc_view(cloud, sw.create_vpc(m["region"], b))))
+        add("GET", VPC + "/vpcs", self.list_vpcs)
+        add("GET", f"{VPC}/vpcs/{ID}", lambda m, q, b: (200, views.vpc_view(cloud, self.vpc(m))))
+        add("PATCH", f"{VPC}/vpcs/{ID}", self.update_vpc)
+        add("DELETE", f"{VPC}/vpcs/{ID}", lambda m, q, b: (204, sw.delete_vpc(self.vpc(m))))
         add("GET", f"/ipam/v1/regions/{REGION}/ips", lambda m, q, b: (200, views.ipam_ips(cloud, q)))
 
     # -- handlers --
     def zonal(self, kind: str, resource: str, m: dict) -> dict:
+        if kind == "ips" and not uuid_ok(m["id"]):  # the Instance API also finds an IP by its address
+            found = [ip for ip in self.sw.state["ips"].values() if ip["address"] == m["id"] and ip["zone"] == m["zone"]]
+            if found:
+                return found[0]
         return self.sw.get(kind, resource, m["id"], m["zone"])
 
     def regional(self, m: dict) -> dict:
@@ -207,6 +225,8 @@ class ScalewayRoutes:
 
     def get_project(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         if m["id"] != self.sw.creds["SCW_DEFAULT_PROJECT_ID"]:
+            # Any other id may be another organisation's project: 403, as for a key scoped to its own project
+            # (the real API answers 404 for a deleted project of the caller's own organisation).
             raise scw_error(
                 403,
                 "permissions_denied",
@@ -233,7 +253,7 @@ class ScalewayRoutes:
         return 200, views.ssh_key_view(self.cloud, key)
 
     def update_ip(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
-        ip = self.zonal("ips", "ip", m)
+        ip = self.zonal("ips", "instance_ip", m)
         if b.get("tags") is not None:
             ip["tags"] = b["tags"]
         if "server" in b:
@@ -243,7 +263,7 @@ class ScalewayRoutes:
         return 200, {"ip": views.ip_view(self.cloud, ip)}
 
     def delete_ip(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
-        ip = self.zonal("ips", "ip", m)
+        ip = self.zonal("ips", "instance_ip", m)
         server = self.sw.state["servers"].get(ip.get("server_id") or "")
         if server and server.get("host"):
             raise scw_error(409, "conflict", "ip is attached to a running server; detach it first")
@@ -251,33 +271,33 @@ class ScalewayRoutes:
         return 204, None
 
     def update_sg(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         self.sw.update_sg(sg, b)
         return 200, {"security_group": views.sg_view(self.cloud, sg)}
 
     def delete_sg(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         if any(s.get("security_group_id") == sg["id"] for s in self.sw.state["servers"].values()):
             raise scw_error(409, "conflict", "group is in use. you cannot delete it.")
         del self.sw.state["security_groups"][sg["id"]]
         return 204, None
 
     def list_rules(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         page, total = paginate(sg["rules"], q)
         return 200, {"rules": page, "total_count": total}
 
     def set_rules(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         return 200, {"rules": self.sw.set_rules(sg, b.get("rules") or [])}
 
     def add_rule(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         rules = [*sg["rules"], b]
         return 201, {"rule": self.sw.set_rules(sg, rules)[-1]}
 
     def delete_rule(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
-        sg = self.zonal("security_groups", "security_group", m)
+        sg = self.zonal("security_groups", "instance_security_group", m)
         if not any(r["id"] == m["rule"] for r in sg["rules"]):
             raise scw_not_found("security_group_rule", m["rule"])
         self.sw.set_rules(sg, [r for r in sg["rules"] if r["id"] != m["rule"]])
@@ -338,13 +358,42 @@ class ScalewayRoutes:
         ]
         return 200, {"private_nics": nics, "total_count": len(nics)}
 
+    def _nic(self, m: dict) -> dict:
+        server = self.zonal("servers", "instance_server", m)
+        nic = self.sw.state["private_nics"].get(m["nic"])
+        if nic is None or nic["server_id"] != server["id"]:
+            raise scw_not_found("instance_private_nic", m["nic"])
+        return nic
+
+    def get_nic(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
+        return 200, {"private_nic": views.nic_view(self.cloud, self._nic(m))}
+
     def delete_nic(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
         server = self.zonal("servers", "instance_server", m)
         nic = self.sw.state["private_nics"].get(m["nic"])
         if nic is None or nic["server_id"] != server["id"]:
-            raise scw_not_found("private_nic", m["nic"])
+            raise scw_not_found("instance_private_nic", m["nic"])
         del self.sw.state["private_nics"][m["nic"]]
         return 204, None
+
+    def vpc(self, m: dict) -> dict:
+        vpc = self.sw.get("vpcs", "vpc", m["id"])
+        if vpc["region"] != m["region"]:
+            raise scw_not_found("vpc", m["id"])
+        return vpc
+
+    def list_vpcs(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
+        items = [views.vpc_view(self.cloud, v) for v in self.sw.vpcs(m["region"])]
+        page, total = paginate(filtered(items, q, FILTERS["vpcs"]), q)
+        return 200, {"vpcs": page, "total_count": total}
+
+    def update_vpc(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
+        vpc = self.vpc(m)
+        for field in ("name", "tags"):
+            if b.get(field) is not None:
+                vpc[field] = b[field]
+        vpc["updated_at"] = now()
+        return 200, views.vpc_view(self.cloud, vpc)
 
     def list_pns(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         items = [

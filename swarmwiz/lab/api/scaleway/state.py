@@ -10,8 +10,8 @@ import uuid
 from typing import Any
 
 from swarmwiz.lab.api.cloud import LabCloud, now, with_lock_released
-from swarmwiz.lab.api.errors import scw_error, scw_invalid
-from swarmwiz.lab.api.scaleway import power
+from swarmwiz.lab.api.errors import invalid_argument, scw_error, scw_invalid, scw_not_found
+from swarmwiz.lab.api.scaleway import power, views
 
 
 class Scaleway:
@@ -233,26 +233,83 @@ class Scaleway:
             raise scw_invalid("subnets", f"{subnets[0]!r} is not a CIDR network") from None
         if not net.is_private or net.prefixlen > 29:
             raise scw_invalid("subnets", "the subnet must be a private IPv4 range of /29 or larger")
+        project = self._project(body, "project_id")
+        vpc = self._vpc_for(region, project, body.get("vpc_id"))
+        for other in self.state["private_networks"].values():
+            if other["vpc_id"] == vpc["id"] and ipaddress.ip_network(other["subnet"]).overlaps(net):
+                raise invalid_argument("subnets", "unknown", "subnet_overlaps_in_vpc: {}")
         pn = {
             "id": str(uuid.uuid4()),
             "name": body.get("name") or f"pn-{uuid.uuid4().hex[:8]}",
             "region": region,
             "tags": body.get("tags") or [],
-            "project_id": self._project(body, "project_id"),
+            "project_id": project,
             "subnet": str(net),
             "subnet_id": str(uuid.uuid4()),
             # Scaleway adds an IPv6 /64 (unique local) to every new private network.
             "subnet6": str(ipaddress.IPv6Network((b"\xfd" + uuid.uuid4().bytes[:7] + bytes(8), 64))),
             "subnet6_id": str(uuid.uuid4()),
-            "vpc_id": body.get("vpc_id") or self._default_vpc(region),
+            "vpc_id": vpc["id"],
             "created_at": now(),
             "updated_at": now(),
         }
         self.state["private_networks"][pn["id"]] = pn
         return pn
 
-    def _default_vpc(self, region: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"swarmwiz-lab:{self.creds['SCW_DEFAULT_PROJECT_ID']}:{region}"))
+    # ---- VPCs ----
+    def default_vpc(self, region: str, project: str) -> dict | None:
+        """The project's default VPC in `region` (made on first use), or None for a project that has none."""
+        if not self.cloud.options()["default_vpc"]:
+            return None
+        vpc_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"swarmwiz-lab:{project}:{region}"))
+        if vpc_id not in self.state["vpcs"]:
+            self.state["vpcs"][vpc_id] = self._new_vpc(vpc_id, region, project, {"name": "default"}, default=True)
+        return self.state["vpcs"][vpc_id]
+
+    def _vpc_for(self, region: str, project: str, vpc_id: str | None) -> dict:
+        if vpc_id:
+            vpc = self.get("vpcs", "vpc", vpc_id.rsplit("/", 1)[-1])
+            if vpc["region"] != region:
+                raise scw_not_found("vpc", vpc_id)
+            return vpc
+        vpc = self.default_vpc(region, project)
+        if vpc is None:
+            raise invalid_argument(
+                "vpc_id", "required", "this project has no default VPC in this region: create a VPC and give its id"
+            )
+        return vpc
+
+    @staticmethod
+    def _new_vpc(vpc_id: str, region: str, project: str, body: dict, *, default: bool = False) -> dict:
+        return {
+            "id": vpc_id,
+            "name": body.get("name") or f"vpc-{vpc_id[:8]}",
+            "region": region,
+            "project_id": project,
+            "tags": body.get("tags") or [],
+            "is_default": default,
+            "routing_enabled": True,
+            "created_at": now(),
+            "updated_at": now(),
+        }
+
+    def create_vpc(self, region: str, body: dict) -> dict:
+        project = self._project(body, "project_id")
+        self.default_vpc(region, project)  # a project that has one got it at creation, before any other
+        vpc = self._new_vpc(str(uuid.uuid4()), region, project, body)
+        self.state["vpcs"][vpc["id"]] = vpc
+        return vpc
+
+    def vpcs(self, region: str) -> list[dict]:
+        self.default_vpc(region, self.creds["SCW_DEFAULT_PROJECT_ID"])
+        return [v for v in self.state["vpcs"].values() if v["region"] == region]
+
+    def delete_vpc(self, vpc: dict) -> None:
+        if any(p["vpc_id"] == vpc["id"] for p in self.state["private_networks"].values()):
+            raise scw_error(
+                412, "precondition_failed", "resource is still in use", precondition="resource_still_in_use"
+            )
+        del self.state["vpcs"][vpc["id"]]
 
     def create_nic(self, server: dict, body: dict) -> dict:
         pn_id = (body.get("private_network_id") or "").rsplit("/", 1)[-1]
@@ -324,10 +381,10 @@ class Scaleway:
         project = self._project(body)
         sg_id = body.get("security_group")
         if sg_id:
-            self.get("security_groups", "security_group", sg_id, zone)
+            self.get("security_groups", "instance_security_group", sg_id, zone)
         ip_ids = list(body.get("public_ips") or []) + ([body["public_ip"]] if body.get("public_ip") else [])
         for ip_id in ip_ids:
-            ip = self.get("ips", "ip", ip_id, zone)
+            ip = self.get("ips", "instance_ip", ip_id, zone)
             if ip.get("server_id"):
                 raise scw_error(409, "conflict", f"ip {ip_id} is already attached to a server")
         with_lock_released(self.lock, lambda: self.apply_faults(name, commercial_type, zone))
@@ -347,9 +404,28 @@ class Scaleway:
             "host": False,
         }
         self.state["servers"][server["id"]] = server
+        self._root_volume(server)
         for ip_id in ip_ids:
             self.state["ips"][ip_id]["server_id"] = server["id"]
         return server
+
+    def _root_volume(self, server: dict) -> dict:
+        """Local SSD for types that have local storage; a block volume (that outlives the server) for the others."""
+        block = views.block_only(server["commercial_type"])
+        volume = {
+            "id": str(uuid.uuid4()),
+            "name": f"{server['name']}-root" if block else server["image"],
+            "zone": server["zone"],
+            "project": server["project"],
+            "volume_type": "sbs_volume" if block else "l_ssd",
+            "size": 10_000_000_000 if block else 20_000_000_000,
+            "server_id": server["id"],
+            "index": 0,
+            "creation_date": now(),
+            "modification_date": now(),
+        }
+        self.state["volumes"][volume["id"]] = volume
+        return volume
 
     def update_server(self, server: dict, body: dict) -> None:
         for key in ("name", "tags"):
@@ -357,7 +433,7 @@ class Scaleway:
                 server[key] = body[key]
         if "security_group" in body and body["security_group"]:
             sg_id = body["security_group"]["id"] if isinstance(body["security_group"], dict) else body["security_group"]
-            sg = self.get("security_groups", "security_group", sg_id, server["zone"])
+            sg = self.get("security_groups", "instance_security_group", sg_id, server["zone"])
             server["security_group_id"] = sg_id
             if server.get("host") and self.net is not None:
                 with self.net_lock:
@@ -375,4 +451,10 @@ class Scaleway:
                 ip["server_id"] = None
         for nic_id in [n["id"] for n in self.state["private_nics"].values() if n["server_id"] == server["id"]]:
             del self.state["private_nics"][nic_id]
+        for volume in list(self.state["volumes"].values()):
+            if volume.get("server_id") == server["id"]:
+                if volume["volume_type"] == "l_ssd":  # local storage goes with the server
+                    del self.state["volumes"][volume["id"]]
+                else:  # a block volume stays, detached, and keeps billing
+                    volume["server_id"] = None
         del self.state["servers"][server["id"]]

@@ -10,7 +10,7 @@ from swarmwiz.lab.api.errors import scw_not_found
 
 def api_key_view(cloud: LabCloud, access_key: str) -> dict:
     if access_key != cloud.creds["SCW_ACCESS_KEY"]:
-        raise scw_not_found("api_key", access_key)
+        raise scw_not_found("access_key", access_key)
     return {
         "access_key": access_key,
         "secret_key": None,
@@ -62,7 +62,11 @@ def server_types(cloud: LabCloud, zone: str, query: dict, *, availability: bool)
             "ram": int(t["ram_gib"] * 1024**3),
             "arch": t.get("arch", "x86_64"),
             "gpu": t.get("gpu", 0),
-            "gpu_info": None,
+            "gpu_info": {"gpu_manufacturer": "NVIDIA", "gpu_name": name.split("-")[0], "gpu_memory": 0}
+            if t.get("gpu")
+            else None,
+            "mig_profile": None,
+            "scratch_storage_max_volumes_count": 0,
             "baremetal": False,
             "end_of_service": t.get("end_of_service", False),
             "network": {
@@ -73,6 +77,8 @@ def server_types(cloud: LabCloud, zone: str, query: dict, *, availability: bool)
             },
             "capabilities": {
                 "block_storage": True,
+                "hot_snapshots_local_volume": not block_only(name),
+                "placement_groups": True,
                 "boot_types": ["local", "rescue"],
                 "max_file_systems": 0,
                 "private_network": t.get("private_networks_max", 8),
@@ -166,12 +172,33 @@ def pn_view(cloud: LabCloud, pn: dict) -> dict:
     }
 
 
+def vpc_view(cloud: LabCloud, vpc: dict) -> dict:
+    return {
+        "id": vpc["id"],
+        "name": vpc["name"],
+        "organization_id": cloud.organization,
+        "project_id": vpc["project_id"],
+        "region": vpc["region"],
+        "tags": vpc["tags"],
+        "is_default": vpc["is_default"],
+        "created_at": vpc["created_at"],
+        "updated_at": vpc["updated_at"],
+        "private_network_count": sum(p["vpc_id"] == vpc["id"] for p in cloud.state["private_networks"].values()),
+        "routing_enabled": vpc.get("routing_enabled", True),
+        "custom_routes_propagation_enabled": True,
+        "s3_integration_enabled": False,
+        "transitivity_enabled": False,
+    }
+
+
 def nic_view(cloud: LabCloud, nic: dict) -> dict:
     return {
         "id": nic["id"],
         "server_id": nic["server_id"],
         "private_network_id": nic["pn_id"],
         "mac_address": nic["mac"],
+        "ipam_ip_ids": [i for i in (nic.get("ip6_id"), nic.get("ip_id")) if i],
+        "modification_date": nic["creation_date"],
         "state": "available",
         "tags": nic.get("tags") or [],
         "creation_date": nic["creation_date"],
@@ -254,6 +281,56 @@ def ipam_ips(cloud: LabCloud, query: dict) -> dict:
     return {"ips": page, "total_count": total}
 
 
+# Families without local storage: their root volume is a block volume (sbs_volume) that outlives the server.
+BLOCK_ONLY_FAMILIES = ("POP2", "PRO2", "PLAY2", "COPARM1")
+
+
+def block_only(commercial_type: str) -> bool:
+    return commercial_type.upper().startswith(BLOCK_ONLY_FAMILIES)
+
+
+IMAGE_DATE = "2026-05-12T15:05:46.087080+00:00"
+
+
+def _location(s: dict) -> dict:
+    """Where a running server is placed (stable per server, as the real answer is while it runs)."""
+    n = uuid.UUID(s["id"]).int
+    return {
+        "cluster_id": str(n % 97),
+        "hypervisor_id": str(n % 997),
+        "node_id": str(n % 89),
+        "platform_id": "14",
+        "zone_id": s["zone"],
+    }
+
+
+def server_volumes(cloud: LabCloud, s: dict) -> list[dict]:
+    """The server's volumes, root first."""
+    return sorted(
+        (v for v in cloud.state["volumes"].values() if v.get("server_id") == s["id"]), key=lambda v: v["index"]
+    )
+
+
+def volume_view(cloud: LabCloud, v: dict) -> dict:
+    server = cloud.state["servers"].get(v.get("server_id") or "")
+    return {
+        "id": v["id"],
+        "name": v["name"],
+        "boot": False,
+        "creation_date": v["creation_date"],
+        "modification_date": v["modification_date"],
+        "export_uri": None,
+        "organization": cloud.organization,
+        "project": v["project"],
+        "server": {"id": server["id"], "name": server["name"]} if server else None,
+        "size": v["size"],
+        "state": "available",
+        "tags": [],
+        "volume_type": v["volume_type"],
+        "zone": v["zone"],
+    }
+
+
 def server_view(cloud: LabCloud, s: dict) -> dict:
     ips = [ip_view(cloud, ip) for ip in cloud.state["ips"].values() if ip.get("server_id") == s["id"]]
     nics = [nic_view(cloud, n) for n in cloud.state["private_nics"].values() if n["server_id"] == s["id"]]
@@ -276,9 +353,18 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
             "id": image_id,
             "name": s["image"],
             "arch": "x86_64",
+            "creation_date": IMAGE_DATE,
+            "modification_date": IMAGE_DATE,
+            "default_bootscript": None,
+            "from_server": "",
             "state": "available",
             "zone": s["zone"],
-            "root_volume": None,
+            "root_volume": {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"swarmwiz-lab-image-volume:{s['image']}")),
+                "name": s["image"],
+                "size": 10_000_000_000,
+                "volume_type": "l_ssd",
+            },
             "extra_volumes": {},
             "tags": [],
             "public": True,
@@ -292,10 +378,13 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
         "mac_address": "de:00:00:00:00:01",
         "modification_date": s["modification_date"],
         "state": s["state"],
-        "location": None,
+        "location": _location(s) if s["state"] == "running" else None,
         "ipv6": None,
         "boot_type": "local",
-        "volumes": {},
+        "bootscript": None,
+        "dns": f"{s['id']}.pub.instances.scw.cloud",
+        "extra_networks": [],
+        "volumes": {str(i): volume_view(cloud, v) for i, v in enumerate(server_volumes(cloud, s))},
         "security_group": {"id": sg["id"], "name": sg["name"]} if sg else None,
         "maintenances": [],
         "state_detail": s.get("state_detail", ""),
