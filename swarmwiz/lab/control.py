@@ -117,14 +117,24 @@ class Lab:
             creds = files.load_credentials(self.dir)
         return {k: creds[k] for k in CREDENTIAL_KEYS}
 
-    def mint_cloudflare_token(self, *, dns_edit: bool = True, expired: bool = False) -> str:
-        """A new lab Cloudflare token: without DNS edit permission, or already expired (for credential tests)."""
+    def mint_cloudflare_token(
+        self, *, dns_edit: bool = True, expired: bool = False, account_owned: bool = False
+    ) -> str:
+        """A new lab Cloudflare token: without DNS edit permission, already expired, or owned by the account (it
+        verifies at /accounts/{cloudflare_account_id}/tokens/verify only), for credential tests."""
         with files.locked(self.dir):
             creds = files.load_credentials(self.dir)
             token = files.cloudflare_token()
-            creds["cloudflare_tokens"][token] = files.new_token_record(dns_edit=dns_edit, expired=expired)
+            creds["cloudflare_tokens"][token] = files.new_token_record(
+                dns_edit=dns_edit, expired=expired, account_owned=account_owned
+            )
             files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
         return token
+
+    def cloudflare_account_id(self) -> str:
+        """The lab Cloudflare account's id (where account-owned tokens verify)."""
+        with files.locked(self.dir):
+            return files.load_credentials(self.dir)["cloudflare_account_id"]
 
     def set_faults(self, rules: list[dict]) -> None:
         """Fault rules for server creation, read at each create: [{"match": "demo-worker-*", "action":

@@ -57,12 +57,13 @@ def cloudflare_token() -> str:
     return secrets.token_urlsafe(30)
 
 
-def new_token_record(*, dns_edit: bool = True, expired: bool = False) -> dict:
+def new_token_record(*, dns_edit: bool = True, expired: bool = False, account_owned: bool = False) -> dict:
     return {
         "id": uuid.uuid4().hex,
         "status": "expired" if expired else "active",
         "dns_edit": dns_edit,
         "expires_on": "2020-01-01T00:00:00Z" if expired else None,
+        "account_owned": account_owned,  # verifies at /accounts/{id}/tokens/verify, not /user/tokens/verify
     }
 
 

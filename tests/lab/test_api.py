@@ -335,3 +335,48 @@ def test_vpcs_default_overlap_and_projects_without_a_default_vpc(api_lab):
         network("three", "172.16.20.0/22", vpc_id=None)
     assert caught.value.status_code == 400 and error_body(caught.value)["details"][0]["argument_name"] == "vpc_id"
     assert network("three", "172.16.20.0/22", vpc_id=own.id).vpc_id == own.id
+
+
+def test_cloudflare_record_rules_ttl_and_zone_pages(api_lab):
+    """Cloudflare as it is: a CNAME stands alone at its name, identical records are refused, TTL is 1 or 60-86400,
+    and a /zones page holds at most 50."""
+    import cloudflare
+
+    cf = api_lab.cloudflare()
+    zone_id = next(iter(cf.zones.list(name="example.com"))).id
+
+    def create(**fields):
+        return cf.dns.records.create(zone_id=zone_id, **{"ttl": 1, **fields})
+
+    def refused(code: int, **fields):
+        with pytest.raises(cloudflare.BadRequestError) as caught:
+            create(**fields)
+        assert [e["code"] for e in caught.value.body["errors"]] == [code], caught.value.body
+
+    create(name="www", type="A", content="192.0.2.1")
+    refused(81053, name="www", type="CNAME", content="example.net")
+    create(name="alias", type="CNAME", content="example.net")
+    refused(81054, name="alias", type="A", content="192.0.2.1")
+    refused(81058, name="www", type="A", content="192.0.2.1")
+    create(name="www", type="A", content="192.0.2.2")  # a round robin is fine
+    refused(9021, name="ttl", type="A", content="192.0.2.3", ttl=30)
+    create(name="ttl", type="A", content="192.0.2.3", ttl=60)
+    refused(9021, name="ttl2", type="A", content="192.0.2.3", ttl=86401)
+    page = api_lab.cloudflare().zones.list(per_page=100)
+    assert page.result_info.per_page == 50
+
+
+def test_account_owned_tokens_verify_under_their_account(api_lab):
+    import cloudflare
+
+    lab = Lab(api_lab.lab_dir)
+    token = lab.mint_cloudflare_token(account_owned=True)
+    account = lab.cloudflare_account_id()
+    verified = api_lab.cloudflare(token).accounts.tokens.verify(account_id=account)
+    assert verified.status == "active"
+    with pytest.raises(cloudflare.AuthenticationError) as caught:
+        api_lab.cloudflare(token).user.tokens.verify()
+    assert caught.value.status_code == 401 and caught.value.body["errors"][0]["code"] == 1000
+    with pytest.raises(cloudflare.AuthenticationError):  # a user token does not verify under an account
+        api_lab.cloudflare().accounts.tokens.verify(account_id=account)
+    assert [z.name for z in api_lab.cloudflare(token).zones.list(name="example.com")] == ["example.com"]

@@ -48,8 +48,14 @@ def cloudflare(cloud: LabCloud, headers: Any, *, path: str, write: bool) -> dict
             ],
         )
     record = cloud.creds["cloudflare_tokens"].get(token)
-    if path == "/user/tokens/verify":
-        if record is None:
+    account_verify = re.fullmatch(r"/accounts/([^/]+)/tokens/verify", path)
+    if path == "/user/tokens/verify" or account_verify:
+        # A user token verifies under /user, an account-owned one under its own account only.
+        account_owned = bool(record and record.get("account_owned"))
+        wrong_place = account_owned != bool(account_verify) or (
+            account_verify and account_verify[1] != cloud.creds["cloudflare_account_id"]
+        )
+        if record is None or wrong_place:
             raise cf_error(401, 1000, "Invalid API Token")
         return record
     if record is None or record["status"] != "active" or (write and not record["dns_edit"]):

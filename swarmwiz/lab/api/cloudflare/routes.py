@@ -24,6 +24,7 @@ class CloudflareRoutes:
     def register(self, router: Router) -> None:
         add = router.add
         add("GET", CF_PREFIX + "/user/tokens/verify", self.verify)
+        add("GET", CF_PREFIX + "/accounts/(?P<account>[^/]+)/tokens/verify", self.verify)
         add("GET", CF_PREFIX + "/zones", self.list_zones)
         add("GET", CF_PREFIX + "/zones/(?P<zone>[0-9a-f]{32})", lambda m, q, b: (200, cf_ok(self.zone_get(m))))
         add("GET", ZONE + "/dns_records", self.list_records)
@@ -49,12 +50,14 @@ class CloudflareRoutes:
             zones = [z for z in zones if z["name"] == q["name"].lower()]
         if q.get("status"):
             zones = [z for z in zones if z["status"] == q["status"]]
-        return 200, self._page(zones, q)
+        if q.get("account.id"):
+            zones = [z for z in zones if z["account"]["id"] == q["account.id"]]
+        return 200, self._page(zones, {"per_page": 20, **q}, most=50)  # 20 a page, at most 50, as Cloudflare
 
     @staticmethod
-    def _page(items: list, q: dict) -> dict:
-        page, total = paginate(items, q)
-        per_page = int(q.get("per_page", 50) or 50)
+    def _page(items: list, q: dict, *, most: int = 5000000) -> dict:
+        per_page = min(int(q.get("per_page", 50) or 50), most)
+        page, total = paginate(items, {**q, "per_page": per_page})
         return cf_ok(
             page,
             result_info={
@@ -69,11 +72,23 @@ class CloudflareRoutes:
     def list_records(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
         self.cf.zone_name(m["zone"])
         recs = [r for r in self.cf.cloud.state["dns_records"].values() if r["zone_id"] == m["zone"]]
-        name = q.get("name") or q.get("name.exact")
-        for key, value in (("name", name), ("type", q.get("type")), ("content", q.get("content"))):
-            if value:
-                recs = [r for r in recs if str(r.get(key)).lower() == value.lower()]
-        return 200, self._page([views.record_view(self.cf, r) for r in recs], q)
+        tests = {
+            "exact": lambda have, want: have == want,
+            "contains": lambda have, want: want in have,
+            "startswith": lambda have, want: have.startswith(want),
+            "endswith": lambda have, want: have.endswith(want),
+        }
+        for field in ("name", "content", "comment"):  # field=, field.exact=, field.contains=, ...
+            for op, test in tests.items():
+                want = q.get(f"{field}.{op}") or (q.get(field) if op == "exact" else None)
+                if want:
+                    recs = [r for r in recs if test(str(r.get(field) or "").lower(), want.lower())]
+        if q.get("type"):
+            recs = [r for r in recs if r["type"] == q["type"]]
+        if q.get("tag"):
+            recs = [r for r in recs if q["tag"] in (r.get("tags") or [])]
+        # Records come 100 a page unless asked (zones, 20); per_page may go to 5,000,000 here.
+        return 200, self._page([views.record_view(self.cf, r) for r in recs], {"per_page": 100, **q})
 
     def create_record(self, m: dict, q: dict, b: dict) -> tuple[int, dict]:
         rec = self.cf.record_fields(m["zone"], b)

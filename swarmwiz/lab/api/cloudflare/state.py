@@ -57,8 +57,24 @@ class Cloudflare:
             except ValueError:
                 raise cf_error(400, 9005, "Content for A record must be a valid IPv4 address.") from None
         ttl = rec.get("ttl", 1)
-        if not (ttl == 1 or 30 <= int(ttl) <= 86400):
-            raise cf_error(400, 9021, "Invalid TTL. Must be between 30 and 86400 seconds, or 1 for Automatic.")
+        if not (ttl == 1 or 60 <= int(ttl) <= 86400):
+            raise cf_error(400, 9021, "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.")
         rec.setdefault("proxied", False)
         rec["ttl"] = ttl
+        self._check_neighbours(zone_id, rec)
         return rec
+
+    def _check_neighbours(self, zone_id: str, rec: dict) -> None:
+        """Cloudflare's rules between records at one name: a CNAME stands alone, and no two records are identical."""
+        others = [
+            r
+            for r in self.cloud.state["dns_records"].values()
+            if r["zone_id"] == zone_id and r["name"] == rec["name"] and r.get("id") != rec.get("id")
+        ]
+        if rec["type"] == "CNAME" and any(r["type"] in ("A", "AAAA", "CNAME") for r in others):
+            raise cf_error(400, 81053, "An A, AAAA, or CNAME record with that host already exists.")
+        if rec["type"] in ("A", "AAAA") and any(r["type"] == "CNAME" for r in others):
+            raise cf_error(400, 81054, "A CNAME record with that host already exists.")
+        same = ("type", "content", "priority", "data")
+        if any(all(r.get(k) == rec.get(k) for k in same) for r in others):
+            raise cf_error(400, 81058, "An identical record already exists.")
