@@ -137,8 +137,9 @@ class Lab:
             return files.load_credentials(self.dir)["cloudflare_account_id"]
 
     def set_faults(self, rules: list[dict]) -> None:
-        """Fault rules for server creation, read at each create: [{"match": "demo-worker-*", "action":
-        "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}]."""
+        """Fault rules, read at each call. For server creation: {"match": "demo-worker-*", "action":
+        "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}; for any endpoint of either API:
+        {"path": "/instance/v1/*", "method": "GET", "status": 429 | 503, "rate": 0.5} (429 carries Retry-After)."""
         files.write_json(self.dir / files.FAULTS_FILE, rules)
 
     def set_options(self, **options: object) -> None:

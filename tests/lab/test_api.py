@@ -380,3 +380,32 @@ def test_account_owned_tokens_verify_under_their_account(api_lab):
     with pytest.raises(cloudflare.AuthenticationError):  # a user token does not verify under an account
         api_lab.cloudflare().accounts.tokens.verify(account_id=account)
     assert [z.name for z in api_lab.cloudflare(token).zones.list(name="example.com")] == ["example.com"]
+
+
+def test_rate_limits_and_transient_errors_on_both_apis(api_lab, monkeypatch):
+    """429 with Retry-After and 503, by a rule for one endpoint or at a rate for every call; off by default."""
+    import cloudflare
+    import httpx
+
+    lab = Lab(api_lab.lab_dir)
+    api = InstanceV1API(api_lab.scaleway())
+    assert api.list_servers(zone="fr-par-1").servers == []  # default: no injected faults
+    lab.set_faults([{"path": "/instance/v1/zones/*/servers", "method": "GET", "status": 429}])
+    lab.set_options(retry_after=3)
+    headers = {"X-Auth-Token": api_lab.creds["SCW_SECRET_KEY"]}
+    resp = httpx.get(f"{api_lab.url}/instance/v1/zones/fr-par-1/servers", headers=headers)
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "3"
+    assert resp.json()["type"] == "too_many_requests"
+    assert api.list_ips(zone="fr-par-1").ips == []  # other endpoints answer
+    lab.set_faults([])
+    lab.set_options(fault_rate=1.0)
+    statuses = {
+        httpx.get(f"{api_lab.url}/instance/v1/zones/fr-par-1/ips", headers=headers).status_code for _ in range(30)
+    }
+    assert statuses == {429, 503}
+    with pytest.raises((cloudflare.RateLimitError, cloudflare.InternalServerError)) as caught:
+        list(api_lab.cloudflare().zones.list())
+    assert caught.value.body["success"] is False
+    monkeypatch.setenv("SWARMWIZ_LAB_FAULT_RATE", "1")  # the daemon's environment works too
+    lab.set_options(fault_rate=0.0)  # ...but options.json wins
+    assert api.list_ips(zone="fr-par-1").ips == []
