@@ -131,6 +131,18 @@ class Lab:
             files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
         return token
 
+    def mint_scaleway_key(self, permission_sets: list[str], *, project_scoped: bool = False) -> dict[str, str]:
+        """A restricted lab API key carrying these IAM permission sets (e.g. ["InstancesFullAccess",
+        "VPCFullAccess"]); project_scoped: its policy applies to the default project only, so organisation-level
+        reads (IAM API keys, projects, quotas) answer 403. Returns SCW_ACCESS_KEY, SCW_SECRET_KEY and the project."""
+        with files.locked(self.dir):
+            creds = files.load_credentials(self.dir)
+            project = creds["SCW_DEFAULT_PROJECT_ID"]
+            secret, record = files.new_scaleway_key(project, permission_sets, project_scoped=project_scoped)
+            creds.setdefault("scaleway_keys", {})[secret] = record
+            files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
+        return {"SCW_ACCESS_KEY": record["access_key"], "SCW_SECRET_KEY": secret, "SCW_DEFAULT_PROJECT_ID": project}
+
     def cloudflare_account_id(self) -> str:
         """The lab Cloudflare account's id (where account-owned tokens verify)."""
         with files.locked(self.dir):

@@ -67,6 +67,20 @@ def new_token_record(*, dns_edit: bool = True, expired: bool = False, account_ow
     }
 
 
+# The default lab key can do everything swarmwiz needs, as an organisation owner's key can.
+DEFAULT_PERMISSION_SETS = ["AllProductsFullAccess", "IAMReadOnly", "ProjectReadOnly"]
+
+
+def new_scaleway_key(project_id: str, permission_sets: list[str], *, project_scoped: bool) -> tuple[str, dict]:
+    """(secret key, its record) for a restricted lab API key."""
+    return str(uuid.uuid4()), {
+        "access_key": _access_key(),
+        "default_project_id": project_id,
+        "permission_sets": list(permission_sets),
+        "project_scoped": project_scoped,
+    }
+
+
 def load_credentials(lab_dir: Path) -> dict:
     """The lab's credentials, created on first use (caller holds `locked`)."""
     path = lab_dir / CREDENTIALS_FILE

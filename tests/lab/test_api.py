@@ -409,3 +409,43 @@ def test_rate_limits_and_transient_errors_on_both_apis(api_lab, monkeypatch):
     monkeypatch.setenv("SWARMWIZ_LAB_FAULT_RATE", "1")  # the daemon's environment works too
     lab.set_options(fault_rate=0.0)  # ...but options.json wins
     assert api.list_ips(zone="fr-par-1").ips == []
+
+
+def test_api_keys_carry_permission_sets(api_lab):
+    """A key can do what its IAM permission sets allow; 403 permissions_denied otherwise, as Scaleway answers.
+    A key scoped to one project cannot read organisation-level things (API keys, projects)."""
+    lab = Lab(api_lab.lab_dir)
+
+    def client(creds: dict):
+        return api_lab.scaleway(access_key=creds["SCW_ACCESS_KEY"], secret_key=creds["SCW_SECRET_KEY"])
+
+    def denied(call) -> dict:
+        with pytest.raises(ScalewayException) as caught:
+            call()
+        assert caught.value.status_code == 403, caught.value
+        body = error_body(caught.value)
+        assert body["type"] == "permissions_denied" and body["message"] == "insufficient permissions"
+        return body["details"][0]
+
+    no_ipam = client(lab.mint_scaleway_key(["InstancesFullAccess", "VPCFullAccess", "IAMReadOnly"]))
+    assert InstanceV1API(no_ipam).list_servers(zone="fr-par-1").servers == []
+    VpcV2API(no_ipam).create_private_network(
+        name="n", subnets=["172.16.8.0/22"], default_route_propagation_enabled=False
+    )
+    assert denied(lambda: IpamV1API(no_ipam).list_i_ps(region="fr-par")) == {"resource": "ipam", "action": "read"}
+    IamV1Alpha1API(no_ipam).get_api_key(access_key=no_ipam.access_key)  # organisation-wide IAMReadOnly
+
+    read_only = client(lab.mint_scaleway_key(["InstancesReadOnly", "IPAMReadOnly"]))
+    InstanceV1API(read_only).list_ips(zone="fr-par-1")
+    detail = denied(lambda: InstanceV1API(read_only).create_ip(zone="fr-par-1", type_="routed_ipv4"))
+    assert detail["action"] == "write"
+    denied(lambda: VpcV2API(read_only).list_private_networks())
+
+    scoped = client(lab.mint_scaleway_key(["AllProductsFullAccess", "IAMReadOnly"], project_scoped=True))
+    InstanceV1API(scoped).create_ip(zone="fr-par-1", type_="routed_ipv4")  # Terraform would work with it
+    denied(lambda: IamV1Alpha1API(scoped).get_api_key(access_key=scoped.access_key))
+    denied(lambda: AccountV3ProjectAPI(scoped).get_project(project_id=scoped.default_project_id))
+
+    full = api_lab.scaleway()  # the default lab key has everything swarmwiz needs
+    assert IamV1Alpha1API(full).get_api_key(access_key=full.access_key).access_key == full.access_key
+    assert len(IpamV1API(full).list_i_ps(region="fr-par").ips) == 0

@@ -48,7 +48,7 @@ class Router:
                         self.cloud, headers, path=path[len(CF_PREFIX) :], write=method != "GET"
                     )
                 elif not path.startswith("/lab/"):
-                    auth.scaleway(self.cloud, headers)
+                    auth.authorize(auth.scaleway(self.cloud, headers), method, path)
                 status, out = fn(groups, query, body)
                 if method != "GET":
                     self.cloud.save()

@@ -9,12 +9,13 @@ from swarmwiz.lab.api.errors import scw_not_found
 
 
 def api_key_view(cloud: LabCloud, access_key: str) -> dict:
-    if access_key != cloud.creds["SCW_ACCESS_KEY"]:
+    minted = [k for k in cloud.creds.get("scaleway_keys", {}).values() if k["access_key"] == access_key]
+    if access_key != cloud.creds["SCW_ACCESS_KEY"] and not minted:
         raise scw_not_found("access_key", access_key)
     return {
         "access_key": access_key,
         "secret_key": None,
-        "description": "swarmwiz lab key",
+        "description": "swarmwiz lab key" if not minted else "swarmwiz lab key (restricted)",
         "default_project_id": cloud.creds["SCW_DEFAULT_PROJECT_ID"],
         "editable": True,
         "deletable": True,
