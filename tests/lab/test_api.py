@@ -449,3 +449,53 @@ def test_api_keys_carry_permission_sets(api_lab):
     full = api_lab.scaleway()  # the default lab key has everything swarmwiz needs
     assert IamV1Alpha1API(full).get_api_key(access_key=full.access_key).access_key == full.access_key
     assert len(IpamV1API(full).list_i_ps(region="fr-par").ips) == 0
+
+
+def test_termination_volumes_and_objects_in_use(api_lab):
+    """Terminate as Scaleway: running servers only, asynchronous; block volumes outlive it; an IP, security group
+    or private network still in use cannot be deleted (412)."""
+    lab = Lab(api_lab.lab_dir)
+    lab.set_options(async_terminate=True, terminate_seconds=0.3)
+    api = InstanceV1API(api_lab.scaleway())
+    ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
+    sg = api.create_security_group(
+        name="sg", description="", stateful=True, inbound_default_policy="drop", outbound_default_policy="accept"
+    ).security_group
+    pn = VpcV2API(api_lab.scaleway()).create_private_network(
+        name="pn", subnets=["172.16.8.0/22"], default_route_propagation_enabled=False
+    )
+
+    def server(name: str, commercial_type: str, **extra):
+        return api._create_server(
+            zone="fr-par-1", commercial_type=commercial_type, image="ubuntu_noble", name=name, protected=False, **extra
+        ).server
+
+    local = server("local", "DEV1-S", public_ips=[ip.id], security_group=sg.id)
+    api.create_private_nic(server_id=local.id, private_network_id=pn.id)
+    block = server("block", "POP2-2C-8G")
+    assert local.volumes["0"].volume_type == "l_ssd" and block.volumes["0"].volume_type == "sbs_volume"
+    for refuse in (
+        lambda: api.delete_ip(ip=ip.id),
+        lambda: api.delete_security_group(security_group_id=sg.id),
+        lambda: VpcV2API(api_lab.scaleway()).delete_private_network(private_network_id=pn.id),
+    ):
+        with pytest.raises(ScalewayException) as caught:
+            refuse()
+        assert caught.value.status_code == 412 and error_body(caught.value)["type"] == "precondition_failed"
+    with pytest.raises(ScalewayException) as caught:  # a stopped server is not terminated (allowed: poweron, backup)
+        api.server_action(server_id=local.id, action="terminate")
+    assert (
+        caught.value.status_code == 400 and "terminate" not in api.get_server(server_id=local.id).server.allowed_actions
+    )
+    for s in (local, block):
+        api.server_action(server_id=s.id, action="poweron")
+        api.server_action(server_id=s.id, action="terminate")
+        assert api.get_server(server_id=s.id).server.state == "stopping"  # asynchronous
+    deadline = time.monotonic() + 10
+    while api.list_servers(zone="fr-par-1").servers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert api.list_servers(zone="fr-par-1").servers == []
+    volumes = Lab(api_lab.lab_dir).status()["volumes"]
+    assert [(v["name"], v["type"], v["server_id"]) for v in volumes] == [("block-root", "sbs_volume", None)]
+    api.delete_ip(ip=ip.id)  # nothing uses them any more
+    api.delete_security_group(security_group_id=sg.id)

@@ -22,7 +22,10 @@ DEFAULT_OPTIONS = {
     "default_vpc": True,  # False: a project created after 2025-05-13, which has no default VPC
     "fault_rate": 0.0,  # share of API calls answered 429 (with Retry-After) or 503, on both APIs
     "retry_after": 1,  # seconds, in the Retry-After header of an injected 429
-    "quotas": {},  # per project: {"instances": 10, "ips": 10}; absent means unlimited
+    "quotas": {},
+    # True: terminate as the real API (running servers only, asynchronous); off until swarmwiz's clean-up waits.
+    "async_terminate": False,
+    "terminate_seconds": 1.0,  # per project: {"instances": 10, "ips": 10}; absent means unlimited
 }
 KINDS = (
     "servers",

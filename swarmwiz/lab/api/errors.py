@@ -35,6 +35,11 @@ def scw_invalid(field: str, problem: str) -> APIError:
     return scw_error(400, "invalid_request_error", "Validation Error", fields={field: [problem]})
 
 
+def in_use(message: str) -> APIError:
+    """Scaleway's refusal to delete something another resource still uses."""
+    return scw_error(412, "precondition_failed", message, precondition="resource_still_in_use")
+
+
 def invalid_argument(argument: str, reason: str, help_message: str) -> APIError:
     """Scaleway's 400 invalid_arguments, one detail (the Go SDK prints "ARG is invalid for REASON, HELP")."""
     return scw_error(

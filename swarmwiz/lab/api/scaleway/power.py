@@ -6,11 +6,12 @@ Every change of a server's power state goes through `action` here, so its timing
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import TYPE_CHECKING
 
 from swarmwiz.lab.api.cloud import now, with_lock_released
-from swarmwiz.lab.api.errors import scw_invalid
+from swarmwiz.lab.api.errors import scw_error, scw_invalid
 
 if TYPE_CHECKING:
     from swarmwiz.lab.api.scaleway.state import Scaleway
@@ -55,7 +56,7 @@ def server_action(sw: Scaleway, server: dict, action: str) -> dict:
     elif action == "reboot":
         pass
     elif action == "terminate":
-        sw.delete_server(server, terminate=True)
+        terminate(sw, server)
     else:
         raise scw_invalid("action", f"{action!r} is not supported by the lab")
     server["modification_date"] = now()
@@ -72,6 +73,41 @@ def server_action(sw: Scaleway, server: dict, action: str) -> dict:
             "zone": server["zone"],
         }
     }
+
+
+ALLOWED_ACTIONS = {
+    "running": ["poweroff", "terminate", "reboot", "stop_in_place", "backup"],
+    "stopped": ["poweron", "backup"],
+    "stopping": [],
+    "starting": [],
+}
+
+
+def terminate(sw: Scaleway, server: dict) -> None:
+    """Delete a server and its local volumes (block volumes stay). With the lab option async_terminate, as the real
+    API: only a running server may be terminated, it goes to `stopping` and disappears a little later."""
+    options = sw.cloud.options()
+    if not options["async_terminate"]:
+        sw.delete_server(server, terminate=True)
+        return
+    if server["state"] != "running":
+        raise scw_error(
+            400,
+            "invalid_request_error",
+            f"action terminate is not allowed while the server is {server['state']} (allowed: "
+            f"{', '.join(ALLOWED_ACTIONS.get(server['state'], []))})",
+        )
+    server["state"], server["state_detail"] = "stopping", "terminating"
+
+    def finish() -> None:
+        with sw.lock:
+            if sw.state["servers"].get(server["id"]) is server:
+                sw.delete_server(server, terminate=True)
+                sw.cloud.save()
+
+    timer = threading.Timer(float(options["terminate_seconds"]), finish)
+    timer.daemon = True
+    timer.start()
 
 
 def start_host(sw: Scaleway, server: dict) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from swarmwiz.lab.api.cloud import Filters, filtered, now, paginate, uuid_ok, values
-from swarmwiz.lab.api.errors import RawBody, scw_error, scw_invalid, scw_not_found
+from swarmwiz.lab.api.errors import RawBody, in_use, scw_error, scw_invalid, scw_not_found
 from swarmwiz.lab.api.router import Router
 from swarmwiz.lab.api.scaleway import power, views
 from swarmwiz.lab.api.scaleway.state import Scaleway
@@ -264,9 +264,8 @@ class ScalewayRoutes:
 
     def delete_ip(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
         ip = self.zonal("ips", "instance_ip", m)
-        server = self.sw.state["servers"].get(ip.get("server_id") or "")
-        if server and server.get("host"):
-            raise scw_error(409, "conflict", "ip is attached to a running server; detach it first")
+        if ip.get("server_id") in self.sw.state["servers"]:
+            raise in_use("the IP is attached to a server; detach it first")
         del self.sw.state["ips"][ip["id"]]
         return 204, None
 
@@ -278,7 +277,7 @@ class ScalewayRoutes:
     def delete_sg(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
         sg = self.zonal("security_groups", "instance_security_group", m)
         if any(s.get("security_group_id") == sg["id"] for s in self.sw.state["servers"].values()):
-            raise scw_error(409, "conflict", "group is in use. you cannot delete it.")
+            raise in_use("group is in use. you cannot delete it.")
         del self.sw.state["security_groups"][sg["id"]]
         return 204, None
 
@@ -415,8 +414,6 @@ class ScalewayRoutes:
     def delete_pn(self, m: dict, q: dict, b: Any) -> tuple[int, None]:
         pn = self.regional(m)
         if any(n["pn_id"] == pn["id"] for n in self.sw.state["private_nics"].values()):
-            raise scw_error(
-                412, "precondition_failed", "private network is in use", precondition="resource_still_in_use"
-            )
+            raise in_use("private network is in use")
         del self.sw.state["private_networks"][pn["id"]]
         return 204, None

@@ -6,6 +6,7 @@ import uuid
 
 from swarmwiz.lab.api.cloud import Filters, LabCloud, filtered, paginate, values
 from swarmwiz.lab.api.errors import scw_not_found
+from swarmwiz.lab.api.scaleway import power
 
 
 def api_key_view(cloud: LabCloud, access_key: str) -> dict:
@@ -342,7 +343,7 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
         "name": s["name"],
         "organization": cloud.organization,
         "project": s["project"],
-        "allowed_actions": ["poweroff", "terminate", "reboot"] if s["state"] == "running" else ["poweron", "backup"],
+        "allowed_actions": power.ALLOWED_ACTIONS.get(s["state"], []),
         "tags": s["tags"],
         "commercial_type": s["commercial_type"],
         "creation_date": s["creation_date"],
