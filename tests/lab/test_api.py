@@ -499,3 +499,28 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     assert [(v["name"], v["type"], v["server_id"]) for v in volumes] == [("block-root", "sbs_volume", None)]
     api.delete_ip(ip=ip.id)  # nothing uses them any more
     api.delete_security_group(security_group_id=sg.id)
+
+
+def test_quotas_refuse_and_iam_quota_api_answers(api_lab):
+    """Quotas on servers and IPs: one over answers 403 quotas_exceeded naming it; IAM's quota API lists them."""
+    lab = Lab(api_lab.lab_dir)
+    lab.set_options(quotas={"instances": 2, "ip_routed_ipv4": 1})
+    client = api_lab.scaleway()
+    api = InstanceV1API(client)
+    api.create_ip(zone="fr-par-1", type_="routed_ipv4")
+    with pytest.raises(ScalewayException) as caught:
+        api.create_ip(zone="fr-par-2", type_="routed_ipv4")
+    body = error_body(caught.value)
+    assert caught.value.status_code == 403 and body["type"] == "quotas_exceeded"
+    assert body["details"] == [{"resource": "ip_routed_ipv4", "quota": 1, "current": 1}]
+    for name in ("a", "b"):
+        api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name=name, protected=False)
+    with pytest.raises(ScalewayException) as caught:
+        api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name="c", protected=False)
+    assert error_body(caught.value)["details"][0]["resource"] == "instances"
+    iam = IamV1Alpha1API(client)
+    limits = {
+        q.name: q.limit for q in iam.list_quota(organization_id=api_lab.creds["SCW_DEFAULT_ORGANIZATION_ID"]).quota
+    }
+    assert limits == {"instances": 2, "ip_routed_ipv4": 1}
+    assert iam.get_quotum(quotum_name="instances_dev1_s").unlimited is True

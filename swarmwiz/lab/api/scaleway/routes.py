@@ -83,6 +83,8 @@ class ScalewayRoutes:
         sw, cloud = self.sw, self.cloud
         add("GET", "/iam/v1alpha1/api-keys/(?P<ak>[^/]+)", lambda m, q, b: (200, views.api_key_view(cloud, m["ak"])))
         add("GET", "/account/v3/projects/" + ID, self.get_project)
+        add("GET", "/iam/v1alpha1/quota", lambda m, q, b: (200, views.quota(cloud, q)))
+        add("GET", "/iam/v1alpha1/quota/(?P<name>[^/]+)", self.get_quotum)
         add(
             "GET",
             "/account/v3/projects",
@@ -234,6 +236,16 @@ class ScalewayRoutes:
                 details=[{"resource": "project", "action": "read"}],
             )
         return 200, views.project_view(self.cloud)
+
+    def get_quotum(self, m: dict, q: dict, b: Any) -> tuple[int, dict]:
+        known = (
+            set(views.QUOTA_NAMES)
+            | set(self.cloud.options()["quotas"])
+            | {"instances_" + t.lower().replace("-", "_") for t in self.sw.catalog["instance_types"]}
+        )
+        if m["name"] not in known:
+            raise scw_not_found("quotum", m["name"])
+        return 200, views.quotum_view(self.cloud, m["name"])
 
     def list_projects(self, q: dict) -> dict:
         page, total = paginate(filtered([views.project_view(self.cloud)], q, FILTERS["projects"]), q)

@@ -113,6 +113,7 @@ class Scaleway:
             raise scw_invalid("type", f"{type_!r} is not a valid IP type (routed_ipv4, routed_ipv6)")
         if type_ == "routed_ipv6":
             raise scw_error(400, "invalid_request_error", "the lab offers routed_ipv4 addresses only")
+        self.check_quota("ip_routed_ipv4", sum(ip["type"] == type_ for ip in self.state["ips"].values()))
         ip = {
             "id": str(uuid.uuid4()),
             "address": self._allocate_public(),
@@ -349,6 +350,17 @@ class Scaleway:
             if address not in used:
                 return address
 
+    def check_quota(self, name: str, current: int) -> None:
+        """403 quotas_exceeded, naming the quota, when one more would go over it (Lab.set_options(quotas=...))."""
+        limit = self.cloud.options()["quotas"].get(name)
+        if limit is not None and current + 1 > int(limit):
+            raise scw_error(
+                403,
+                "quotas_exceeded",
+                "quota(s) exceeded for this resource",
+                details=[{"resource": name, "quota": int(limit), "current": current}],
+            )
+
     def apply_faults(self, name: str, commercial_type: str, zone: str) -> None:
         for rule in self.cloud.faults():
             if not fnmatch.fnmatchcase(name, rule.get("match", "*")):
@@ -387,6 +399,11 @@ class Scaleway:
             ip = self.get("ips", "instance_ip", ip_id, zone)
             if ip.get("server_id"):
                 raise scw_error(409, "conflict", f"ip {ip_id} is already attached to a server")
+        self.check_quota("instances", len(self.state["servers"]))
+        per_type = "instances_" + commercial_type.lower().replace("-", "_")
+        self.check_quota(
+            per_type, sum(s["commercial_type"] == commercial_type.upper() for s in self.state["servers"].values())
+        )
         with_lock_released(self.lock, lambda: self.apply_faults(name, commercial_type, zone))
         server = {
             "id": str(uuid.uuid4()),

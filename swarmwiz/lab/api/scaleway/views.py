@@ -399,3 +399,33 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
         "admin_password_encryption_ssh_key_id": None,
         "admin_password_encrypted_value": None,
     }
+
+
+QUOTA_NAMES = {
+    "instances": "Instances",
+    "ip_routed_ipv4": "Routed IPv4 flexible IPs",
+}
+
+
+def quotum_view(cloud: LabCloud, name: str) -> dict:
+    """One IAM quotum: its limit from the lab's quotas option, else unlimited."""
+    limit = cloud.options()["quotas"].get(name)
+    pretty = QUOTA_NAMES.get(name) or name.replace("instances_", "Instances ").replace("_", "-").upper()
+    return {
+        "name": name,
+        "pretty_name": pretty,
+        "unit": "resource",
+        "description": f"Number of {pretty} in the organization",
+        "locality_type": "global",
+        "limits": [],
+        "limit": int(limit) if limit is not None else None,
+        "unlimited": True if limit is None else None,
+    }
+
+
+def quota(cloud: LabCloud, query: dict) -> dict:
+    names = sorted(set(QUOTA_NAMES) | set(cloud.options()["quotas"]))
+    wanted = set(values(query, "quotum_names"))
+    items = [quotum_view(cloud, n) for n in names if not wanted or n in wanted]
+    page, total = paginate(items, query)
+    return {"quota": page, "total_count": total}
