@@ -474,6 +474,13 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     api.create_private_nic(server_id=local.id, private_network_id=pn.id)
     block = server("block", "POP2-2C-8G")
     assert local.volumes["0"].volume_type == "l_ssd" and block.volumes["0"].volume_type == "sbs_volume"
+    assert [v.id for v in api.list_volumes(zone="fr-par-1").volumes] == [local.volumes["0"].id]
+    from scaleway.block.v1alpha1 import BlockV1Alpha1API
+
+    block_api = BlockV1Alpha1API(api_lab.scaleway())
+    with pytest.raises(ScalewayException) as caught:  # attached: in use
+        block_api.delete_volume(volume_id=block.volumes["0"].id, zone="fr-par-1")
+    assert caught.value.status_code == 412
     for refuse in (
         lambda: api.delete_ip(ip=ip.id),
         lambda: api.delete_security_group(security_group_id=sg.id),
@@ -497,6 +504,10 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     assert api.list_servers(zone="fr-par-1").servers == []
     volumes = Lab(api_lab.lab_dir).status()["volumes"]
     assert [(v["name"], v["type"], v["server_id"]) for v in volumes] == [("block-root", "sbs_volume", None)]
+    left = block_api.list_volumes(zone="fr-par-1").volumes
+    assert [(v.name, v.status, v.references) for v in left] == [("block-root", "available", [])]
+    block_api.delete_volume(volume_id=left[0].id, zone="fr-par-1")
+    assert block_api.list_volumes(zone="fr-par-1").volumes == [] and api.list_volumes(zone="fr-par-1").volumes == []
     api.delete_ip(ip=ip.id)  # nothing uses them any more
     api.delete_security_group(security_group_id=sg.id)
 

@@ -20,6 +20,7 @@ PERMISSIONS = (
     ("/instance/", {"InstancesReadOnly", "InstancesFullAccess"}, {"InstancesFullAccess"}),
     ("/vpc/", {"VPCReadOnly", "VPCFullAccess"}, {"VPCFullAccess"}),
     ("/ipam/", {"IPAMReadOnly", "IPAMFullAccess"}, {"IPAMFullAccess"}),
+    ("/block/", {"BlockStorageReadOnly", "BlockStorageFullAccess"}, {"BlockStorageFullAccess"}),
     (
         "/iam/v1alpha1/ssh-keys",
         {"SSHKeysReadOnly", "SSHKeysFullAccess", "ProjectManager"},
@@ -31,7 +32,13 @@ ORGANIZATION_LEVEL = (
     ("/iam/v1alpha1/quota", {"IAMReadOnly", "IAMManager", "OrganizationReadOnly"}),
     ("/account/v3/projects", {"ProjectReadOnly", "ProjectManager"}),
 )
-PRODUCT_RESOURCES = {"/instance/": "instance", "/vpc/": "vpc", "/ipam/": "ipam", "/iam/v1alpha1/ssh-keys": "ssh_key"}
+PRODUCT_RESOURCES = {
+    "/instance/": "instance",
+    "/vpc/": "vpc",
+    "/ipam/": "ipam",
+    "/block/": "block",
+    "/iam/v1alpha1/ssh-keys": "ssh_key",
+}
 
 
 def scaleway(cloud: LabCloud, headers: Any) -> dict:

@@ -51,6 +51,11 @@ FILTERS: dict[str, Filters] = {
         "is_default": ("is_default", "bool"),
         "routing_enabled": ("routing_enabled", "bool"),
     },
+    "block": {
+        "project_id": ("project_id", "eq"),
+        "name": ("name", "contains"),
+        "tags": ("tags", "any"),
+    },
     "ssh_keys": {
         "project_id": ("project_id", "eq"),
         "organization_id": ("organization_id", "eq"),
@@ -78,6 +83,7 @@ class ScalewayRoutes:
         self._security_groups(router.add)
         self._servers(router.add)
         self._vpc(router.add)
+        self._volumes(router.add)
 
     def _iam(self, add: Any) -> None:
         sw, cloud = self.sw, self.cloud
@@ -169,6 +175,52 @@ class ScalewayRoutes:
         add("GET", SERVER + "/private_nics", self.list_nics)
         add("GET", SERVER + "/private_nics/(?P<nic>[^/]+)", self.get_nic)
         add("DELETE", SERVER + "/private_nics/(?P<nic>[^/]+)", self.delete_nic)
+
+    def _volumes(self, add: Any) -> None:
+        """Instance volumes (local SSD) and Block Storage volumes (boot volumes of types without local storage)."""
+        sw, cloud = self.sw, self.cloud
+        block = "/block/v1alpha1/zones/" + ZONE + "/volumes"
+        for base, family, one in ((INSTANCE + "/volumes", "l_ssd", True), (block, "sbs_volume", False)):
+            add("GET", base, self.volume_lister(family))
+            add("GET", base + "/" + ID, self.volume_getter(family, wrap=one))
+            add("DELETE", base + "/" + ID, lambda m, q, b, f=family: (204, sw.delete_volume(self.volume(m, f))))
+        del cloud
+
+    def volume(self, m: dict, family: str) -> dict:
+        volume = self.sw.get("volumes", "volume" if family == "l_ssd" else "block_volume", m["id"], m["zone"])
+        if volume["volume_type"] != family:
+            raise scw_not_found("volume", m["id"])
+        return volume
+
+    def volume_view(self, family: str, volume: dict) -> dict:
+        if family == "l_ssd":
+            return views.volume_view(self.cloud, volume)
+        return views.block_volume_view(self.cloud, volume)
+
+    def volume_getter(self, family: str, *, wrap: bool) -> Any:
+        def handler(m: dict, q: dict, b: Any) -> tuple[int, dict]:
+            view = self.volume_view(family, self.volume(m, family))
+            return 200, {"volume": view} if wrap else view
+
+        return handler
+
+    def volume_lister(self, family: str) -> Any:
+        filters = {**_INSTANCE, "volume_type": ("volume_type", "eq")} if family == "l_ssd" else FILTERS["block"]
+
+        def handler(m: dict, q: dict, b: Any) -> tuple[int, dict]:
+            items = [
+                self.volume_view(family, v)
+                for v in self.sw.state["volumes"].values()
+                if v["zone"] == m["zone"] and v["volume_type"] == family
+            ]
+            if q.get("product_resource_id"):
+                items = [
+                    v for v in items if q["product_resource_id"] in {r["product_resource_id"] for r in v["references"]}
+                ]
+            page, total = paginate(filtered(items, q, filters), q)
+            return 200, {"volumes": page, "total_count": total}
+
+        return handler
 
     def _vpc(self, add: Any) -> None:
         sw, cloud = self.sw, self.cloud

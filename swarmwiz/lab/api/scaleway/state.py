@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from swarmwiz.lab.api.cloud import LabCloud, now, with_lock_released
-from swarmwiz.lab.api.errors import invalid_argument, scw_error, scw_invalid, scw_not_found
+from swarmwiz.lab.api.errors import in_use, invalid_argument, scw_error, scw_invalid, scw_not_found
 from swarmwiz.lab.api.scaleway import power, views
 
 
@@ -307,9 +307,7 @@ class Scaleway:
 
     def delete_vpc(self, vpc: dict) -> None:
         if any(p["vpc_id"] == vpc["id"] for p in self.state["private_networks"].values()):
-            raise scw_error(
-                412, "precondition_failed", "resource is still in use", precondition="resource_still_in_use"
-            )
+            raise in_use("the VPC still holds private networks")
         del self.state["vpcs"][vpc["id"]]
 
     def create_nic(self, server: dict, body: dict) -> dict:
@@ -349,6 +347,11 @@ class Scaleway:
             address = str(net[int.from_bytes(uuid.uuid4().bytes[:8]) or 1])
             if address not in used:
                 return address
+
+    def delete_volume(self, volume: dict) -> None:
+        if volume.get("server_id") in self.state["servers"]:
+            raise in_use("the volume is attached to a server")
+        del self.state["volumes"][volume["id"]]
 
     def check_quota(self, name: str, current: int) -> None:
         """403 quotas_exceeded, naming the quota, when one more would go over it (Lab.set_options(quotas=...))."""
@@ -474,4 +477,5 @@ class Scaleway:
                     del self.state["volumes"][volume["id"]]
                 else:  # a block volume stays, detached, and keeps billing
                     volume["server_id"] = None
+                    volume["detached_at"] = now()
         del self.state["servers"][server["id"]]

@@ -333,6 +333,41 @@ def volume_view(cloud: LabCloud, v: dict) -> dict:
     }
 
 
+def block_volume_view(cloud: LabCloud, v: dict) -> dict:
+    """A Block Storage volume (the boot volume of a type without local storage) as /block/v1alpha1 gives it."""
+    server = cloud.state["servers"].get(v.get("server_id") or "")
+    references = (
+        [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, v["id"] + server["id"])),
+                "product_resource_type": "instance_server",
+                "product_resource_id": server["id"],
+                "type": "exclusive",
+                "status": "attached",
+                "created_at": v["creation_date"],
+            }
+        ]
+        if server
+        else []
+    )
+    return {
+        "id": v["id"],
+        "name": v["name"],
+        "type": "sbs_5k",
+        "size": v["size"],
+        "project_id": v["project"],
+        "references": references,
+        "created_at": v["creation_date"],
+        "updated_at": v["modification_date"],
+        "parent_snapshot_id": None,
+        "status": "in_use" if server else "available",
+        "tags": v.get("tags") or [],
+        "zone": v["zone"],
+        "specs": {"perf_iops": 5000, "class": "sbs"},
+        "last_detached_at": v.get("detached_at"),
+    }
+
+
 def server_view(cloud: LabCloud, s: dict) -> dict:
     ips = [ip_view(cloud, ip) for ip in cloud.state["ips"].values() if ip.get("server_id") == s["id"]]
     nics = [nic_view(cloud, n) for n in cloud.state["private_nics"].values() if n["server_id"] == s["id"]]
