@@ -79,7 +79,7 @@ ALLOWED_ACTIONS = {
     "running": ["poweroff", "terminate", "reboot", "stop_in_place", "backup"],
     "stopped": ["poweron", "backup"],
     "stopping": [],
-    "starting": [],
+    "starting": ["stop_in_place", "backup"],  # as recorded
 }
 
 
