@@ -102,7 +102,7 @@ class CloudTarget:
         return self.store.clear()
 
     def endpoints(self) -> Endpoints:
-        from swarmwiz.core.cloud import Endpoints
+        from swarmwiz.core.api import Endpoints
 
         return Endpoints.from_env(self._env)
 

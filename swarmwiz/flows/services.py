@@ -92,12 +92,12 @@ class Services:
 
     def check_credentials(self, creds: Credentials) -> list[Check]:
         """One Check per credential, live against the APIs (format first, offline)."""
-        from swarmwiz.core.cloud import validate_credentials
+        from swarmwiz.core.api.validate import validate_credentials
 
         return validate_credentials(creds, self.target.endpoints())
 
     def dns_zones(self, creds: Credentials) -> list[str]:
-        from swarmwiz.core.cloud import list_cloudflare_zones
+        from swarmwiz.core.api.validate import list_cloudflare_zones
         from swarmwiz.core.errors import CredentialError
 
         if creds is None or not creds.value("cloudflare_token"):

@@ -117,19 +117,50 @@ class Lab:
             creds = files.load_credentials(self.dir)
         return {k: creds[k] for k in CREDENTIAL_KEYS}
 
-    def mint_cloudflare_token(self, *, dns_edit: bool = True, expired: bool = False) -> str:
-        """A new lab Cloudflare token: without DNS edit permission, or already expired (for credential tests)."""
+    def mint_cloudflare_token(
+        self, *, dns_edit: bool = True, expired: bool = False, account_owned: bool = False
+    ) -> str:
+        """A new lab Cloudflare token: without DNS edit permission, already expired, or owned by the account (it
+        verifies at /accounts/{cloudflare_account_id}/tokens/verify only), for credential tests."""
         with files.locked(self.dir):
             creds = files.load_credentials(self.dir)
             token = files.cloudflare_token()
-            creds["cloudflare_tokens"][token] = files.new_token_record(dns_edit=dns_edit, expired=expired)
+            creds["cloudflare_tokens"][token] = files.new_token_record(
+                dns_edit=dns_edit, expired=expired, account_owned=account_owned
+            )
             files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
         return token
 
+    def mint_scaleway_key(self, permission_sets: list[str], *, project_scoped: bool = False) -> dict[str, str]:
+        """A restricted lab API key carrying these IAM permission sets (e.g. ["InstancesFullAccess",
+        "VPCFullAccess"]); project_scoped: its policy applies to the default project only, so organisation-level
+        reads (IAM API keys, projects, quotas) answer 403. Returns SCW_ACCESS_KEY, SCW_SECRET_KEY and the project."""
+        with files.locked(self.dir):
+            creds = files.load_credentials(self.dir)
+            project = creds["SCW_DEFAULT_PROJECT_ID"]
+            secret, record = files.new_scaleway_key(project, permission_sets, project_scoped=project_scoped)
+            creds.setdefault("scaleway_keys", {})[secret] = record
+            files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
+        return {"SCW_ACCESS_KEY": record["access_key"], "SCW_SECRET_KEY": secret, "SCW_DEFAULT_PROJECT_ID": project}
+
+    def cloudflare_account_id(self) -> str:
+        """The lab Cloudflare account's id (where account-owned tokens verify)."""
+        with files.locked(self.dir):
+            return files.load_credentials(self.dir)["cloudflare_account_id"]
+
     def set_faults(self, rules: list[dict]) -> None:
-        """Fault rules for server creation, read at each create: [{"match": "demo-worker-*", "action":
-        "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}]."""
+        """Fault rules, read at each call. For server creation: {"match": "demo-worker-*", "action":
+        "fail" | "quota" | "out_of_stock" | "delay", "seconds": 2, "message": "..."}; for any endpoint of either API:
+        {"path": "/instance/v1/*", "method": "GET", "status": 429 | 503, "rate": 0.5} (429 carries Retry-After)."""
         files.write_json(self.dir / files.FAULTS_FILE, rules)
+
+    def set_options(self, **options: object) -> None:
+        """Lab options where real accounts differ, read at each call: default_vpc=False (a project created after
+        2025-05-13 has no default VPC), fault_rate=0.05 (share of calls answered 429/503), quotas={"instances": 3}.
+        """
+        with files.locked(self.dir):
+            current = files.read_json(self.dir / files.OPTIONS_FILE, {})
+            files.write_json(self.dir / files.OPTIONS_FILE, {**current, **options})
 
     def env(self) -> dict[str, str]:
         """Variables that point terraform and swarmwiz's API clients at the lab, lab credentials included."""

@@ -18,6 +18,7 @@ STATE_FILE = "state.json"
 CREDENTIALS_FILE = "credentials.json"
 DAEMON_FILE = "api.json"
 FAULTS_FILE = "faults.json"
+OPTIONS_FILE = "options.json"
 LOCK_FILE = "lab.lock"
 
 
@@ -56,12 +57,27 @@ def cloudflare_token() -> str:
     return secrets.token_urlsafe(30)
 
 
-def new_token_record(*, dns_edit: bool = True, expired: bool = False) -> dict:
+def new_token_record(*, dns_edit: bool = True, expired: bool = False, account_owned: bool = False) -> dict:
     return {
         "id": uuid.uuid4().hex,
         "status": "expired" if expired else "active",
         "dns_edit": dns_edit,
         "expires_on": "2020-01-01T00:00:00Z" if expired else None,
+        "account_owned": account_owned,  # verifies at /accounts/{id}/tokens/verify, not /user/tokens/verify
+    }
+
+
+# The default lab key can do everything swarmwiz needs, as an organisation owner's key can.
+DEFAULT_PERMISSION_SETS = ["AllProductsFullAccess", "IAMReadOnly", "ProjectReadOnly"]
+
+
+def new_scaleway_key(project_id: str, permission_sets: list[str], *, project_scoped: bool) -> tuple[str, dict]:
+    """(secret key, its record) for a restricted lab API key."""
+    return str(uuid.uuid4()), {
+        "access_key": _access_key(),
+        "default_project_id": project_id,
+        "permission_sets": list(permission_sets),
+        "project_scoped": project_scoped,
     }
 
 

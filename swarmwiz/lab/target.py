@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swarmwiz.core.cloud import Endpoints
+from swarmwiz.core.api import Endpoints
 from swarmwiz.core.credentials import FIELDS, Credentials, credentials_from_env
 from swarmwiz.lab.control import Lab
 
