@@ -48,23 +48,6 @@ class Draft:
             "ssh": {"public_key": self.public_key, "allowed_cidrs": list(self.allowed_cidrs)},
         }
 
-    @classmethod
-    def from_spec(cls, spec) -> Draft:
-        return cls(
-            name=spec.name,
-            region=spec.region,
-            zones=tuple(spec.zones),
-            manager_type=spec.managers.type,
-            worker_type=spec.workers.type,
-            managers=spec.managers.count,
-            workers=spec.workers.count,
-            domain=spec.domain,
-            apex=spec.apex,
-            public_key=str(spec.ssh_public_key_path),
-            allowed_cidrs=tuple(spec.allowed_cidrs),
-            image=spec.image,
-        )
-
 
 def problems(draft: Draft, step: str | None = None, catalog=None) -> list[str]:
     """The validation problems of `draft`, limited to the fields of `step` (all of them when step is None)."""

@@ -44,10 +44,14 @@ class WizardScreen(Screen):
         return self.wizard.services
 
     def on_mount(self) -> None:
-        self.wizard.set_step(self.STEP, self.TITLE)
+        self.show_title(self.TITLE)
 
-    def on_screen_resume(self) -> None:
-        self.wizard.set_step(self.STEP, self.TITLE)
+    def show_title(self, text: str) -> None:
+        """The step's name in this screen's top bar."""
+        from swarmwiz.tui.widgets.topbar import TopBar
+
+        for bar in self.query(TopBar):
+            bar.show_step(text)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # One router for every worker's failure: the App decides between a dialog, a notification, or exiting.

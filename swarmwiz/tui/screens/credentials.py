@@ -160,8 +160,7 @@ class CredentialsScreen(WizardScreen):
         self.app.call_from_thread(self._saved, creds)
 
     def _saved(self, creds) -> None:
-        self.wizard.credentials = creds
-        self.dismiss(self.draft)
+        self.dismiss(creds)  # the flow keeps them for the steps that call the APIs
 
 
 def _escape(text: str) -> str:

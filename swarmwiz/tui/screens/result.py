@@ -65,7 +65,7 @@ class ResultScreen(WizardScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.wizard.step_title = f"Cluster {self.cluster}"
+        self.show_title(f"Cluster {self.cluster}")
         nodes = self.query_one("#nodes", DataTable)
         nodes.add_columns(
             "Node", "Role", "Status", "Availability", "Manager", "Zone", "Public IP", "Private IP", "Engine"

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Footer, Static
 
 from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.messages import CatalogLoaded
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -69,7 +70,7 @@ class TypesScreen(DraftScreen):
 
     def _show_catalog(self, catalog) -> None:
         self.catalog = catalog
-        self.wizard.catalog = catalog
+        self.app.post_message(CatalogLoaded(catalog))
         self.query_one("#source", Static).update(f"Source: {catalog.source}")
         table = self.query_one("#types-table", DataTable)
         table.clear()
