@@ -5,8 +5,9 @@ a thread worker with `run_events`; the events reach the screen as `EventsArrived
 `RunFinished`. There is no second thread and no polling: the worker thread itself appends each event to an
 `EventFeed` and posts a message only when the feed was empty, so every event that arrives before the UI gets to
 it rides along in the same message (a flood of log lines becomes one batch per UI turn, and progress of a phase
-is merged to its latest value). A feed far ahead of the UI makes the worker wait, which keeps keys responsive and
-memory flat during a flood.
+is merged to its latest value). The UI takes at most one batch per frame (the next message is posted after the
+screen painted), so keys are painted between batches; a feed far ahead of the UI makes the worker wait, which
+keeps memory flat during a flood.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Event, PhaseProgress
 from swarmwiz.tui.messages import EventsArrived, RunFinished
 
-MAX_BATCH = 2000  # events applied in one UI turn at most; the rest follow in the next message
-MAX_PENDING = 8000  # events waiting for the UI before the worker waits for it
+MAX_BATCH = 2000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
+MAX_PENDING = MAX_BATCH  # events waiting for the UI before the worker waits for it to paint
 ROOM_WAIT_S = 0.25  # the worker re-checks for cancellation this often while it waits for the UI
 
 
@@ -36,7 +37,7 @@ class EventFeed:
         self.max_pending = max_pending
         self._pending: list[Event] = []
         self._announced = False  # an EventsArrived for this feed is on its way and not handled yet
-        self._room = threading.Condition()
+        self._room = threading.Condition(threading.Lock())
         self.closed = False
         self.abandoned: Callable[[], bool] = lambda: False  # the worker was cancelled: never wait for the UI
 
@@ -55,15 +56,25 @@ class EventFeed:
         self.target.post_message(EventsArrived(self))
 
     def take(self) -> list[Event]:
-        """From the UI thread: the events waiting (at most `max_batch`), progress merged to its latest value."""
+        """From the UI thread: the events waiting (at most `max_batch`), progress merged to its latest value.
+
+        The next message for this feed is posted only after the screen has painted: one batch per frame, so the
+        screen goes idle between batches and a key pressed during a flood is painted in the next frame.
+        """
         with self._room:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            more = bool(self._pending)
+        self.target.call_after_refresh(self._announce_more)
+        return merge_progress(batch)
+
+    def _announce_more(self) -> None:
+        with self._room:
+            more = bool(self._pending) and not self.closed
             self._announced = more
+            # The worker waits from a full batch until here: the UI works and paints without competing with it
+            # for the GIL (which, not the CPU, made keys wait during a flood).
             self._room.notify_all()
         if more:
             self.target.post_message(EventsArrived(self))
-        return merge_progress(batch)
 
     def drain(self) -> None:
         """From the worker thread: wait until the UI has taken every event (so that what follows comes after)."""
