@@ -29,7 +29,7 @@ class SwarmwizApp(App[int]):
 
     TITLE = "swarmwiz"
     CSS_PATH = _css_paths()
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {lambda: _wizard_commands()}
     BINDINGS = [
         Binding("f1", "help", "Help", tooltip="What this step does and its keys"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while a deploy runs)"),
@@ -173,6 +173,22 @@ class SwarmwizApp(App[int]):
             self.run_flow()  # an unexpected failure in the flow itself: start again from the welcome screen
 
     # -- actions ------------------------------------------------------------------------------------------------
+    def open_cluster(self, choice: str, name: str) -> None:
+        """From the palette: the status or the teardown of `name`, over the current screen (the welcome screen
+        answers with it, so the flow goes on from there)."""
+        from swarmwiz.tui.screens.welcome import WelcomeScreen
+
+        if isinstance(self.screen, WelcomeScreen):
+            self.screen.dismiss((choice, name))
+        elif choice == "status":
+            from swarmwiz.tui.screens.result import ResultScreen
+
+            self.push_screen(ResultScreen(name))
+        else:
+            from swarmwiz.tui.screens.teardown import TeardownScreen
+
+            self.push_screen(TeardownScreen(name))
+
     def action_help(self) -> None:
         from swarmwiz.tui.screens.help import HelpScreen
 
@@ -207,6 +223,13 @@ class SwarmwizApp(App[int]):
             ),
             answered,
         )
+
+
+def _wizard_commands():
+    # Imported when the palette first opens, not before the first frame.
+    from swarmwiz.tui.commands import WizardCommands
+
+    return WizardCommands
 
 
 def _describe(exc: BaseException | None) -> tuple[str, list[str]]:

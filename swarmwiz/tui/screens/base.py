@@ -64,7 +64,10 @@ class WizardScreen(Screen):
 class DraftScreen(WizardScreen):
     """A step that edits the draft cluster: Escape or the Back button go back; `nav()` gives the Back/Next bar."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+n", "next", "Next step", tooltip="Go on to the next step when this one is complete"),
+    ]
 
     def __init__(self, draft: Draft) -> None:
         super().__init__()
@@ -77,3 +80,10 @@ class DraftScreen(WizardScreen):
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.action_back()
+
+    def action_next(self) -> None:
+        """Ctrl+N and Enter in a step's last field: check the step and go on if it is complete."""
+        self.next()
+
+    def next(self) -> None:
+        raise NotImplementedError

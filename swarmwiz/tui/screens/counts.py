@@ -18,9 +18,9 @@ class CountsScreen(DraftScreen):
     TITLE = "4/7 Node counts"
     STEP = "counts"
     HELP = (
-        "Managers agree on every change to the swarm by majority vote (Raft). An odd number is the only sensible\n"
-        "choice: 4 managers survive no more failures than 3. Workers run your services; managers can run them\n"
-        "too, so 0 workers is allowed."
+        "Managers agree on every change to the swarm by a majority vote, so an odd number is the sensible choice:\n"
+        "4 managers survive no more failures than 3 do. Workers run your services. Managers can run them too,\n"
+        "so 0 workers is allowed. Choose the managers with the arrows and Enter, type the workers, then Enter."
     )
 
     def compose(self) -> ComposeResult:
@@ -44,6 +44,7 @@ class CountsScreen(DraftScreen):
         super().on_mount()
         self.query_one("#managers-set", RadioSet).focus()
         self._update_cost()
+        self.call_after_refresh(setattr, self, "ready", True)  # the initial choice is not the user's Enter
 
     def collect(self) -> Draft:
         pressed = self.query_one("#managers-set", RadioSet).pressed_button
@@ -73,6 +74,8 @@ class CountsScreen(DraftScreen):
     def _managers_changed(self, event: RadioSet.Changed) -> None:
         self.query_one("#quorum", Static).update(quorum_text(int(event.pressed.name)))
         self._update_cost()
+        if getattr(self, "ready", False) and self.focused is event.radio_set:
+            self.query_one("#workers", Input).focus()  # chosen with Enter: the workers come next
 
     @on(Input.Changed, "#workers")
     def _workers_changed(self) -> None:

@@ -43,9 +43,10 @@ class ReviewScreen(WizardScreen):
     TITLE = "7/7 Review"
     STEP = "review"
     HELP = (
-        "Nothing has been created yet. swarmwiz has written the cluster's workspace (a plain Terraform module\n"
-        "and cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
-        "The cost is an estimate from the catalogue (servers plus one public IPv4 each, excluding VAT)."
+        "Nothing has been created yet. swarmwiz has written the cluster's folder (a plain Terraform module and\n"
+        "cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
+        "The cost is an estimate: the servers plus one public IPv4 address each, per month, without VAT.\n"
+        "When the plan is ready the Deploy button has the focus: Enter, then the arrows to choose the answer."
     )
     BINDINGS = [Binding("escape", "back", "Back", show=False)]
 

@@ -137,9 +137,10 @@ class TeardownScreen(WizardScreen):
         )
         table = self.query_one("#inventory", DataTable)
         table.clear(columns=True)
-        table.add_columns("Kind", "Name", "ID")
+        table.add_columns("Kind", "Name", "Details")
         for item in inventory:
-            table.add_row(item.kind, item.name, item.id or "")
+            # `detail` says what a person recognises (zone and IP of a server, a record's content, a subnet).
+            table.add_row(item.kind, item.name, getattr(item, "detail", "") or item.id or "")
         typed = self.query_one("#typed", Input)
         typed.disabled = False
         typed.focus()
