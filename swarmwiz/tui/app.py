@@ -154,10 +154,11 @@ class SwarmwizApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         exc = event.worker.error
+        shown = False  # a screen whose hook returns True shows the failure itself: a notification is enough
         for screen in self.screen_stack:
             hook = getattr(screen, "worker_failed", None)
             if hook is not None and event.worker.node is screen:
-                hook(event.worker.name, exc)
+                shown = bool(hook(event.worker.name, exc)) or shown
         if isinstance(exc, Interrupted):
             # A stop the user asked for: the screen says "stopped"; it is not an error to show.
             self.notify(exc.message, title="Stopped", severity="warning")
@@ -166,6 +167,10 @@ class SwarmwizApp(App[int]):
             log.error("worker %r failed", event.worker.name, exc_info=exc)
         if self.quit_requested and self.running is None:
             return  # quitting: the stop the user asked for is not an error to show
+        if shown:
+            title, lines = _describe(exc)
+            self.notify(" ".join(lines), title=title, severity="warning", timeout=8)
+            return
         from swarmwiz.tui.dialogs.error import ErrorDialog
 
         self.push_screen(ErrorDialog(*_describe(exc)))

@@ -72,11 +72,12 @@ class DomainScreen(DraftScreen):
             options.highlighted = 0
         options.focus()
 
-    def worker_failed(self, name: str, exc: BaseException) -> None:
+    def worker_failed(self, name: str, exc: BaseException) -> bool:
         options = self.query_one("#zones-list", OptionList)
         options.clear_options()
         options.add_option("Could not list zones: type the domain below.")
         self.query_one("#domain", Input).focus()
+        return True  # shown here: the App only notifies (a dialog would take the keys meant for the field)
 
     def collect(self) -> Draft:
         return self.draft.update(
