@@ -54,11 +54,11 @@ class SwarmwizApp(App[int]):
             self.run_flow()
         if self.lab:
             self.status_text = "starting the lab..."
-        self.prepare_services()
+        self.call_after_refresh(self.prepare_services)  # after the first frame: the lab's import is heavy
 
     @work(thread=True, name="prepare services", group="prepare services", exclusive=True, exit_on_error=False)
     def prepare_services(self) -> None:
-        # In lab mode this starts the local lab; it runs after the first frame so the UI appears at once.
+        # In lab mode this starts the local lab.
         text = self.services.prepare()
         self.call_from_thread(setattr, self, "status_text", text)
 
