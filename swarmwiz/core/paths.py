@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -74,9 +75,13 @@ def make_dir(path: Path, mode: int = DIR_MODE) -> Path:
             break
         missing.append(parent)
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             directory.mkdir(mode=mode)
-            os.chmod(directory, mode)
+        except FileExistsError:
+            if not directory.is_dir():  # a file in the way: say so, never chmod it
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory)) from None
+            continue  # created meanwhile by another process
+        os.chmod(directory, mode)
     if path.stat().st_mode & 0o777 != mode:
         os.chmod(path, mode)
     return path

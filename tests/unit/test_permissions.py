@@ -67,3 +67,14 @@ def test_terraform_writes_state_and_plan_0600_under_umask_000(tmp_path, umask_00
     list(tf.apply(destroy=True))  # a second change makes Terraform write terraform.tfstate.backup
     for name in ("tfplan", "terraform.tfstate", "terraform.tfstate.backup"):
         assert mode(ws / name) == 0o600, f"{name} is {oct(mode(ws / name))}"
+
+
+def test_make_dir_never_chmods_a_file_in_the_way(tmp_path):
+    blocker = tmp_path / "home"
+    blocker.write_text("x")
+    blocker.chmod(0o644)
+    with pytest.raises(NotADirectoryError):
+        make_dir(blocker / "clusters")
+    with pytest.raises(NotADirectoryError):
+        make_dir(blocker)
+    assert mode(blocker) == 0o644
