@@ -107,11 +107,6 @@ def lab_prefix(lab_dir: Path) -> str:
     return "sw" + hashlib.sha256(str(Path(lab_dir).resolve()).encode()).hexdigest()[:6]
 
 
-def clean_stale(lab_dir: Path) -> None:
-    """Remove every kernel object, process and mount of the lab at `lab_dir`, even with its state lost."""
-    LabNet(lab_dir).clean()
-
-
 def clean_orphans() -> list[str]:
     """Clean labs whose state was deleted (say, with their tmp dir); returns their lab dirs.
 
@@ -284,9 +279,25 @@ class LabNet:
         """The name of the host's network namespace (for `nsenter --net=/var/run/netns/<name>`)."""
         return self._host(self._load(), host_id)["netns"]
 
-    def docker_host(self, host_id: str) -> str:
-        """The DOCKER_HOST of a host's dockerd (as set in its SSH sessions)."""
-        return f"unix://{self._run_dir(self._host(self._load(), host_id))}/docker.sock"
+    def set_sshd(self, host_id: str, *, running: bool) -> None:
+        """Stop or start a host's sshd: a node whose SSH stops answering (connections are refused), then
+        comes back. Its other daemons keep running."""
+        with self._locked() as state:
+            host = self._host(state, host_id)
+        run_dir = self._run_dir(host)
+        if not running:
+            _kill_processes(netns=[], pidfiles=[run_dir / "sshd.pid"], markers=[str(self.lab_dir)])
+            (run_dir / "sshd.pid").unlink(missing_ok=True)
+            return
+        if (run_dir / "sshd.pid").exists():
+            return
+        directory = self.host_dir(host_id)
+        script = 'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log"'
+        argv = [*_in_host(host), "sh", "-c", script, "sh", host["hostname"], _which("sshd"), str(directory)]
+        result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
+        if result.returncode != 0:
+            raise LabHostError(f"lab host {host_id}: starting sshd failed: {result.stderr.strip()[-300:]}")
+        _wait_for(lambda: (run_dir / "sshd.pid").exists(), f"sshd of lab host {host_id} to listen", 30)
 
     def clean(self) -> None:
         """Remove everything of this lab: processes, mounts, namespaces, veths, bridges, dirs. Safe to repeat."""
@@ -679,6 +690,21 @@ def _tail(path: Path, chars: int = 400) -> str:
     except OSError:
         return ""
     return f"(log {path.name}: ...{text[-chars:]})" if text else ""
+
+
+def _in_host(host: dict) -> list[str]:
+    """The argv prefix that runs a command inside a host: its network namespace and a UTS namespace of its
+    own (nsenter, never `ip netns exec`: that remounts /sys and dockerd then dies with "Devices cgroup isn't
+    mounted")."""
+    return ["nsenter", f"--net={NETNS_DIR / host['netns']}", "unshare", "--uts"]
+
+
+def _wait_for(check, what: str, limit: float, *, interval: float = 0.01) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise LabHostError(f"timed out after {limit:g}s waiting for {what}")
+        time.sleep(interval)
 
 
 def _docker_ping(sock_path: Path) -> bool:

@@ -208,3 +208,51 @@ async def test_remove_worker_then_managers_three_to_one(cluster):
     assert status.leader == cluster.node("manager-2").name and status.managers_total == 1 and status.quorum_ok
     assert "Down" not in {m["Status"] for m in await cluster.node_ls("manager-2")}
     assert any("demoting" in line for line in lines) and any("draining" in line for line in lines)
+
+
+async def test_no_second_swarm_while_a_manager_does_not_answer(tmp_path):
+    """Manager-1 holds the swarm (an earlier run initialised it) and its sshd stops: the bootstrap must neither
+    init a second swarm on manager-2 nor force anyone out; once manager-1 answers, the others join its swarm."""
+    lab = start_hosts(tmp_path, ["manager", "manager", "manager", "worker"], prefix="split")
+    remote = {"known_hosts": lab.known_hosts, "client_keys": [lab.client_key]}
+
+    async def docker(node: Node, *argv: str) -> str:
+        async with await ssh.connect(node.public_ip, **remote, node=node.key) as conn:
+            return (await ssh.run(conn, ["docker", *argv])).strip()
+
+    try:
+        m1, m2, m3, w1 = lab.nodes
+        await docker(m1, "swarm", "init", "--advertise-addr", m1.private_ip)
+        swarm_id = await docker(m1, "info", "--format", "{{.Swarm.Cluster.ID}}")
+        lab.net.set_sshd(lab.hosts[0].host_id, running=False)
+        lines: list[str] = []
+        with pytest.raises(RemoteError) as refused:
+            await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=60)
+        print(f"\nrefused: {refused.value}")
+        assert refused.value.title == "Managers not answering"
+        message = str(refused.value)
+        assert m1.label in message and m2.key not in message and m3.key not in message
+        assert not any("init" in line or "leaving" in line or "joining" in line for line in lines), lines
+        for node in (m2, m3, w1):
+            assert await docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
+
+        lab.net.set_sshd(lab.hosts[0].host_id, running=True)
+        before = await docker(m1, "swarm", "join-token", "-q", "worker")
+        lines = []
+        await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=120)
+        assert not any("docker swarm init" in line for line in lines), lines
+        status = await swarm.status(lab.nodes, **remote, timeout=60)
+        assert [n.status for n in status.nodes] == ["Ready"] * 4 and status.managers_total == 3
+        for node in (m2, m3):
+            assert await docker(node, "info", "--format", "{{.Swarm.Cluster.ID}}") == swarm_id
+        # the tokens handed out during the bootstrap were rotated: they can no longer join anything
+        assert "join tokens rotated" in lines
+        assert await docker(m1, "swarm", "join-token", "-q", "worker") != before
+        rotated = await docker(m1, "swarm", "join-token", "-q", "worker")
+        lines = []
+        await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=60)
+        assert "join tokens rotated" not in lines  # nothing joined, nothing handed out
+        assert await docker(m1, "swarm", "join-token", "-q", "worker") == rotated
+    finally:
+        lab.close()
+        assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}
