@@ -12,15 +12,17 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from swarmwiz.lab import boot
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ _REQUIRED_COMMANDS = {
     "unshare": "util-linux",
 }
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+_SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _HOST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -89,6 +92,8 @@ class HostSpec:
     host_key_private: str | None = None
     host_key_public: str | None = None
     firewall: Firewall = field(default_factory=Firewall)
+    time_scale: float | None = None  # None: SWARMWIZ_LAB_TIME_SCALE (see swarmwiz.lab.boot)
+    cloud_init_error: str | None = None  # cloud-init's final stage fails with this (Docker never comes)
 
 
 def check_prerequisites() -> list[str]:
@@ -198,11 +203,17 @@ class LabNet:
                 _ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
-    def create_host(self, spec: HostSpec, *, wait_docker: bool = True) -> None:
-        """Start a host: namespace, NICs, firewall, sshd and dockerd; returns once sshd listens and (unless
-        `wait_docker` is false) dockerd answers. Safe to call from several threads at once."""
+    def create_host(self, spec: HostSpec, *, wait: bool = False) -> None:
+        """Power a host on: namespace, NICs and firewall now, then its boot plays on the lab's time scale in the
+        background (private NICs up, sshd, cloud-init's final stage bringing dockerd and the `docker` command;
+        see swarmwiz.lab.boot). With `wait`, returns once cloud-init is done. Safe from several threads at once."""
         _validate_spec(spec)
         started = time.monotonic()
+        try:
+            scale = spec.time_scale if spec.time_scale is not None else boot.time_scale()
+        except boot.TimeScaleError as exc:
+            raise LabHostError(str(exc)) from None
+        timeline = boot.boot_timeline(spec.hostname).scaled(scale)
         if spec.host_key_private is None:  # generated outside the lock: other hosts need not wait for it
             from swarmwiz.core.hostkeys import generate_host_key
 
@@ -240,11 +251,23 @@ class LabNet:
                 self._save(state)
                 raise
         try:
-            self._start_daemons(spec, host, wait_docker=wait_docker)
+            self._boot(spec, host, timeline, wait=wait)
         except BaseException:
             self.delete_host(spec.host_id)
             raise
-        log.info("lab host %s (%s) up in %.2fs", spec.host_id, spec.hostname, time.monotonic() - started)
+        log.info(
+            "lab host %s (%s) %s in %.2fs",
+            spec.host_id,
+            spec.hostname,
+            "booted" if wait else "powered on",
+            time.monotonic() - started,
+        )
+
+    def cloud_init_status(self, host_id: str) -> str:
+        """The host's `cloud-init status --long` text (empty before its boot began)."""
+        with contextlib.suppress(OSError):
+            return (self.host_dir(host_id) / "cloud-init" / "status").read_text()
+        return ""
 
     def update_firewall(self, host_id: str, firewall: Firewall) -> None:
         """Replace a host's public-side rules atomically (one nft transaction)."""
@@ -444,10 +467,22 @@ class LabNet:
             "StrictModes no",
             "PrintMotd no",
             "AcceptEnv LANG LC_*",
-            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock",
+            # The host's own bin comes first: its `cloud-init`, and `docker` only once cloud-init installed it.
+            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock PATH={directory / 'bin'}:{_SESSION_PATH}",
             "Subsystem sftp internal-sftp",
         ]
         (directory / "sshd_config").write_text("\n".join(lines) + "\n")
+        (directory / "cloud-init").mkdir()
+        bin_dir = directory / "bin"
+        bin_dir.mkdir()
+        status_file = shlex.quote(str(directory / "cloud-init" / "status"))
+        for name, text in (
+            ("cloud-init", boot.CLOUD_INIT_SCRIPT.format(status_file=status_file)),
+            ("docker", boot.DOCKER_ABSENT),
+            ("docker.installed", boot.DOCKER_PRESENT.format(docker=shlex.quote(_which("docker") or "docker"))),
+        ):
+            (bin_dir / name).write_text(text)
+            (bin_dir / name).chmod(0o755)
         # dockerd's socket and data live in the run dir (see RUN_ROOT); links make them easy to find.
         for name, target in (("docker.sock", "docker.sock"), ("docker", "data")):
             with contextlib.suppress(OSError):
@@ -478,61 +513,47 @@ class LabNet:
                 f"link add {veth} type veth peer name eth{nic} netns {netns}",
                 f"link set {veth} master {bridge} up",
             ]
-            inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}", f"link set eth{nic} up"]
+            # The link comes up when the boot timeline attaches the NIC (see _boot).
+            inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}"]
         _ip_batch(outside)
         _ip_batch(inside, netns=netns)
 
-    def _start_daemons(self, spec: HostSpec, host: dict, *, wait_docker: bool) -> None:
+    def _boot(self, spec: HostSpec, host: dict, timeline: boot.BootTimeline, *, wait: bool) -> None:
         directory = self.host_dir(spec.host_id)
-        run_dir = self._run_dir(host)
-        sshd, dockerd = _which("sshd"), _which("dockerd")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
-        # One UTS namespace for both daemons: SSH sessions and the swarm node both see the host's name.
-        # dockerd is started through nsenter, never `ip netns exec` (it remounts /sys and dockerd then dies
-        # with "Devices cgroup isn't mounted"); the shell exits at once so both daemons are re-parented.
-        script = (
-            'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log" && '
-            '{ "$4" --data-root "$5/data" --exec-root "$5/exec" -H "unix://$5/docker.sock" '
-            '--pidfile "$5/docker.pid" --iptables=false --bridge=none --storage-driver=vfs '
-            '>"$3/dockerd.log" 2>&1 </dev/null & }'
+        script = boot.boot_script(
+            timeline,
+            hostname=spec.hostname,
+            host_dir=directory,
+            run_dir=self._run_dir(host),
+            nics=[f"eth{nic}" for nic in range(1, len(host["nics"]) + 1)],
+            sshd=_which("sshd") or "sshd",
+            dockerd=_which("dockerd") or "dockerd",
+            docker=_which("docker") or "docker",
+            cloud_init_error=spec.cloud_init_error,
         )
-        argv = [
-            "nsenter",
-            f"--net={NETNS_DIR / host['netns']}",
-            "unshare",
-            "--uts",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            spec.hostname,
-            sshd,
-            str(directory),
-            dockerd,
-            str(run_dir),
-        ]
+        (directory / "boot.sh").write_text(script)
+        # One UTS namespace for the boot and the daemons it starts: SSH sessions and the swarm node both see
+        # the host's name. The outer shell exits at once, so the boot script is re-parented and plays on alone.
+        launch = 'sh "$1" >"$2" 2>&1 </dev/null &'
+        argv = [*_in_host(host), "sh", "-c", launch, "sh", str(directory / "boot.sh"), str(directory / "boot.log")]
         result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
         if result.returncode != 0:
+            raise LabHostError(f"lab host {spec.host_id}: starting its boot failed: {result.stderr.strip()[-300:]}")
+        if not wait:
+            return
+        limit = timeline.cloud_init + 60
+        _wait_for(
+            lambda: _status_of(self.cloud_init_status(spec.host_id)) in ("done", "error"),
+            f"cloud-init on lab host {spec.host_id}",
+            limit,
+            interval=0.05,
+        )
+        if _status_of(self.cloud_init_status(spec.host_id)) == "error":
             raise LabHostError(
-                f"lab host {spec.host_id}: starting sshd failed: {result.stderr.strip()[-300:]}"
-                f" {_tail(directory / 'sshd.log')}"
+                f"lab host {spec.host_id}: cloud-init failed: {self.cloud_init_status(spec.host_id).strip()[-300:]}"
+                f" {_tail(directory / 'dockerd.log')}"
             )
-        deadline = time.monotonic() + 30
-        # sshd writes its pid file only after it listens; dockerd answers /_ping once its API is up.
-        while not (run_dir / "sshd.pid").exists():
-            if time.monotonic() > deadline:
-                raise LabHostError(
-                    f"lab host {spec.host_id}: timed out after 30s waiting for sshd to listen "
-                    f"{_tail(directory / 'sshd.log')}"
-                )
-            time.sleep(0.01)
-        while wait_docker and not _docker_ping(run_dir / "docker.sock"):
-            if time.monotonic() > deadline:
-                raise LabHostError(
-                    f"lab host {spec.host_id}: timed out after 30s waiting for dockerd to answer "
-                    f"{_tail(directory / 'dockerd.log')}"
-                )
-            time.sleep(0.02)
 
     def _remove_hosts(self, state: dict, host_ids: list[str]) -> None:
         hosts = [(host_id, state["hosts"][host_id]) for host_id in host_ids if host_id in state["hosts"]]
@@ -692,6 +713,10 @@ def _tail(path: Path, chars: int = 400) -> str:
     return f"(log {path.name}: ...{text[-chars:]})" if text else ""
 
 
+def _status_of(long_status: str) -> str:
+    return next((line[8:].strip() for line in long_status.splitlines() if line.startswith("status: ")), "")
+
+
 def _in_host(host: dict) -> list[str]:
     """The argv prefix that runs a command inside a host: its network namespace and a UTS namespace of its
     own (nsenter, never `ip netns exec`: that remounts /sys and dockerd then dies with "Devices cgroup isn't
@@ -705,20 +730,6 @@ def _wait_for(check, what: str, limit: float, *, interval: float = 0.01) -> None
         if time.monotonic() > deadline:
             raise LabHostError(f"timed out after {limit:g}s waiting for {what}")
         time.sleep(interval)
-
-
-def _docker_ping(sock_path: Path) -> bool:
-    if not sock_path.exists():
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(str(sock_path))
-            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            reply = sock.recv(4096)
-        except OSError:
-            return False
-    return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
 
 
 def _validate_spec(spec: HostSpec) -> None:

@@ -120,7 +120,7 @@ def start_hosts(
     lab = HostLab(net=net, client_key=client_key, known_hosts=known_hosts)
     try:
         with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-            list(pool.map(net.create_host, specs))
+            list(pool.map(lambda spec: net.create_host(spec, wait=True), specs))
     except BaseException:
         net.clean()
         raise

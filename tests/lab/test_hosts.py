@@ -307,3 +307,123 @@ def test_a_lab_whose_directory_was_deleted_is_cleaned_by_the_next_one(tmp_path):
     finally:
         other.clean()
         orphan.clean()
+
+
+# ----- the boot timeline ------------------------------------------------------------------------------------
+
+
+def test_boot_timelines_follow_the_recorded_distributions():
+    import statistics
+
+    from swarmwiz.lab.boot import boot_timeline
+
+    timelines = [boot_timeline(f"demo-node-{i}") for i in range(3000)]
+    assert boot_timeline("demo-node-7") == timelines[7]  # seeded by the name: reproducible
+    assert len({t.sshd for t in timelines[:50]}) == 50  # and different per server
+
+    def quantiles(name):
+        values = sorted(getattr(t, name) for t in timelines)
+        return statistics.median(values), values[int(0.9 * len(values))], values[-1]
+
+    median, p90, top = quantiles("running")
+    assert 4.5 <= median <= 5.5 and 14 <= p90 <= 18 and top <= 35
+    median, _, top = quantiles("nic")
+    assert 23 <= median <= 29 and top <= 91
+    for t in timelines:
+        assert 15 <= t.sshd - t.running <= 30
+        assert t.cloud_init >= t.nic and (60 <= t.cloud_init - t.sshd <= 120 or t.cloud_init == t.nic)
+    scaled = timelines[0].scaled(0.05)
+    assert scaled.cloud_init == pytest.approx(timelines[0].cloud_init * 0.05)
+
+
+@pytest.mark.parametrize("text", ["fast", "-1", "nan", "1e9", "inf"])
+def test_a_bad_time_scale_is_named(monkeypatch, text):
+    from swarmwiz.lab.boot import TIME_SCALE_ENV, TimeScaleError, time_scale
+
+    monkeypatch.setenv(TIME_SCALE_ENV, text)
+    with pytest.raises(TimeScaleError, match=TIME_SCALE_ENV):
+        time_scale()
+    monkeypatch.setenv(TIME_SCALE_ENV, "0.5")
+    assert time_scale() == 0.5
+    monkeypatch.delenv(TIME_SCALE_ENV)
+    assert 0 < time_scale() <= 0.1
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_host_boots_on_the_recorded_timeline(tmp_path):
+    """sshd answers only after its time, Docker is absent until cloud-init's final stage, and `cloud-init
+    status` answers like the real tool meanwhile; a failing final stage shows as an error."""
+    from swarmwiz.lab.boot import boot_timeline
+
+    scale = 0.1
+    net = LabNet(tmp_path / "lab")
+    net.ensure()
+    key, public = make_client_key(tmp_path)
+    host_private, host_public = generate_host_key()
+    address = str(net.public_subnet.network_address + 10)
+    timeline = boot_timeline("booting").scaled(scale)
+    try:
+        started = time.monotonic()
+        spec = HostSpec(
+            "srv-boot",
+            "booting",
+            address,
+            [(PRIVATE_NETWORK, "172.16.8.10", 22)],
+            [public],
+            host_private,
+            host_public,
+            swarm_firewall(),
+            time_scale=scale,
+        )
+        net.create_host(spec)
+        assert time.monotonic() - started < timeline.sshd  # powering on does not wait for the boot
+        assert not tcp_open(address, 22)
+        await ssh.wait_for_ssh(address, host_key=host_public, client_keys=[key], timeout=60, interval=0.1)
+        answered = time.monotonic() - started
+        assert answered >= timeline.sshd - 0.2
+        async with await ssh.connect(address, host_key=host_public, client_keys=[key]) as conn:
+            assert (await ssh.run(conn, ["cloud-init", "status"])) == "status: running\n"
+            long = await ssh.run(conn, ["cloud-init", "status", "--long"])
+            assert "extended_status: running" in long and "detail: Running in stage: modules-final" in long
+            missing = await conn.run("docker info", check=False)
+            assert missing.exit_status == 127 and "not found" in missing.stderr
+            waited = await ssh.run(conn, ["cloud-init", "status", "--wait"], timeout=60)
+            done = time.monotonic() - started
+            assert waited.startswith(".") and waited.endswith("\nstatus: done\n")
+            assert done >= timeline.cloud_init - 0.2 and done < timeline.cloud_init + 10
+            assert (await ssh.run(conn, ["docker", "info", "--format", "{{.Name}}"])).strip() == "booting"
+            long = await ssh.run(conn, ["cloud-init", "status", "--long"])
+            assert long.splitlines()[:2] == ["status: done", "extended_status: done"]
+            assert "errors: []" in long and "last_update: " in long
+        print(
+            f"\nsshd after {answered:.1f}s (timeline {timeline.sshd:.1f}s), cloud-init done after {done:.1f}s "
+            f"(timeline {timeline.cloud_init:.1f}s)"
+        )
+
+        failing = HostSpec(
+            "srv-fail",
+            "failing",
+            str(net.public_subnet.network_address + 11),
+            [],
+            [public],
+            None,
+            None,
+            Firewall(),
+            time_scale=0,
+            cloud_init_error="apt-get install docker.io failed",
+        )
+        with pytest.raises(LabHostError, match="cloud-init failed"):
+            net.create_host(failing, wait=True)
+        net.create_host(failing)
+        fail_key = net.host_dir("srv-fail") / "ssh_host_ed25519_key.pub"
+        await ssh.wait_for_ssh(failing.public_ip, host_key=fail_key.read_text(), client_keys=[key], timeout=30)
+        async with await ssh.connect(failing.public_ip, host_key=fail_key.read_text(), client_keys=[key]) as conn:
+            result = await conn.run("cloud-init status --wait --long", check=False)
+            assert result.exit_status == 1
+            assert "status: error" in result.stdout and "apt-get install docker.io failed" in result.stdout
+            assert (await conn.run("docker info", check=False)).exit_status == 127
+    finally:
+        net.clean()
+    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
