@@ -330,12 +330,23 @@ class Pipeline:
     def _phase_swarm(self, nodes: list[Any]) -> Events:
         from swarmwiz.core.swarm import bootstrap
 
-        yield ev.PhaseStarted(ev.Phase.SWARM)
+        yield ev.PhaseStarted(ev.Phase.CLOUD_INIT)
 
         async def run(emit: Callable[[ev.Event], None]) -> None:
+            ready: list[Any] = []  # each node joins once its own cloud-init is done; the phase ends with the last
+
+            def on_ready(node: Any) -> None:
+                ready.append(node)
+                emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, len(ready), len(nodes), f"{node.name} has Docker"))
+                if len(ready) == len(nodes):
+                    emit(ev.PhaseFinished(ev.Phase.CLOUD_INIT, message=f"{len(nodes)} nodes finished cloud-init"))
+                    emit(ev.PhaseStarted(ev.Phase.SWARM))
+
+            emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 0, len(nodes), "waiting for cloud-init to install Docker"))
             await bootstrap(
                 nodes,
                 on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
+                on_ready=on_ready,
                 timeout=SWARM_TIMEOUT_S,
                 **self._ssh_options(),
             )

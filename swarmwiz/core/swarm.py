@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -17,6 +18,10 @@ from swarmwiz.core.errors import InputError, RemoteError
 log = logging.getLogger(__name__)
 
 SWARM_PORT = 2377
+# cloud-init's final stage installs Docker one to two minutes after sshd answers on a real server; a node still
+# busy after ten minutes is stuck (a package mirror down, a failing custom image), and waiting longer fixes nothing.
+CLOUD_INIT_TIMEOUT = 600.0
+_CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
 # The token arrives on stdin (never on a command line); after joining, the node prints its swarm node ID so the
@@ -147,6 +152,9 @@ class _Run:
     silent_managers: list[Node] = field(default_factory=list)  # managers that did not answer
     tokens: dict[str, str] = field(default_factory=dict)  # role -> join token, in memory only
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    on_ready: Callable[[Node], None] = lambda node: None
+    cloud_init_timeout: float = CLOUD_INIT_TIMEOUT
+    problems: dict[Node, RemoteError] = field(default_factory=dict)  # why a node did not answer
 
     @property
     def managers(self) -> list[Node]:
@@ -159,10 +167,16 @@ async def bootstrap(
     known_hosts: Path,
     client_keys: list[Path] | None = None,
     on_log: Callable[[str], None] = lambda line: None,
+    on_ready: Callable[[Node], None] = lambda node: None,
     timeout: float = 300,
+    cloud_init_timeout: float = CLOUD_INIT_TIMEOUT,
     username: str = "root",
 ) -> None:
     """Make `nodes` one swarm; only what is missing is done, so a second run changes nothing.
+
+    Each node is first waited for until cloud-init has finished (it installs Docker after sshd answers),
+    at most `cloud_init_timeout` seconds; `on_ready(node)` is called when it has, and the swarm work that
+    follows is bounded by `timeout`.
 
     A new swarm is initialised on the first manager only when every manager answered and none is in a swarm:
     a manager that does not answer may hold the swarm, and a second one would split the cluster. Each other
@@ -171,9 +185,9 @@ async def bootstrap(
     """
     _check_nodes(nodes, on_log)
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
-    deadline = time.monotonic() + timeout
-    async with _deadline(timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
-        run = _Run(nodes, remote, stack, on_log)
+    deadline = time.monotonic() + timeout + cloud_init_timeout
+    async with _deadline(timeout + cloud_init_timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
+        run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, cloud_init_timeout=cloud_init_timeout)
         run.answers = {n: asyncio.ensure_future(_answer(run, n)) for n in nodes}
         try:
             await _find_or_init_lead(run)
@@ -191,12 +205,13 @@ async def bootstrap(
             for task in run.answers.values():
                 task.cancel()
             await asyncio.gather(*run.answers.values(), return_exceptions=True)
-        missing = [n for n in nodes if not _answered(run, n)]
-        if missing:
+        if run.problems:
             raise RemoteError(
-                "could not reach "
-                + ", ".join(n.label for n in missing)
-                + " over SSH; the rest of the swarm is up. Run again once they answer."
+                "; ".join(e.message for e in run.problems.values())
+                + "; the rest of the swarm is up. Run again once they are ready.",
+                title=_CLOUD_INIT_PROBLEM
+                if all(e.title == _CLOUD_INIT_PROBLEM for e in run.problems.values())
+                else "Nodes not answering",
             )
 
 
@@ -218,8 +233,11 @@ def _check_nodes(nodes: list[Node], on_log) -> None:
 
 
 async def _answer(run: _Run, node: Node) -> _Answer:
-    """Connect to `node` and read its swarm state; RemoteError when it does not answer."""
+    """Connect to `node`, wait for its cloud-init, and read its swarm state; RemoteError when it does not
+    answer or cloud-init did not finish."""
     conn = await run.stack.enter_async_context(_connection(node, run.remote))
+    await wait_for_cloud_init(conn, node, timeout=run.cloud_init_timeout)
+    run.on_ready(node)
     info = await _swarm_info(conn, node)
     if info.get("LocalNodeState") == "locked":
         raise RemoteError(
@@ -242,7 +260,9 @@ async def _outcome(run: _Run, node: Node) -> _Answer | None:
     except RemoteError as exc:
         if exc.title in _FATAL:
             raise
-        run.on_log(f"{node.key}: unreachable: {exc.message}")
+        if node not in run.problems:
+            run.problems[node] = exc
+            run.on_log(f"{node.key}: {exc.message}")
         return None
 
 
@@ -258,7 +278,9 @@ async def _find_or_init_lead(run: _Run) -> None:
     if run.silent_managers:
         raise RemoteError(
             f"not initialising a swarm because {_names(run.silent_managers)} did not answer and may already hold "
-            "one (a second swarm would split the cluster); run again once every manager answers",
+            "one (a second swarm would split the cluster); run again once every manager answers ("
+            + "; ".join(run.problems[m].message for m in run.silent_managers)
+            + ")",
             title="Managers not answering",
         )
     in_swarm = [m for m, a in answers.items() if a.info.get("LocalNodeState") not in ("inactive", "", None)]
@@ -320,6 +342,30 @@ async def _join_one(run: _Run, node: Node) -> str | None:
     node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
     answer.info = {"LocalNodeState": "active", "NodeID": node_id}
     return node_id
+
+
+async def wait_for_cloud_init(conn: ssh.Connection, node: Node, *, timeout: float = CLOUD_INIT_TIMEOUT) -> None:
+    """Block until cloud-init has finished on `node` (`cloud-init status --wait`), at most `timeout` seconds.
+
+    Raises RemoteError (title "Cloud-init not finished") naming the node, with the tail of its
+    `cloud-init status --long`, when cloud-init failed, is missing, or is still running at the timeout.
+    """
+    try:
+        out = await ssh.run(conn, ["cloud-init", "status", "--wait"], timeout=timeout, check=False)
+    except RemoteError as exc:
+        if "timed out" not in exc.message:
+            raise
+        reason = f"did not finish within {timeout:g}s"
+    else:
+        status = next((line[8:].strip() for line in out.splitlines() if line.startswith("status: ")), "")
+        if status == "done":  # a recoverable error ("degraded done", exit 2) still installed what it could
+            return
+        reason = f"ended with status {status!r}" if status else "gave no status (is cloud-init installed?)"
+    long = ""
+    with contextlib.suppress(RemoteError):
+        long = await ssh.run(conn, ["cloud-init", "status", "--long"], timeout=30, check=False)
+    tail = " | ".join(line.strip() for line in long.strip().splitlines()[-7:] if line.strip())
+    raise RemoteError(f"cloud-init on {node.label} {reason}" + (f": {tail}" if tail else ""), title=_CLOUD_INIT_PROBLEM)
 
 
 async def _rotate_tokens(run: _Run, lead_conn) -> None:
