@@ -2,13 +2,14 @@ output "nodes" {
   description = "Every node with its role, zone, addresses and server id."
   value = {
     for key, node in local.nodes : key => {
-      name       = scaleway_instance_server.node[key].name
-      role       = node.role
-      type       = node.type
-      zone       = node.zone
-      id         = scaleway_instance_server.node[key].id
-      public_ip  = scaleway_instance_ip.node[key].address
-      private_ip = try(scaleway_instance_server.node[key].private_ips[0].address, null)
+      name      = scaleway_instance_server.node[key].name
+      role      = node.role
+      type      = node.type
+      zone      = node.zone
+      id        = scaleway_instance_server.node[key].id
+      public_ip = scaleway_instance_ip.node[key].address
+      # private_ips lists IPAM's addresses, the IPv6 one usually first: the swarm advertises the IPv4 one.
+      private_ip = try([for ip in scaleway_instance_server.node[key].private_ips : ip.address if !strcontains(ip.address, ":")][0], null)
     }
   }
 }

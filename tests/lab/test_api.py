@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 
@@ -162,7 +163,12 @@ def test_server_with_ip_security_group_and_private_network(api_lab):
     assert server.state == "stopped" and server.public_ips[0].address == ip.address
     nic = api.create_private_nic(server_id=server.id, private_network_id=pn.id).private_nic
     ipam = IpamV1API(client).list_i_ps(region="fr-par", resource_id=nic.id).ips
-    assert [i.address for i in ipam] == ["172.16.8.2/22"]  # .1 is the subnet's gateway
+    # Dual stack, as Scaleway: the network has an IPv6 /64 too and IPAM lists the NIC's IPv6 address first.
+    v6_subnet = ipaddress.ip_network(pn.subnets[1].subnet)
+    assert [s.subnet for s in pn.subnets][0] == "172.16.8.0/22" and v6_subnet.prefixlen == 64
+    assert [i.is_ipv6 for i in ipam] == [True, False]
+    assert ipaddress.ip_interface(ipam[0].address).ip in v6_subnet
+    assert ipam[1].address == "172.16.8.2/22"  # .1 is the subnet's gateway
     api.server_action(server_id=server.id, action="poweron")
     listed = api.list_servers(zone="fr-par-1", tags=["a"]).servers
     assert [(s.name, s.state, s.security_group.id) for s in listed] == [("demo-1", "running", sg.id)]
@@ -266,3 +272,32 @@ def test_faults_quota_failure_and_delay(api_lab):
     assert time.monotonic() - started >= 0.5
     assert create("demo-manager-1").name == "demo-manager-1"
     assert [s.name for s in api.list_servers(zone="fr-par-1").servers] == ["demo-slow", "demo-manager-1"]
+
+
+def test_list_filters_of_the_real_api(api_lab):
+    """Every list filters as the real API does: VPC tags match any, Instance tags match all, pages by page_size."""
+    client = api_lab.scaleway()
+    vpc = VpcV2API(client)
+    mine = vpc.create_private_network(
+        name="a-mine", subnets=["172.16.8.0/22"], tags=["swarmwiz-cluster=a"], default_route_propagation_enabled=False
+    )
+    vpc.create_private_network(
+        name="b-other", subnets=["172.16.12.0/22"], tags=["swarmwiz-cluster=b"], default_route_propagation_enabled=False
+    )
+    assert [p.id for p in vpc.list_private_networks(tags=["swarmwiz-cluster=a"]).private_networks] == [mine.id]
+    both = vpc.list_private_networks(tags=["swarmwiz-cluster=a", "swarmwiz-cluster=b"]).private_networks
+    assert len(both) == 2
+    assert vpc.list_private_networks(project_id="11111111-2222-4333-8444-555555555555").private_networks == []
+    assert [p.name for p in vpc.list_private_networks(page_size=1, page=2).private_networks] == ["b-other"]
+    assert [p.name for p in vpc.list_private_networks(order_by="created_at_desc").private_networks][0] == "b-other"
+    api = InstanceV1API(client)
+    api.create_ip(zone="fr-par-1", type_="routed_ipv4", tags=["x", "y"])
+    api.create_ip(zone="fr-par-1", type_="routed_ipv4", tags=["x"])
+    assert len(api.list_ips(zone="fr-par-1", tags=["x"]).ips) == 2
+    assert len(api.list_ips(zone="fr-par-1", tags=["x", "y"]).ips) == 1
+    assert api.list_ips(zone="fr-par-1", project="11111111-2222-4333-8444-555555555555").ips == []
+    iam = IamV1Alpha1API(client)
+    iam.create_ssh_key(public_key=PUBKEY, name="admin")
+    assert iam.list_ssh_keys(name="nobody").ssh_keys == [] and len(iam.list_ssh_keys(name="adm").ssh_keys) == 1
+    projects = AccountV3ProjectAPI(client).list_projects(name="not-this-one").projects
+    assert projects == []

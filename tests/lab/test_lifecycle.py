@@ -53,13 +53,19 @@ def assert_healthy(status, managers: int, workers: int):
     assert len({n.hostname for n in status.nodes}) == managers + workers
 
 
+def cluster_records(lab, name: str) -> list[dict]:
+    """The lab's DNS records whose comment marks them as this cluster's (Terraform writes swarmwiz:NAME:NODE)."""
+    return [r for r in lab.status()["dns_records"] if (r.get("comment") or "").startswith(f"swarmwiz:{name}:")]
+
+
 def destroy(spec, lab):
+    assert cluster_records(lab, spec.name), "the deployed cluster has no DNS record carrying its comment"
     pipeline = Pipeline.for_name(spec.name, lab=True)
     _, report = run(pipeline.destroy(confirm=lambda items: True))
     assert report.clean, report.leftovers
     left = lab.status()
     assert [s for s in left["servers"] if s["name"].startswith(spec.name + "-")] == []
-    assert not any(r for r in left["dns_records"] if (r.get("comment") or "").startswith(f"swarmwiz:{spec.name}:"))
+    assert cluster_records(lab, spec.name) == []
 
 
 def test_scale_workers_and_managers_keep_the_swarm_healthy(lab, tmp_path, ssh_keypair):

@@ -125,10 +125,10 @@ class PrivateNetwork(ScalewayResource):
         return f"/vpc/v2/regions/{region or self.api.region}/private-networks/{rid}"
 
     def _state(self, pn: dict) -> dict:
-        subnets = []
+        subnets: dict[int, list] = {4: [], 6: []}  # the API lists both families; the provider splits them
         for s in pn["subnets"]:
             net = ipaddress.ip_network(s["subnet"])
-            subnets.append(
+            subnets[net.version].append(
                 {
                     "id": s["id"],
                     "subnet": s["subnet"],
@@ -152,8 +152,8 @@ class PrivateNetwork(ScalewayResource):
             "vpc_id": f"{pn['region']}/{pn['vpc_id']}",
             "is_regional": True,
             "zone": None,
-            "ipv4_subnet": subnets,
-            "ipv6_subnets": [],
+            "ipv4_subnet": subnets[4],
+            "ipv6_subnets": subnets[6],
             "enable_default_route_propagation": pn["default_route_propagation_enabled"],
             "srn": f"srn:scaleway:vpc:{pn['region']}:{pn['project_id']}:private-network/{pn['id']}",
         }
@@ -381,7 +381,6 @@ class Server(ScalewayResource):
         zone = server["zone"]
         region = zone.rsplit("-", 1)[0]
         ipam = self.api.call("GET", f"/ipam/v1/regions/{region}/ips?resource_id={server['id']}")["ips"]
-        by_nic = {ip["resource"]["id"]: ip for ip in ipam}
         planned_pns = {
             split(p.get("pn_id") if isinstance(p.get("pn_id"), str) else None)[1]: p.get("pn_id")
             for p in planned.get("private_network") or []
@@ -425,10 +424,11 @@ class Server(ScalewayResource):
                 }
                 for n in nics
             ],
+            # Every IPAM address of the server's NICs in the API's order (IPv6 first), as the real provider lists them.
             "private_ips": [
-                {"id": by_nic[n["id"]]["id"], "address": by_nic[n["id"]]["address"].split("/")[0]}
-                for n in nics
-                if n["id"] in by_nic
+                {"id": ip["id"], "address": ip["address"].split("/")[0]}
+                for ip in ipam
+                if ip["resource"]["id"] in {n["id"] for n in nics}
             ],
             "root_volume": [
                 {

@@ -1,0 +1,1 @@
+"""The Cloudflare half of the lab API: state, views (answers) and routes."""

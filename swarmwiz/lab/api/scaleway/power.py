@@ -1,0 +1,121 @@
+"""Server power: poweron, poweroff, reboot and terminate, and the lab host each running server gets.
+
+Every change of a server's power state goes through `action` here, so its timing lives in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from swarmwiz.lab.api.cloud import now, with_lock_released
+from swarmwiz.lab.api.errors import scw_invalid
+
+if TYPE_CHECKING:
+    from swarmwiz.lab.api.scaleway.state import Scaleway
+
+# What cloud-init would do on a real image that the lab image already has (Docker) or cannot do.
+HONOURED_CLOUD_INIT = {
+    "hostname",
+    "preserve_hostname",
+    "ssh_keys",
+    "ssh_authorized_keys",
+    "ssh_deletekeys",
+    "ssh_genkeytypes",
+    "disable_root",
+}
+
+
+def parse_cloud_init(text: str | None) -> tuple[dict, list[str]]:
+    """The cloud-init fields the lab honours, and a list of what it skipped (package installs, commands)."""
+    if not text:
+        return {}, []
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return {}, ["cloud-init user data is not valid YAML; nothing applied"]
+    if not isinstance(doc, dict):
+        return {}, ["cloud-init user data is not a mapping; nothing applied"]
+    skipped = [f"{k}: {json.dumps(v)}" for k, v in doc.items() if k not in HONOURED_CLOUD_INIT]
+    return doc, skipped
+
+
+def server_action(sw: Scaleway, server: dict, action: str) -> dict:
+    """Apply a power action (the real API answers 202 with a task)."""
+    if action == "poweron":
+        if server["state"] != "running":
+            start_host(sw, server)
+            server["state"] = "running"
+    elif action in ("poweroff", "stop_in_place"):
+        stop_host(sw, server)
+        server["state"] = "stopped"
+    elif action == "reboot":
+        pass
+    elif action == "terminate":
+        sw.delete_server(server, terminate=True)
+    else:
+        raise scw_invalid("action", f"{action!r} is not supported by the lab")
+    server["modification_date"] = now()
+    return {
+        "task": {
+            "id": str(uuid.uuid4()),
+            "description": f"server_{action}",
+            "status": "success",
+            "href_from": f"/servers/{server['id']}/action",
+            "progress": 100,
+            "started_at": now(),
+            "terminated_at": now(),
+            "zone": server["zone"],
+        }
+    }
+
+
+def start_host(sw: Scaleway, server: dict) -> None:
+    """Turn the server's cloud-init into a lab host: its hostname, authorized keys and host key."""
+    doc, skipped = parse_cloud_init(server["user_data"].get("cloud-init"))
+    server["cloud_init_skipped"] = skipped
+    if sw.net is None:
+        return
+    from swarmwiz.lab.hosts import HostSpec
+
+    keys = [k.strip() for k in doc.get("ssh_authorized_keys") or [] if isinstance(k, str)]
+    keys += [
+        k["public_key"] for k in sw.state["ssh_keys"].values() if not k.get("disabled") and k["public_key"] not in keys
+    ]  # project keys, as Scaleway injects
+    host_keys = doc.get("ssh_keys") or {}
+    ips = [ip["address"] for ip in sw.state["ips"].values() if ip.get("server_id") == server["id"]]
+    nics = [
+        (n["pn_id"], n["address"], n["prefixlen"])
+        for n in sw.state["private_nics"].values()
+        if n["server_id"] == server["id"]
+    ]
+    spec = HostSpec(
+        host_id=server["id"],
+        hostname=str(doc.get("hostname") or server["name"]),
+        public_ip=ips[0] if ips else None,
+        private_nics=nics,
+        authorized_keys=keys,
+        host_key_private=host_keys.get("ed25519_private"),
+        host_key_public=host_keys.get("ed25519_public"),
+        firewall=sw.firewall(sw.state["security_groups"].get(server.get("security_group_id") or "")),
+    )
+    # Starting sshd and dockerd takes most of a second: do it without the API lock so that Terraform's parallel
+    # creates run in parallel here too (LabNet is safe to use from many threads).
+    net = sw.net
+
+    def start() -> None:
+        net.ensure()
+        net.create_host(spec)
+
+    with_lock_released(sw.lock, start)
+    server["host"] = True
+
+
+def stop_host(sw: Scaleway, server: dict) -> None:
+    if server.get("host") and sw.net is not None:
+        server["host"] = False
+        with_lock_released(sw.lock, lambda: sw.net.delete_host(server["id"]))
+    server["host"] = False
