@@ -870,7 +870,19 @@ def _with_descendants(pids: set[int]) -> set[int]:
 
 
 def _kill_processes(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float = 5.0) -> None:
-    """SIGTERM, a bounded wait (a manager's dockerd can take seconds after quorum loss), then SIGKILL."""
+    """SIGTERM, a bounded wait (a manager's dockerd can take seconds after quorum loss), then SIGKILL; repeated
+    while the namespaces still hold processes (a booting host may start a daemon while the first round runs)."""
+    for _ in range(5):
+        _kill_round(netns=netns, pidfiles=pidfiles, markers=markers, grace=grace)
+        pidfiles = []
+        left = _pids_in_netns(netns)
+        if not left:
+            return
+        log.info("lab processes %s started while their host was being stopped; stopping them too", sorted(left))
+    log.warning("lab namespaces %s still hold processes", ", ".join(netns))
+
+
+def _kill_round(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float) -> None:
     pids = _pids_in_netns(netns)
     for pidfile in pidfiles:
         with contextlib.suppress(OSError, ValueError):

@@ -146,11 +146,16 @@ async def _ssh_hostnames(ws, nodes: dict) -> dict[str, str]:
     key = asyncssh.read_private_key(ws.client_key)
 
     async def one(name: str, node: dict) -> tuple[str, str]:
+        from swarmwiz.core.ssh import wait_for_ssh
+
+        # Lab servers boot on a timeline: sshd answers after a while, Docker after cloud-init's final stage.
+        await wait_for_ssh(node["public_ip"], host_key=ws.host_key_public(name), client_keys=[ws.client_key])
         known = asyncssh.import_known_hosts(f"{node['public_ip']} {ws.host_key_public(name)}\n")
         async with asyncssh.connect(
             node["public_ip"], username="root", client_keys=[key], known_hosts=known, connect_timeout=10
         ) as conn:
-            result = await conn.run("hostname && docker info --format '{{.ServerVersion}}'", check=True)
+            command = "cloud-init status --wait >/dev/null && hostname && docker info --format '{{.ServerVersion}}'"
+            result = await conn.run(command, check=True)
             return name, result.stdout.split()[0]
 
     return dict(await asyncio.gather(*(one(n, v) for n, v in nodes.items())))

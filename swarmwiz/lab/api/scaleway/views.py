@@ -254,7 +254,17 @@ def ipam_ips(cloud: LabCloud, query: dict) -> dict:
     return {"ips": page, "total_count": total}
 
 
+# As recorded (reference/recorded/scaleway-api.jsonl) for each state a server passes through.
+_ALLOWED_ACTIONS = {
+    "running": ["poweroff", "terminate", "reboot", "stop_in_place", "backup"],
+    "starting": ["stop_in_place", "backup"],
+}
+
+
 def server_view(cloud: LabCloud, s: dict) -> dict:
+    from swarmwiz.lab.api.scaleway.power import settle
+
+    settle(s)  # a starting server is running once its boot timeline says so
     ips = [ip_view(cloud, ip) for ip in cloud.state["ips"].values() if ip.get("server_id") == s["id"]]
     nics = [nic_view(cloud, n) for n in cloud.state["private_nics"].values() if n["server_id"] == s["id"]]
     sg = cloud.state["security_groups"].get(s.get("security_group_id") or "")
@@ -264,7 +274,7 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
         "name": s["name"],
         "organization": cloud.organization,
         "project": s["project"],
-        "allowed_actions": ["poweroff", "terminate", "reboot"] if s["state"] == "running" else ["poweron", "backup"],
+        "allowed_actions": _ALLOWED_ACTIONS.get(s["state"], ["poweron", "backup"]),
         "tags": s["tags"],
         "commercial_type": s["commercial_type"],
         "creation_date": s["creation_date"],
