@@ -25,8 +25,20 @@ def _label(address: str, node: str | None) -> str:
     return f"{node} ({address})" if node else address
 
 
-def _known_hosts(known_hosts: Path | None, host_key: str | None, address: str, label: str):
+class _PublishedKeyClient(asyncssh.SSHClient):
+    """Trusts a server key only if its fingerprint is one the node published (nothing else is trusted)."""
+
+    def __init__(self, fingerprints: frozenset[str]) -> None:
+        self.fingerprints = fingerprints
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return key.get_fingerprint("sha256") in self.fingerprints
+
+
+def _known_hosts(known_hosts: Path | None, host_key: str | None, address: str, label: str, fingerprints=None):
     """What asyncssh checks the server's key against; there is no way to ask for "no checking"."""
+    if fingerprints is not None:
+        return ([], [], [])  # empty trust: every key goes to _PublishedKeyClient.validate_host_public_key
     if host_key:
         return ([asyncssh.import_public_key(host_key)], [], [])
     if known_hosts is None:
@@ -46,18 +58,23 @@ async def connect(
     connect_timeout: float = 10,
     node: str | None = None,
     port: int = 22,
+    fingerprints: frozenset[str] | None = None,
 ) -> Connection:
-    """Open an SSH connection whose host key must match `host_key` or the entry for `address` in `known_hosts`.
+    """Open an SSH connection whose host key must match `host_key`, the entry for `address` in `known_hosts`,
+    or (given `fingerprints`) one of the SHA256 fingerprints the node published.
 
     A different key is refused with a RemoteError naming the node; so is an address with no pinned key.
     """
     label = _label(address, node)
-    trusted = _known_hosts(known_hosts, host_key, address, label)
+    trusted = _known_hosts(known_hosts, host_key, address, label, fingerprints)
+    if fingerprints is not None and not fingerprints:
+        raise RemoteError(f"{label} published no host key fingerprint to pin", title="SSH host key")
     try:
         conn = await asyncssh.connect(
             address,
             port=port,
             known_hosts=trusted,
+            client_factory=(lambda: _PublishedKeyClient(fingerprints)) if fingerprints is not None else None,
             client_keys=[str(k) for k in client_keys] if client_keys is not None else (),
             username=username,
             connect_timeout=connect_timeout,
@@ -66,7 +83,7 @@ async def connect(
     except asyncssh.HostKeyNotVerifiable as exc:
         raise RemoteError(
             f"the SSH host key of {label} does not match the pinned key "
-            f"({'given key' if host_key else known_hosts}); refusing to connect. The server was replaced "
+            f"({_pinned_by(host_key, known_hosts, fingerprints)}); refusing to connect. The server was replaced "
             f"or someone is intercepting the connection ({exc.reason})",
             title="SSH host key changed",
         ) from None
@@ -79,6 +96,44 @@ async def connect(
         raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
     _LABELS[conn] = label
     return conn
+
+
+def _pinned_by(host_key: str | None, known_hosts: Path | None, fingerprints: frozenset[str] | None) -> str:
+    if fingerprints is not None:
+        return "the fingerprints it published in its user data"
+    return "given key" if host_key else str(known_hosts)
+
+
+async def pin_host_key(
+    address: str,
+    fingerprints: frozenset[str],
+    *,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    connect_timeout: float = 10,
+    node: str | None = None,
+    port: int = 22,
+) -> str:
+    """Connect once, trusting only a host key whose fingerprint the node published (read over the
+    authenticated Instance API), and return that key's public line, to pin in known_hosts for every later
+    connection. A key with another fingerprint is refused (RemoteError "SSH host key changed")."""
+    conn = await connect(
+        address,
+        fingerprints=frozenset(fingerprints),
+        client_keys=client_keys,
+        username=username,
+        connect_timeout=connect_timeout,
+        node=node,
+        port=port,
+    )
+    try:
+        key = conn.get_server_host_key()
+    finally:
+        conn.close()
+        await conn.wait_closed()
+    if key is None:
+        raise RemoteError(f"{_label(address, node)} presented no host key to pin", title="SSH host key")
+    return key.export_public_key("openssh").decode().split("\n")[0].strip()
 
 
 async def run(

@@ -147,6 +147,7 @@ def boot_script(
     sshd: str,
     dockerd: str,
     docker: str,
+    ssh_keygen: str = "ssh-keygen",
     cloud_init_error: str | None = None,
 ) -> str:
     """The shell script that plays `timeline` (already scaled) inside a host: hostname, then private NICs up,
@@ -162,11 +163,24 @@ def boot_script(
         fill = f"sed \"s/@DATE@/$(date -R)/\" > {target}.tmp <<'SWARMWIZ_EOF'"
         return f"{fill}\n{text}SWARMWIZ_EOF\nmv {target}.tmp {target}"
 
+    key = host_dir / "ssh_host_ed25519_key"
+    published = host_dir / "cloud-init" / "ssh-host-fingerprints"
+    # cloud-init's init stage, just before sshd starts: the image generates its host key on the node (unless
+    # user data brought one) and publishes the fingerprints in its user data (see fingerprints_published).
+    keys = "\n".join(
+        [
+            f"[ -s {q(str(key))} ] || {q(ssh_keygen)} -q -t ed25519 -N '' -C {q('root@' + hostname)} -f {q(str(key))}",
+            f"[ -s {q(str(key))}.pub ] || {q(ssh_keygen)} -y -f {q(str(key))} > {q(str(key))}.pub",
+            f"{q(ssh_keygen)} -l -f {q(str(key))}.pub > {q(str(published))}.tmp && "
+            f"mv {q(str(published))}.tmp {q(str(published))}",
+        ]
+    )
     steps: list[tuple[float, str]] = [
         (timeline.nic, "\n".join(f"ip link set {q(nic)} up" for nic in nics) or ":"),
         (
             timeline.sshd,
-            f"{q(sshd)} -f {q(str(host_dir / 'sshd_config'))} -E {q(str(host_dir / 'sshd.log'))}\n"
+            keys
+            + f"\n{q(sshd)} -f {q(str(host_dir / 'sshd_config'))} -E {q(str(host_dir / 'sshd.log'))}\n"
             + set_status("running", "Running in stage: modules-final"),
         ),
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import fcntl
 import hashlib
 import ipaddress
@@ -45,6 +44,7 @@ _REQUIRED_COMMANDS = {
     "sshd": "openssh-server",
     "dockerd": "docker.io",
     "docker": "docker.io",  # the CLI that SSH sessions on a lab host use
+    "ssh-keygen": "openssh-client",  # lab hosts generate their own host keys
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
@@ -214,11 +214,6 @@ class LabNet:
         except boot.TimeScaleError as exc:
             raise LabHostError(str(exc)) from None
         timeline = boot.boot_timeline(spec.hostname).scaled(scale)
-        if spec.host_key_private is None:  # generated outside the lock: other hosts need not wait for it
-            from swarmwiz.core.hostkeys import generate_host_key
-
-            private_key, public_key = generate_host_key()
-            spec = dataclasses.replace(spec, host_key_private=private_key, host_key_public=public_key)
         with self._locked() as state:
             if "public_subnet" not in state:
                 raise LabHostError("the lab network is not set up yet; call ensure() first")
@@ -262,6 +257,13 @@ class LabNet:
             "booted" if wait else "powered on",
             time.monotonic() - started,
         )
+
+    def published_fingerprints(self, host_id: str) -> str:
+        """What the host published as its `ssh-host-fingerprints` user data (`ssh-keygen -l` lines), as a
+        Scaleway image does through the metadata API once it generated its host keys; empty before that."""
+        with contextlib.suppress(OSError):
+            return (self.host_dir(host_id) / "cloud-init" / "ssh-host-fingerprints").read_text()
+        return ""
 
     def cloud_init_status(self, host_id: str) -> str:
         """The host's `cloud-init status --long` text (empty before its boot began)."""
@@ -447,11 +449,11 @@ class LabNet:
         shutil.rmtree(run_dir, ignore_errors=True)
         directory.mkdir(parents=True)
         run_dir.mkdir(parents=True)
-        private_key, public_key = spec.host_key_private or "", spec.host_key_public
         key_path = directory / "ssh_host_ed25519_key"
-        _write_private(key_path, private_key.strip() + "\n")
-        if public_key:
-            (directory / "ssh_host_ed25519_key.pub").write_text(public_key.strip() + "\n")
+        if spec.host_key_private:  # brought by user data; otherwise the host generates its own as it boots
+            _write_private(key_path, spec.host_key_private.strip() + "\n")
+            if spec.host_key_public:
+                (directory / "ssh_host_ed25519_key.pub").write_text(spec.host_key_public.strip() + "\n")
         _write_private(directory / "authorized_keys", "".join(k.strip() + "\n" for k in spec.authorized_keys))
         listen = [spec.public_ip] if spec.public_ip else []
         listen += [address for _, address, _ in spec.private_nics]
@@ -530,6 +532,7 @@ class LabNet:
             sshd=_which("sshd") or "sshd",
             dockerd=_which("dockerd") or "dockerd",
             docker=_which("docker") or "docker",
+            ssh_keygen=_which("ssh-keygen") or "ssh-keygen",
             cloud_init_error=spec.cloud_init_error,
         )
         (directory / "boot.sh").write_text(script)

@@ -408,8 +408,7 @@ async def test_a_host_boots_on_the_recorded_timeline(tmp_path):
             str(net.public_subnet.network_address + 11),
             [],
             [public],
-            None,
-            None,
+            *generate_host_key(),
             Firewall(),
             time_scale=0,
             cloud_init_error="apt-get install docker.io failed",
@@ -417,9 +416,9 @@ async def test_a_host_boots_on_the_recorded_timeline(tmp_path):
         with pytest.raises(LabHostError, match="cloud-init failed"):
             net.create_host(failing, wait=True)
         net.create_host(failing)
-        fail_key = net.host_dir("srv-fail") / "ssh_host_ed25519_key.pub"
-        await ssh.wait_for_ssh(failing.public_ip, host_key=fail_key.read_text(), client_keys=[key], timeout=30)
-        async with await ssh.connect(failing.public_ip, host_key=fail_key.read_text(), client_keys=[key]) as conn:
+        fail_key = failing.host_key_public
+        await ssh.wait_for_ssh(failing.public_ip, host_key=fail_key, client_keys=[key], timeout=30)
+        async with await ssh.connect(failing.public_ip, host_key=fail_key, client_keys=[key]) as conn:
             result = await conn.run("cloud-init status --wait --long", check=False)
             assert result.exit_status == 1
             assert "status: error" in result.stdout and "apt-get install docker.io failed" in result.stdout
@@ -427,3 +426,55 @@ async def test_a_host_boots_on_the_recorded_timeline(tmp_path):
     finally:
         net.clean()
     assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_them(tmp_path):
+    """No host private key is handed to the host: it generates one as it boots and publishes the fingerprints
+    (as Scaleway images do); a client pins the key that matches them and refuses any other."""
+    from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
+
+    net = LabNet(tmp_path / "lab")
+    net.ensure()
+    key, public = make_client_key(tmp_path)
+    address = str(net.public_subnet.network_address + 10)
+    try:
+        net.create_host(HostSpec("srv-own", "own-key", address, [], [public], None, None, Firewall(), time_scale=0))
+        deadline = time.monotonic() + 30
+        while not net.published_fingerprints("srv-own") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        published = net.published_fingerprints("srv-own")
+        print(f"\npublished: {published.strip()}")
+        assert "(ED25519)" in published and "root@own-key" in published
+        fingerprints = parse_fingerprints(published)
+        host_public = (net.host_dir("srv-own") / "ssh_host_ed25519_key.pub").read_text()
+        assert fingerprints == {fingerprint(host_public)}
+        await ssh.wait_for_ssh(address, host_key=host_public, client_keys=[key], timeout=30, interval=0.1)
+
+        pinned = await ssh.pin_host_key(address, fingerprints, client_keys=[key], node="own-key")
+        assert pinned == " ".join(host_public.split()[:2])
+        known = tmp_path / "known_hosts"
+        known.write_text(known_hosts_line(address, pinned) + "\n")
+        async with await ssh.connect(address, known_hosts=known, client_keys=[key]) as conn:
+            assert (await ssh.run(conn, ["hostname"])).strip() == "own-key"
+
+        _, stranger = generate_host_key()  # a server replaced, or someone in between: another key
+        with pytest.raises(RemoteError) as refused:
+            await ssh.pin_host_key(address, frozenset({fingerprint(stranger)}), client_keys=[key], node="own-key")
+        assert refused.value.title == "SSH host key changed" and "fingerprints it published" in str(refused.value)
+        with pytest.raises(RemoteError, match="published no host key fingerprint"):
+            await ssh.pin_host_key(address, frozenset(), client_keys=[key], node="own-key")
+    finally:
+        net.clean()
+    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+def test_fingerprints_are_read_from_ssh_keygen_lines():
+    from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
+
+    _, public = generate_host_key()
+    line = f"256 {fingerprint(public)} root@node (ED25519)\n3072 MD5:12:34 root@node (RSA)\n"
+    assert parse_fingerprints(line) == {fingerprint(public)}
+    assert parse_fingerprints("") == frozenset() and parse_fingerprints("SHA256:short") == frozenset()
