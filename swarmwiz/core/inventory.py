@@ -72,6 +72,20 @@ class CloudClient:
     def _cf_get(self, path: str, params: dict | None = None) -> dict:
         return self._get(self._cf, path, params)
 
+    def host_fingerprints(self, server_id: str) -> str:
+        """The `ssh-host-fingerprints` user data a server published about its own host keys ("" while it has
+        not); `server_id` as Terraform gives it ("fr-par-1/<uuid>")."""
+        zone, _, uuid = server_id.rpartition("/")
+        path = f"/instance/v1/zones/{zone}/servers/{uuid}/user_data/ssh-host-fingerprints"
+        resp = self._scw.request("GET", path)
+        if resp.status_code == 404:
+            return ""
+        if resp.status_code in (401, 403):
+            raise CredentialError(f"the {self._scw.name} API rejected the credentials for {path} ({resp.status_code})")
+        if resp.status_code >= 400:
+            raise RemoteError(f"the {self._scw.name} API answered {resp.status_code} for {path}")
+        return resp.text
+
     # -- Cloudflare ----------------------------------------------------------------------------------------------
     def zone_id(self, domain: str) -> str | None:
         result = self._cf_get("/zones", {"name": domain}).get("result") or []

@@ -7,11 +7,13 @@ import logging
 import shlex
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
 
 from swarmwiz.core.errors import RemoteError
+from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,63 @@ async def pin_host_key(
     if key is None:
         raise RemoteError(f"{_label(address, node)} presented no host key to pin", title="SSH host key")
     return key.export_public_key("openssh").decode().split("\n")[0].strip()
+
+
+async def wait_and_pin(
+    address: str,
+    published: Callable[[], Awaitable[str]],
+    *,
+    pinned: str | None = None,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    node: str | None = None,
+    timeout: float = 300,
+    interval: float = 1.0,
+    port: int = 22,
+) -> str:
+    """Wait until the node has published its host key fingerprints (`published()` reads its
+    `ssh-host-fingerprints` user data over the authenticated API; "" while there are none) and its sshd
+    answers with a key that matches them; return that key's public line to pin in known_hosts.
+
+    A key pinned by an earlier run (`pinned`) is kept while the node still publishes its fingerprint. If
+    the node publishes other fingerprints, the server was replaced (or someone is in between): that is refused
+    with an explicit RemoteError, never silently trusted again. Bounded by `timeout`, retried every `interval`.
+    """
+    label = _label(address, node)
+    deadline = time.monotonic() + timeout
+    last = "no fingerprints published yet"
+    while True:
+        fingerprints = parse_fingerprints(await published())
+        if fingerprints and pinned and fingerprint(pinned) not in fingerprints:
+            raise RemoteError(
+                f"{label} now publishes other host key fingerprints than the key pinned for it earlier: the server "
+                "was replaced (or someone is intercepting). If you replaced it, remove its lines from the "
+                "cluster's known_hosts and run again",
+                title="SSH host key changed",
+            )
+        if fingerprints:
+            try:
+                return await pin_host_key(
+                    address,
+                    fingerprints,
+                    client_keys=client_keys,
+                    username=username,
+                    connect_timeout=max(1.0, min(10.0, deadline - time.monotonic())),
+                    node=node,
+                    port=port,
+                )
+            except RemoteError as exc:
+                if exc.title == "SSH host key changed":
+                    raise
+                last = exc.message
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RemoteError(
+                f"timed out after {timeout:g}s waiting for {label} to publish its SSH host key fingerprints and "
+                f"answer SSH with that key; last: {last}",
+                title="Node unreachable",
+            )
+        await asyncio.sleep(min(interval, remaining))
 
 
 async def run(

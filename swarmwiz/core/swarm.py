@@ -41,6 +41,7 @@ class Node:
     zone: str
     public_ip: str
     private_ip: str
+    server_id: str = ""  # Terraform's id ("fr-par-1/<uuid>"): where its published host key fingerprints are read
 
     @property
     def label(self) -> str:
