@@ -466,6 +466,25 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
         assert refused.value.title == "SSH host key changed" and "fingerprints it published" in str(refused.value)
         with pytest.raises(RemoteError, match="published no host key fingerprint"):
             await ssh.pin_host_key(address, frozenset(), client_keys=[key], node="own-key")
+
+        # wait_and_pin: waits for the publication, keeps an earlier pin that still matches, refuses a replaced one
+        calls = []
+
+        async def published() -> str:
+            calls.append(1)
+            return "" if len(calls) < 3 else net.published_fingerprints("srv-own")
+
+        again = await ssh.wait_and_pin(address, published, pinned=pinned, client_keys=[key], interval=0.05)
+        assert again == pinned and len(calls) == 3
+        with pytest.raises(RemoteError) as replaced:
+            await ssh.wait_and_pin(address, published, pinned=" ".join(stranger.split()[:2]), client_keys=[key])
+        assert replaced.value.title == "SSH host key changed" and "replaced" in str(replaced.value)
+
+        async def nothing() -> str:
+            return ""
+
+        with pytest.raises(RemoteError, match="timed out after 0.3s waiting for own-key .* to publish"):
+            await ssh.wait_and_pin(address, nothing, client_keys=[key], node="own-key", timeout=0.3, interval=0.1)
     finally:
         net.clean()
     assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
