@@ -188,8 +188,8 @@ async def wait_and_pin(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise RemoteError(
-                f"timed out after {timeout:g}s waiting for {label} to publish its SSH host key fingerprints and "
-                f"answer SSH with that key; last: {last}",
+                f"timed out after {timeout:g}s waiting for SSH on {label} with the host key whose fingerprint it "
+                f"publishes; last: {last}",
                 title="Node unreachable",
             )
         await asyncio.sleep(min(interval, remaining))

@@ -483,7 +483,8 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
         async def nothing() -> str:
             return ""
 
-        with pytest.raises(RemoteError, match="timed out after 0.3s waiting for own-key .* to publish"):
+        waited = r"timed out after 0.3s waiting for SSH on own-key \(.*last: no fingerprints published yet"
+        with pytest.raises(RemoteError, match=waited):
             await ssh.wait_and_pin(address, nothing, client_keys=[key], node="own-key", timeout=0.3, interval=0.1)
     finally:
         net.clean()
