@@ -498,3 +498,14 @@ def test_fingerprints_are_read_from_ssh_keygen_lines():
     line = f"256 {fingerprint(public)} root@node (ED25519)\n3072 MD5:12:34 root@node (RSA)\n"
     assert parse_fingerprints(line) == {fingerprint(public)}
     assert parse_fingerprints("") == frozenset() and parse_fingerprints("SHA256:short") == frozenset()
+
+
+@needs_lab
+def test_the_lab_refuses_a_bad_time_scale_before_starting(monkeypatch, tmp_path):
+    from swarmwiz.core.errors import InputError
+    from swarmwiz.lab import Lab
+
+    monkeypatch.setenv("SWARMWIZ_LAB_TIME_SCALE", "quick")
+    with pytest.raises(InputError, match="SWARMWIZ_LAB_TIME_SCALE must be a number from 0 to 10"):
+        Lab(tmp_path / "lab").ensure_running()
+    assert not (tmp_path / "lab").exists()
