@@ -254,6 +254,8 @@ class LabRun:
         while True:
             try:
                 self._ssh(host, "true", timeout=10)
+                # lab hosts get Docker only at the end of cloud-init, as real servers do
+                self._ssh(host, "cloud-init status --wait >/dev/null", timeout=max(10.0, deadline - time.monotonic()))
                 return
             except (RuntimeError, subprocess.TimeoutExpired):
                 if time.monotonic() > deadline:

@@ -15,6 +15,7 @@ class Phase(StrEnum):
     PLAN = "plan"
     APPLY = "apply"
     SSH = "ssh"
+    CLOUD_INIT = "cloud-init"
     SWARM = "swarm"
     DNS = "dns"
     STATUS = "status"
@@ -33,6 +34,7 @@ _LABELS = {
     Phase.PLAN: "Terraform plan",
     Phase.APPLY: "Terraform apply",
     Phase.SSH: "Wait for SSH",
+    Phase.CLOUD_INIT: "Wait for cloud-init",
     Phase.SWARM: "Bootstrap swarm",
     Phase.DNS: "Check DNS records",
     Phase.STATUS: "Read status",

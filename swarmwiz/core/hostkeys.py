@@ -1,8 +1,9 @@
-"""SSH host keys generated locally, so a node's key is known (pinned) before the first connection."""
+"""SSH host keys: fingerprints a node publishes (pinned before the first connection) and known_hosts lines."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import asyncssh
 
@@ -38,3 +39,17 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_SHA256 = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+
+
+def fingerprint(public_key_line: str) -> str:
+    """The SHA256 fingerprint ("SHA256:...", as `ssh-keygen -l` prints it) of an OpenSSH public key line."""
+    return asyncssh.import_public_key(public_line(public_key_line)).get_fingerprint("sha256")
+
+
+def parse_fingerprints(text: str) -> frozenset[str]:
+    """The SHA256 fingerprints in a node's published `ssh-host-fingerprints` user data (`ssh-keygen -l` lines,
+    "256 SHA256:... root@host (ED25519)"); MD5 fingerprints and anything else are ignored."""
+    return frozenset(_SHA256.findall(text or ""))

@@ -218,6 +218,7 @@ class Pipeline:
                 zone=v["zone"],
                 public_ip=v["public_ip"],
                 private_ip=v.get("private_ip"),
+                server_id=v.get("id") or "",
             )
             for k, v in nodes.items()
         ]
@@ -228,17 +229,29 @@ class Pipeline:
         return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
     def _phase_ssh(self, nodes: list[Any]) -> Events:
-        from swarmwiz.core.ssh import wait_for_ssh
+        from swarmwiz.core.ssh import wait_and_pin
 
         yield ev.PhaseStarted(ev.Phase.SSH)
         done = 0
+        pinned, pins = self.workspace.pinned_host_keys(), {}
 
         async def wait_all(emit: Callable[[ev.Event], None]) -> None:
             nonlocal done
 
             async def one(node) -> None:
                 nonlocal done
-                await wait_for_ssh(node.public_ip, timeout=self.ssh_timeout, name=node.name, **self._ssh_options())
+                # The node's own host key, pinned by the fingerprints it published (no private key leaves it).
+                pins[node.key] = await wait_and_pin(
+                    node.public_ip,
+                    lambda: asyncio.to_thread(self._cloud().host_fingerprints, node.server_id),
+                    pinned=pinned.get(node.key),
+                    client_keys=self._ssh_options()["client_keys"],
+                    node=node.name,
+                    timeout=self.ssh_timeout,
+                )
+                self.workspace.write_known_hosts(
+                    {n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins}
+                )
                 done += 1
                 emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
 
@@ -256,17 +269,28 @@ class Pipeline:
                 )
 
         yield from _run_async(wait_all, self._cancelled)
-        yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with their pinned host keys")
+        yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with the host keys they published")
 
     def _phase_swarm(self, nodes: list[Any]) -> Events:
         from swarmwiz.core.swarm import bootstrap
 
-        yield ev.PhaseStarted(ev.Phase.SWARM)
+        yield ev.PhaseStarted(ev.Phase.CLOUD_INIT)
 
         async def run(emit: Callable[[ev.Event], None]) -> None:
+            ready: list[Any] = []  # each node joins once its own cloud-init is done; the phase ends with the last
+
+            def on_ready(node: Any) -> None:
+                ready.append(node)
+                emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, len(ready), len(nodes), f"{node.name} has Docker"))
+                if len(ready) == len(nodes):
+                    emit(ev.PhaseFinished(ev.Phase.CLOUD_INIT, message=f"{len(nodes)} nodes finished cloud-init"))
+                    emit(ev.PhaseStarted(ev.Phase.SWARM))
+
+            emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 0, len(nodes), "waiting for cloud-init to install Docker"))
             await bootstrap(
                 nodes,
                 on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
+                on_ready=on_ready,
                 timeout=SWARM_TIMEOUT_S,
                 **self._ssh_options(),
             )
@@ -389,7 +413,6 @@ class Pipeline:
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
-            self.workspace.write_known_hosts({n.key: [n.public_ip, n.private_ip] for n in nodes})
             yield from self._phase_ssh(nodes)
             self._checkpoint()
             yield from self._phase_swarm(nodes)

@@ -7,11 +7,13 @@ import logging
 import shlex
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
 
 from swarmwiz.core.errors import RemoteError
+from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,20 @@ def _label(address: str, node: str | None) -> str:
     return f"{node} ({address})" if node else address
 
 
-def _known_hosts(known_hosts: Path | None, host_key: str | None, address: str, label: str):
+class _PublishedKeyClient(asyncssh.SSHClient):
+    """Trusts a server key only if its fingerprint is one the node published (nothing else is trusted)."""
+
+    def __init__(self, fingerprints: frozenset[str]) -> None:
+        self.fingerprints = fingerprints
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return key.get_fingerprint("sha256") in self.fingerprints
+
+
+def _known_hosts(known_hosts: Path | None, host_key: str | None, address: str, label: str, fingerprints=None):
     """What asyncssh checks the server's key against; there is no way to ask for "no checking"."""
+    if fingerprints is not None:
+        return ([], [], [])  # empty trust: every key goes to _PublishedKeyClient.validate_host_public_key
     if host_key:
         return ([asyncssh.import_public_key(host_key)], [], [])
     if known_hosts is None:
@@ -46,18 +60,23 @@ async def connect(
     connect_timeout: float = 10,
     node: str | None = None,
     port: int = 22,
+    fingerprints: frozenset[str] | None = None,
 ) -> Connection:
-    """Open an SSH connection whose host key must match `host_key` or the entry for `address` in `known_hosts`.
+    """Open an SSH connection whose host key must match `host_key`, the entry for `address` in `known_hosts`,
+    or (given `fingerprints`) one of the SHA256 fingerprints the node published.
 
     A different key is refused with a RemoteError naming the node; so is an address with no pinned key.
     """
     label = _label(address, node)
-    trusted = _known_hosts(known_hosts, host_key, address, label)
+    trusted = _known_hosts(known_hosts, host_key, address, label, fingerprints)
+    if fingerprints is not None and not fingerprints:
+        raise RemoteError(f"{label} published no host key fingerprint to pin", title="SSH host key")
     try:
         conn = await asyncssh.connect(
             address,
             port=port,
             known_hosts=trusted,
+            client_factory=(lambda: _PublishedKeyClient(fingerprints)) if fingerprints is not None else None,
             client_keys=[str(k) for k in client_keys] if client_keys is not None else (),
             username=username,
             connect_timeout=connect_timeout,
@@ -66,7 +85,7 @@ async def connect(
     except asyncssh.HostKeyNotVerifiable as exc:
         raise RemoteError(
             f"the SSH host key of {label} does not match the pinned key "
-            f"({'given key' if host_key else known_hosts}); refusing to connect. The server was replaced "
+            f"({_pinned_by(host_key, known_hosts, fingerprints)}); refusing to connect. The server was replaced "
             f"or someone is intercepting the connection ({exc.reason})",
             title="SSH host key changed",
         ) from None
@@ -79,6 +98,101 @@ async def connect(
         raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
     _LABELS[conn] = label
     return conn
+
+
+def _pinned_by(host_key: str | None, known_hosts: Path | None, fingerprints: frozenset[str] | None) -> str:
+    if fingerprints is not None:
+        return "the fingerprints it published in its user data"
+    return "given key" if host_key else str(known_hosts)
+
+
+async def pin_host_key(
+    address: str,
+    fingerprints: frozenset[str],
+    *,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    connect_timeout: float = 10,
+    node: str | None = None,
+    port: int = 22,
+) -> str:
+    """Connect once, trusting only a host key whose fingerprint the node published (read over the
+    authenticated Instance API), and return that key's public line, to pin in known_hosts for every later
+    connection. A key with another fingerprint is refused (RemoteError "SSH host key changed")."""
+    conn = await connect(
+        address,
+        fingerprints=frozenset(fingerprints),
+        client_keys=client_keys,
+        username=username,
+        connect_timeout=connect_timeout,
+        node=node,
+        port=port,
+    )
+    try:
+        key = conn.get_server_host_key()
+    finally:
+        conn.close()
+        await conn.wait_closed()
+    if key is None:
+        raise RemoteError(f"{_label(address, node)} presented no host key to pin", title="SSH host key")
+    return key.export_public_key("openssh").decode().split("\n")[0].strip()
+
+
+async def wait_and_pin(
+    address: str,
+    published: Callable[[], Awaitable[str]],
+    *,
+    pinned: str | None = None,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    node: str | None = None,
+    timeout: float = 300,
+    interval: float = 1.0,
+    port: int = 22,
+) -> str:
+    """Wait until the node has published its host key fingerprints (`published()` reads its
+    `ssh-host-fingerprints` user data over the authenticated API; "" while there are none) and its sshd
+    answers with a key that matches them; return that key's public line to pin in known_hosts.
+
+    A key pinned by an earlier run (`pinned`) is kept while the node still publishes its fingerprint. If
+    the node publishes other fingerprints, the server was replaced (or someone is in between): that is refused
+    with an explicit RemoteError, never silently trusted again. Bounded by `timeout`, retried every `interval`.
+    """
+    label = _label(address, node)
+    deadline = time.monotonic() + timeout
+    last = "no fingerprints published yet"
+    while True:
+        fingerprints = parse_fingerprints(await published())
+        if fingerprints and pinned and fingerprint(pinned) not in fingerprints:
+            raise RemoteError(
+                f"{label} now publishes other host key fingerprints than the key pinned for it earlier: the server "
+                "was replaced (or someone is intercepting). If you replaced it, remove its lines from the "
+                "cluster's known_hosts and run again",
+                title="SSH host key changed",
+            )
+        if fingerprints:
+            try:
+                return await pin_host_key(
+                    address,
+                    fingerprints,
+                    client_keys=client_keys,
+                    username=username,
+                    connect_timeout=max(1.0, min(10.0, deadline - time.monotonic())),
+                    node=node,
+                    port=port,
+                )
+            except RemoteError as exc:
+                if exc.title == "SSH host key changed":
+                    raise
+                last = exc.message
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RemoteError(
+                f"timed out after {timeout:g}s waiting for SSH on {label} with the host key whose fingerprint it "
+                f"publishes; last: {last}",
+                title="Node unreachable",
+            )
+        await asyncio.sleep(min(interval, remaining))
 
 
 async def run(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmwiz.core import ssh
@@ -18,6 +19,10 @@ from swarmwiz.core.status import ClusterStatus, NodeStatus
 log = logging.getLogger(__name__)
 
 SWARM_PORT = 2377
+# cloud-init's final stage installs Docker one to two minutes after sshd answers on a real server; a node still
+# busy after ten minutes is stuck (a package mirror down, a failing custom image), and waiting longer fixes nothing.
+CLOUD_INIT_TIMEOUT = 600.0
+_CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
 # The token arrives on stdin (never on a command line); after joining, the node prints its swarm node ID so the
@@ -37,6 +42,7 @@ class Node:
     zone: str
     public_ip: str
     private_ip: str
+    server_id: str = ""  # Terraform's id ("fr-par-1/<uuid>"): where its published host key fingerprints are read
 
     @property
     def label(self) -> str:
@@ -56,20 +62,96 @@ class _Remote:
 # ----- bootstrap --------------------------------------------------------------------------------------------
 
 
+# Failures no retry or other node can fix: they stop the whole bootstrap at once.
+_FATAL = ("SSH host key changed", "Swarm locked")
+
+
+@dataclass
+class _Answer:
+    """A node that answered: its open connection and its `docker info` swarm section."""
+
+    conn: ssh.Connection
+    info: dict
+
+
+@dataclass
+class _Run:
+    """One bootstrap: what every per-node task shares (the lead, its member list, the join tokens)."""
+
+    nodes: list[Node]
+    remote: _Remote
+    stack: AsyncExitStack
+    on_log: Callable[[str], None]
+    answers: dict[Node, asyncio.Task] = field(default_factory=dict)
+    lead: Node | None = None
+    members: list[dict] = field(default_factory=list)
+    silent_managers: list[Node] = field(default_factory=list)  # managers that did not answer
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> join token, in memory only
+    token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    on_ready: Callable[[Node], None] = lambda node: None
+    cloud_init_timeout: float = CLOUD_INIT_TIMEOUT
+    problems: dict[Node, RemoteError] = field(default_factory=dict)  # why a node did not answer
+
+    @property
+    def managers(self) -> list[Node]:
+        return [n for n in self.nodes if n.role == "manager"]
+
+
 async def bootstrap(
     nodes: list[Node],
     *,
     known_hosts: Path,
     client_keys: list[Path] | None = None,
     on_log: Callable[[str], None] = lambda line: None,
+    on_ready: Callable[[Node], None] = lambda node: None,
     timeout: float = 300,
+    cloud_init_timeout: float = CLOUD_INIT_TIMEOUT,
     username: str = "root",
 ) -> None:
     """Make `nodes` one swarm; only what is missing is done, so a second run changes nothing.
 
-    The first reachable manager inits (unless a manager is already in a swarm); the others join in parallel,
-    advertising and carrying data on their private address. Join tokens stay in this function's memory.
+    Each node is first waited for until cloud-init has finished (it installs Docker after sshd answers),
+    at most `cloud_init_timeout` seconds; `on_ready(node)` is called when it has, and the swarm work that
+    follows is bounded by `timeout`.
+
+    A new swarm is initialised on the first manager only when every manager answered and none is in a swarm:
+    a manager that does not answer may hold the swarm, and a second one would split the cluster. Each other
+    node joins as soon as it has answered (no barrier), advertising and carrying data on its private address.
+    Join tokens stay in this function's memory and are rotated once the nodes have joined.
     """
+    _check_nodes(nodes, on_log)
+    remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
+    deadline = time.monotonic() + timeout + cloud_init_timeout
+    async with _deadline(timeout + cloud_init_timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
+        run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, cloud_init_timeout=cloud_init_timeout)
+        run.answers = {n: asyncio.ensure_future(_answer(run, n)) for n in nodes}
+        try:
+            await _find_or_init_lead(run)
+            joined = await _join_all(run)
+            reached = [n for n in nodes if _answered(run, n)]
+            limit = max(1.0, deadline - time.monotonic() - 1)
+            lead_conn = run.answers[run.lead].result().conn
+            await _wait_ready(lead_conn, run.lead, reached, on_log, limit=limit)
+            current = {n.name: run.answers[n].result().info.get("NodeID") for n in reached} | joined
+            await _remove_stale_entries(lead_conn, run.lead, nodes, leaving=[], on_log=on_log, current=current)
+            if run.tokens:
+                await _rotate_tokens(run, lead_conn)
+        finally:
+            run.tokens.clear()
+            for task in run.answers.values():
+                task.cancel()
+            await asyncio.gather(*run.answers.values(), return_exceptions=True)
+        if run.problems:
+            raise RemoteError(
+                "; ".join(e.message for e in run.problems.values())
+                + "; the rest of the swarm is up. Run again once they are ready.",
+                title=_CLOUD_INIT_PROBLEM
+                if all(e.title == _CLOUD_INIT_PROBLEM for e in run.problems.values())
+                else "Nodes not answering",
+            )
+
+
+def _check_nodes(nodes: list[Node], on_log) -> None:
     managers = [n for n in nodes if n.role == "manager"]
     if not managers:
         raise InputError("a swarm needs at least one manager node")
@@ -84,73 +166,157 @@ async def bootstrap(
             f"warning: {len(managers)} managers tolerate no more failures than {len(managers) - 1}; "
             "an odd number of managers is recommended"
         )
-    remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
-    deadline = time.monotonic() + timeout
-    async with _deadline(timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
-        conns = await _connect_all(nodes, remote, stack, on_log)
-        infos = dict(zip(conns, await asyncio.gather(*(_swarm_info(conns[n], n) for n in conns)), strict=True))
-        for node, info in infos.items():
-            if info.get("LocalNodeState") == "locked":
-                raise RemoteError(
-                    f"{node.label}: the swarm is locked (autolock); unlock it with "
-                    "`docker swarm unlock` on that node, then run again"
-                )
-        reachable_managers = [m for m in managers if m in conns]
-        if not reachable_managers:
-            raise RemoteError("no manager is reachable over SSH; cannot bootstrap the swarm")
-        lead = next((m for m in reachable_managers if infos[m].get("ControlAvailable")), None)
-        if lead is None:
-            lead = reachable_managers[0]
-            on_log(f"{lead.key}: docker swarm init (advertise {lead.private_ip})")
-            await _leave_if_stuck(conns[lead], lead, infos[lead], on_log)
-            await ssh.run(
-                conns[lead],
-                ["docker", "swarm", "init", "--advertise-addr", lead.private_ip, "--data-path-addr", lead.private_ip],
-            )
-            infos[lead] = await _swarm_info(conns[lead], lead)
-        else:
-            on_log(f"{lead.key}: already a manager of the swarm")
-        members = await _node_ls(conns[lead], lead)
-        member_ids = {m["ID"] for m in members}
-        tokens = {}
-        to_join = []
-        for node in conns:
-            if node == lead:
-                continue
-            info = infos[node]
-            if info.get("LocalNodeState") == "active" and info.get("NodeID") in member_ids:
-                await _converge_role(conns[lead], lead, node, info, members, on_log)
-                continue
-            to_join.append(node)
-        for role in sorted({n.role for n in to_join}):
-            # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
-            tokens[role] = (await ssh.run(conns[lead], ["docker", "swarm", "join-token", "-q", role])).strip()
-        results = await asyncio.gather(
-            *(_join(conns[n], n, infos[n], lead, tokens[n.role], on_log) for n in to_join), return_exceptions=True
+
+
+async def _answer(run: _Run, node: Node) -> _Answer:
+    """Connect to `node`, wait for its cloud-init, and read its swarm state; RemoteError when it does not
+    answer or cloud-init did not finish."""
+    conn = await run.stack.enter_async_context(_connection(node, run.remote))
+    await wait_for_cloud_init(conn, node, timeout=run.cloud_init_timeout)
+    run.on_ready(node)
+    info = await _swarm_info(conn, node)
+    if info.get("LocalNodeState") == "locked":
+        raise RemoteError(
+            f"{node.label}: the swarm is locked (autolock); unlock it with `docker swarm unlock` on that node, "
+            "then run again",
+            title="Swarm locked",
         )
-        tokens.clear()
-        # Every join runs to its end (none is left half-done); then all failures are reported together.
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if any(not isinstance(f, RemoteError) for f in failures):
-            raise next(f for f in failures if not isinstance(f, RemoteError))
-        if failures:
-            raise RemoteError("; ".join(f.message for f in failures))
-        for node, node_id in zip(to_join, results, strict=True):
-            infos[node] = {"LocalNodeState": "active", "NodeID": node_id}
-        await _wait_ready(conns[lead], lead, list(conns), on_log, limit=max(1.0, deadline - time.monotonic() - 1))
-        current = {n.name: infos[n].get("NodeID") for n in conns}
-        await _remove_stale_entries(conns[lead], lead, nodes, leaving=[], on_log=on_log, current=current)
-        missing = [n for n in nodes if n not in conns]
-        if missing:
+    return _Answer(conn, info)
+
+
+def _answered(run: _Run, node: Node) -> bool:
+    task = run.answers.get(node)
+    return bool(task and task.done() and not task.cancelled() and task.exception() is None)
+
+
+async def _outcome(run: _Run, node: Node) -> _Answer | None:
+    """The node's answer, None if it did not answer; a changed host key or a locked swarm stops everything."""
+    try:
+        return await run.answers[node]
+    except RemoteError as exc:
+        if exc.title in _FATAL:
+            raise
+        if node not in run.problems:
+            run.problems[node] = exc
+            run.on_log(f"{node.key}: {exc.message}")
+        return None
+
+
+async def _find_or_init_lead(run: _Run) -> None:
+    """Set `run.lead` to a manager that controls the swarm, initialising one only when that is provably safe."""
+    answers = dict(zip(run.managers, await asyncio.gather(*(_outcome(run, m) for m in run.managers)), strict=True))
+    run.silent_managers = [m for m, a in answers.items() if a is None]
+    run.lead = next((m for m, a in answers.items() if a and a.info.get("ControlAvailable")), None)
+    if run.lead is not None:
+        run.on_log(f"{run.lead.key}: already a manager of the swarm")
+        run.members = await _node_ls(answers[run.lead].conn, run.lead)
+        return
+    if run.silent_managers:
+        raise RemoteError(
+            f"not initialising a swarm because {_names(run.silent_managers)} did not answer and may already hold "
+            "one (a second swarm would split the cluster); run again once every manager answers ("
+            + "; ".join(run.problems[m].message for m in run.silent_managers)
+            + ")",
+            title="Managers not answering",
+        )
+    in_swarm = [m for m, a in answers.items() if a.info.get("LocalNodeState") not in ("inactive", "", None)]
+    if in_swarm:
+        states = ", ".join(f"{m.key} is {answers[m].info.get('LocalNodeState')}" for m in in_swarm)
+        raise RemoteError(
+            f"not initialising a swarm because no manager controls one while {states} in a swarm; "
+            "check with `docker info` on those nodes and run `docker swarm leave` there if the swarm is not yours",
+            title="Swarm state unclear",
+        )
+    run.lead = run.managers[0]
+    conn = answers[run.lead].conn
+    run.on_log(f"{run.lead.key}: docker swarm init (advertise {run.lead.private_ip})")
+    address = run.lead.private_ip
+    await ssh.run(conn, ["docker", "swarm", "init", "--advertise-addr", address, "--data-path-addr", address])
+    answers[run.lead].info = await _swarm_info(conn, run.lead)
+    run.members = await _node_ls(conn, run.lead)
+
+
+async def _join_all(run: _Run) -> dict[str, str]:
+    """Each node other than the lead joins (or converges its role) as soon as it answered; returns the new
+    node IDs by hostname. Every join runs to its end, then all failures are reported together."""
+    others = [n for n in run.nodes if n != run.lead]
+    results = await asyncio.gather(*(_join_one(run, n) for n in others), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    fatal = [f for f in failures if not isinstance(f, RemoteError) or f.title in _FATAL]
+    if fatal:
+        raise fatal[0]
+    if failures:
+        raise RemoteError("; ".join(f.message for f in failures))
+    return {n.name: node_id for n, node_id in zip(others, results, strict=True) if node_id}
+
+
+async def _join_one(run: _Run, node: Node) -> str | None:
+    """Join `node` unless it is a member already; returns its new node ID, None if nothing was joined."""
+    if node in run.silent_managers:
+        return None  # already reported as unreachable
+    answer = await _outcome(run, node)
+    if answer is None:
+        return None
+    lead_conn = run.answers[run.lead].result().conn
+    member_ids = {m["ID"] for m in run.members}
+    if answer.info.get("LocalNodeState") == "active" and answer.info.get("NodeID") in member_ids:
+        await _converge_role(lead_conn, run.lead, node, answer.info, run.members, run.on_log)
+        return None
+    if answer.info.get("LocalNodeState") in ("pending", "error", "active"):
+        if run.silent_managers:
             raise RemoteError(
-                "could not reach "
-                + ", ".join(n.label for n in missing)
-                + " over SSH; the rest of the swarm is up. Run again once they answer."
+                f"{node.key} is in a swarm this one does not list (state {answer.info.get('LocalNodeState')}); "
+                f"not forcing it out while {_names(run.silent_managers)} did not answer"
             )
+        run.on_log(f"{node.key}: leaving a swarm it cannot use (state {answer.info.get('LocalNodeState')})")
+        await ssh.run(answer.conn, ["docker", "swarm", "leave", "--force"])
+    async with run.token_lock:
+        if node.role not in run.tokens:
+            # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
+            out = await ssh.run(lead_conn, ["docker", "swarm", "join-token", "-q", node.role])
+            run.tokens[node.role] = out.strip()
+    node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
+    answer.info = {"LocalNodeState": "active", "NodeID": node_id}
+    return node_id
 
 
-async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) -> str:
-    await _leave_if_stuck(conn, node, info, on_log)
+async def wait_for_cloud_init(conn: ssh.Connection, node: Node, *, timeout: float = CLOUD_INIT_TIMEOUT) -> None:
+    """Block until cloud-init has finished on `node` (`cloud-init status --wait`), at most `timeout` seconds.
+
+    Raises RemoteError (title "Cloud-init not finished") naming the node, with the tail of its
+    `cloud-init status --long`, when cloud-init failed, is missing, or is still running at the timeout.
+    """
+    try:
+        out = await ssh.run(conn, ["cloud-init", "status", "--wait"], timeout=timeout, check=False)
+    except RemoteError as exc:
+        if "timed out" not in exc.message:
+            raise
+        reason = f"did not finish within {timeout:g}s"
+    else:
+        status = next((line[8:].strip() for line in out.splitlines() if line.startswith("status: ")), "")
+        if status == "done":  # a recoverable error ("degraded done", exit 2) still installed what it could
+            return
+        reason = f"ended with status {status!r}" if status else "gave no status (is cloud-init installed?)"
+    long = ""
+    with contextlib.suppress(RemoteError):
+        long = await ssh.run(conn, ["cloud-init", "status", "--long"], timeout=30, check=False)
+    tail = " | ".join(line.strip() for line in long.strip().splitlines()[-7:] if line.strip())
+    raise RemoteError(f"cloud-init on {node.label} {reason}" + (f": {tail}" if tail else ""), title=_CLOUD_INIT_PROBLEM)
+
+
+async def _rotate_tokens(run: _Run, lead_conn) -> None:
+    """New join tokens for both roles, so the ones handed out during this run can no longer join anything."""
+    for role in ("worker", "manager"):
+        await ssh.run(lead_conn, ["docker", "swarm", "join-token", "--rotate", "-q", role])
+    run.on_log("join tokens rotated")
+
+
+def _names(nodes: list[Node]) -> str:
+    labels = [n.label for n in nodes]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+async def _join(conn, node: Node, lead: Node, token: str, on_log) -> str:
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
     args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
     node_id = await ssh.run(
@@ -162,13 +328,6 @@ async def _join(conn, node: Node, info: dict, lead: Node, token: str, on_log) ->
     )
     on_log(f"{node.key}: joined as {node.role}")
     return node_id.strip()
-
-
-async def _leave_if_stuck(conn, node: Node, info: dict, on_log) -> None:
-    """A node half-joined ("pending"/"error") or in another swarm must leave before it can join ours."""
-    if info.get("LocalNodeState") in ("pending", "error", "active"):
-        on_log(f"{node.key}: leaving a swarm it cannot use (state {info.get('LocalNodeState')})")
-        await ssh.run(conn, ["docker", "swarm", "leave", "--force"])
 
 
 async def _converge_role(conn, lead: Node, node: Node, info: dict, members: list[dict], on_log) -> None:
@@ -438,22 +597,6 @@ async def _connection(node: Node, remote: _Remote):
         yield conn
     finally:
         conn.close()
-
-
-async def _connect_all(nodes: list[Node], remote: _Remote, stack: AsyncExitStack, on_log) -> dict:
-    """Connections to every node that answers; a changed host key is never tolerated."""
-    results = await asyncio.gather(
-        *(stack.enter_async_context(_connection(n, remote)) for n in nodes), return_exceptions=True
-    )
-    conns = {}
-    for node, result in zip(nodes, results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, RemoteError) or result.title == "SSH host key changed":
-                raise result
-            on_log(f"{node.key}: unreachable: {result.message}")
-            continue
-        conns[node] = result
-    return conns
 
 
 async def _first_reachable(nodes: list[Node], remote: _Remote, stack: AsyncExitStack):

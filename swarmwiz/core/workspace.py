@@ -1,4 +1,4 @@
-"""One directory per cluster: the module copy, tfvars (no secrets), the spec, host keys, known_hosts and a lock."""
+"""One directory per cluster: the module copy, tfvars (no secrets), the spec, the pinned known_hosts and a lock."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from swarmwiz.core.spec import NAME_RE, ClusterSpec
 MODULE_FILES = ("*.tf", "*.tftpl", "README.md")
 OWNER_RE = re.compile(r"[0-9a-f]{12}")
 __all__ = ["DIR_MODE", "FILE_MODE", "Workspace", "atomic_write", "list_workspaces"]
+_PIN_COMMENT = "swarmwiz-node="  # known_hosts comment naming the node a pinned key belongs to
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,6 @@ class Workspace:
     @property
     def known_hosts_path(self) -> Path:
         return self.path / "known_hosts"
-
-    @property
-    def host_keys_dir(self) -> Path:
-        return self.path / "host_keys"
 
     @property
     def meta_path(self) -> Path:
@@ -139,9 +136,9 @@ class Workspace:
                 atomic_write(self.path / src.name, src.read_bytes())
         atomic_write(self.spec_path, spec.to_toml())
         owner = self.ensure_owner_id()
-        tfvars = spec.tfvars() | {"host_keys_dir": "host_keys", "owner_id": owner}
+        # No host key is made here: each node generates its own and publishes the fingerprints (see ssh.wait_and_pin).
+        tfvars = spec.tfvars() | {"owner_id": owner}
         atomic_write(self.tfvars_path, json.dumps(tfvars, indent=2) + "\n")
-        self.ensure_host_keys(spec.node_keys())
         meta = self.meta()
         if lab is not None:
             meta["lab"] = lab
@@ -180,31 +177,23 @@ class Workspace:
             self.write_meta(meta | {"owner_id": owner})
         return owner
 
-    def ensure_host_keys(self, node_keys: list[str]) -> None:
-        """Generate an SSH host key for every node that has none; existing keys are never replaced."""
-        from swarmwiz.core.hostkeys import generate_host_key
+    def pinned_host_keys(self) -> dict[str, str]:
+        """The host key pinned for each node by an earlier run: {node_key: "type base64"}."""
+        pins: dict[str, str] = {}
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.known_hosts_path.read_text().splitlines():
+                fields = line.split()
+                if len(fields) == 4 and fields[3].startswith(_PIN_COMMENT):
+                    pins.setdefault(fields[3][len(_PIN_COMMENT) :], f"{fields[1]} {fields[2]}")
+        return pins
 
-        _ensure_dir(self.host_keys_dir)
-        for key in node_keys:
-            private = self.host_keys_dir / f"{key}.key"
-            public = self.host_keys_dir / f"{key}.pub"
-            if private.is_file() and public.is_file():
-                continue
-            private_text, public_line = generate_host_key()
-            atomic_write(private, private_text)
-            atomic_write(public, public_line.strip() + "\n")
-
-    def host_public_key(self, node_key: str) -> str:
-        return (self.host_keys_dir / f"{node_key}.pub").read_text().strip()
-
-    def write_known_hosts(self, addresses: dict[str, list[str]]) -> None:
-        """Pin each node's host key for its addresses: {node_key: [public_ip, private_ip]}."""
+    def write_known_hosts(self, pins: dict[str, tuple[str, list[str | None]]]) -> None:
+        """Pin each node's host key for its addresses: {node_key: ("type base64", [public_ip, private_ip])};
+        nodes not given keep their earlier pins only if they are still listed (a removed node's pin goes)."""
         lines = []
-        for key, addrs in sorted(addresses.items()):
-            public = self.host_public_key(key).split()
-            for addr in addrs:
-                if addr:
-                    lines.append(f"{addr} {public[0]} {public[1]}")
+        for key, (public, addrs) in sorted(pins.items()):
+            kind, blob = public.split()[:2]
+            lines += [f"{addr} {kind} {blob} {_PIN_COMMENT}{key}" for addr in addrs if addr]
         atomic_write(self.known_hosts_path, "\n".join(lines) + ("\n" if lines else ""))
 
     def load_spec(self, *, strict: bool = True) -> ClusterSpec:

@@ -223,8 +223,13 @@ class Lab:
                 "the lab needs root (it creates network namespaces, bridges and daemons); "
                 "run it as root, e.g. with sudo"
             )
+        from swarmwiz.lab.boot import TimeScaleError, time_scale
         from swarmwiz.lab.hosts import check_prerequisites
 
+        try:
+            time_scale()  # read by the hosts in the daemon: a bad value must stop the run here, with exit 2
+        except TimeScaleError as exc:
+            raise InputError(str(exc)) from None
         missing = check_prerequisites()
         if missing:
             raise InputError(f"the lab needs {', '.join(missing)}; install them with scripts/setup.sh (as root)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import fcntl
 import hashlib
 import ipaddress
@@ -12,9 +11,9 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmwiz.core.paths import atomic_write
+from swarmwiz.lab import boot
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,12 @@ _REQUIRED_COMMANDS = {
     "sshd": "openssh-server",
     "dockerd": "docker.io",
     "docker": "docker.io",  # the CLI that SSH sessions on a lab host use
+    "ssh-keygen": "openssh-client",  # lab hosts generate their own host keys
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+_SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _HOST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -91,6 +93,8 @@ class HostSpec:
     host_key_private: str | None = None
     host_key_public: str | None = None
     firewall: Firewall = field(default_factory=Firewall)
+    time_scale: float | None = None  # None: SWARMWIZ_LAB_TIME_SCALE (see swarmwiz.lab.boot)
+    cloud_init_error: str | None = None  # cloud-init's final stage fails with this (Docker never comes)
 
 
 def check_prerequisites() -> list[str]:
@@ -107,11 +111,6 @@ def check_prerequisites() -> list[str]:
 def lab_prefix(lab_dir: Path) -> str:
     """The per-lab prefix of every kernel object: short enough that "<prefix><n>e<k>" fits IFNAMSIZ (15)."""
     return "sw" + hashlib.sha256(str(Path(lab_dir).resolve()).encode()).hexdigest()[:6]
-
-
-def clean_stale(lab_dir: Path) -> None:
-    """Remove every kernel object, process and mount of the lab at `lab_dir`, even with its state lost."""
-    LabNet(lab_dir).clean()
 
 
 def clean_orphans() -> list[str]:
@@ -205,16 +204,17 @@ class LabNet:
                 _ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
-    def create_host(self, spec: HostSpec, *, wait_docker: bool = True) -> None:
-        """Start a host: namespace, NICs, firewall, sshd and dockerd; returns once sshd listens and (unless
-        `wait_docker` is false) dockerd answers. Safe to call from several threads at once."""
+    def create_host(self, spec: HostSpec, *, wait: bool = False) -> None:
+        """Power a host on: namespace, NICs and firewall now, then its boot plays on the lab's time scale in the
+        background (private NICs up, sshd, cloud-init's final stage bringing dockerd and the `docker` command;
+        see swarmwiz.lab.boot). With `wait`, returns once cloud-init is done. Safe from several threads at once."""
         _validate_spec(spec)
         started = time.monotonic()
-        if spec.host_key_private is None:  # generated outside the lock: other hosts need not wait for it
-            from swarmwiz.core.hostkeys import generate_host_key
-
-            private_key, public_key = generate_host_key()
-            spec = dataclasses.replace(spec, host_key_private=private_key, host_key_public=public_key)
+        try:
+            scale = spec.time_scale if spec.time_scale is not None else boot.time_scale()
+        except boot.TimeScaleError as exc:
+            raise LabHostError(str(exc)) from None
+        timeline = boot.boot_timeline(spec.hostname).scaled(scale)
         with self._locked() as state:
             if "public_subnet" not in state:
                 raise LabHostError("the lab network is not set up yet; call ensure() first")
@@ -247,11 +247,30 @@ class LabNet:
                 self._save(state)
                 raise
         try:
-            self._start_daemons(spec, host, wait_docker=wait_docker)
+            self._boot(spec, host, timeline, wait=wait)
         except BaseException:
             self.delete_host(spec.host_id)
             raise
-        log.info("lab host %s (%s) up in %.2fs", spec.host_id, spec.hostname, time.monotonic() - started)
+        log.info(
+            "lab host %s (%s) %s in %.2fs",
+            spec.host_id,
+            spec.hostname,
+            "booted" if wait else "powered on",
+            time.monotonic() - started,
+        )
+
+    def published_fingerprints(self, host_id: str) -> str:
+        """What the host published as its `ssh-host-fingerprints` user data (`ssh-keygen -l` lines), as a
+        Scaleway image does through the metadata API once it generated its host keys; empty before that."""
+        with contextlib.suppress(OSError):
+            return (self.host_dir(host_id) / "cloud-init" / "ssh-host-fingerprints").read_text()
+        return ""
+
+    def cloud_init_status(self, host_id: str) -> str:
+        """The host's `cloud-init status --long` text (empty before its boot began)."""
+        with contextlib.suppress(OSError):
+            return (self.host_dir(host_id) / "cloud-init" / "status").read_text()
+        return ""
 
     def update_firewall(self, host_id: str, firewall: Firewall) -> None:
         """Replace a host's public-side rules atomically (one nft transaction)."""
@@ -286,9 +305,25 @@ class LabNet:
         """The name of the host's network namespace (for `nsenter --net=/var/run/netns/<name>`)."""
         return self._host(self._load(), host_id)["netns"]
 
-    def docker_host(self, host_id: str) -> str:
-        """The DOCKER_HOST of a host's dockerd (as set in its SSH sessions)."""
-        return f"unix://{self._run_dir(self._host(self._load(), host_id))}/docker.sock"
+    def set_sshd(self, host_id: str, *, running: bool) -> None:
+        """Stop or start a host's sshd: a node whose SSH stops answering (connections are refused), then
+        comes back. Its other daemons keep running."""
+        with self._locked() as state:
+            host = self._host(state, host_id)
+        run_dir = self._run_dir(host)
+        if not running:
+            _kill_processes(netns=[], pidfiles=[run_dir / "sshd.pid"], markers=[str(self.lab_dir)])
+            (run_dir / "sshd.pid").unlink(missing_ok=True)
+            return
+        if (run_dir / "sshd.pid").exists():
+            return
+        directory = self.host_dir(host_id)
+        script = 'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log"'
+        argv = [*_in_host(host), "sh", "-c", script, "sh", host["hostname"], _which("sshd"), str(directory)]
+        result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
+        if result.returncode != 0:
+            raise LabHostError(f"lab host {host_id}: starting sshd failed: {result.stderr.strip()[-300:]}")
+        _wait_for(lambda: (run_dir / "sshd.pid").exists(), f"sshd of lab host {host_id} to listen", 30)
 
     def clean(self) -> None:
         """Remove everything of this lab: processes, mounts, namespaces, veths, bridges, dirs. Safe to repeat."""
@@ -415,11 +450,11 @@ class LabNet:
         shutil.rmtree(run_dir, ignore_errors=True)
         directory.mkdir(parents=True)
         run_dir.mkdir(parents=True)
-        private_key, public_key = spec.host_key_private or "", spec.host_key_public
         key_path = directory / "ssh_host_ed25519_key"
-        _write_private(key_path, private_key.strip() + "\n")
-        if public_key:
-            (directory / "ssh_host_ed25519_key.pub").write_text(public_key.strip() + "\n")
+        if spec.host_key_private:  # brought by user data; otherwise the host generates its own as it boots
+            _write_private(key_path, spec.host_key_private.strip() + "\n")
+            if spec.host_key_public:
+                (directory / "ssh_host_ed25519_key.pub").write_text(spec.host_key_public.strip() + "\n")
         _write_private(directory / "authorized_keys", "".join(k.strip() + "\n" for k in spec.authorized_keys))
         listen = [spec.public_ip] if spec.public_ip else []
         listen += [address for _, address, _ in spec.private_nics]
@@ -435,10 +470,22 @@ class LabNet:
             "StrictModes no",
             "PrintMotd no",
             "AcceptEnv LANG LC_*",
-            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock",
+            # The host's own bin comes first: its `cloud-init`, and `docker` only once cloud-init installed it.
+            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock PATH={directory / 'bin'}:{_SESSION_PATH}",
             "Subsystem sftp internal-sftp",
         ]
         (directory / "sshd_config").write_text("\n".join(lines) + "\n")
+        (directory / "cloud-init").mkdir()
+        bin_dir = directory / "bin"
+        bin_dir.mkdir()
+        status_file = shlex.quote(str(directory / "cloud-init" / "status"))
+        for name, text in (
+            ("cloud-init", boot.CLOUD_INIT_SCRIPT.format(status_file=status_file)),
+            ("docker", boot.DOCKER_ABSENT),
+            ("docker.installed", boot.DOCKER_PRESENT.format(docker=shlex.quote(_which("docker") or "docker"))),
+        ):
+            (bin_dir / name).write_text(text)
+            (bin_dir / name).chmod(0o755)
         # dockerd's socket and data live in the run dir (see RUN_ROOT); links make them easy to find.
         for name, target in (("docker.sock", "docker.sock"), ("docker", "data")):
             with contextlib.suppress(OSError):
@@ -469,61 +516,48 @@ class LabNet:
                 f"link add {veth} type veth peer name eth{nic} netns {netns}",
                 f"link set {veth} master {bridge} up",
             ]
-            inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}", f"link set eth{nic} up"]
+            # The link comes up when the boot timeline attaches the NIC (see _boot).
+            inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}"]
         _ip_batch(outside)
         _ip_batch(inside, netns=netns)
 
-    def _start_daemons(self, spec: HostSpec, host: dict, *, wait_docker: bool) -> None:
+    def _boot(self, spec: HostSpec, host: dict, timeline: boot.BootTimeline, *, wait: bool) -> None:
         directory = self.host_dir(spec.host_id)
-        run_dir = self._run_dir(host)
-        sshd, dockerd = _which("sshd"), _which("dockerd")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
-        # One UTS namespace for both daemons: SSH sessions and the swarm node both see the host's name.
-        # dockerd is started through nsenter, never `ip netns exec` (it remounts /sys and dockerd then dies
-        # with "Devices cgroup isn't mounted"); the shell exits at once so both daemons are re-parented.
-        script = (
-            'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log" && '
-            '{ "$4" --data-root "$5/data" --exec-root "$5/exec" -H "unix://$5/docker.sock" '
-            '--pidfile "$5/docker.pid" --iptables=false --bridge=none --storage-driver=vfs '
-            '>"$3/dockerd.log" 2>&1 </dev/null & }'
+        script = boot.boot_script(
+            timeline,
+            hostname=spec.hostname,
+            host_dir=directory,
+            run_dir=self._run_dir(host),
+            nics=[f"eth{nic}" for nic in range(1, len(host["nics"]) + 1)],
+            sshd=_which("sshd") or "sshd",
+            dockerd=_which("dockerd") or "dockerd",
+            docker=_which("docker") or "docker",
+            ssh_keygen=_which("ssh-keygen") or "ssh-keygen",
+            cloud_init_error=spec.cloud_init_error,
         )
-        argv = [
-            "nsenter",
-            f"--net={NETNS_DIR / host['netns']}",
-            "unshare",
-            "--uts",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            spec.hostname,
-            sshd,
-            str(directory),
-            dockerd,
-            str(run_dir),
-        ]
+        (directory / "boot.sh").write_text(script)
+        # One UTS namespace for the boot and the daemons it starts: SSH sessions and the swarm node both see
+        # the host's name. The outer shell exits at once, so the boot script is re-parented and plays on alone.
+        launch = 'sh "$1" >"$2" 2>&1 </dev/null &'
+        argv = [*_in_host(host), "sh", "-c", launch, "sh", str(directory / "boot.sh"), str(directory / "boot.log")]
         result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
         if result.returncode != 0:
+            raise LabHostError(f"lab host {spec.host_id}: starting its boot failed: {result.stderr.strip()[-300:]}")
+        if not wait:
+            return
+        limit = timeline.cloud_init + 60
+        _wait_for(
+            lambda: _status_of(self.cloud_init_status(spec.host_id)) in ("done", "error"),
+            f"cloud-init on lab host {spec.host_id}",
+            limit,
+            interval=0.05,
+        )
+        if _status_of(self.cloud_init_status(spec.host_id)) == "error":
             raise LabHostError(
-                f"lab host {spec.host_id}: starting sshd failed: {result.stderr.strip()[-300:]}"
-                f" {_tail(directory / 'sshd.log')}"
+                f"lab host {spec.host_id}: cloud-init failed: {self.cloud_init_status(spec.host_id).strip()[-300:]}"
+                f" {_tail(directory / 'dockerd.log')}"
             )
-        deadline = time.monotonic() + 30
-        # sshd writes its pid file only after it listens; dockerd answers /_ping once its API is up.
-        while not (run_dir / "sshd.pid").exists():
-            if time.monotonic() > deadline:
-                raise LabHostError(
-                    f"lab host {spec.host_id}: timed out after 30s waiting for sshd to listen "
-                    f"{_tail(directory / 'sshd.log')}"
-                )
-            time.sleep(0.01)
-        while wait_docker and not _docker_ping(run_dir / "docker.sock"):
-            if time.monotonic() > deadline:
-                raise LabHostError(
-                    f"lab host {spec.host_id}: timed out after 30s waiting for dockerd to answer "
-                    f"{_tail(directory / 'dockerd.log')}"
-                )
-            time.sleep(0.02)
 
     def _remove_hosts(self, state: dict, host_ids: list[str]) -> None:
         hosts = [(host_id, state["hosts"][host_id]) for host_id in host_ids if host_id in state["hosts"]]
@@ -681,18 +715,23 @@ def _tail(path: Path, chars: int = 400) -> str:
     return f"(log {path.name}: ...{text[-chars:]})" if text else ""
 
 
-def _docker_ping(sock_path: Path) -> bool:
-    if not sock_path.exists():
-        return False
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(str(sock_path))
-            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            reply = sock.recv(4096)
-        except OSError:
-            return False
-    return reply.startswith(b"HTTP/1.") and b" 200 " in reply.split(b"\r\n", 1)[0]
+def _status_of(long_status: str) -> str:
+    return next((line[8:].strip() for line in long_status.splitlines() if line.startswith("status: ")), "")
+
+
+def _in_host(host: dict) -> list[str]:
+    """The argv prefix that runs a command inside a host: its network namespace and a UTS namespace of its
+    own (nsenter, never `ip netns exec`: that remounts /sys and dockerd then dies with "Devices cgroup isn't
+    mounted")."""
+    return ["nsenter", f"--net={NETNS_DIR / host['netns']}", "unshare", "--uts"]
+
+
+def _wait_for(check, what: str, limit: float, *, interval: float = 0.01) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise LabHostError(f"timed out after {limit:g}s waiting for {what}")
+        time.sleep(interval)
 
 
 def _validate_spec(spec: HostSpec) -> None:
@@ -833,7 +872,19 @@ def _with_descendants(pids: set[int]) -> set[int]:
 
 
 def _kill_processes(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float = 5.0) -> None:
-    """SIGTERM, a bounded wait (a manager's dockerd can take seconds after quorum loss), then SIGKILL."""
+    """SIGTERM, a bounded wait (a manager's dockerd can take seconds after quorum loss), then SIGKILL; repeated
+    while the namespaces still hold processes (a booting host may start a daemon while the first round runs)."""
+    for _ in range(5):
+        _kill_round(netns=netns, pidfiles=pidfiles, markers=markers, grace=grace)
+        pidfiles = []
+        left = _pids_in_netns(netns)
+        if not left:
+            return
+        log.info("lab processes %s started while their host was being stopped; stopping them too", sorted(left))
+    log.warning("lab namespaces %s still hold processes", ", ".join(netns))
+
+
+def _kill_round(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float) -> None:
     pids = _pids_in_netns(netns)
     for pidfile in pidfiles:
         with contextlib.suppress(OSError, ValueError):

@@ -102,7 +102,7 @@ def terraform_engine():
 
 @dataclass
 class Workspace:
-    """A copy of the shipped module with host keys, tfvars and a client key; `tf()` runs Terraform in it."""
+    """A copy of the shipped module with tfvars and a client key; `tf()` runs Terraform in it."""
 
     path: Path
     env: dict
@@ -129,9 +129,6 @@ class Workspace:
         raw = json.loads(self.tf("output", "-json").stdout)
         return {name: item["value"] for name, item in raw.items()}
 
-    def host_key_public(self, node: str) -> str:
-        return (self.path / "host_keys" / f"{node}.pub").read_text().strip()
-
 
 def make_workspace(
     directory: Path,
@@ -142,7 +139,7 @@ def make_workspace(
     zones: tuple[str, ...] = ("fr-par-1", "fr-par-2"),
     name: str = "demo",
 ) -> Workspace:
-    """Copy the module and write what swarmwiz would: host_keys/<node>.key|.pub and terraform.tfvars.json."""
+    """Copy the module and write what swarmwiz would: terraform.tfvars.json (no host key: nodes make their own)."""
     import asyncssh
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -150,11 +147,6 @@ def make_workspace(
         if item.suffix in (".tf", ".tftpl"):
             shutil.copy(item, directory)
     nodes = [f"manager-{i + 1}" for i in range(managers)] + [f"worker-{i + 1}" for i in range(workers)]
-    (directory / "host_keys").mkdir(mode=0o700)
-    for node in nodes:
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        (directory / "host_keys" / f"{node}.key").write_bytes(key.export_private_key())
-        (directory / "host_keys" / f"{node}.pub").write_bytes(key.export_public_key())
     client = asyncssh.generate_private_key("ssh-ed25519", comment="swarmwiz-test")
     client_key = directory / "id_ed25519"
     client_key.write_bytes(client.export_private_key())

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,8 +76,13 @@ def start_hosts(
     prefix: str = "node",
     firewall: Firewall | None = None,
     zones: tuple[str, ...] = ("fr-par-1", "fr-par-2"),
+    until: str = "cloud-init",
+    time_scale: float | None = None,
+    cloud_init_errors: dict[str, str] | None = None,
 ) -> HostLab:
-    """Start one host per role (in parallel, as the lab API's threads do) under `base`/lab."""
+    """Start one host per role (in parallel, as the lab API's threads do) under `base`/lab, and wait until
+    their boot finished (`until="cloud-init"`) or only until sshd answers (`until="ssh"`: Docker comes later).
+    `cloud_init_errors` makes cloud-init fail on the nodes it names ({"worker-1": "message"})."""
     net = LabNet(base / "lab")
     net.ensure()
     client_key, client_public = make_client_key(base)
@@ -100,6 +106,8 @@ def start_hosts(
                 host_key_private=private,
                 host_key_public=public,
                 firewall=firewall or swarm_firewall(),
+                time_scale=time_scale,
+                cloud_init_error=(cloud_init_errors or {}).get(key),
             )
         )
         nodes.append(
@@ -120,7 +128,12 @@ def start_hosts(
     lab = HostLab(net=net, client_key=client_key, known_hosts=known_hosts)
     try:
         with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
-            list(pool.map(net.create_host, specs))
+            list(pool.map(lambda spec: net.create_host(spec, wait=until == "cloud-init"), specs))
+        deadline = time.monotonic() + 120
+        for spec in specs:
+            while until == "ssh" and not tcp_open(spec.public_ip, 22, timeout=0.2):
+                assert time.monotonic() < deadline, f"sshd of {spec.host_id} did not answer within 120 s"
+                time.sleep(0.1)
     except BaseException:
         net.clean()
         raise

@@ -124,7 +124,8 @@ def test_catalogue_comes_from_the_bundled_snapshot(api_lab):
 # ----- CRUD -----------------------------------------------------------------------------------------------
 
 
-def test_server_with_ip_security_group_and_private_network(api_lab):
+def test_server_with_ip_security_group_and_private_network(api_lab, monkeypatch):
+    monkeypatch.setenv("SWARMWIZ_LAB_TIME_SCALE", "0.2")  # demo-1 then starts for about 1 s
     client = api_lab.scaleway()
     api = InstanceV1API(client)
     ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4", tags=["swarmwiz"]).ip
@@ -170,6 +171,15 @@ def test_server_with_ip_security_group_and_private_network(api_lab):
     assert ipaddress.ip_interface(ipam[0].address).ip in v6_subnet
     assert ipam[1].address == "172.16.8.2/22"  # .1 is the subnet's gateway
     api.server_action(server_id=server.id, action="poweron")
+    starting = api.get_server(server_id=server.id).server
+    assert (starting.state, starting.state_detail, starting.allowed_actions) == (
+        "starting",
+        "allocating node",
+        ["stop_in_place", "backup"],
+    )
+    deadline = time.monotonic() + 10
+    while api.get_server(server_id=server.id).server.state == "starting" and time.monotonic() < deadline:
+        time.sleep(0.1)
     listed = api.list_servers(zone="fr-par-1", tags=["a"]).servers
     assert [(s.name, s.state, s.security_group.id) for s in listed] == [("demo-1", "running", sg.id)]
     assert api.get_ip(ip=ip.id).ip.server.id == server.id

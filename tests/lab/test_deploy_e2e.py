@@ -82,6 +82,12 @@ def test_deploy_status_converge_destroy(lab, tmp_path, ssh_keypair, swarmwiz_hom
             for secret in secrets:
                 assert secret.encode() not in data, f"a secret leaked into {path}"
     assert checked > 10 and (swarmwiz_home / "clusters" / "demo" / "terraform.tfstate").is_file()
+    # No private host key exists outside its node: not in the workspace, the state, the plan or the user data.
+    for path in swarmwiz_home.rglob("*"):
+        if path.is_file() and lab_dir not in path.parents and ".terraform" not in path.parts:
+            assert b"PRIVATE KEY" not in path.read_bytes(), f"a private key in {path}"
+    known_hosts = (swarmwiz_home / "clusters" / "demo" / "known_hosts").read_text().splitlines()
+    assert len(known_hosts) == 10 and all(" ssh-ed25519 " in line for line in known_hosts)
     for output in (first.stdout, first.stderr, again.stdout, again.stderr):
         for secret in secrets:
             assert secret not in output

@@ -307,3 +307,205 @@ def test_a_lab_whose_directory_was_deleted_is_cleaned_by_the_next_one(tmp_path):
     finally:
         other.clean()
         orphan.clean()
+
+
+# ----- the boot timeline ------------------------------------------------------------------------------------
+
+
+def test_boot_timelines_follow_the_recorded_distributions():
+    import statistics
+
+    from swarmwiz.lab.boot import boot_timeline
+
+    timelines = [boot_timeline(f"demo-node-{i}") for i in range(3000)]
+    assert boot_timeline("demo-node-7") == timelines[7]  # seeded by the name: reproducible
+    assert len({t.sshd for t in timelines[:50]}) == 50  # and different per server
+
+    def quantiles(name):
+        values = sorted(getattr(t, name) for t in timelines)
+        return statistics.median(values), values[int(0.9 * len(values))], values[-1]
+
+    median, p90, top = quantiles("running")
+    assert 4.5 <= median <= 5.5 and 14 <= p90 <= 18 and top <= 35
+    median, _, top = quantiles("nic")
+    assert 23 <= median <= 29 and top <= 91
+    for t in timelines:
+        assert 15 <= t.sshd - t.running <= 30
+        assert t.cloud_init >= t.nic and (60 <= t.cloud_init - t.sshd <= 120 or t.cloud_init == t.nic)
+    scaled = timelines[0].scaled(0.05)
+    assert scaled.cloud_init == pytest.approx(timelines[0].cloud_init * 0.05)
+
+
+@pytest.mark.parametrize("text", ["fast", "-1", "nan", "1e9", "inf"])
+def test_a_bad_time_scale_is_named(monkeypatch, text):
+    from swarmwiz.lab.boot import TIME_SCALE_ENV, TimeScaleError, time_scale
+
+    monkeypatch.setenv(TIME_SCALE_ENV, text)
+    with pytest.raises(TimeScaleError, match=TIME_SCALE_ENV):
+        time_scale()
+    monkeypatch.setenv(TIME_SCALE_ENV, "0.5")
+    assert time_scale() == 0.5
+    monkeypatch.delenv(TIME_SCALE_ENV)
+    assert 0 < time_scale() <= 0.1
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_host_boots_on_the_recorded_timeline(tmp_path):
+    """sshd answers only after its time, Docker is absent until cloud-init's final stage, and `cloud-init
+    status` answers like the real tool meanwhile; a failing final stage shows as an error."""
+    from swarmwiz.lab.boot import boot_timeline
+
+    scale = 0.1
+    net = LabNet(tmp_path / "lab")
+    net.ensure()
+    key, public = make_client_key(tmp_path)
+    host_private, host_public = generate_host_key()
+    address = str(net.public_subnet.network_address + 10)
+    timeline = boot_timeline("booting").scaled(scale)
+    try:
+        started = time.monotonic()
+        spec = HostSpec(
+            "srv-boot",
+            "booting",
+            address,
+            [(PRIVATE_NETWORK, "172.16.8.10", 22)],
+            [public],
+            host_private,
+            host_public,
+            swarm_firewall(),
+            time_scale=scale,
+        )
+        net.create_host(spec)
+        assert time.monotonic() - started < timeline.sshd  # powering on does not wait for the boot
+        assert not tcp_open(address, 22)
+        await ssh.wait_for_ssh(address, host_key=host_public, client_keys=[key], timeout=60, interval=0.1)
+        answered = time.monotonic() - started
+        assert answered >= timeline.sshd - 0.2
+        async with await ssh.connect(address, host_key=host_public, client_keys=[key]) as conn:
+            assert (await ssh.run(conn, ["cloud-init", "status"])) == "status: running\n"
+            long = await ssh.run(conn, ["cloud-init", "status", "--long"])
+            assert "extended_status: running" in long and "detail: Running in stage: modules-final" in long
+            missing = await conn.run("docker info", check=False)
+            assert missing.exit_status == 127 and "not found" in missing.stderr
+            waited = await ssh.run(conn, ["cloud-init", "status", "--wait"], timeout=60)
+            done = time.monotonic() - started
+            assert waited.startswith(".") and waited.endswith("\nstatus: done\n")
+            assert done >= timeline.cloud_init - 0.2 and done < timeline.cloud_init + 10
+            assert (await ssh.run(conn, ["docker", "info", "--format", "{{.Name}}"])).strip() == "booting"
+            long = await ssh.run(conn, ["cloud-init", "status", "--long"])
+            assert long.splitlines()[:2] == ["status: done", "extended_status: done"]
+            assert "errors: []" in long and "last_update: " in long
+        print(
+            f"\nsshd after {answered:.1f}s (timeline {timeline.sshd:.1f}s), cloud-init done after {done:.1f}s "
+            f"(timeline {timeline.cloud_init:.1f}s)"
+        )
+
+        failing = HostSpec(
+            "srv-fail",
+            "failing",
+            str(net.public_subnet.network_address + 11),
+            [],
+            [public],
+            *generate_host_key(),
+            Firewall(),
+            time_scale=0,
+            cloud_init_error="apt-get install docker.io failed",
+        )
+        with pytest.raises(LabHostError, match="cloud-init failed"):
+            net.create_host(failing, wait=True)
+        net.create_host(failing)
+        fail_key = failing.host_key_public
+        await ssh.wait_for_ssh(failing.public_ip, host_key=fail_key, client_keys=[key], timeout=30)
+        async with await ssh.connect(failing.public_ip, host_key=fail_key, client_keys=[key]) as conn:
+            result = await conn.run("cloud-init status --wait --long", check=False)
+            assert result.exit_status == 1
+            assert "status: error" in result.stdout and "apt-get install docker.io failed" in result.stdout
+            assert (await conn.run("docker info", check=False)).exit_status == 127
+    finally:
+        net.clean()
+    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_lab
+async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_them(tmp_path):
+    """No host private key is handed to the host: it generates one as it boots and publishes the fingerprints
+    (as Scaleway images do); a client pins the key that matches them and refuses any other."""
+    from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
+
+    net = LabNet(tmp_path / "lab")
+    net.ensure()
+    key, public = make_client_key(tmp_path)
+    address = str(net.public_subnet.network_address + 10)
+    try:
+        net.create_host(HostSpec("srv-own", "own-key", address, [], [public], None, None, Firewall(), time_scale=0))
+        deadline = time.monotonic() + 30
+        while not net.published_fingerprints("srv-own") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        published = net.published_fingerprints("srv-own")
+        print(f"\npublished: {published.strip()}")
+        assert "(ED25519)" in published and "root@own-key" in published
+        fingerprints = parse_fingerprints(published)
+        host_public = (net.host_dir("srv-own") / "ssh_host_ed25519_key.pub").read_text()
+        assert fingerprints == {fingerprint(host_public)}
+        await ssh.wait_for_ssh(address, host_key=host_public, client_keys=[key], timeout=30, interval=0.1)
+
+        pinned = await ssh.pin_host_key(address, fingerprints, client_keys=[key], node="own-key")
+        assert pinned == " ".join(host_public.split()[:2])
+        known = tmp_path / "known_hosts"
+        known.write_text(known_hosts_line(address, pinned) + "\n")
+        async with await ssh.connect(address, known_hosts=known, client_keys=[key]) as conn:
+            assert (await ssh.run(conn, ["hostname"])).strip() == "own-key"
+
+        _, stranger = generate_host_key()  # a server replaced, or someone in between: another key
+        with pytest.raises(RemoteError) as refused:
+            await ssh.pin_host_key(address, frozenset({fingerprint(stranger)}), client_keys=[key], node="own-key")
+        assert refused.value.title == "SSH host key changed" and "fingerprints it published" in str(refused.value)
+        with pytest.raises(RemoteError, match="published no host key fingerprint"):
+            await ssh.pin_host_key(address, frozenset(), client_keys=[key], node="own-key")
+
+        # wait_and_pin: waits for the publication, keeps an earlier pin that still matches, refuses a replaced one
+        calls = []
+
+        async def published() -> str:
+            calls.append(1)
+            return "" if len(calls) < 3 else net.published_fingerprints("srv-own")
+
+        again = await ssh.wait_and_pin(address, published, pinned=pinned, client_keys=[key], interval=0.05)
+        assert again == pinned and len(calls) == 3
+        with pytest.raises(RemoteError) as replaced:
+            await ssh.wait_and_pin(address, published, pinned=" ".join(stranger.split()[:2]), client_keys=[key])
+        assert replaced.value.title == "SSH host key changed" and "replaced" in str(replaced.value)
+
+        async def nothing() -> str:
+            return ""
+
+        waited = r"timed out after 0.3s waiting for SSH on own-key \(.*last: no fingerprints published yet"
+        with pytest.raises(RemoteError, match=waited):
+            await ssh.wait_and_pin(address, nothing, client_keys=[key], node="own-key", timeout=0.3, interval=0.1)
+    finally:
+        net.clean()
+    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+def test_fingerprints_are_read_from_ssh_keygen_lines():
+    from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
+
+    _, public = generate_host_key()
+    line = f"256 {fingerprint(public)} root@node (ED25519)\n3072 MD5:12:34 root@node (RSA)\n"
+    assert parse_fingerprints(line) == {fingerprint(public)}
+    assert parse_fingerprints("") == frozenset() and parse_fingerprints("SHA256:short") == frozenset()
+
+
+@needs_lab
+def test_the_lab_refuses_a_bad_time_scale_before_starting(monkeypatch, tmp_path):
+    from swarmwiz.core.errors import InputError
+    from swarmwiz.lab import Lab
+
+    monkeypatch.setenv("SWARMWIZ_LAB_TIME_SCALE", "quick")
+    with pytest.raises(InputError, match="SWARMWIZ_LAB_TIME_SCALE must be a number from 0 to 10"):
+        Lab(tmp_path / "lab").ensure_running()
+    assert not (tmp_path / "lab").exists()

@@ -37,6 +37,7 @@ class Cluster:
     def __init__(self, lab) -> None:
         self.lab = lab
         self.log: list[str] = []
+        self.ready: list[str] = []  # nodes in the order their cloud-init finished
         self.bootstrap_seconds = 0.0
 
     @property
@@ -48,7 +49,13 @@ class Cluster:
 
     async def bootstrap(self, nodes=None) -> list[str]:
         lines: list[str] = []
-        await swarm.bootstrap(nodes or self.lab.nodes, **self.remote, on_log=lines.append, timeout=120)
+        await swarm.bootstrap(
+            nodes or self.lab.nodes,
+            **self.remote,
+            on_log=lines.append,
+            on_ready=lambda node: self.ready.append(node.key),
+            timeout=120,
+        )
         self.log += lines
         return lines
 
@@ -70,7 +77,8 @@ def cluster(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         base = tmp_path_factory.mktemp("swarm")
         mp.setenv("SWARMWIZ_HOME", str(base / "home"))
-        lab = start_hosts(base, ["manager", "manager", "manager", "worker", "worker"])
+        # sshd answers, Docker is not there yet: the bootstrap has to wait for each node's cloud-init
+        lab = start_hosts(base, ["manager", "manager", "manager", "worker", "worker"], until="ssh")
         captured = _Captured()
         root = logging.getLogger()
         old_level = root.level
@@ -92,6 +100,8 @@ def cluster(tmp_path_factory):
 
 
 async def test_bootstrap_gives_five_ready_nodes_one_leader(cluster):
+    # every node was waited for until cloud-init had installed Docker (they started without it)
+    assert sorted(cluster.ready[:5]) == sorted(n.key for n in cluster.lab.nodes)
     status = await swarm.status(cluster.lab.nodes, **cluster.remote, timeout=60)
     assert status.error is None
     assert [n.status for n in status.nodes] == ["Ready"] * 5
@@ -208,3 +218,83 @@ async def test_remove_worker_then_managers_three_to_one(cluster):
     assert status.leader == cluster.node("manager-2").name and status.managers_total == 1 and status.quorum_ok
     assert "Down" not in {m["Status"] for m in await cluster.node_ls("manager-2")}
     assert any("demoting" in line for line in lines) and any("draining" in line for line in lines)
+
+
+async def test_no_second_swarm_while_a_manager_does_not_answer(tmp_path):
+    """Manager-1 holds the swarm (an earlier run initialised it) and its sshd stops: the bootstrap must neither
+    init a second swarm on manager-2 nor force anyone out; once manager-1 answers, the others join its swarm."""
+    lab = start_hosts(tmp_path, ["manager", "manager", "manager", "worker"], prefix="split")
+    remote = {"known_hosts": lab.known_hosts, "client_keys": [lab.client_key]}
+
+    async def docker(node: Node, *argv: str) -> str:
+        async with await ssh.connect(node.public_ip, **remote, node=node.key) as conn:
+            return (await ssh.run(conn, ["docker", *argv])).strip()
+
+    try:
+        m1, m2, m3, w1 = lab.nodes
+        await docker(m1, "swarm", "init", "--advertise-addr", m1.private_ip)
+        swarm_id = await docker(m1, "info", "--format", "{{.Swarm.Cluster.ID}}")
+        lab.net.set_sshd(lab.hosts[0].host_id, running=False)
+        lines: list[str] = []
+        with pytest.raises(RemoteError) as refused:
+            await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=60)
+        print(f"\nrefused: {refused.value}")
+        assert refused.value.title == "Managers not answering"
+        message = str(refused.value)
+        assert m1.label in message and m2.key not in message and m3.key not in message
+        assert not any("init" in line or "leaving" in line or "joining" in line for line in lines), lines
+        for node in (m2, m3, w1):
+            assert await docker(node, "info", "--format", "{{.Swarm.LocalNodeState}}") == "inactive"
+
+        lab.net.set_sshd(lab.hosts[0].host_id, running=True)
+        before = await docker(m1, "swarm", "join-token", "-q", "worker")
+        lines = []
+        await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=120)
+        assert not any("docker swarm init" in line for line in lines), lines
+        status = await swarm.status(lab.nodes, **remote, timeout=60)
+        assert [n.status for n in status.nodes] == ["Ready"] * 4 and status.managers_total == 3
+        for node in (m2, m3):
+            assert await docker(node, "info", "--format", "{{.Swarm.Cluster.ID}}") == swarm_id
+        # the tokens handed out during the bootstrap were rotated: they can no longer join anything
+        assert "join tokens rotated" in lines
+        assert await docker(m1, "swarm", "join-token", "-q", "worker") != before
+        rotated = await docker(m1, "swarm", "join-token", "-q", "worker")
+        lines = []
+        await swarm.bootstrap(lab.nodes, **remote, on_log=lines.append, timeout=60)
+        assert "join tokens rotated" not in lines  # nothing joined, nothing handed out
+        assert await docker(m1, "swarm", "join-token", "-q", "worker") == rotated
+    finally:
+        lab.close()
+        assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+async def test_nodes_whose_cloud_init_lags_or_fails_are_named(tmp_path):
+    errors = {"worker-1": "E: Unable to locate package docker.io"}
+    lab = start_hosts(
+        tmp_path, ["manager", "worker"], prefix="ci", until="ssh", time_scale=0.1, cloud_init_errors=errors
+    )
+    remote = {"known_hosts": lab.known_hosts, "client_keys": [lab.client_key]}
+    try:
+        manager = lab.nodes[0]
+        # sshd answers, cloud-init needs at least 6 s more at this scale: a 1 s bound runs out
+        with pytest.raises(RemoteError) as lagging:
+            await swarm.bootstrap(lab.nodes, **remote, cloud_init_timeout=1, timeout=60)
+        print(f"\nlagging: {lagging.value}")
+        assert lagging.value.title == "Managers not answering"
+        message = str(lagging.value)
+        assert f"cloud-init on {manager.label} did not finish within 1s" in message
+        assert "status: running" in message and "Running in stage: modules-final" in message
+        # the manager finishes and initialises the swarm; the worker's failed final stage is named with its tail
+        ready: list[str] = []
+        with pytest.raises(RemoteError) as failed:
+            await swarm.bootstrap(lab.nodes, **remote, on_ready=lambda n: ready.append(n.key), timeout=60)
+        print(f"failed: {failed.value}")
+        assert failed.value.title == "Cloud-init not finished" and ready == ["manager-1"]
+        message = str(failed.value)
+        assert "cloud-init on worker-1" in message and "ended with status 'error'" in message
+        assert errors["worker-1"] in message and "manager-1" not in message
+        status = await swarm.status(lab.nodes, **remote, timeout=30)
+        assert [(n.key, n.status) for n in status.nodes] == [("manager-1", "Ready"), ("worker-1", "Unknown")]
+    finally:
+        lab.close()
+        assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}

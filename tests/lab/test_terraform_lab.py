@@ -142,15 +142,31 @@ def _lab_env(lab) -> dict:
 
 
 async def _ssh_hostnames(ws, nodes: dict) -> dict[str, str]:
-    """Each node's hostname over SSH, with its host key pinned before the first connection."""
+    """Each node's hostname over SSH, its host key pinned from the fingerprints it published (read over the
+    lab's Instance API) before the first connection."""
+    from swarmwiz.core.api.clients import ApiClients
+    from swarmwiz.core.api.inventory import Inventory
+    from swarmwiz.core.ssh import wait_and_pin
+
     key = asyncssh.read_private_key(ws.client_key)
+    cloud = Inventory(ApiClients.from_env(ws.env))
 
     async def one(name: str, node: dict) -> tuple[str, str]:
-        known = asyncssh.import_known_hosts(f"{node['public_ip']} {ws.host_key_public(name)}\n")
+        # Lab servers boot on a timeline: keys and sshd after a while, Docker after cloud-init's final stage.
+        pinned = await wait_and_pin(
+            node["public_ip"],
+            lambda: asyncio.to_thread(cloud.host_fingerprints, node["id"]),
+            client_keys=[ws.client_key],
+            node=name,
+            timeout=120,
+            interval=0.2,
+        )
+        known = asyncssh.import_known_hosts(f"{node['public_ip']} {pinned}\n")
         async with asyncssh.connect(
             node["public_ip"], username="root", client_keys=[key], known_hosts=known, connect_timeout=10
         ) as conn:
-            result = await conn.run("hostname && docker info --format '{{.ServerVersion}}'", check=True)
+            command = "cloud-init status --wait >/dev/null && hostname && docker info --format '{{.ServerVersion}}'"
+            result = await conn.run(command, check=True)
             return name, result.stdout.split()[0]
 
     return dict(await asyncio.gather(*(one(n, v) for n, v in nodes.items())))

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from swarmwiz.core.errors import InputError, LockedError
+from swarmwiz.core.hostkeys import generate_host_key
 from swarmwiz.core.spec import load_spec
 from swarmwiz.core.workspace import Workspace, atomic_write, list_workspaces
 
@@ -19,7 +20,7 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_render_writes_module_tfvars_spec_and_host_keys(cluster_toml, swarmwiz_home):
+def test_render_writes_module_tfvars_and_spec_but_no_host_key(cluster_toml, swarmwiz_home):
     spec = load_spec(cluster_toml)
     ws = Workspace.for_name(spec.name)
     ws.render(spec, lab=True)
@@ -28,11 +29,10 @@ def test_render_writes_module_tfvars_spec_and_host_keys(cluster_toml, swarmwiz_h
         assert (ws.path / name).is_file(), name
     tfvars = json.loads(ws.tfvars_path.read_text())
     assert tfvars["cluster_name"] == "demo" and tfvars["worker_count"] == 2
-    assert tfvars["host_keys_dir"] == "host_keys"
     assert not any(k.lower().endswith(("secret_key", "token", "access_key")) for k in tfvars)
-    keys = sorted(p.name for p in ws.host_keys_dir.iterdir())
-    assert keys == sorted(f"{n}.{ext}" for n in spec.node_keys() for ext in ("key", "pub"))
-    assert (ws.host_keys_dir / "manager-1.pub").read_text().startswith("ssh-ed25519 ")
+    # each node generates its own host key: none is made here, none reaches the module
+    assert not (ws.path / "host_keys").exists() and "host_key" not in (ws.path / "main.tf").read_text()
+    assert not any(b"PRIVATE KEY" in p.read_bytes() for p in ws.path.rglob("*") if p.is_file())
     assert load_spec(ws.spec_path) == spec
     assert ws.is_lab and [w.name for w in list_workspaces()] == ["demo"]
 
@@ -41,31 +41,28 @@ def test_permissions_are_private(cluster_toml):
     spec = load_spec(cluster_toml)
     ws = Workspace.for_name(spec.name)
     ws.render(spec)
-    for path in [ws.path, ws.host_keys_dir]:
-        assert _mode(path) == 0o700, path
+    assert _mode(ws.path) == 0o700
     for path in ws.path.rglob("*"):
         if path.is_file():
             assert _mode(path) == 0o600, path
 
 
-def test_host_keys_survive_a_rerender(cluster_toml):
+def test_known_hosts_pins_each_node_and_reads_the_pins_back(cluster_toml):
     spec = load_spec(cluster_toml)
     ws = Workspace.for_name(spec.name)
     ws.render(spec)
-    before = ws.host_public_key("manager-1")
-    ws.render(spec)
-    assert ws.host_public_key("manager-1") == before
-
-
-def test_known_hosts_pins_each_node(cluster_toml):
-    spec = load_spec(cluster_toml)
-    ws = Workspace.for_name(spec.name)
-    ws.render(spec)
-    ws.write_known_hosts({"manager-1": ["10.0.0.5", "172.16.8.2"], "worker-1": ["10.0.0.6", None]})
+    _, manager_key = generate_host_key()
+    _, worker_key = generate_host_key()
+    ws.write_known_hosts(
+        {"manager-1": (manager_key, ["10.0.0.5", "172.16.8.2"]), "worker-1": (worker_key, ["10.0.0.6", None])}
+    )
     lines = ws.known_hosts_path.read_text().splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("10.0.0.5 ssh-ed25519 ")
-    assert lines[0].split()[2] == ws.host_public_key("manager-1").split()[1]
+    assert lines[0].split()[2] == manager_key.split()[1]
+    assert ws.pinned_host_keys() == {"manager-1": manager_key, "worker-1": worker_key}
+    ws.render(spec)  # a re-render keeps the pins
+    assert ws.pinned_host_keys()["manager-1"] == manager_key
 
 
 def test_bad_name_is_input_error():

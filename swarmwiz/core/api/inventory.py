@@ -127,6 +127,20 @@ class Inventory:
         )
         return {name: str(getattr(v, "availability", None) or "unknown") for name, v in raw.items()}
 
+    def host_fingerprints(self, server_id: str) -> str:
+        """The `ssh-host-fingerprints` user data a server published about its own host keys ("" while it has
+        not); `server_id` as Terraform gives it ("fr-par-1/<uuid>")."""
+        from scaleway.instance.v1.custom_api import InstanceUtilsV1API
+
+        zone, _, uuid = server_id.rpartition("/")
+        try:
+            answer = self.api.scaleway(InstanceUtilsV1API).get_server_user_data(
+                server_id=uuid, key="ssh-host-fingerprints", zone=zone or None
+            )
+        except ApiNotFound:
+            return ""
+        return answer.text
+
     @staticmethod
     def _paged_map(fetch) -> dict:
         """Merge the `servers` maps of every page (the SDK's `*_all` helpers take lists, these answers are maps)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import time
 from typing import Any
 
 from swarmwiz.lab.providers.base import NotFound, Provider, ProviderError, Resource, http, lab_url, serve
@@ -479,7 +480,16 @@ class Server(ScalewayResource):
         self._ensure_nics(zone, server, planned)
         if planned.get("state") != "stopped":
             self.api.call("POST", base + "/action", {"action": "poweron"})
+            self._wait_started(base)
         return self._state(self.api.call("GET", base)["server"], planned)
+
+    def _wait_started(self, base: str, limit: float = 600) -> None:
+        """As the real provider does: wait (bounded) until a powered-on server has left `starting`."""
+        deadline = time.monotonic() + limit
+        while self.api.call("GET", base)["server"]["state"] == "starting":
+            if time.monotonic() > deadline:
+                raise ProviderError(f"server {base} still starting after {limit:g}s")
+            time.sleep(0.1)
 
     def read(self, state: dict) -> dict:
         zone, rid = split(state["id"])
@@ -505,8 +515,10 @@ class Server(ScalewayResource):
             self.api.call("PATCH", base + "/user_data/cloud-init", text=planned["cloud_init"])
         self._ensure_nics(zone, server, planned)
         want_running = planned.get("state") != "stopped"
-        if want_running != (server["state"] == "running"):
+        if want_running != (server["state"] in ("running", "starting")):
             self.api.call("POST", base + "/action", {"action": "poweron" if want_running else "poweroff"})
+        if want_running:
+            self._wait_started(base)
         return self._state(self.api.call("GET", base)["server"], planned)
 
     def delete(self, state: dict) -> None:

@@ -26,6 +26,7 @@ DEPLOY_PHASES = [
     Phase.PLAN,
     Phase.APPLY,
     Phase.SSH,
+    Phase.CLOUD_INIT,
     Phase.SWARM,
     Phase.DNS,
     Phase.STATUS,

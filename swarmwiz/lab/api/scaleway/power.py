@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING
 
+from swarmwiz.lab import boot
 from swarmwiz.lab.api.cloud import now, with_lock_released
 from swarmwiz.lab.api.errors import scw_error, scw_invalid
 
@@ -44,12 +46,34 @@ def parse_cloud_init(text: str | None) -> tuple[dict, list[str]]:
     return doc, skipped
 
 
+def settle(server: dict) -> dict:
+    """Move a starting server on to `running` once its boot timeline says so (read before every answer)."""
+    if server["state"] == "starting" and time.time() >= server.get("running_at", 0):
+        server["state"], server["state_detail"] = "running", "booting kernel"
+    return server
+
+
+def publish_fingerprints(sw: Scaleway, server: dict) -> dict:
+    """The user data key `ssh-host-fingerprints` that the server's host wrote through the metadata API once it
+    generated its host keys (the lab host leaves it in its own directory; it lands here when read)."""
+    if server.get("host") and sw.net is not None:
+        text = sw.net.published_fingerprints(server["id"])
+        if text:
+            server["user_data"]["ssh-host-fingerprints"] = text
+    return server
+
+
 def server_action(sw: Scaleway, server: dict, action: str) -> dict:
     """Apply a power action (the real API answers 202 with a task)."""
+    settle(server)
     if action == "poweron":
-        if server["state"] != "running":
-            start_host(sw, server)
-            server["state"] = "running"
+        if server["state"] not in ("running", "starting"):
+            # stopped -> starting -> running on the recorded timeline (swarmwiz.lab.boot); the host boots meanwhile
+            hostname = start_host(sw, server)
+            delay = boot.boot_timeline(hostname).scaled(boot.time_scale()).running
+            server["state"], server["state_detail"] = "starting", "allocating node"
+            server["running_at"] = time.time() + delay
+            settle(server)
     elif action in ("poweroff", "stop_in_place"):
         stop_host(sw, server)
         server["state"] = "stopped"
@@ -110,12 +134,14 @@ def terminate(sw: Scaleway, server: dict) -> None:
     timer.start()
 
 
-def start_host(sw: Scaleway, server: dict) -> None:
-    """Turn the server's cloud-init into a lab host: its hostname, authorized keys and host key."""
+def start_host(sw: Scaleway, server: dict) -> str:
+    """Turn the server's cloud-init into a lab host (its hostname, authorized keys and host key), which then
+    boots on its own timeline; returns the hostname (whose timeline the API's server state follows too)."""
     doc, skipped = parse_cloud_init(server["user_data"].get("cloud-init"))
     server["cloud_init_skipped"] = skipped
+    hostname = str(doc.get("hostname") or server["name"])
     if sw.net is None:
-        return
+        return hostname
     from swarmwiz.lab.hosts import HostSpec
 
     keys = [k.strip() for k in doc.get("ssh_authorized_keys") or [] if isinstance(k, str)]
@@ -131,7 +157,7 @@ def start_host(sw: Scaleway, server: dict) -> None:
     ]
     spec = HostSpec(
         host_id=server["id"],
-        hostname=str(doc.get("hostname") or server["name"]),
+        hostname=hostname,
         public_ip=ips[0] if ips else None,
         private_nics=nics,
         authorized_keys=keys,
@@ -139,8 +165,8 @@ def start_host(sw: Scaleway, server: dict) -> None:
         host_key_public=host_keys.get("ed25519_public"),
         firewall=sw.firewall(sw.state["security_groups"].get(server.get("security_group_id") or "")),
     )
-    # Starting sshd and dockerd takes most of a second: do it without the API lock so that Terraform's parallel
-    # creates run in parallel here too (LabNet is safe to use from many threads).
+    # Creating the host's namespace and NICs takes a moment: do it without the API lock so that Terraform's
+    # parallel creates run in parallel here too (LabNet is safe to use from many threads).
     net = sw.net
 
     def start() -> None:
@@ -149,6 +175,7 @@ def start_host(sw: Scaleway, server: dict) -> None:
 
     with_lock_released(sw.lock, start)
     server["host"] = True
+    return hostname
 
 
 def stop_host(sw: Scaleway, server: dict) -> None:

@@ -369,6 +369,9 @@ def block_volume_view(cloud: LabCloud, v: dict) -> dict:
 
 
 def server_view(cloud: LabCloud, s: dict) -> dict:
+    from swarmwiz.lab.api.scaleway.power import settle
+
+    settle(s)  # a starting server is running once its boot timeline says so
     ips = [ip_view(cloud, ip) for ip in cloud.state["ips"].values() if ip.get("server_id") == s["id"]]
     nics = [nic_view(cloud, n) for n in cloud.state["private_nics"].values() if n["server_id"] == s["id"]]
     sg = cloud.state["security_groups"].get(s.get("security_group_id") or "")
@@ -378,7 +381,7 @@ def server_view(cloud: LabCloud, s: dict) -> dict:
         "name": s["name"],
         "organization": cloud.organization,
         "project": s["project"],
-        "allowed_actions": power.ALLOWED_ACTIONS.get(s["state"], []),
+        "allowed_actions": power.ALLOWED_ACTIONS.get(s["state"], ["poweron", "backup"]),
         "tags": s["tags"],
         "commercial_type": s["commercial_type"],
         "creation_date": s["creation_date"],
