@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     _add_credentials(sub, add)
+    from swarmwiz.commands import doctor
+
+    doctor.add_parser(sub, add)
 
     p = add("lab", cmd_lab, "the local lab: a local Scaleway + Cloudflare with real sshd and dockerd hosts")
     p.add_argument("action", choices=["status", "clean", "env"], help="status, clean, or env (shell exports)")
