@@ -168,8 +168,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     if args.yes:
         out.cost(pipeline.cost())
-    with _safe_interrupts(pipeline, out):
-        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes))
+    with _safe_interrupts(pipeline, out), _recording(pipeline, "deploy") as run:
+        result = out.run(run.events(pipeline.deploy(confirm=confirm, auto_approve=args.yes)))
+        run.note(result.health_line() if result is not None else "nothing applied")
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK
@@ -182,6 +183,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         done = ensure_docker_context(spec.name, managers[0].public_ip)
         if done:
             out.line(done)
+    if not result.all_ready:
+        out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED
 
 
@@ -189,12 +192,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     from swarmwiz.core.pipeline import Pipeline
 
     pipeline = Pipeline.for_name(args.name, lab=args.lab)
-    result = pipeline.read_status()
+    with _recording(pipeline, "status") as run:
+        result = pipeline.read_status()
+        run.note(result.health_line())
     out = _out()
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         out.status(result)
+    if not result.all_ready:
+        print(f"run log: {run.path}", file=sys.stderr)
     return EXIT_OK if result.all_ready else EXIT_FAILED
 
 
@@ -213,12 +220,15 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         typed = out.ask(f"Type the cluster name ({args.name}) to destroy it: ")
         return typed.strip() == args.name
 
-    with _safe_interrupts(pipeline, out):
-        report = out.run(pipeline.destroy(confirm=confirm))
+    with _safe_interrupts(pipeline, out), _recording(pipeline, "destroy") as run:
+        report = out.run(run.events(pipeline.destroy(confirm=confirm)))
+        run.note("nothing destroyed" if report is None else f"leftovers: {report.leftovers or 'none'}")
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK
     out.leftovers(report)
+    if not report.clean:
+        out.line(f"run log: {run.path}")
     if args.forget and report.clean:
         pipeline.workspace.remove()
         out.line(f"Forgot the workspace {pipeline.workspace.path}.")
@@ -303,6 +313,13 @@ def _safe_interrupts(pipeline, out):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _recording(pipeline, operation: str):
+    """The run log of one deploy, destroy or status run (core/runlog.py), masking the run's credentials."""
+    from swarmwiz.core.runlog import recording
+
+    return recording(pipeline.workspace, operation, pipeline.secrets)
 
 
 def _out():

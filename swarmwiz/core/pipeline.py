@@ -181,6 +181,10 @@ class Pipeline:
             self._secrets = [env[k] for k in ("SCW_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SCW_ACCESS_KEY") if env.get(k)]
         return self._env
 
+    def secrets(self) -> list[str]:
+        """This run's credential values (known once its environment is built), for run logs to mask."""
+        return list(self._secrets)
+
     def _terraform(self):
         if self._tf is None:
             from swarmwiz.core.terraform import Terraform, find_engine

@@ -78,6 +78,7 @@ async def connect(
     except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
     _LABELS[conn] = label
+    log.debug("%s: connected as %s", label, username)
     return conn
 
 
@@ -100,12 +101,21 @@ async def run(
     label = _LABELS.get(conn, "remote node")
     command = shlex.join(argv)
     argv = display or argv
+    started = time.monotonic()
     try:
         result = await asyncio.wait_for(conn.run(command, input=input, check=False), timeout)
     except TimeoutError:
+        log.warning("%s: `%s` timed out after %gs", label, _short(argv, redact), timeout)
         raise RemoteError(f"{label}: timed out after {timeout:g}s waiting for `{_short(argv, redact)}`") from None
     except (OSError, asyncssh.Error) as exc:
+        log.warning("%s: `%s` failed: %s", label, _short(argv, redact), _describe(exc))
         raise RemoteError(f"{label}: `{_short(argv, redact)}` failed: {_describe(exc)}") from None
+    # Command and exit status only: stdout may hold a join token, and stdin always does.
+    log.info(
+        "%s: `%s` exited %s in %.2fs", label, _short(argv, redact),
+        result.exit_status if result.exit_status is not None else f"by signal {result.exit_signal}",
+        time.monotonic() - started,
+    )  # fmt: skip
     if check and result.exit_status != 0:
         stderr = str(result.stderr or "").strip()
         tail = _scrub(stderr[-500:], redact) or "(no error output)"
@@ -158,6 +168,7 @@ async def wait_for_ssh(
             if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:
                 raise
             last = exc.message
+            log.debug("%s: not answering SSH yet: %s", label, last)
         else:
             conn.close()
             await conn.wait_closed()
