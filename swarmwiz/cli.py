@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("deploy", cmd_deploy, "create or converge a cluster from a cluster.toml")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to deploy")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before applying the plan")
+    p.add_argument(
+        "--ssh-config",
+        action="store_true",
+        help="include the cluster's SSH config (node aliases, pinned host keys) from ~/.ssh/config without asking",
+    )
 
     p = add("plan", cmd_plan, "preview: resources to add, change and destroy, and the monthly cost")
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to plan")
@@ -176,13 +181,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.status(result)
     out.access(pipeline.access_hints(result))
-    managers = [n for n in result.nodes if n.role == "manager" and n.public_ip and n.status == "Ready"]
-    if managers:
-        from swarmwiz.core.pipeline import ensure_docker_context
-
-        done = ensure_docker_context(spec.name, managers[0].public_ip)
-        if done:
-            out.line(done)
+    _set_up_access(args, pipeline, result, out)
     if not result.all_ready:
         out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED
@@ -227,6 +226,11 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         out.line("Nothing destroyed.")
         return EXIT_OK
     out.leftovers(report)
+    if report.clean:
+        from swarmwiz.flows import ssh_config
+
+        for line in ssh_config.tear_down(pipeline.workspace):
+            out.line(line)
     if not report.clean:
         out.line(f"run log: {run.path}")
     if args.forget and report.clean:
@@ -313,6 +317,35 @@ def _safe_interrupts(pipeline, out):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _set_up_access(args, pipeline, result, out) -> None:
+    """SSH aliases for every node (included from ~/.ssh/config with consent) and the Docker context."""
+    from swarmwiz.core.pipeline import ensure_docker_context
+    from swarmwiz.flows import ssh_config
+
+    name = pipeline.spec.name
+    hosts = {f"{name}-{n.key}" if n.key else n.hostname: n.public_ip for n in result.nodes if n.public_ip}
+    if not hosts:
+        return
+    consent = args.ssh_config
+    user_config = ssh_config.user_config_path()
+    if not consent and not args.yes and sys.stdin.isatty():
+        if ssh_config.is_included(name, pipeline.workspace.path / ssh_config.CONFIG_NAME, user_config):
+            consent = True
+        else:
+            answer = out.ask(f"Add one Include line to {user_config} so that `ssh {name}-manager-1` works? [y/N] ")
+            consent = answer.strip().lower() in ("y", "yes")
+    managers_ready = any(n.role == "manager" and n.status == "Ready" for n in result.nodes)
+    for line in ssh_config.set_up(
+        pipeline.workspace,
+        hosts,
+        pipeline.spec.ssh_private_key_path,
+        include_config=consent,
+        user_config=user_config,
+        docker_context=ensure_docker_context if managers_ready else None,
+    ):
+        out.line(line)
 
 
 def _recording(pipeline, operation: str):
