@@ -70,6 +70,13 @@ async def connect(
             f"or someone is intercepting the connection ({exc.reason})",
             title="SSH host key changed",
         ) from None
+    except asyncssh.KeyImportError as exc:
+        # An encrypted private key: swarmwiz cannot ask for its passphrase (and retrying will not help).
+        raise RemoteError(
+            f"the SSH client key for {label} cannot be loaded ({exc}); swarmwiz needs a key without a passphrase "
+            "(ssh-keygen -t ed25519 -N '' -f ~/.ssh/swarmwiz, then ssh.public_key = \"~/.ssh/swarmwiz.pub\")",
+            title="SSH key unusable",
+        ) from None
     except asyncssh.PermissionDenied:
         raise RemoteError(
             f"SSH login as {username} to {label} was refused: the client key is not authorized",
@@ -165,7 +172,7 @@ async def wait_for_ssh(
                 port=port,
             )
         except RemoteError as exc:
-            if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:
+            if exc.title in ("SSH host key changed", "SSH key unusable") or "no pinned host key" in exc.message:
                 raise
             last = exc.message
             log.debug("%s: not answering SSH yet: %s", label, last)

@@ -148,3 +148,26 @@ def test_problems_for_the_welcome_screen_are_lines(tmp_path, monkeypatch):
     assert "ssh_key" in keys
     assert all(f.status in ("warn", "fail") for f in found)
     assert all(f.line().startswith(f.label + ": ") for f in found)
+
+
+def test_an_encrypted_client_key_is_one_sentence_not_a_traceback(tmp_path):
+    """What doctor warns about, the SSH layer refuses at once with the same advice (waiting cannot fix it)."""
+    import asyncio
+
+    import asyncssh
+
+    from swarmwiz.core import ssh
+    from swarmwiz.core.errors import RemoteError
+
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        pytest.skip("no ssh-keygen")
+    key = tmp_path / "id_ed25519"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(key)], check=True)
+    host_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    with pytest.raises(RemoteError) as caught:
+        asyncio.run(
+            ssh.wait_for_ssh("127.0.0.1", host_key=host_key, client_keys=[key], node="manager-1", timeout=30, port=9)
+        )
+    assert caught.value.title == "SSH key unusable"
+    assert "passphrase" in caught.value.message and "-N ''" in caught.value.message
