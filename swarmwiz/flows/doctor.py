@@ -400,9 +400,11 @@ def check_lab() -> Finding:
 
     missing = check_prerequisites()
     if missing:
-        return Finding(
-            "lab", label, FAIL, f"missing {', '.join(missing)}", "run scripts/setup.sh as root, then run as root"
+        packages = [m for m in missing if m != "root privileges"]
+        fixes = (["install them with scripts/setup.sh (as root)"] if packages else []) + (
+            ["run `swarmwiz --lab` as root (sudo)"] if len(packages) < len(missing) else []
         )
+        return Finding("lab", label, FAIL, f"missing {', '.join(missing)}", ", then ".join(fixes))
     return Finding("lab", label, OK, "root, and every Debian package the lab hosts need")
 
 

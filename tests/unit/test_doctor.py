@@ -171,3 +171,16 @@ def test_an_encrypted_client_key_is_one_sentence_not_a_traceback(tmp_path):
         )
     assert caught.value.title == "SSH key unusable"
     assert "passphrase" in caught.value.message and "-N ''" in caught.value.message
+
+
+def test_lab_parts_say_what_is_missing(monkeypatch):
+    from swarmwiz.lab import hosts
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(hosts, "_which", lambda command: None if command == "nft" else f"/usr/sbin/{command}")
+    found = doctor.check_lab()
+    assert found.status == "fail"
+    assert "root privileges" in found.detail and "nft (Debian package nftables)" in found.detail
+    assert found.fix == "install them with scripts/setup.sh (as root), then run `swarmwiz --lab` as root (sudo)"
+    monkeypatch.setattr(hosts, "_which", lambda command: f"/usr/sbin/{command}")
+    assert doctor.check_lab().fix == "run `swarmwiz --lab` as root (sudo)"
