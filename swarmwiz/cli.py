@@ -231,7 +231,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
         for line in ssh_config.tear_down(pipeline.workspace):
             out.line(line)
-    if not report.clean:
+    else:
         out.line(f"run log: {run.path}")
     if args.forget and report.clean:
         pipeline.workspace.remove()
