@@ -105,6 +105,10 @@ class Pipeline:
             self._secrets = list(self.target.secrets())
         return self._env
 
+    def secrets(self) -> list[str]:
+        """This run's credential values (known once its environment is built), for run logs to mask."""
+        return list(self._secrets)
+
     def _terraform(self):
         if self._tf is None:
             from swarmwiz.core.terraform import Terraform, find_engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 MASK = "********"
 
@@ -74,13 +74,20 @@ def scrub(text: str, secrets: Iterable[str | Secret]) -> str:
 
 
 class ScrubFilter(logging.Filter):
-    """A logging filter that masks the given secret values in every record passing through a handler."""
+    """A logging filter that masks the given secret values in every record passing through a handler.
 
-    def __init__(self, secrets: Iterable[str | Secret]) -> None:
+    `secrets` may be a callable returning them, read at each record: a run learns its credentials after its log
+    has started.
+    """
+
+    def __init__(self, secrets: Iterable[str | Secret] | Callable[[], Iterable[str | Secret]]) -> None:
         super().__init__()
-        self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in secrets]
+        self._source = secrets if callable(secrets) else None
+        self._secrets = [] if callable(secrets) else [s.reveal() if isinstance(s, Secret) else s for s in secrets]
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self._source is not None:
+            self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in self._source() if s]
         message = record.getMessage()
         clean = scrub(message, self._secrets)
         if clean != message:

@@ -89,6 +89,13 @@ async def connect(
             f"or someone is intercepting the connection ({exc.reason})",
             title="SSH host key changed",
         ) from None
+    except asyncssh.KeyImportError as exc:
+        # An encrypted private key: swarmwiz cannot ask for its passphrase (and retrying will not help).
+        raise RemoteError(
+            f"the SSH client key for {label} cannot be loaded ({exc}); swarmwiz needs a key without a passphrase "
+            "(ssh-keygen -t ed25519 -N '' -f ~/.ssh/swarmwiz, then ssh.public_key = \"~/.ssh/swarmwiz.pub\")",
+            title="SSH key unusable",
+        ) from None
     except asyncssh.PermissionDenied:
         raise RemoteError(
             f"SSH login as {username} to {label} was refused: the client key is not authorized",
@@ -97,6 +104,7 @@ async def connect(
     except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise RemoteError(f"cannot reach {label} over SSH: {_describe(exc)}", title="Node unreachable") from None
     _LABELS[conn] = label
+    log.debug("%s: connected as %s", label, username)
     return conn
 
 
@@ -214,12 +222,21 @@ async def run(
     label = _LABELS.get(conn, "remote node")
     command = shlex.join(argv)
     argv = display or argv
+    started = time.monotonic()
     try:
         result = await asyncio.wait_for(conn.run(command, input=input, check=False), timeout)
     except TimeoutError:
+        log.warning("%s: `%s` timed out after %gs", label, _short(argv, redact), timeout)
         raise RemoteError(f"{label}: timed out after {timeout:g}s waiting for `{_short(argv, redact)}`") from None
     except (OSError, asyncssh.Error) as exc:
+        log.warning("%s: `%s` failed: %s", label, _short(argv, redact), _describe(exc))
         raise RemoteError(f"{label}: `{_short(argv, redact)}` failed: {_describe(exc)}") from None
+    # Command and exit status only: stdout may hold a join token, and stdin always does.
+    log.info(
+        "%s: `%s` exited %s in %.2fs", label, _short(argv, redact),
+        result.exit_status if result.exit_status is not None else f"by signal {result.exit_signal}",
+        time.monotonic() - started,
+    )  # fmt: skip
     if check and result.exit_status != 0:
         stderr = str(result.stderr or "").strip()
         tail = _scrub(stderr[-500:], redact) or "(no error output)"
@@ -269,9 +286,10 @@ async def wait_for_ssh(
                 port=port,
             )
         except RemoteError as exc:
-            if exc.title == "SSH host key changed" or "no pinned host key" in exc.message:
+            if exc.title in ("SSH host key changed", "SSH key unusable") or "no pinned host key" in exc.message:
                 raise
             last = exc.message
+            log.debug("%s: not answering SSH yet: %s", label, last)
         else:
             conn.close()
             await conn.wait_closed()

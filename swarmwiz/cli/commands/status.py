@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 
 from swarmwiz.core.target import Target
@@ -22,10 +23,16 @@ def add_parser(subparsers, add: Callable[..., argparse.ArgumentParser]) -> argpa
 def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.cli.output import Output
     from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.flows.access import recording
 
-    result = Pipeline.for_name(args.name, target).read_status()
+    pipeline = Pipeline.for_name(args.name, target)
+    with recording(pipeline, "status") as run:
+        result = pipeline.read_status()
+        run.note(result.health_line())
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         Output().status(result)
+    if not result.all_ready:
+        print(f"run log: {run.path}", file=sys.stderr)
     return EXIT_OK if result.all_ready else EXIT_FAILED

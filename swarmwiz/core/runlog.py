@@ -1,0 +1,261 @@
+"""Run logs: one file per deploy, destroy or status run in its workspace (`runs/<UTC time>-<operation>.log`).
+
+A log holds every pipeline event, Terraform's raw output (LogLine events), what the `swarmwiz` loggers say (SSH
+commands and their exit codes, engine runs) and timings, with the run's credential values masked. Files are 0600,
+the last `KEEP` are kept, and a failing run's error ends with "(run log: PATH)" so a user asking for help attaches
+one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from swarmwiz.core import events as ev
+from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.core.secrets import ScrubFilter, Secret
+
+KEEP = 20
+RUNS_DIR = "runs"
+LOGGER = "swarmwiz"
+"""The logger tree a run log captures (core.ssh, core.swarm, core.terraform ... all log below it)."""
+
+log = logging.getLogger("swarmwiz.run")
+
+Secrets = Iterable[str | Secret] | Callable[[], Iterable[str | Secret]]
+
+
+class _Formatter(logging.Formatter):
+    """`2026-11-30T23:59:01.123Z +12.345s INFO swarmwiz.core.ssh: text` — wall time and time since the run began."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        name = record.name.removeprefix("swarmwiz.")
+        text = f"{when} +{record.created - self.started:8.3f}s {record.levelname:<7} {name}: {record.getMessage()}"
+        if record.exc_text:  # already rendered and scrubbed by ScrubFilter
+            text += "\n" + record.exc_text
+        return text
+
+
+def describe(event: ev.Event) -> str:
+    """One line for an event (its type and fields, without the monotonic timestamp)."""
+    if isinstance(event, ev.LogLine):
+        return f"[{event.phase.value}] {event.text}"
+    if isinstance(event, ev.PhaseStarted):
+        return f"phase started: {event.phase.label}"
+    if isinstance(event, ev.PhaseFinished):
+        state = "skipped" if event.skipped else ("ok" if event.ok else "failed")
+        return f"phase {state}: {event.phase.label}" + (f" - {event.message}" if event.message else "")
+    if isinstance(event, ev.ResourceChanged):
+        took = f" after {event.elapsed_s:g}s" if event.elapsed_s is not None else ""
+        ident = f" (id {event.id_value})" if event.id_value else ""
+        return f"[{event.phase.value}] {event.address}: {event.action} {event.state}{took}{ident}"
+    if isinstance(event, ev.PhaseProgress):
+        return f"[{event.phase.value}] {event.done}/{event.total} {event.message}".rstrip()
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "at"}
+    text = ", ".join(f"{k}={v.value if isinstance(v, ev.Phase) else v!r}" for k, v in fields.items() if v is not None)
+    return f"{type(event).__name__}({text})"
+
+
+class RunLog:
+    """The log of one run; `events(gen)` passes a pipeline's events through while writing each one down."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._phase_started: dict[ev.Phase, float] = {}
+
+    def events(self, gen: Generator[ev.Event, None, Any]) -> Generator[ev.Event, None, Any]:
+        """Yield `gen`'s events unchanged (logging each one) and return its return value."""
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as done:
+                return done.value
+            self.event(event)
+            yield event
+
+    def note(self, text: str) -> None:
+        """A line of the run's own (a result, a decision) that is not a pipeline event."""
+        log.info("%s", text)
+
+    def event(self, event: ev.Event) -> None:
+        level = logging.INFO
+        if isinstance(event, ev.LogLine):
+            level = logging.getLevelName(event.level.upper())
+            level = level if isinstance(level, int) else logging.INFO
+        text = describe(event)
+        if isinstance(event, ev.PhaseStarted):
+            self._phase_started[event.phase] = event.at
+        elif isinstance(event, ev.PhaseFinished) and event.phase in self._phase_started:
+            text += f" ({event.at - self._phase_started.pop(event.phase):.2f}s)"
+        log.log(level, "%s", text)
+
+
+def _new_path(runs: Path, operation: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+    for n in range(100):
+        path = runs / f"{stamp}{f'-{n}' if n else ''}-{operation}.log"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return path
+    raise FileExistsError(f"too many run logs named {stamp}-*-{operation}.log in {runs}")
+
+
+def prune(runs: Path, keep: int = KEEP) -> list[Path]:
+    """Delete all but the newest `keep` run logs (names sort by time); returns the deleted ones."""
+    logs = sorted(runs.glob("*.log"))
+    gone = logs[: max(0, len(logs) - keep)]
+    for path in gone:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return gone
+
+
+@contextlib.contextmanager
+def recording(workspace: Any, operation: str, secrets: Secrets = ()) -> Iterator[RunLog]:
+    """Record one run of `operation` in `workspace` (a Workspace or its directory).
+
+    While it is open, records of the `swarmwiz` loggers at every level go to the run log too (the console keeps its
+    own level); `secrets` (values, or a callable giving them once the run knows its credentials) are masked in every
+    line. A SwarmwizError leaving the block gets " (run log: PATH)" at the end of its message.
+    """
+    directory = Path(getattr(workspace, "path", workspace))
+    started = time.time()
+    # A run refused before its workspace exists (bad input, a domain outside the account) must leave nothing
+    # behind: its lines wait in memory and reach a file only once the workspace exists.
+    handler = _DeferredFileHandler()
+    path = _open_log(directory, operation, handler) if directory.is_dir() else None
+    handler.setLevel(logging.DEBUG)
+    handler.addFilter(ScrubFilter(secrets))
+    handler.setFormatter(_Formatter(started))
+    logger = logging.getLogger(LOGGER)
+    root = logging.getLogger()
+    # Lowering the tree's level would let debug records through the console handler too: hold that one where it was.
+    console_level = logger.getEffectiveLevel()
+    quiet = [(h, h.level) for h in root.handlers if h.level == logging.NOTSET]
+    for h, _ in quiet:
+        h.setLevel(console_level)
+    previous_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    # The run's own lines (events, the error) are for the file only: the frontend already shows them.
+    log.addHandler(handler)
+    log.propagate = False
+    run = RunLog(path or directory / RUNS_DIR / f"(not written)-{operation}.log")
+    outcome = "ok"
+    try:
+        log.info(
+            "swarmwiz %s %s in %s (python %s, %s %s, pid %d)",
+            _version(), operation, directory, platform.python_version(), platform.system(), platform.machine(),
+            os.getpid(),
+        )  # fmt: skip
+        yield run
+    except SwarmwizError as exc:
+        outcome = f"failed ({exc.title}, exit code {exc.exit_code})"
+        log.error("%s: %s", exc.title, exc.message)
+        if path is None and directory.is_dir():
+            path = run.path = _open_log(directory, operation, handler)
+        if path is not None:
+            _append_path(exc, path)
+        raise
+    except BaseException as exc:
+        outcome = f"failed ({type(exc).__name__})"
+        log.error("unexpected %s", type(exc).__name__, exc_info=True)
+        raise
+    finally:
+        log.info("%s %s after %.2fs", operation, outcome, time.time() - started)
+        if path is None and directory.is_dir():
+            path = run.path = _open_log(directory, operation, handler)
+        logger.removeHandler(handler)
+        log.removeHandler(handler)
+        log.propagate = True
+        handler.close()
+        logger.setLevel(previous_level)
+        for h, level in quiet:
+            h.setLevel(level)
+        if path is not None:
+            prune(path.parent)
+
+
+class _DeferredFileHandler(logging.Handler):
+    """Keeps formatted lines in memory until `open(path)`, then writes them and everything after to the file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lines: list[str] = []
+        self._file: Any = None
+
+    def open(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8")
+        self._file.writelines(line + "\n" for line in self._lines)
+        self._file.flush()
+        self._lines.clear()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001 - a log line must never break the run
+            self.handleError(record)
+            return
+        if self._file is None:
+            self._lines.append(line)
+        else:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
+
+
+def _open_log(directory: Path, operation: str, handler: _DeferredFileHandler) -> Path:
+    """Create `runs/` (0700) and this run's log file (0600) in an existing workspace, and point `handler` at it."""
+    runs = directory / RUNS_DIR
+    runs.mkdir(exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    os.chmod(runs, 0o700)
+    path = _new_path(runs, operation)
+    handler.open(path)
+    return path
+
+
+def _append_path(exc: SwarmwizError, path: Path) -> None:
+    note = f" (run log: {path})"
+    exc.message = exc.message.rstrip() + note
+    exc.args = (exc.message,)
+    problems = getattr(exc, "problems", None)
+    if problems:
+        problems[-1] = problems[-1] + note
+
+
+def _version() -> str:
+    try:
+        from swarmwiz import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover
+        return "?"
+
+
+def latest(workspace: Any, operation: str | None = None) -> Path | None:
+    """The newest run log of the workspace (of `operation` when given), or None."""
+    runs = Path(getattr(workspace, "path", workspace)) / RUNS_DIR
+    logs = sorted(runs.glob(f"*-{operation}.log" if operation else "*.log"))
+    return logs[-1] if logs else None

