@@ -324,6 +324,9 @@ def test_vpcs_default_overlap_and_projects_without_a_default_vpc(api_lab):
         body["details"][0]["argument_name"] == "subnets"
         and "subnet_overlaps_in_vpc" in body["details"][0]["help_message"]
     )
+    with pytest.raises(ScalewayException) as caught:  # Scaleway takes /20 to /29
+        network("big", "10.0.0.0/16")
+    assert error_body(caught.value)["details"][0]["help_message"] == 'prefix: {"max": 20, "min": 29}'
     own = vpc_api.create_vpc(name="mine", enable_routing=True, enable_transitivity=False)
     assert network("two", "172.16.8.0/22", vpc_id=own.id).vpc_id == own.id  # another VPC may reuse it
     with pytest.raises(ScalewayException) as caught:
