@@ -538,3 +538,20 @@ def test_quotas_refuse_and_iam_quota_api_answers(api_lab):
     }
     assert limits == {"instances": 2, "ip_routed_ipv4": 1}
     assert iam.get_quotum(quotum_name="instances_dev1_s").unlimited is True
+
+
+def test_stub_providers_retry_rate_limits_a_bounded_number_of_times(api_lab):
+    """The Terraform stub providers' HTTP client retries 429/5xx as the real providers' do, and gives up after a
+    bounded number of attempts."""
+    from swarmwiz.lab.providers import base
+
+    lab = Lab(api_lab.lab_dir)
+    lab.set_options(retry_after=0)
+    headers = {"X-Auth-Token": api_lab.creds["SCW_SECRET_KEY"]}
+    url = f"{api_lab.url}/instance/v1/zones/fr-par-1/ips"
+    lab.set_faults([{"path": "/instance/v1/zones/*/ips", "status": 429, "rate": 0.2}])
+    assert all(base.http("GET", url, headers)[0] == 200 for _ in range(5))  # fails only if 6 in a row are 429
+    lab.set_faults([{"path": "/instance/v1/zones/*/ips", "status": 503}])
+    started = time.monotonic()
+    assert base.http("GET", url, headers)[0] == 503
+    assert 4 < time.monotonic() - started < 15  # retried with backoff (no Retry-After on a 503), and bounded
