@@ -3,7 +3,7 @@
 Runs in its own process (so its RSS is its own), normally inside a tmux pane so Textual paints to a real
 terminal: `python -m benchmarks.logflood --out FILE [--lines N] [--headless]`. The real `DeployScreen` gets an
 injected pipeline whose deploy() yields N raw log lines as fast as it can; everything after that generator is
-swarmwiz's own path (pump thread -> batched EventsArrived -> RunPanel -> Log).
+swarmwiz's own path (the deploy's thread worker -> batched EventsArrived -> RunPanel -> Log).
 """
 
 from __future__ import annotations
@@ -129,127 +129,7 @@ class KeyClock:
         return thread
 
 
-def _bound_pump_queue() -> None:
-    """Proposed fix, part 1: the pump's hand-over queue holds at most two batches, so a producer that outruns the
-    UI blocks (Terraform's pipe fills, Terraform waits) instead of hogging the GIL and piling up events."""
-    import queue
-
-    from swarmwiz.tui import pump as pump_module
-
-    class Bounded(queue.Queue):
-        def __init__(self) -> None:
-            super().__init__(maxsize=2 * pump_module.MAX_BATCH)
-
-    pump_module.queue = SimpleNamespace(SimpleQueue=Bounded, Empty=queue.Empty)
-
-
-def _apply_variant(variant: str) -> None:
-    """Proposed fixes for a missed target, applied in this process only (DeployScreen and pump are not ours):
-    - inflight2: part 1 + at most two EventsArrived batches waiting in the screen's queue (a semaphore taken
-      before posting, given back by the handler); the pump's batches grow while the UI is busy.
-    - callfromthread: part 1 + each batch handed over with call_from_thread, which waits for the UI (one batch
-      in flight, one round trip per batch); callfromthread-250: the same with batches of at most 250 lines.
-    - timerflush: inflight2 + the Log written from a 50 ms timer (see _apply_timer_flush).
-    - lean: timerflush + the phase checklist redrawn only when it changed (see _redraw_only_on_change)."""
-    import threading
-
-    from textual import work
-
-    from swarmwiz.tui.messages import EventsArrived, RunFinished
-    from swarmwiz.tui.pump import pump
-    from swarmwiz.tui.screens.deploy import DeployScreen
-    from swarmwiz.tui.widgets.runpanel import RunPanel
-
-    _bound_pump_queue()
-    if variant.startswith("callfromthread"):
-        batch = int(variant.rpartition("-")[2]) if "-" in variant else 1000
-
-        @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
-        def deploy(self) -> None:
-            panel = self.query_one(RunPanel)
-            status = pump(
-                self.pipeline.deploy(self.confirm), lambda b: self.app.call_from_thread(panel.feed, b), max_batch=batch
-            )
-            self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
-
-        DeployScreen.deploy = deploy
-    if variant in ("timerflush", "lean"):
-        _apply_timer_flush()
-    if variant == "lean":
-        _redraw_only_on_change()
-    if variant in ("inflight2", "timerflush", "lean"):
-        original_arrived = DeployScreen.on_events_arrived
-
-        @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
-        def deploy(self) -> None:
-            self.slots = threading.Semaphore(2)
-
-            def deliver(batch) -> None:
-                self.slots.acquire()
-                self.post_message(EventsArrived(batch))
-
-            status = pump(self.pipeline.deploy(self.confirm), deliver)
-            self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
-
-        def on_events_arrived(self, message) -> None:
-            try:
-                original_arrived(self, message)
-            finally:
-                self.slots.release()
-
-        DeployScreen.deploy = deploy
-        DeployScreen.on_events_arrived = on_events_arrived
-
-
-def _apply_timer_flush() -> None:
-    """Proposed fix, part 3 (timerflush = inflight2 + this): RunPanel.feed only collects the lines; a 50 ms timer
-    writes them to the Log in one call, so the per-frame cost no longer grows with the number of batches."""
-    from textual.widgets import Log
-
-    from swarmwiz.tui.widgets.runpanel import RunPanel
-
-    original_feed, original_mount = RunPanel.feed, RunPanel.on_mount
-
-    def on_mount(self) -> None:
-        original_mount(self)
-        self.pending_lines = []
-
-        def flush() -> None:
-            if self.pending_lines:
-                lines, self.pending_lines = self.pending_lines, []
-                Log.write_lines(self.query_one(Log), lines)
-
-        self.flush_lines = flush
-        self.set_interval(0.05, flush)
-
-    def feed(self, events) -> None:
-        log = self.query_one(Log)
-        log.write_lines = self.pending_lines.extend  # shadows the method for this call only
-        try:
-            original_feed(self, events)
-        finally:
-            del log.write_lines
-
-    RunPanel.on_mount, RunPanel.feed = on_mount, feed
-
-
-def _redraw_only_on_change() -> None:
-    """Proposed fix, part 4 (lean = timerflush + this): the phase checklist is redrawn only when a phase's state
-    or detail changed; `Static.update` re-lays out the screen, and feed() called it for every batch."""
-    from swarmwiz.tui.widgets.phases import PhaseList
-
-    original = PhaseList.redraw
-
-    def redraw(self) -> None:
-        key = (tuple(self.phases), tuple(self.states.items()), tuple(self.details.items()))
-        if getattr(self, "drawn_key", None) != key:
-            self.drawn_key = key
-            original(self)
-
-    PhaseList.redraw = redraw
-
-
-VARIANTS = ["as-is", "inflight2", "callfromthread", "callfromthread-250", "timerflush", "lean"]
+VARIANTS = ["as-is"]  # the proposed fixes once measured here are in the code now (swarmwiz/tui/bridge.py)
 
 
 async def run(lines: int, headless: bool, variant: str = "as-is") -> dict:
@@ -259,8 +139,6 @@ async def run(lines: int, headless: bool, variant: str = "as-is") -> dict:
     from swarmwiz.tui.screens.deploy import DeployScreen
     from swarmwiz.tui.services import Services
 
-    if variant != "as-is":
-        _apply_variant(variant)
     keys = KeyClock()
     keys.install()
     seen: dict = {}
@@ -329,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         "--variant",
         choices=VARIANTS,
         default="as-is",
-        help="as-is: swarmwiz's code; the others patch in a proposed fix (see _apply_variant)",
+        help="as-is: swarmwiz's code (kept as an option for the results' format)",
     )
     args = parser.parse_args(argv)
     try:

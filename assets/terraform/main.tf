@@ -1,6 +1,8 @@
 locals {
   prefix = "swarmwiz-${var.cluster_name}"
-  tags   = ["swarmwiz", "swarmwiz-cluster=${var.cluster_name}"]
+  # The owner id (random, created with the workspace) tells this workspace's objects from those of another
+  # workspace that uses the same cluster name; swarmwiz deletes nothing that does not carry it.
+  tags = ["swarmwiz", "swarmwiz-cluster=${var.cluster_name}", "swarmwiz-owner=${var.owner_id}"]
 
   # One entry per node, keyed "manager-1" ... "worker-N" so that scaling changes only the highest indexes.
   # Nodes are spread round-robin over the zones, managers and workers each starting at the first zone.
@@ -23,7 +25,7 @@ locals {
 
 # Project SSH key: Scaleway injects it into every new instance at boot.
 resource "scaleway_iam_ssh_key" "admin" {
-  name       = local.prefix
+  name       = "${local.prefix}-${var.owner_id}"
   public_key = trimspace(var.ssh_public_key)
 }
 
@@ -125,7 +127,7 @@ resource "cloudflare_dns_record" "wildcard" {
   content = scaleway_instance_ip.node[each.key].address
   ttl     = 1
   proxied = false
-  comment = "swarmwiz:${var.cluster_name}:${each.key}"
+  comment = "swarmwiz:${var.cluster_name}:${var.owner_id}:${each.key}"
 }
 
 resource "cloudflare_dns_record" "apex" {
@@ -137,5 +139,5 @@ resource "cloudflare_dns_record" "apex" {
   content = scaleway_instance_ip.node[each.key].address
   ttl     = 1
   proxied = false
-  comment = "swarmwiz:${var.cluster_name}:${each.key}"
+  comment = "swarmwiz:${var.cluster_name}:${var.owner_id}:${each.key}"
 }

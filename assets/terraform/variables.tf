@@ -8,6 +8,16 @@ variable "cluster_name" {
   }
 }
 
+variable "owner_id" {
+  description = "This workspace's owner id (12 hex digits, created with it): a tag on every object and part of every record comment."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{12}$", var.owner_id))
+    error_message = "owner_id must be 12 lowercase hexadecimal digits."
+  }
+}
+
 variable "region" {
   description = "Scaleway region holding every zone in var.zones (fr-par, nl-ams or pl-waw)."
   type        = string

@@ -67,9 +67,6 @@ class Catalog:
         """Every zone mapped to its region."""
         return {z: region for region, r in self.regions.items() for z in r["zones"]}
 
-    def region_of(self, zone: str) -> str | None:
-        return self.zones.get(zone)
-
     def zones_of(self, region: str) -> list[str]:
         return list(self.regions.get(region, {}).get("zones", []))
 

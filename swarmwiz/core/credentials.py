@@ -295,7 +295,7 @@ def check_format(creds: Credentials) -> list[Check]:
                     f"The {f.label} is missing (set {f.env} or run `swarmwiz credentials set`).",
                 )
             )
-        elif not pattern.match(value):
+        elif not pattern.fullmatch(value):
             results.append(Check(f.attr, False, "malformed", f"The {f.label} is malformed: expected {expected}."))
         else:
             results.append(Check(f.attr, True, "ok", f"The {f.label} is well formed."))
@@ -303,7 +303,7 @@ def check_format(creds: Credentials) -> list[Check]:
 
 
 def validate_live(creds: Credentials, endpoints=None, *, domain: str | None = None) -> None:
-    """Format then live checks; CredentialError with the first failure's sentence (see cloud.validate_credentials)."""
-    from swarmwiz.core.cloud import require_valid
+    """Format then live checks; CredentialError with the first failure's sentence (see api.validate)."""
+    from swarmwiz.core.api.validate import require_valid
 
     require_valid(creds, endpoints, domain=domain)

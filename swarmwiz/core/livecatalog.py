@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from swarmwiz.core import paths
-from swarmwiz.core.cloud import DEFAULT_TIMEOUT, ApiUnreachable, Endpoints, ScalewayApi
+from swarmwiz.core.api import DEFAULT_TIMEOUT, Endpoints
 from swarmwiz.core.credentials import Credentials
-from swarmwiz.core.errors import CredentialError
+from swarmwiz.core.errors import ApiError, ApiUnreachable, CredentialError
+from swarmwiz.core.paths import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +29,13 @@ def bundled_data() -> dict:
 
 
 def _instance_type(name: str, raw: dict) -> dict:
-    """One products/servers ServerType in the bundled file's shape (per_zone filled in by the caller)."""
+    """One products/servers ServerType (as a dict) in the bundled file's shape (per_zone filled in by the caller)."""
     gpu = raw.get("gpu")
     return {
         "family": name.split("-")[0],
         "ncpus": int(raw.get("ncpus") or 0),
         "ram_gib": round((raw.get("ram") or 0) / GIB, 3),
-        "arch": raw.get("arch") or "x86_64",
+        "arch": str(raw.get("arch") or "x86_64"),
         "gpu": int(gpu) if isinstance(gpu, int | float) else 0,
         "end_of_service": bool(raw.get("end_of_service")),
         "private_networks_max": (raw.get("capabilities") or {}).get("private_network"),
@@ -61,18 +59,25 @@ def fetch_live_catalog(
     endpoints = endpoints or Endpoints.from_env()
     types: dict[str, dict] = {}
     failed: dict[str, str] = {}
-    with ScalewayApi(creds.value("scw_secret_key") or "", endpoints.scaleway, timeout) as api:
+    from dataclasses import asdict
+
+    from swarmwiz.core.api.clients import ApiClients
+    from swarmwiz.core.api.inventory import Inventory
+
+    with ApiClients(creds, endpoints, timeout=timeout) as api:
+        inventory = Inventory(api)
         for zone in zones:
             try:
-                offered = api.server_types(zone)
-                stock = api.server_availability(zone)
+                offered = inventory.server_types(zone)
+                stock = inventory.server_availability(zone)
             except ApiUnreachable:
                 raise
-            except CredentialError as exc:
+            except ApiError as exc:
                 failed[zone] = str(exc)
                 log.info("live catalogue: zone %s skipped: %s", zone, exc)
                 continue
-            for name, raw in offered.items():
+            for name, model in offered.items():
+                raw = asdict(model)
                 entry = types.setdefault(name, _instance_type(name, raw))
                 entry["per_zone"][zone] = {
                     "hourly_price_eur": raw.get("hourly_price"),
@@ -97,17 +102,7 @@ def fetch_live_catalog(
 def write_cache(data: dict, path: Path | None = None) -> Path:
     """Write catalogue data atomically (0600) to the cache; returns the path."""
     path = path or cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(data, indent=1))
     return path
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import swarmwiz
 
 HOME_ENV = "SWARMWIZ_HOME"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 def home() -> Path:
@@ -54,3 +58,50 @@ def terraform_module_dir() -> Path:
 
 def bundled_catalog_path() -> Path:
     return assets_dir() / "catalog" / "scaleway.json"
+
+
+def make_dir(path: Path, mode: int = DIR_MODE) -> Path:
+    """Create `path` and every missing parent with `mode` (0700), whatever the umask; returns `path`.
+
+    `Path.mkdir(parents=True, mode=...)` applies `mode` to the last directory only and the umask to all of them,
+    so with umask 000 the parents would be world-writable. Each directory created here is chmod-ed explicitly;
+    `path` itself is chmod-ed even when it existed.
+    """
+    path = Path(path)
+    missing = []
+    for parent in (path, *path.parents):
+        if parent.is_dir():
+            break
+        missing.append(parent)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=mode)
+            os.chmod(directory, mode)
+    if path.stat().st_mode & 0o777 != mode:
+        os.chmod(path, mode)
+    return path
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = FILE_MODE) -> None:
+    """Write `data` to `path` (0600) so that readers see the old or the new file, never half of one.
+
+    The one atomic writer of swarmwiz: a temporary file in the same directory, fsync-ed, then renamed. The
+    directory is created 0700 when missing. An OSError (disk full, permission) propagates; entry points turn it
+    into one sentence.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        make_dir(path.parent)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

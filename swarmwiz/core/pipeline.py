@@ -8,8 +8,8 @@ bootstrap the swarm, check DNS, read status; destroy adds an inventory and a che
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
-import json
 import logging
 import os
 import queue
@@ -20,10 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import events as ev
+from swarmwiz.core import tfstate
+from swarmwiz.core.api.inventory import CloudObject, ClusterObjects, DnsRecord, Inventory
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
+from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
-from swarmwiz.core.inventory import CloudClient, CloudObject, DnsRecord
+from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.spec import ClusterSpec
+from swarmwiz.core.status import ClusterStatus
+from swarmwiz.core.target import Target
+from swarmwiz.core.tfstate import InventoryItem
 from swarmwiz.core.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -36,13 +42,6 @@ Events = Generator[ev.Event, None, Any]
 
 
 @dataclass(frozen=True)
-class InventoryItem:
-    kind: str
-    name: str
-    id: str = ""
-
-
-@dataclass(frozen=True)
 class DestroyReport:
     cluster: str
     leftovers: list[str] = field(default_factory=list)
@@ -52,105 +51,43 @@ class DestroyReport:
         return not self.leftovers
 
 
-@dataclass(frozen=True)
-class ClusterStatus:
-    """The node table (as `docker node ls`, merged with zones and IPs), quorum health and DNS records."""
-
-    cluster: str
-    nodes: list[Any]
-    leader: str | None
-    managers_reachable: int
-    managers_total: int
-    dns: list[DnsRecord] = field(default_factory=list)
-    unreachable: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def quorum_ok(self) -> bool:
-        return self.managers_total > 0 and self.managers_reachable > self.managers_total // 2
-
-    @property
-    def all_ready(self) -> bool:
-        return bool(self.nodes) and not self.error and all(n.status == "Ready" for n in self.nodes)
-
-    def health_line(self) -> str:
-        survives = (self.managers_total - 1) // 2
-        quorum = "quorum OK" if self.quorum_ok else "QUORUM LOST"
-        ready = sum(1 for n in self.nodes if n.status == "Ready")
-        parts = [
-            f"{ready}/{len(self.nodes)} nodes Ready",
-            f"leader {self.leader or 'none'}",
-            f"{self.managers_reachable}/{self.managers_total} managers reachable, {quorum} "
-            f"(survives {survives} manager failure{'s' if survives != 1 else ''})",
-        ]
-        if self.unreachable:
-            parts.append(f"not answering: {', '.join(self.unreachable)}")
-        if self.error:
-            parts.append(f"status unreadable: {self.error}")
-        return "; ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cluster": self.cluster,
-            "leader": self.leader,
-            "quorum_ok": self.quorum_ok,
-            "managers_reachable": self.managers_reachable,
-            "managers_total": self.managers_total,
-            "all_ready": self.all_ready,
-            "error": self.error,
-            "nodes": [
-                {
-                    "hostname": n.hostname,
-                    "role": n.role,
-                    "status": n.status,
-                    "availability": n.availability,
-                    "manager_status": n.manager_status,
-                    "engine_version": n.engine_version,
-                    "zone": n.zone,
-                    "public_ip": n.public_ip,
-                    "private_ip": n.private_ip,
-                }
-                for n in self.nodes
-            ],
-            "dns": [{"name": r.name, "type": r.type, "content": r.content} for r in self.dns],
-        }
-
-
 class Pipeline:
-    """One cluster's operations; services (engine, credentials, lab) are injected or found."""
+    """One cluster's operations against one target (the real clouds or the lab); the engine may be injected."""
 
     def __init__(
         self,
         spec: ClusterSpec,
         workspace: Workspace,
+        target: Target,
         *,
-        lab: bool = False,
         engine: Any = None,
-        credentials: Any = None,
         ssh_timeout: float = SSH_TIMEOUT_S,
     ) -> None:
         self.spec = spec
         self.workspace = workspace
-        self.lab = lab
+        self.target = target
         self._engine = engine
-        self._credentials = credentials
         self.ssh_timeout = ssh_timeout
         self._env: dict[str, str] | None = None
         self._secrets: list[str] = []
         self._tf = None
-        self._cloud_client: CloudClient | None = None
+        self._cloud_client: Inventory | None = None
         self._cancelled = threading.Event()
 
     @classmethod
-    def for_spec(cls, spec: ClusterSpec, *, lab: bool = False, **kwargs: Any) -> Pipeline:
-        return cls(spec, Workspace.for_name(spec.name), lab=lab, **kwargs)
+    def for_spec(cls, spec: ClusterSpec, target: Target, **kwargs: Any) -> Pipeline:
+        """The pipeline of a new or changed cluster; refuses a deployed workspace of the other target."""
+        ws = Workspace.for_name(spec.name)
+        if ws.exists() and tfstate.holds_resources(tfstate.load(ws.state_path)):
+            refuse_other_target(ws, target)
+        return cls(spec, ws, target, **kwargs)
 
     @classmethod
-    def for_name(cls, name: str, *, lab: bool = False, **kwargs: Any) -> Pipeline:
+    def for_name(cls, name: str, target: Target, **kwargs: Any) -> Pipeline:
+        """The pipeline of a cluster known here; refuses when it lives in the other target (lab or real clouds)."""
         ws = Workspace.existing(name)
-        if ws.is_lab and not lab:
-            lab = True  # a lab cluster can only live in the lab
-        return cls(ws.load_spec(), ws, lab=lab, **kwargs)
+        refuse_other_target(ws, target)
+        return cls(ws.load_spec(strict=False), ws, target, **kwargs)  # teardown never depends on the catalogue
 
     # -- services ----------------------------------------------------------------------------------------------
     def cost(self) -> CostEstimate:
@@ -161,24 +98,11 @@ class Pipeline:
         return estimate(bundled(), list(self.spec.zones), groups)
 
     def _environment(self) -> dict[str, str]:
-        """The environment of every Terraform run and API call: credentials (keyring/env or the lab's) + endpoints."""
+        """The environment of every Terraform run and API call, from the target (read once per pipeline)."""
         if self._env is None:
-            if self.lab:
-                from swarmwiz.lab import Lab
-
-                lab = Lab()
-                lab.check_prerequisites()
-                lab.ensure_running()
-                env = dict(lab.env())
-            else:
-                from swarmwiz.core.credentials import load_credentials
-
-                creds = self._credentials
-                if creds is None:
-                    creds, _sources = load_credentials()
-                env = creds.require().to_env()
-            self._env = env
-            self._secrets = [env[k] for k in ("SCW_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SCW_ACCESS_KEY") if env.get(k)]
+            self.target.prepare()
+            self._env = dict(self.target.environment())
+            self._secrets = list(self.target.secrets())
         return self._env
 
     def _terraform(self):
@@ -189,11 +113,18 @@ class Pipeline:
             self._tf = Terraform(self.workspace.path, env=self._environment(), engine=engine, secrets=self._secrets)
         return self._tf
 
-    def _cloud(self) -> CloudClient:
+    def _cloud(self) -> Inventory:
         """The one API client of this pipeline (its HTTP connections are reused across phases)."""
         if self._cloud_client is None:
-            self._cloud_client = CloudClient(self._environment())
+            from swarmwiz.core.api.clients import ApiClients
+
+            self._environment()  # the target is prepared (the lab started) before its endpoints are read
+            self._cloud_client = Inventory(ApiClients(self.target.credentials(), self.target.endpoints()))
         return self._cloud_client
+
+    def _owner_id(self) -> str | None:
+        """The workspace's owner id (None for a workspace made before owner ids: then nothing is provably ours)."""
+        return getattr(self.workspace, "owner_id", None)
 
     def cancel(self) -> None:
         """First Ctrl-C: ask Terraform to stop safely (in-flight operations finish, state is saved)."""
@@ -215,18 +146,17 @@ class Pipeline:
 
     # -- phases --------------------------------------------------------------------------------------------------
     def _phase_credentials(self) -> Events:
-        from swarmwiz.core.cloud import Endpoints
-        from swarmwiz.core.credentials import credentials_from_env, validate_live
+        from swarmwiz.core.credentials import validate_live
 
         yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
-        env = self._environment()
-        validate_live(credentials_from_env(env), Endpoints.from_env(env), domain=self.spec.domain)
+        self._environment()
+        validate_live(self.target.credentials(), self.target.endpoints(), domain=self.spec.domain)
         if not self._cloud().zone_id(self.spec.domain):
             raise InputError(
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
             )
-        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message="lab credentials" if self.lab else "credentials valid")
+        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message=f"credentials valid ({self.target.label})")
 
     def _phase_init(self) -> Events:
         yield ev.PhaseStarted(ev.Phase.INIT)
@@ -237,7 +167,7 @@ class Pipeline:
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
         yield from self._terraform().init()
-        marker.write_text(versions.read_text())
+        atomic_write(marker, versions.read_text())
         yield ev.PhaseFinished(ev.Phase.INIT)
 
     def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
@@ -271,6 +201,7 @@ class Pipeline:
                     yield ev.PhaseProgress(phase, done, max(total, done), "resources")
             else:
                 yield event
+        self.workspace.discard_plan()  # the saved plan holds every input in clear text: gone after its apply
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
 
     def _nodes(self) -> list[Any]:
@@ -293,8 +224,8 @@ class Pipeline:
         return sorted(result, key=lambda n: (n.role != "manager", _index(n)))
 
     def _ssh_options(self) -> dict[str, Any]:
-        key = self.spec.ssh_private_key_path
-        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": [key] if key else None}
+        keys = client_keys(self.spec.ssh_private_key_path, self.spec.ssh_public_key)  # the agent for a locked key
+        return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
     def _phase_ssh(self, nodes: list[Any]) -> Events:
         from swarmwiz.core.ssh import wait_for_ssh
@@ -388,55 +319,56 @@ class Pipeline:
         return records
 
     def _cluster_records(self) -> list[DnsRecord]:
-        prefix = f"swarmwiz:{self.spec.name}:"
+        prefix = f"swarmwiz:{self.spec.name}:" + (f"{self._owner_id()}:" if self._owner_id() else "")
         return [r for r in self._cloud().dns_records(self.spec.domain) if r.comment.startswith(prefix)]
 
     def _status(self, nodes: list[Any], dns: list[DnsRecord]) -> ClusterStatus:
         from swarmwiz.core.swarm import status as swarm_status
 
         result = _run_sync(swarm_status(nodes, timeout=60.0, **self._ssh_options()))
-        return ClusterStatus(
-            cluster=self.spec.name,
-            nodes=list(result.nodes),
-            leader=result.leader,
-            managers_reachable=result.managers_reachable,
-            managers_total=result.managers_total,
-            dns=dns,
-            unreachable=list(getattr(result, "unreachable", []) or []),
-            error=getattr(result, "error", None),
-        )
+        return dataclasses.replace(result, cluster=self.spec.name, dns=list(dns))
 
     # -- operations ----------------------------------------------------------------------------------------------
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("plan"):
-            self.workspace.render(self.spec, lab=self.lab)
-            yield from self._phase_credentials()
+            self.workspace.render(self.spec, lab=self.target.is_lab)
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
     def deploy(
-        self, confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None, *, auto_approve: bool = False
+        self,
+        confirm: Callable[[ev.PlanSummary, CostEstimate], bool] | None = None,
+        *,
+        auto_approve: bool = False,
+        confirm_delete: Callable[[list[CloudObject]], bool] | None = None,
     ) -> Generator[ev.Event, None, Any]:
         """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
 
         With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
+        Objects of the cluster that Terraform does not track are listed to `confirm_delete` (approved by
+        `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence.
         """
+        self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
+        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
         with self.workspace.lock("deploy"):
-            self.workspace.render(self.spec, lab=self.lab)
-            yield from self._phase_credentials()
+            self.workspace.render(self.spec, lab=self.target.is_lab)
             self._checkpoint()
             yield from self._phase_init()
             self._checkpoint()
             before = self._known_nodes()
-            yield from self._remove_untracked(ev.Phase.PLAN)
+            yield from self._remove_untracked(
+                ev.Phase.PLAN, (lambda _objects: True) if auto_approve else confirm_delete
+            )
             wanted = set(self.spec.node_keys())
             leaving = [n for n in before if n.key not in wanted]
             summary = None
             if not auto_approve:
                 summary = yield from self._phase_plan()
                 if confirm is not None and not confirm(summary, self.cost()):
+                    self.workspace.discard_plan()
                     return None
                 self._checkpoint()
             if leaving:
@@ -453,6 +385,7 @@ class Pipeline:
                     yield from self._phase_apply(0, plan_file=None)
             except SwarmwizError:
                 self.workspace.set_state("failed")
+                self.workspace.discard_plan()
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
@@ -491,21 +424,17 @@ class Pipeline:
         return nodes
 
     def inventory(self) -> list[InventoryItem]:
-        """Every resource of the cluster from Terraform state, as it will be deleted."""
-        items = []
-        for address in self._terraform().state_list():
-            if address.startswith("data."):
-                continue
-            kind = address.split("[")[0].rsplit(".", 1)[0]
-            items.append(InventoryItem(kind=kind, name=address))
-        return items
+        """Every object of the cluster in its Terraform state, as it will be deleted: kind, name, id and detail."""
+        return tfstate.inventory(tfstate.load(self.workspace.state_path))
 
     def destroy(self, confirm: Callable[[list[InventoryItem]], bool]) -> Generator[ev.Event, None, Any]:
         """Tear the cluster down and check through the APIs that nothing of it remains; None when declined."""
         with self.workspace.lock("destroy"):
             self._environment()
             yield from self._phase_init()
+            untracked = self._untracked()  # StateUnreadable before anything is asked or deleted
             items = self.inventory() if self.workspace.state_path.is_file() else []
+            items += [InventoryItem(o.kind, f"{o.describe()} (not in Terraform's state)", o.id) for o in untracked]
             if not confirm(items):
                 return None
             self._checkpoint()
@@ -513,7 +442,7 @@ class Pipeline:
             summary = yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
-            yield from self._remove_untracked(ev.Phase.VERIFY)
+            yield from self._remove_untracked(ev.Phase.VERIFY, lambda _objects: True, {o.id for o in untracked})
             left = self._leftovers()
             yield ev.PhaseFinished(
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
@@ -521,42 +450,57 @@ class Pipeline:
             self.workspace.set_state("destroyed" if not left else "destroy-incomplete", nodes=0)
             return DestroyReport(self.spec.name, [o.describe() for o in left])
 
+    def _cluster_objects(self) -> ClusterObjects:
+        spec = self.spec
+        return self._cloud().cluster_objects(spec.name, self._owner_id(), spec.region, list(spec.zones), spec.domain)
+
     def _leftovers(self) -> list[CloudObject]:
-        return self._cloud().cluster_objects(self.spec.name, self.spec.region, list(self.spec.zones), self.spec.domain)
+        """What remains of the cluster: its owned objects (without an owner id: everything carrying its name)."""
+        found = self._cluster_objects()
+        return found.owned if found.owner_id else found.foreign
 
     def _state_ids(self) -> set[str]:
-        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state."""
-        try:
-            state = json.loads(self.workspace.state_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return set()
-        return {
-            str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
-            for res in state.get("resources", [])
-            for inst in res.get("instances", [])
-        } - {""}
+        """IDs of every object in the Terraform state; StateUnreadable when it cannot be read."""
+        return self.workspace.tracked_ids()
 
-    def _remove_untracked(self, phase: ev.Phase) -> Events:
-        """Delete objects tagged for this cluster that Terraform does not track (left by a killed run).
+    def _untracked(self) -> list[CloudObject]:
+        """Objects of this cluster that Terraform does not track (left by a killed run); raises StateUnreadable.
 
-        Skipped while a Terraform process still holds the state's lock (it may be about to record those objects):
+        Empty while a Terraform process still holds the state's lock (it may be about to record those objects):
         Terraform then refuses to plan and explains the lock itself.
         """
         if _terraform_holds_state(self.workspace.state_path):
-            return
+            return []
         tracked = self._state_ids()
-        untracked = [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+        return [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
+
+    def _remove_untracked(
+        self, phase: ev.Phase, approve: Callable[[list[CloudObject]], bool] | None, only: set[str] | None = None
+    ) -> Events:
+        """Delete the untracked objects, after `approve` saw the list (None: nobody to ask, so nothing is deleted);
+        `only` limits the deletion to objects approved earlier (destroy lists them in its inventory)."""
+        untracked = [o for o in self._untracked() if only is None or o.id in only]
         if not untracked:
             return
+        listing = "; ".join(o.describe() for o in untracked)
+        if approve is None or not approve(untracked):
+            raise SwarmwizError(
+                f"{len(untracked)} objects of cluster {self.spec.name} are not in Terraform's state (left by an "
+                f"interrupted run): {listing}; nothing was deleted: confirm their deletion (or pass --yes), or delete "
+                "them in the cloud consoles",
+                title="Untracked objects",
+            )
+
+        from swarmwiz.core.api.cleanup import Cleanup
+
+        # Refuses (before the notice) objects not proved to carry this workspace's owner id.
+        deleting = Cleanup(self._cloud().api, self.spec.region, self._owner_id()).delete_all(untracked)
         yield ev.Notice(
             phase,
             f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
-            "interrupted run); deleting them: " + "; ".join(o.describe() for o in untracked),
+            "interrupted run); deleting them: " + listing,
         )
-        cloud = self._cloud()
-        order = {kind: i for i, kind in enumerate(cloud.DELETE_ORDER)}
-        for obj in sorted(untracked, key=lambda o: order.get(o.kind, 99)):
-            cloud.delete(obj, self.spec.region)
+        for obj in deleting:
             yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
 
     def access_hints(self, status: ClusterStatus) -> list[str]:
@@ -573,6 +517,21 @@ class Pipeline:
             f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
             f"docker --context swarmwiz-{self.spec.name} node ls",
         ]
+
+
+def refuse_other_target(ws: Workspace, target: Target) -> None:
+    """InputError when the workspace was made for the lab and the target is the real clouds, or the other way round.
+
+    A cluster never switches between the two: its Terraform state names objects that exist in only one of them.
+    """
+    if ws.is_lab == target.is_lab:
+        return
+    made, here = ("the local lab", "Scaleway + Cloudflare") if ws.is_lab else ("Scaleway + Cloudflare", "the local lab")
+    flag = "with" if ws.is_lab else "without"
+    raise InputError(
+        f"cluster {ws.name!r} was made in {made} and this run talks to {here}; run the command {flag} --lab "
+        "(a cluster never moves between the lab and the real clouds)"
+    )
 
 
 def _terraform_holds_state(state: Path) -> bool:
@@ -601,30 +560,6 @@ def _terraform_holds_state(state: Path) -> bool:
 def _index(node: Any) -> int:
     """The number in a node key: manager-3 -> 3."""
     return int(node.key.rsplit("-", 1)[1])
-
-
-def ensure_docker_context(name: str, manager_ip: str, *, docker: str | None = None) -> str | None:
-    """Create (or point at a new manager) the Docker context `swarmwiz-NAME` when the docker CLI is installed.
-
-    Returns a sentence saying what was done, or None when there is no docker CLI. The context reaches the manager
-    over SSH, so plain `ssh root@IP` must trust the node's host key (the workspace's known_hosts holds it).
-    """
-    import shutil
-    import subprocess
-
-    docker = docker or shutil.which("docker")
-    if not docker or os.environ.get("SWARMWIZ_NO_DOCKER_CONTEXT"):
-        return None
-    context = f"swarmwiz-{name}"
-    endpoint = f"host=ssh://root@{manager_ip}"
-    exists = subprocess.run([docker, "context", "inspect", context], capture_output=True, timeout=20).returncode == 0
-    verb = "update" if exists else "create"
-    done = subprocess.run(
-        [docker, "context", verb, context, "--docker", endpoint], capture_output=True, text=True, timeout=20
-    )
-    if done.returncode != 0:
-        return f"could not {verb} the Docker context {context}: {done.stderr.strip()[:200]}"
-    return f"Docker context {context} {'updated' if exists else 'created'} (ssh://root@{manager_ip})"
 
 
 # -- asyncio bridge ----------------------------------------------------------------------------------------------

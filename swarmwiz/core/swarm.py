@@ -8,11 +8,12 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from swarmwiz.core import ssh
 from swarmwiz.core.errors import InputError, RemoteError
+from swarmwiz.core.status import ClusterStatus, NodeStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,72 +41,6 @@ class Node:
     @property
     def label(self) -> str:
         return f"{self.key} ({self.public_ip})"
-
-
-@dataclass
-class NodeStatus:
-    """One row of the status table: Docker's view of a node merged with Terraform's (zone, IPs)."""
-
-    hostname: str
-    role: str
-    status: str  # Ready | Down | Unknown
-    availability: str
-    manager_status: str  # Leader | Reachable | Unreachable | ""
-    engine_version: str
-    zone: str = ""
-    public_ip: str = ""
-    private_ip: str = ""
-    node_id: str = ""
-    key: str = ""
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        return {
-            k: data[k]
-            for k in (
-                "hostname",
-                "role",
-                "status",
-                "availability",
-                "manager_status",
-                "engine_version",
-                "zone",
-                "public_ip",
-                "private_ip",
-            )
-        }
-
-
-@dataclass
-class ClusterStatus:
-    """The cluster as seen from one reachable manager; `error` says why nothing could be read."""
-
-    nodes: list[NodeStatus] = field(default_factory=list)
-    leader: str | None = None
-    managers_reachable: int = 0
-    managers_total: int = 0
-    source: str | None = None  # the manager that answered
-    error: str | None = None
-    unreachable: list[str] = field(default_factory=list)  # managers asked first that did not answer
-
-    @property
-    def quorum_ok(self) -> bool:
-        return self.managers_total > 0 and self.managers_reachable > self.managers_total / 2
-
-    @property
-    def all_ready(self) -> bool:
-        return bool(self.nodes) and all(n.status == "Ready" for n in self.nodes)
-
-    def to_json(self) -> dict:
-        return {
-            "leader": self.leader,
-            "managers_reachable": self.managers_reachable,
-            "managers_total": self.managers_total,
-            "quorum_ok": self.quorum_ok,
-            "error": self.error,
-            "unreachable": list(self.unreachable),
-            "nodes": [n.to_json() for n in self.nodes],
-        }
 
 
 @dataclass

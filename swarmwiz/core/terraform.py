@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,7 +57,8 @@ if os.name == "nt":  # pragma: no cover - not tested on Windows yet
     _OWN_GROUP: dict = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     _INTERRUPT = signal.CTRL_BREAK_EVENT
 else:
-    _OWN_GROUP = {"start_new_session": True}
+    # umask 077: terraform.tfstate, its backup and saved plans hold the cluster's details; keep them 0600
+    _OWN_GROUP = {"start_new_session": True, "umask": 0o077}
     _INTERRUPT = signal.SIGINT
 
 HOW_TO_GET_ONE = (
@@ -292,10 +293,35 @@ class Terraform:
         Ends with ("exit", code). Raises EngineError on timeout (after stopping terraform gracefully),
         and never leaves the child running when the caller stops iterating.
         """
+        limit = self.timeout if timeout is None else timeout
+        proc = self._start(args)
+        lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+        readers = [
+            threading.Thread(target=_pump, args=(pipe, name, lines), daemon=True)
+            for pipe, name in ((proc.stdout, "out"), (proc.stderr, "err"))
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            timed_out = yield from self._stream(proc, readers, lines, limit)
+            code = proc.wait()
+        finally:
+            self._release(proc)
+        log.debug("terraform %s exited with %s", args[0], code)
+        if timed_out:
+            how = "killed after it ignored the stop request" if self._killed else "stopped gracefully, saving its state"
+            raise EngineError(
+                f"terraform {args[0]} did not finish within {limit:g} s in {self.workdir}, so it was {how}; "
+                "run it again, or raise the timeout if the cloud is just slow.",
+                title="Terraform timed out",
+            )
+        yield "exit", str(code)
+
+    def _start(self, args: list[str]) -> subprocess.Popen:
+        """Start the engine in the workspace, in its own process group, with only the environment we give it."""
         assert self.engine is not None
         if not self.workdir.is_dir():
             raise EngineError(f"The Terraform workspace {self.workdir} does not exist.")
-        limit = self.timeout if timeout is None else timeout
         argv = self.engine.command(args)
         log.debug("running %s in %s", " ".join(args), self.workdir)
         self._interrupted = self._killed = False
@@ -307,69 +333,64 @@ class Terraform:
         except OSError as exc:
             raise EngineError(f"Could not start {self.engine.describe_path()}: {exc.strerror}.") from exc
         self._proc = proc
-        lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
-        readers = [
-            threading.Thread(target=_pump, args=(pipe, name, lines), daemon=True)
-            for pipe, name in ((proc.stdout, "out"), (proc.stderr, "err"))
-        ]
-        for reader in readers:
-            reader.start()
+        return proc
+
+    def _stream(
+        self, proc: subprocess.Popen, readers: list[threading.Thread], lines: queue.Queue, limit: float
+    ) -> Generator[tuple[str, str], None, bool]:
+        """Yield the child's lines as they come until both pipes end; returns whether `limit` seconds passed.
+
+        At the deadline terraform is asked to stop (it saves its state), and killed when it is still running
+        `grace` seconds later. A KeyboardInterrupt (a caller that leaves SIGINT to Python) stops it the same way.
+        """
         deadline = time.monotonic() + limit
         open_streams, timed_out, caught, quiet_since = 2, False, False, 0.0
-        try:
-            while open_streams:
-                try:
-                    stream, line = lines.get(timeout=0.25)
-                except queue.Empty:
-                    now = time.monotonic()
-                    if now > deadline:
-                        # first a graceful stop (state is saved), then, after the grace period, a kill
-                        if timed_out:
-                            self.kill()
-                        else:
-                            self.interrupt()
-                        timed_out, deadline = True, now + self.grace
-                    if proc.poll() is not None:
-                        if not any(r.is_alive() for r in readers) and lines.empty():
-                            break  # both pipes are drained (an end marker may have been lost to a Ctrl-C)
-                        # terraform is gone but something it started still holds our pipes open
-                        quiet_since = quiet_since or now
-                        if now - quiet_since > 2:
-                            _kill_strays(proc.pid)
-                    continue
-                except KeyboardInterrupt:
-                    # a caller that leaves SIGINT to Python: the first Ctrl-C stops terraform gracefully
-                    if caught:
-                        raise
-                    caught = True
-                    self.interrupt()
-                    continue
-                if line is None:
-                    open_streams -= 1
-                else:
-                    yield stream, line
-            code = proc.wait()
-        finally:
-            if proc.poll() is None:  # the caller stopped iterating (or a second Ctrl-C): stop, then force
+        while open_streams:
+            try:
+                stream, line = lines.get(timeout=0.25)
+            except queue.Empty:
+                now = time.monotonic()
+                if now > deadline:
+                    # first a graceful stop (state is saved), then, after the grace period, a kill
+                    if timed_out:
+                        self.kill()
+                    else:
+                        self.interrupt()
+                    timed_out, deadline = True, now + self.grace
+                if proc.poll() is not None:
+                    if not any(r.is_alive() for r in readers) and lines.empty():
+                        break  # both pipes are drained (an end marker may have been lost to a Ctrl-C)
+                    # terraform is gone but something it started still holds our pipes open
+                    quiet_since = quiet_since or now
+                    if now - quiet_since > 2:
+                        _kill_strays(proc.pid)
+                continue
+            except KeyboardInterrupt:
+                # the first Ctrl-C stops terraform gracefully; a second one goes up to the caller
+                if caught:
+                    raise
+                caught = True
                 self.interrupt()
-                try:
-                    proc.wait(self.grace)
-                except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    self.kill()
-                    proc.wait()
-            _kill_strays(proc.pid)
-            for pipe in (proc.stdout, proc.stderr):
-                pipe.close()
-            self._proc = None
-        log.debug("terraform %s exited with %s", args[0], code)
-        if timed_out:
-            how = "killed after it ignored the stop request" if self._killed else "stopped gracefully, saving its state"
-            raise EngineError(
-                f"terraform {args[0]} did not finish within {limit:g} s in {self.workdir}, so it was {how}; "
-                "run it again, or raise the timeout if the cloud is just slow.",
-                title="Terraform timed out",
-            )
-        yield "exit", str(code)
+                continue
+            if line is None:
+                open_streams -= 1
+            else:
+                yield stream, line
+        return timed_out
+
+    def _release(self, proc: subprocess.Popen) -> None:
+        """After a run, or when the caller stopped iterating (or a second Ctrl-C): stop, then force; close pipes."""
+        if proc.poll() is None:
+            self.interrupt()
+            try:
+                proc.wait(self.grace)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                self.kill()
+                proc.wait()
+        _kill_strays(proc.pid)
+        for pipe in (proc.stdout, proc.stderr):
+            pipe.close()
+        self._proc = None
 
     def _events(
         self, args: list[str], phase: Phase, timeout: float | None, ok_codes: tuple[int, ...] = (0,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from swarmwiz.core.events import Event, LogLine, Phase, PlanSummary, ResourceChanged
@@ -255,9 +255,3 @@ def errors_from_text(lines: list[str]) -> list[Diagnostic]:
         text = [line for line in lines if line]
         found.append(Diagnostic("error", text[0], " ".join(text[1:])))
     return found
-
-
-def plan_summary_from(events: Sequence[Event]) -> PlanSummary | None:
-    """The last PlanSummary in a list of events (helper for callers that collect a run)."""
-    found = [e for e in events if isinstance(e, PlanSummary)]
-    return found[-1] if found else None

@@ -7,8 +7,10 @@ import errno
 import fcntl
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,30 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import paths
-from swarmwiz.core.errors import InputError, LockedError
+from swarmwiz.core.errors import InputError, LockedError, StateUnreadable
+from swarmwiz.core.paths import DIR_MODE, FILE_MODE, atomic_write, make_dir
 from swarmwiz.core.spec import NAME_RE, ClusterSpec
 
 MODULE_FILES = ("*.tf", "*.tftpl", "README.md")
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-
-
-def atomic_write(path: Path, data: str | bytes, mode: int = FILE_MODE) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+OWNER_RE = re.compile(r"[0-9a-f]{12}")
+__all__ = ["DIR_MODE", "FILE_MODE", "Workspace", "atomic_write", "list_workspaces"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +36,7 @@ class Workspace:
 
     @classmethod
     def for_name(cls, name: str) -> Workspace:
-        if not isinstance(name, str) or not NAME_RE.match(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             raise InputError(
                 f"cluster name {name!r:.40} is not valid; use a lowercase letter, then up to 30 lowercase letters, "
                 "digits or '-'"
@@ -92,6 +77,54 @@ class Workspace:
     def state_path(self) -> Path:
         return self.path / "terraform.tfstate"
 
+    @property
+    def state_backup_path(self) -> Path:
+        return self.path / "terraform.tfstate.backup"
+
+    # Workspace states after which a Terraform state must exist (an apply has finished at least once).
+    DEPLOYED_STATES = frozenset({"deployed", "degraded", "destroying", "destroyed", "destroy-incomplete"})
+
+    def tracked_ids(self) -> set[str]:
+        """IDs (last path part: 'fr-par-1/<uuid>' -> '<uuid>') of every object in the Terraform state.
+
+        Empty before the first apply. Raises StateUnreadable when the state is truncated or corrupt, or missing
+        while the workspace says the cluster was deployed: then nothing may be taken for untracked.
+        """
+        try:
+            text = self.state_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if self.meta().get("state") in self.DEPLOYED_STATES or self.state_backup_path.exists():
+                raise StateUnreadable(self._unreadable("is missing although the cluster was deployed")) from None
+            return set()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateUnreadable(self._unreadable(f"cannot be read ({exc.__class__.__name__})")) from None
+        try:
+            state = json.loads(text)
+            return {
+                str(inst.get("attributes", {}).get("id", "")).rsplit("/", 1)[-1]
+                for res in state["resources"]
+                for inst in res.get("instances", [])
+            } - {""}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise StateUnreadable(self._unreadable("is unreadable (truncated or corrupt)")) from None
+
+    def _unreadable(self, what: str) -> str:
+        backup = self.state_backup_path
+        try:
+            json.loads(backup.read_text(encoding="utf-8"))["resources"]
+            hint = f"a backup is at {backup} (Terraform's previous state; copy it over the state file if it is right)"
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            hint = "there is no readable backup; compare the cloud consoles with the workspace before going on"
+        return (
+            f"the state file {self.state_path} {what}, so swarmwiz cannot tell its own objects from others and "
+            f"deletes nothing; {hint}"
+        )
+
+    def discard_plan(self) -> None:
+        """Delete the saved plan (swarmwiz.tfplan): it holds every input in clear text, so it lives only from the
+        plan to its apply (0600 meanwhile: Terraform runs under umask 077)."""
+        (self.path / "swarmwiz.tfplan").unlink(missing_ok=True)
+
     def exists(self) -> bool:
         return self.spec_path.is_file()
 
@@ -105,7 +138,8 @@ class Workspace:
             for src in sorted(module.glob(pattern)):
                 atomic_write(self.path / src.name, src.read_bytes())
         atomic_write(self.spec_path, spec.to_toml())
-        tfvars = spec.tfvars() | {"host_keys_dir": "host_keys"}
+        owner = self.ensure_owner_id()
+        tfvars = spec.tfvars() | {"host_keys_dir": "host_keys", "owner_id": owner}
         atomic_write(self.tfvars_path, json.dumps(tfvars, indent=2) + "\n")
         self.ensure_host_keys(spec.node_keys())
         meta = self.meta()
@@ -114,6 +148,37 @@ class Workspace:
         meta.setdefault("created_at", time.time())
         meta.setdefault("state", "rendered")
         self.write_meta(meta)
+
+    @property
+    def owner_id(self) -> str | None:
+        """This workspace's owner id (12 hex digits), carried by every object of the cluster; None before render."""
+        owner = self.meta().get("owner_id")
+        return owner if isinstance(owner, str) and OWNER_RE.fullmatch(owner) else None
+
+    def ensure_owner_id(self) -> str:
+        """The owner id, created (random, stored in swarmwiz.json) the first time and never regenerated.
+
+        Two workspaces with one cluster name (a CI runner, a colleague, a new machine) get different ids, so
+        neither ever takes the other's objects for its own.
+        """
+        owner = self.owner_id
+        if owner is None:
+            meta = self.meta()
+            if self.meta_path.exists() and not meta:
+                raise InputError(
+                    f"{self.meta_path} is damaged (not a JSON object); it holds the cluster's owner id: restore it "
+                    "from a backup",
+                    field="owner_id",
+                )
+            if meta.get("owner_id") is not None:  # a damaged id is not silently replaced: the cloud carries it
+                raise InputError(
+                    f"the owner id in {self.meta_path} is damaged ({str(meta['owner_id'])[:20]!r}); restore it "
+                    "from a backup (it must be 12 hexadecimal digits)",
+                    field="owner_id",
+                )
+            owner = secrets.token_hex(6)
+            self.write_meta(meta | {"owner_id": owner})
+        return owner
 
     def ensure_host_keys(self, node_keys: list[str]) -> None:
         """Generate an SSH host key for every node that has none; existing keys are never replaced."""
@@ -142,17 +207,26 @@ class Workspace:
                     lines.append(f"{addr} {public[0]} {public[1]}")
         atomic_write(self.known_hosts_path, "\n".join(lines) + ("\n" if lines else ""))
 
-    def load_spec(self) -> ClusterSpec:
-        from swarmwiz.core.spec import load_spec
+    def load_spec(self, *, strict: bool = True) -> ClusterSpec:
+        """The stored spec. `strict=False` (status, destroy) checks its shape only: not today's catalogue, not the
+        local key file; the public key then comes from the workspace's terraform.tfvars.json."""
+        from swarmwiz.core.spec import load_spec, load_stored_spec
 
-        return load_spec(self.spec_path)
+        if strict:
+            return load_spec(self.spec_path)
+        try:
+            key = json.loads(self.tfvars_path.read_text()).get("ssh_public_key") or ""
+        except (OSError, ValueError, AttributeError):
+            key = ""
+        return load_stored_spec(self.spec_path, public_key=str(key))
 
     # -- metadata ---------------------------------------------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         try:
-            return json.loads(self.meta_path.read_text())
+            meta = json.loads(self.meta_path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
+        return meta if isinstance(meta, dict) else {}
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write(self.meta_path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -168,13 +242,29 @@ class Workspace:
         return bool(self.meta().get("lab"))
 
     def remove(self) -> None:
-        """Forget this cluster: delete the workspace directory."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Forget this cluster: delete the workspace directory, under its lock (LockedError while another process
+        works on the cluster; a caller that already holds the lock keeps it through the removal)."""
+        if not self.path.exists():
+            return
+        with self.lock("forget"):
+            shutil.rmtree(self.path, ignore_errors=True)
 
     # -- locking -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, purpose: str) -> Iterator[None]:
-        """Hold the cluster's lock for `purpose`; a second swarmwiz process gets LockedError at once."""
+    def lock(self, purpose: str, *, reentrant: bool = False) -> Iterator[None]:
+        """Hold the cluster's lock for `purpose`; a second swarmwiz process (or a second lock here) gets LockedError.
+
+        `reentrant=True` lets this thread take the lock again inside, so that a caller holds it across several
+        operations (destroy, then forget) while each operation still takes it itself.
+        """
+        key = (str(self.path), threading.get_ident())
+        if _HELD.get(key):
+            _HELD[key] += 1
+            try:
+                yield
+            finally:
+                _HELD[key] -= 1
+            return
         _ensure_dir(self.path)
         lock_path = self.path / ".lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
@@ -190,14 +280,22 @@ class Workspace:
                 ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"swarmwiz pid {os.getpid()} is running {purpose}".encode(), 0)
-            yield
+            if reentrant:
+                _HELD[key] = 1
+            try:
+                yield
+            finally:
+                _HELD.pop(key, None)
         finally:
             os.close(fd)
 
 
+# Re-entrant locks this process holds: (workspace path, thread id) -> depth.
+_HELD: dict[tuple[str, int], int] = {}
+
+
 def _ensure_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    make_dir(path, DIR_MODE)
 
 
 def list_workspaces() -> list[Workspace]:

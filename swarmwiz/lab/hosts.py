@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swarmwiz.core.paths import atomic_write
+
 log = logging.getLogger(__name__)
 
 # Runtime state shared by every lab on this machine. dockerd's exec-root and data-root live here, not under
@@ -662,9 +664,7 @@ def _global_lock() -> Iterator[None]:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -12,9 +12,13 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from swarmwiz.core import paths
-from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.core.errors import Interrupted, SwarmwizError
+from swarmwiz.tui.messages import CatalogLoaded, RunEnded, RunStarted
 from swarmwiz.tui.screens.base import BACK
 from swarmwiz.tui.services import Services
+
+if TYPE_CHECKING:
+    from swarmwiz.core.target import Target
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +32,12 @@ class SwarmwizApp(App[int]):
 
     TITLE = "swarmwiz"
     CSS_PATH = _css_paths()
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {lambda: _wizard_commands()}
     BINDINGS = [
         Binding("f1", "help", "Help", tooltip="What this step does and its keys"),
         Binding("ctrl+q", "quit", "Quit", priority=True, tooltip="Quit (asks first while a deploy runs)"),
     ]
 
-    step_title: reactive[str] = reactive("")
     status_text: reactive[str] = reactive("")
 
     def __init__(self, services: Services, *, lab: bool = False, start: str = "welcome") -> None:
@@ -42,9 +45,10 @@ class SwarmwizApp(App[int]):
         self.services = services
         self.lab = lab
         self.start = start
-        self.credentials: Any = None  # core Credentials once loaded or entered
-        self.catalog: Any = None  # core Catalog once loaded
-        self.running: Any = None  # the pipeline of a deploy/destroy in progress (ctrl+q asks, then stops it)
+        # The App's own state, changed only by the flow and by messages from the screens:
+        self.credentials: Any = None  # core Credentials once entered (the credentials step's answer)
+        self.catalog: Any = None  # core Catalog once loaded (CatalogLoaded)
+        self.running: Any = None  # the pipeline of a deploy/destroy in progress (RunStarted .. RunEnded)
         self.quit_requested = False
 
     # -- start --------------------------------------------------------------------------------------------------
@@ -53,16 +57,26 @@ class SwarmwizApp(App[int]):
             self.run_flow()
         if self.lab:
             self.status_text = "starting the lab..."
-        self.prepare_services()
+        self.call_after_refresh(self.prepare_services)  # after the first frame: the lab's import is heavy
 
     @work(thread=True, name="prepare services", group="prepare services", exclusive=True, exit_on_error=False)
     def prepare_services(self) -> None:
-        # In lab mode this starts the local lab; it runs after the first frame so the UI appears at once.
+        # In lab mode this starts the local lab.
         text = self.services.prepare()
         self.call_from_thread(setattr, self, "status_text", text)
 
-    def set_step(self, step: str, title: str) -> None:
-        self.step_title = title
+    # -- what screens tell the App -------------------------------------------------------------------------------
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        self.catalog = message.catalog
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self.running = message.pipeline
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        """A deploy or teardown is over; a quit that waited for it happens now."""
+        self.running = None
+        if self.quit_requested:
+            self.exit(return_code=130)
 
     # -- the flow: every step in one place ----------------------------------------------------------------------
     @work(name="flow", group="flow", exclusive=True, exit_on_error=False)
@@ -106,14 +120,16 @@ class SwarmwizApp(App[int]):
                 i -= 1
                 continue
             if steps[i] is ReviewScreen:
-                reviewed = value
+                reviewed = value  # (spec, the plan the user confirmed): the deploy builds its own pipeline
+            elif steps[i] is CredentialsScreen:
+                self.credentials = value
             else:
                 draft = value
             i += 1
         if reviewed is None:
             return
-        spec, plan, pipeline = reviewed
-        status = await self.push_screen_wait(DeployScreen(spec, plan, pipeline))
+        spec, plan = reviewed
+        status = await self.push_screen_wait(DeployScreen(spec, plan))
         if status is not None:
             await self.show_status(spec.name, status)
 
@@ -141,14 +157,23 @@ class SwarmwizApp(App[int]):
         if event.state != WorkerState.ERROR:
             return
         exc = event.worker.error
-        if not isinstance(exc, SwarmwizError):
-            log.error("worker %r failed", event.worker.name, exc_info=exc)
+        shown = False  # a screen whose hook returns True shows the failure itself: a notification is enough
         for screen in self.screen_stack:
             hook = getattr(screen, "worker_failed", None)
             if hook is not None and event.worker.node is screen:
-                hook(event.worker.name, exc)
+                shown = bool(hook(event.worker.name, exc)) or shown
+        if isinstance(exc, Interrupted):
+            # A stop the user asked for: the screen says "stopped"; it is not an error to show.
+            self.notify(exc.message, title="Stopped", severity="warning")
+            return
+        if not isinstance(exc, SwarmwizError):
+            log.error("worker %r failed", event.worker.name, exc_info=exc)
         if self.quit_requested and self.running is None:
             return  # quitting: the stop the user asked for is not an error to show
+        if shown:
+            title, lines = _describe(exc)
+            self.notify(" ".join(lines), title=title, severity="warning", timeout=8)
+            return
         from swarmwiz.tui.dialogs.error import ErrorDialog
 
         self.push_screen(ErrorDialog(*_describe(exc)))
@@ -156,6 +181,22 @@ class SwarmwizApp(App[int]):
             self.run_flow()  # an unexpected failure in the flow itself: start again from the welcome screen
 
     # -- actions ------------------------------------------------------------------------------------------------
+    def open_cluster(self, choice: str, name: str) -> None:
+        """From the palette: the status or the teardown of `name`, over the current screen (the welcome screen
+        answers with it, so the flow goes on from there)."""
+        from swarmwiz.tui.screens.welcome import WelcomeScreen
+
+        if isinstance(self.screen, WelcomeScreen):
+            self.screen.dismiss((choice, name))
+        elif choice == "status":
+            from swarmwiz.tui.screens.result import ResultScreen
+
+            self.push_screen(ResultScreen(name))
+        else:
+            from swarmwiz.tui.screens.teardown import TeardownScreen
+
+            self.push_screen(TeardownScreen(name))
+
     def action_help(self) -> None:
         from swarmwiz.tui.screens.help import HelpScreen
 
@@ -191,11 +232,12 @@ class SwarmwizApp(App[int]):
             answered,
         )
 
-    def run_finished(self) -> None:
-        """Screens call this when their pipeline run ended; a pending quit happens now."""
-        self.running = None
-        if self.quit_requested:
-            self.exit(return_code=130)
+
+def _wizard_commands():
+    # Imported when the palette first opens, not before the first frame.
+    from swarmwiz.tui.commands import WizardCommands
+
+    return WizardCommands
 
 
 def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
@@ -204,8 +246,8 @@ def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
     return "Unexpected error", [f"{type(exc).__name__}: {exc}", "Run `swarmwiz --debug` to log the details."]
 
 
-def run_app(lab: bool) -> int:
-    """Run the wizard in this terminal; returns the process exit code."""
-    app = SwarmwizApp(Services(lab=lab), lab=lab)
+def run_app(target: Target) -> int:
+    """Run the wizard in this terminal against `target` (built at the entry point); returns the exit code."""
+    app = SwarmwizApp(Services(target), lab=target.is_lab)
     app.run()
     return app.return_code or 0

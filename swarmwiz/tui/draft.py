@@ -48,38 +48,37 @@ class Draft:
             "ssh": {"public_key": self.public_key, "allowed_cidrs": list(self.allowed_cidrs)},
         }
 
-    @classmethod
-    def from_spec(cls, spec) -> Draft:
-        return cls(
-            name=spec.name,
-            region=spec.region,
-            zones=tuple(spec.zones),
-            manager_type=spec.managers.type,
-            worker_type=spec.workers.type,
-            managers=spec.managers.count,
-            workers=spec.workers.count,
-            domain=spec.domain,
-            apex=spec.apex,
-            public_key=str(spec.ssh_public_key_path),
-            allowed_cidrs=tuple(spec.allowed_cidrs),
-            image=spec.image,
-        )
+
+class Problem(str):
+    """One validation problem as its sentence, with the cluster.toml field it is about (`field`, e.g. "name")."""
+
+    field: str
+
+    def __new__(cls, text: str, field: str = "") -> Problem:
+        self = super().__new__(cls, text)
+        self.field = field or text.split(":", 1)[0].strip()
+        return self
 
 
-def problems(draft: Draft, step: str | None = None, catalog=None) -> list[str]:
+def _as_problem(item) -> Problem:
+    # The core's problems carry their field as data (`.field`); plain sentences start with it ("name: ...").
+    return Problem(str(item), getattr(item, "field", "") or "")
+
+
+def problems(draft: Draft, step: str | None = None, catalog=None) -> list[Problem]:
     """The validation problems of `draft`, limited to the fields of `step` (all of them when step is None)."""
     from swarmwiz.core.spec import validate
 
     try:
         validate(draft.to_dict(), catalog)
     except SpecError as exc:
-        found = exc.problems
+        found = [_as_problem(p) for p in exc.problems]
     else:
         return []
     if step is None:
         return found
     prefixes = STEP_FIELDS[step]
-    return [p for p in found if p.startswith(prefixes)]
+    return [p for p in found if p.field.startswith(prefixes)]
 
 
 def to_spec(draft: Draft, catalog=None):

@@ -16,7 +16,8 @@ import pytest
 from support import api_only_lab
 
 from swarmwiz.core import catalog, livecatalog, paths
-from swarmwiz.core.cloud import Endpoints, cloudflare_zone_id, list_cloudflare_zones, validate_credentials
+from swarmwiz.core.api import Endpoints
+from swarmwiz.core.api.validate import cloudflare_zone_id, list_cloudflare_zones, validate_credentials
 from swarmwiz.core.credentials import Credentials, credentials_from_env, validate_live
 from swarmwiz.core.errors import CredentialError, InputError
 

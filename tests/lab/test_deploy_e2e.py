@@ -86,8 +86,25 @@ def test_deploy_status_converge_destroy(lab, tmp_path, ssh_keypair, swarmwiz_hom
         for secret in secrets:
             assert secret not in output
 
+    from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.lab.target import LabTarget
+
+    # What the teardown screen shows: each object by kind, its own name, and what it is (zone + IP, record, subnet).
+    items = Pipeline.for_name("demo", LabTarget()).inventory()
+    servers = {i.name: i for i in items if i.kind == "server"}
+    by_host = {n["hostname"]: n for n in report["nodes"]}
+    assert set(servers) == set(by_host)
+    for name, item in servers.items():
+        assert item.detail == f"{by_host[name]['zone']} {by_host[name]['public_ip']}" and item.id
+    records = sorted(i.detail for i in items if i.kind == "DNS record" and i.name == "*.example.com")
+    assert records == sorted(f"A {n['public_ip']}" for n in by_host.values() if n["role"] == "manager")
+    (network,) = [i for i in items if i.kind == "private network"]
+    assert network.name == "swarmwiz-demo-swarm" and network.detail.endswith("/22"), network
+    assert {i.detail for i in items if i.kind == "public IP"} == {n["public_ip"] for n in by_host.values()}
+
     gone = swarmwiz("destroy", "demo", "--lab", "--yes")
     assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr[-2000:]
+    assert "private network" in gone.stdout and "swarmwiz-demo-swarm" in gone.stdout
     assert "Checked through the APIs: nothing of cluster demo remains." in gone.stdout
     left = lab.status()
     for kind in ("servers", "ips", "security_groups", "private_networks", "ssh_keys", "dns_records"):

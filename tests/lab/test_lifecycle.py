@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -14,10 +15,11 @@ import pytest
 from support import cluster_text
 
 from swarmwiz.core import events as ev
-from swarmwiz.core.errors import EngineError, Interrupted, RemoteError
+from swarmwiz.core.errors import EngineError, Interrupted, RemoteError, StateUnreadable, SwarmwizError
 from swarmwiz.core.pipeline import Pipeline
 from swarmwiz.core.spec import NodeGroup, load_spec
 from swarmwiz.core.workspace import Workspace
+from swarmwiz.lab.target import LabTarget
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -38,9 +40,9 @@ def run(gen):
             return seen, stop.value
 
 
-def deploy(spec):
-    pipeline = Pipeline.for_spec(spec, lab=True)
-    events, status = run(pipeline.deploy(confirm=lambda summary, cost: True))
+def deploy(spec, confirm_delete=None):
+    pipeline = Pipeline.for_spec(spec, LabTarget())
+    events, status = run(pipeline.deploy(confirm=lambda summary, cost: True, confirm_delete=confirm_delete))
     return pipeline, events, status
 
 
@@ -60,7 +62,7 @@ def cluster_records(lab, name: str) -> list[dict]:
 
 def destroy(spec, lab):
     assert cluster_records(lab, spec.name), "the deployed cluster has no DNS record carrying its comment"
-    pipeline = Pipeline.for_name(spec.name, lab=True)
+    pipeline = Pipeline.for_name(spec.name, LabTarget())
     _, report = run(pipeline.destroy(confirm=lambda items: True))
     assert report.clean, report.leftovers
     left = lab.status()
@@ -111,12 +113,17 @@ def test_untracked_leftovers_are_removed_on_rerun(lab, tmp_path, ssh_keypair):
             "commercial_type": "DEV1-S",
             "image": "ubuntu_noble",
             "project": env["SCW_DEFAULT_PROJECT_ID"],
-            "tags": ["swarmwiz", "swarmwiz-cluster=orphan"],
+            "tags": ["swarmwiz", "swarmwiz-cluster=orphan", f"swarmwiz-owner={pipeline.workspace.owner_id}"],
         },
         timeout=10,
     )
     assert stray.status_code in (200, 201), stray.text
-    _, events, status = deploy(spec)
+    with pytest.raises(SwarmwizError, match="orphan-worker-9.*nothing was deleted"):
+        deploy(spec, confirm_delete=lambda objects: False)  # declined: listed, nothing deleted
+    assert "orphan-worker-9" in [s["name"] for s in lab.status()["servers"]]
+    shown = []
+    _, events, status = deploy(spec, confirm_delete=lambda objects: shown.extend(objects) or True)
+    assert [o.name for o in shown] == ["orphan-worker-9"]
     notices = [e.message for e in events if isinstance(e, ev.Notice)]
     assert any("orphan-worker-9" in n and "not in Terraform's state" in n for n in notices), notices
     assert "orphan-worker-9" not in [s["name"] for s in lab.status()["servers"]]
@@ -144,7 +151,7 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert "Stopping safely" in out
     assert "Traceback" not in err
-    tracked = Pipeline.for_name("intr", lab=True)._state_ids()
+    tracked = Pipeline.for_name("intr", LabTarget())._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("intr-")]
     assert any(s["name"].startswith("intr-worker-") for s in servers), "the in-flight creates did not finish"
     assert all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
@@ -176,7 +183,7 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     lab.set_faults([])
     _, events, status = deploy(spec)
     assert_healthy(status, 1, 2)
-    tracked = Pipeline.for_name("killed", lab=True)._state_ids()
+    tracked = Pipeline.for_name("killed", LabTarget())._state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("killed-")]
     assert len(servers) == 3 and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), servers
     destroy(spec, lab)
@@ -187,7 +194,7 @@ def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh
     what exists and what to check; fixing the spec and re-running converges."""
     spec = make_spec(tmp_path, ssh_keypair, name="closed", managers=1, workers=0)
     closed = dataclasses.replace(spec, allowed_cidrs=("192.0.2.0/24",))
-    pipeline = Pipeline.for_spec(closed, lab=True, ssh_timeout=4)
+    pipeline = Pipeline.for_spec(closed, LabTarget(), ssh_timeout=4)
     with pytest.raises(RemoteError) as err:
         run(pipeline.deploy(auto_approve=True))
     assert err.value.title == "Nodes not answering"
@@ -215,7 +222,7 @@ def test_second_process_is_refused_while_a_deploy_runs(lab, tmp_path, ssh_keypai
 
 def test_interrupted_pipeline_between_phases(lab, tmp_path, ssh_keypair):
     spec = make_spec(tmp_path, ssh_keypair, name="stop", managers=1, workers=0)
-    pipeline = Pipeline.for_spec(spec, lab=True)
+    pipeline = Pipeline.for_spec(spec, LabTarget())
     gen = pipeline.deploy(confirm=lambda s, c: True)
     with pytest.raises(Interrupted):
         for event in gen:
@@ -224,3 +231,58 @@ def test_interrupted_pipeline_between_phases(lab, tmp_path, ssh_keypair):
     _, _, status = deploy(spec)
     assert_healthy(status, 1, 0)
     destroy(spec, lab)
+
+
+def test_unreadable_state_deletes_nothing_and_teardown_survives_a_moved_key(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """A truncated terraform.tfstate: the deploy lists nothing as untracked, deletes nothing and stops with one
+    sentence naming the backup; with the state restored and the .pub moved away, destroy still tears down."""
+    spec = make_spec(tmp_path, ssh_keypair, name="trunc", managers=1, workers=0)
+    pipeline, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
+    wider = dataclasses.replace(spec, allowed_cidrs=("0.0.0.0/0", "192.0.2.0/24"))
+    _, _, status = deploy(wider)  # a change in place: Terraform now keeps terraform.tfstate.backup
+    assert pipeline.workspace.state_backup_path.is_file()
+    ws = pipeline.workspace.path
+    assert not (ws / "swarmwiz.tfplan").exists(), "the saved plan outlived its apply"
+    for name in ("terraform.tfstate", "terraform.tfstate.backup"):
+        assert stat.S_IMODE((ws / name).stat().st_mode) == 0o600, name
+    state = pipeline.workspace.state_path
+    good = state.read_text()
+    before = lab.status()
+    state.write_text(good[: len(good) // 3])
+    out = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unreadable" in lines[0] and "deletes nothing" in lines[0], out.stderr
+    assert f"a backup is at {pipeline.workspace.state_backup_path}" in lines[0]
+    after = lab.status()
+    for kind in ("servers", "ips", "security_groups", "private_networks", "ssh_keys", "dns_records"):
+        assert {o["id"] for o in after[kind]} == {o["id"] for o in before[kind]}, kind
+    with pytest.raises(StateUnreadable):
+        run(Pipeline.for_name("trunc", LabTarget()).destroy(confirm=lambda items: True))
+    assert len(lab.status()["servers"]) == len(before["servers"])
+    state.write_text(good)
+    ssh_keypair[1].rename(tmp_path / "moved-away.pub")  # teardown must not depend on the local key file
+    destroy(spec, lab)
+
+
+def test_domain_outside_the_account_leaves_no_workspace(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """Render only after every check passed: a domain the Cloudflare account does not hold writes nothing."""
+    path = tmp_path / "nodomain.toml"
+    path.write_text(
+        cluster_text(ssh_keypair[1], name="nodomain", managers=1, workers=0).replace("example.com", "x.org")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(path), "--lab", "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "dns.domain" in lines[0], out.stderr
+    assert not (swarmwiz_home / "clusters").exists()

@@ -7,8 +7,10 @@ and replays these events; `gate` holds a run at a chosen event so a test can loo
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+from swarmwiz.core.api.inventory import DnsRecord
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import (
     Event,
@@ -20,7 +22,6 @@ from swarmwiz.core.events import (
     PhaseStarted,
     PlanSummary,
 )
-from swarmwiz.core.inventory import DnsRecord
 from swarmwiz.core.pipeline import ClusterStatus, DestroyReport, InventoryItem
 from swarmwiz.core.swarm import NodeStatus
 from swarmwiz.core.tfevents import StreamParser
@@ -106,6 +107,14 @@ def cluster_status(name: str = "demo") -> ClusterStatus:
     )
 
 
+@dataclass(frozen=True)
+class _Item:
+    kind: str
+    name: str
+    id: str
+    detail: str
+
+
 class RecordedPipeline:
     """Replays recorded events through the Pipeline interface, from the caller's (worker) thread."""
 
@@ -160,10 +169,15 @@ class RecordedPipeline:
         ]
 
     def inventory(self) -> list[InventoryItem]:
-        return [
-            InventoryItem("scaleway_instance_server", f'scaleway_instance_server.node["manager-{i}"]')
-            for i in (1, 2, 3)
-        ] + [InventoryItem("cloudflare_dns_record", "cloudflare_dns_record.wildcard[0]")]
+        # What a person recognises (kind, name, detail), as Pipeline.inventory() gives it with `detail`; built
+        # as InventoryItem when it has that field, else as the same shape (the TUI reads `detail` with getattr).
+        rows = [
+            ("server", f"{self.name}-manager-{i}", f"fr-par-{1 + (i - 1) % 2} 198.51.100.{9 + i}") for i in (1, 2, 3)
+        ]
+        rows.append(("DNS record", "*.example.com", "A 198.51.100.10, 198.51.100.11, 198.51.100.12"))
+        if "detail" in getattr(InventoryItem, "__dataclass_fields__", {}):
+            return [InventoryItem(kind, name, "", detail) for kind, name, detail in rows]
+        return [_Item(kind, name, "", detail) for kind, name, detail in rows]
 
     def destroy(self, confirm):
         yield PhaseStarted(Phase.INIT)

@@ -136,7 +136,12 @@ def test_teardown(snap_compare, make_app):
     async def ready(pilot):
         pilot.app.push_screen(TeardownScreen("demo", clock=fixed_clock))
         await wait_until(pilot, lambda: any(t.row_count == 4 for t in pilot.app.screen.query("#inventory")))
-        pilot.app.screen.query_one("#typed").value = "dem"
+        typed = pilot.app.screen.query_one("#typed")
+        typed.value = "dem"
+        typed.cursor_blink = False  # a blinking cursor would make the picture depend on the moment it is taken
+        typed.focus()  # the field has the focus (and its cursor shows) whatever the load on the machine
+        await wait_until(pilot, lambda: pilot.app.focused is typed)
+        await pilot.pause()
 
     try:
         assert snap_compare(app, terminal_size=SIZE, run_before=ready)

@@ -1,4 +1,5 @@
-"""The first frame comes before any heavy import: keyring, httpx, asyncssh and the pipeline load later, on demand."""
+"""The first frame comes before any heavy import: keyring, httpx, asyncssh, the cloud SDKs and the pipeline load
+later, on demand."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ async def main():
         while type(app.screen).__name__ != "WelcomeScreen":
             await pilot.pause(0.01)
         await app.workers.wait_for_complete([w for w in app.workers if w.name != "flow"])
-        heavy = ["keyring", "httpx", "asyncssh", "swarmwiz.core.pipeline", "swarmwiz.core.terraform", "questionary"]
+        heavy = ["keyring", "httpx", "asyncssh", "swarmwiz.core.pipeline", "swarmwiz.core.terraform", "questionary",
+                 "scaleway", "scaleway_core", "cloudflare", "requests"]
         print(json.dumps({name: name in sys.modules for name in heavy}))
 
 asyncio.run(main())

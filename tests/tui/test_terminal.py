@@ -74,3 +74,65 @@ def test_plain_mode_asks_line_by_line_and_quits(tmp_path, swarmwiz_home):
         assert marker.read_text().strip() == "0"
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_first_steps_with_only_enter_arrows_and_typing(tmp_path, swarmwiz_home):
+    """In a real 80x24 terminal: welcome -> credentials -> name -> types -> counts -> domain -> SSH, pressing only
+    Enter, arrows and letters (no Tab, no mouse). The APIs point at a closed loopback port, so nothing leaves the
+    machine: the catalogue falls back to the bundled one and the domain list to typing."""
+    socket = f"swarmwiz-test-{uuid.uuid4().hex[:8]}"
+    tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCW_", "CLOUDFLARE_", "TMUX"))}
+    env |= {
+        "SWARMWIZ_HOME": str(swarmwiz_home),
+        "HOME": str(tmp_path),  # no ~/.ssh keys of the person running the tests
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        # Well-formed credentials from the environment (so the step is pre-filled, nothing goes to a keyring)
+        "SCW_ACCESS_KEY": "SCW" + "A" * 17,
+        "SCW_SECRET_KEY": "11111111-2222-4333-8444-555555555555",
+        "SCW_DEFAULT_PROJECT_ID": "66666666-7777-4888-9999-aaaaaaaaaaaa",
+        "CLOUDFLARE_API_TOKEN": "t" * 40,
+        "SCW_API_URL": "http://127.0.0.1:9",  # the discard port: refused at once, never the real API
+        "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4",
+    }
+    marker = tmp_path / "exit-code"
+    command = f"{SWARMWIZ}; echo $? > {marker}"
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", "wiz", command], env=env, check=True)
+
+    def screen() -> str:
+        return subprocess.run([*tmux, "capture-pane", "-p", "-t", "wiz"], capture_output=True, text=True).stdout
+
+    def see(text: str, timeout: float, what: str) -> str:
+        try:
+            return wait_for(lambda: text in (s := screen()) and s, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen:\n{screen()}") from None
+
+    def keys(*names: str) -> None:
+        for name in names:  # one at a time, as a person types: each key lands on what the last one showed
+            subprocess.run([*tmux, "send-keys", "-t", "wiz", name], check=True)
+            time.sleep(0.2)
+
+    try:
+        see("New cluster", 30, "the welcome screen")
+        keys("Enter")  # New cluster has the focus when no cluster is known
+        see("from the environment", 30, "the credentials from the environment")
+        keys("Enter", "Enter", "Enter", "Enter")  # through the four fields; Enter in the last one goes on
+        see("Name and place", 30, "the name step")
+        keys("d", "e", "m", "o", "Enter")
+        see("Source:", 30, "the types step with its catalogue")
+        keys("Down", "Enter")  # the highlighted type for managers and workers, and on
+        see("Node counts", 30, "the counts step")
+        keys("Right", "Enter")  # 3 -> 5 managers; Enter moves on to the workers
+        see("5 managers", 10, "five managers chosen")
+        keys("Enter")  # the workers field with its default: on
+        see("Domain", 30, "the domain step")
+        see("type the domain below", 30, "the zone listing to fail over to typing")
+        keys(*"example.com", "Enter")
+        text = see("SSH access", 30, "the SSH step")
+        assert "No public keys" in text  # HOME is empty: it offers to generate one
+        keys("C-q")
+        wait_for(marker.exists, 15, "swarmwiz to exit after ctrl+q")
+        assert marker.read_text().strip() == "0"
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)

@@ -11,7 +11,7 @@ def test_bundled_catalog_has_regions_types_and_a_date():
     cat = bundled()
     assert set(cat.regions) == {"fr-par", "nl-ams", "pl-waw"}
     assert cat.zones_of("fr-par") == ["fr-par-1", "fr-par-2", "fr-par-3"]
-    assert cat.region_of("pl-waw-3") == "pl-waw"
+    assert cat.zones["pl-waw-3"] == "pl-waw"
     dev1s = cat.types["DEV1-S"]
     assert (dev1s.ncpus, dev1s.ram_gib) == (2, 2.0)
     assert dev1s.offered_in("fr-par-1") and not dev1s.offered_in("fr-par-3")

@@ -1,10 +1,12 @@
 """API client edge cases against a scripted HTTP server on 127.0.0.1: pagination, account tokens, expiry, probe
-cleanup; and the catalogue source (live cache vs bundled snapshot)."""
+cleanup, retries (429 with Retry-After, 5xx, bounded); and the catalogue source (live cache vs bundled snapshot)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -12,8 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from swarmwiz.core import livecatalog, paths
-from swarmwiz.core.cloud import CloudflareApi, Endpoints, ScalewayApi, validate_credentials
+from swarmwiz.core.api import Endpoints, RetryPolicy
+from swarmwiz.core.api.clients import ApiClients
+from swarmwiz.core.api.inventory import Inventory
+from swarmwiz.core.api.validate import can_edit_dns, cloudflare_zones, validate_credentials
 from swarmwiz.core.credentials import credentials_from_env
+from swarmwiz.core.errors import ApiError
 
 GOOD = {
     "SCW_ACCESS_KEY": "SCW1234567890ABCDEFG",
@@ -35,7 +41,7 @@ class Scripted:
             def _serve(self) -> None:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                outer.seen.append((self.command, url.path, dict(self.headers)))
+                outer.seen.append((self.command, url.path, {k.lower(): v for k, v in self.headers.items()}))
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
@@ -50,7 +56,7 @@ class Scripted:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_DELETE = _serve
+            do_GET = do_POST = do_DELETE = do_PATCH = _serve
 
             def log_message(self, *args) -> None:
                 pass
@@ -61,6 +67,10 @@ class Scripted:
 
     def route(self, method: str, path: str, status: int, body: dict, headers: dict | None = None) -> None:
         self.routes[(method, path)] = lambda q: (status, body, headers or {})
+
+
+def clients(api: Scripted, retry: RetryPolicy | None = None) -> ApiClients:
+    return ApiClients(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"), retry=retry)
 
 
 @pytest.fixture
@@ -84,11 +94,11 @@ def test_pagination_follows_x_total_count(api):
         return 200, {"servers": {t: {"ncpus": 1} for t in chunk}}, {"X-Total-Count": str(len(names))}
 
     api.routes[("GET", "/instance/v1/zones/fr-par-1/products/servers")] = page
-    with ScalewayApi(GOOD["SCW_SECRET_KEY"], api.url) as scw:
-        assert sorted(scw.server_types("fr-par-1")) == names
+    with clients(api) as c:
+        assert sorted(Inventory(c).server_types("fr-par-1")) == names
     pages = [p for m, p, h in api.seen]
     assert len(pages) == 3
-    assert api.seen[0][2]["X-Auth-Token"] == GOOD["SCW_SECRET_KEY"]
+    assert api.seen[0][2]["x-auth-token"] == GOOD["SCW_SECRET_KEY"]
 
 
 def test_expired_scaleway_key(api):
@@ -138,21 +148,21 @@ def test_account_owned_token_fails_user_verify_but_works(api):
         {"success": True, "result": [{"id": "z1", "name": "example.org"}], "result_info": {"total_pages": 1}},
     )
     api.route("POST", "/client/v4/zones/z1/dns_records", 400, {"success": False, "errors": [{"code": 9005}]})
-    with CloudflareApi(GOOD["CLOUDFLARE_API_TOKEN"], api.url + "/client/v4") as cf:
-        zones = cf.zones()
-        assert [z["name"] for z in zones] == ["example.org"] and cf.can_edit_dns(zones[0])
+    with clients(api) as c:
+        zones = cloudflare_zones(c)
+        assert [z.name for z in zones] == ["example.org"] and can_edit_dns(c, zones[0].id)
     checks = validate_credentials(
         credentials_from_env(GOOD | {"SCW_ACCESS_KEY": "bad"}), Endpoints(api.url, api.url + "/client/v4")
     )
     assert checks[3].ok, checks[3].message
-    assert api.seen[0][2]["Authorization"] == f"Bearer {GOOD['CLOUDFLARE_API_TOKEN']}"
+    assert api.seen[0][2]["authorization"] == f"Bearer {GOOD['CLOUDFLARE_API_TOKEN']}"
 
 
 def test_probe_record_accepted_by_a_lax_server_is_deleted(api):
     api.route("POST", "/client/v4/zones/z1/dns_records", 200, {"success": True, "result": {"id": "r1"}})
     api.route("DELETE", "/client/v4/zones/z1/dns_records/r1", 200, {"success": True, "result": {"id": "r1"}})
-    with CloudflareApi(GOOD["CLOUDFLARE_API_TOKEN"], api.url + "/client/v4") as cf:
-        assert cf.can_edit_dns({"id": "z1", "name": "example.org"})
+    with clients(api) as c:
+        assert can_edit_dns(c, "z1")
     assert ("DELETE", "/client/v4/zones/z1/dns_records/r1") in [(m, p) for m, p, h in api.seen]
 
 
@@ -201,3 +211,69 @@ def test_live_type_conversion_matches_the_bundled_fields():
         "private_networks_max": 8,
         "per_zone": {},
     }
+
+
+FAST = RetryPolicy(retries=3, backoff=0.01, jitter=0.01, max_wait=1.0)
+
+
+def answers(*replies):
+    """A route answering `replies` in turn, then repeating the last one."""
+    queue = list(replies)
+    return lambda q: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def test_both_apis_retry_429_and_5xx_saying_what_they_wait_for(api, caplog):
+    servers = "/instance/v1/zones/fr-par-1/servers"
+    api.routes[("GET", servers)] = answers(
+        (429, {"type": "too_many_requests"}, {"Retry-After": "1"}),
+        (503, {"type": "unavailable"}, {}),
+        (200, {"servers": [], "total_count": 0}, {}),
+    )
+    limited = {"success": False, "errors": [{"code": 971, "message": "Please wait and consider throttling"}]}
+    page = {"success": True, "result": [{"id": "z1", "name": "example.org"}], "result_info": {"total_pages": 1}}
+    api.routes[("GET", "/client/v4/zones")] = answers(
+        (429, limited, {"Retry-After": "1"}), (502, {}, {}), (200, page, {})
+    )
+    start = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="swarmwiz.api"), clients(api, FAST) as c:
+        assert c.instance().list_servers(zone="fr-par-1").servers == []
+        assert [z.name for z in cloudflare_zones(c)] == ["example.org"]
+    assert 2.0 <= time.monotonic() - start < 6  # two Retry-After waits of 1 s, two short backoffs
+    assert [p for m, p, h in api.seen].count(servers) == 3
+    assert [p for m, p, h in api.seen].count("/client/v4/zones") == 3
+    said = [r.getMessage() for r in caplog.records if r.name == "swarmwiz.api"]
+    assert f"Scaleway API answered 429 to GET {servers}; retry 1 of 3 in 1.0 s (as its Retry-After asks)" in said
+    assert any(m.startswith(f"Scaleway API answered 503 to GET {servers}; retry 2 of 3 in ") for m in said), said
+    assert any(m.startswith("Cloudflare API answered") and "retry 1 of 3 in 1.0 s" in m for m in said), said
+    assert any(m.startswith("Cloudflare API answered") and "retry 2 of 3" in m for m in said), said
+    assert all(GOOD["SCW_SECRET_KEY"] not in m and GOOD["CLOUDFLARE_API_TOKEN"] not in m for m in said)
+
+
+def test_retries_are_bounded_in_count_and_wait(api):
+    servers = "/instance/v1/zones/fr-par-1/servers"
+    api.route("GET", servers, 503, {"type": "unavailable", "message": "try later"})
+    api.route("GET", "/client/v4/zones", 429, {"success": False, "errors": []}, {"Retry-After": "3600"})
+    policy = RetryPolicy(retries=2, backoff=0.01, jitter=0.01, max_wait=0.3)
+    start = time.monotonic()
+    with clients(api, policy) as c:
+        with pytest.raises(ApiError) as scw:
+            c.instance().list_servers(zone="fr-par-1")
+        with pytest.raises(ApiError) as cf, c.cf_errors("listing zones"):
+            list(c.cloudflare().zones.list())
+    assert time.monotonic() - start < 3  # Retry-After: 3600 is capped at max_wait
+    assert scw.value.status == 503 and "try later" in str(scw.value)
+    assert cf.value.status == 429 and cf.value.api == "Cloudflare"
+    paths = [p for m, p, h in api.seen]
+    assert paths.count(servers) == 3 and paths.count("/client/v4/zones") == 3  # 1 + 2 retries each
+
+
+def test_a_5xx_to_a_post_is_not_repeated_but_a_429_is(api):
+    action = "/instance/v1/zones/fr-par-1/servers/s1/action"
+    api.route("POST", action, 500, {"type": "internal_error"})
+    with clients(api, FAST) as c, pytest.raises(ApiError):
+        c.instance().server_action(zone="fr-par-1", server_id="s1", action="terminate")
+    assert [p for m, p, h in api.seen].count(action) == 1
+    api.routes[("POST", action)] = answers((429, {}, {"Retry-After": "0"}), (202, {"task": None}, {}))
+    with clients(api, FAST) as c:
+        c.instance().server_action(zone="fr-par-1", server_id="s1", action="terminate")
+    assert [p for m, p, h in api.seen].count(action) == 3

@@ -12,7 +12,12 @@ from textual.widgets import Button, Label, Static
 class ConfirmDialog(ModalScreen[bool]):
     """Ask one question; `yes_label` names the action (e.g. "Deploy") so the button says what it does."""
 
-    BINDINGS = [Binding("escape", "answer(False)", "Cancel", show=False)]
+    BINDINGS = [
+        Binding("escape", "answer(False)", "Cancel", show=False),
+        # The arrows move between the answers, so a dialog is answered with the arrows and Enter alone.
+        Binding("left,up", "app.focus_previous", "Previous answer", show=False),
+        Binding("right,down", "app.focus_next", "Next answer", show=False),
+    ]
 
     def __init__(
         self, title: str, question: str, *, yes_label: str = "Yes", no_label: str = "No", danger: bool = False

@@ -44,10 +44,14 @@ class WizardScreen(Screen):
         return self.wizard.services
 
     def on_mount(self) -> None:
-        self.wizard.set_step(self.STEP, self.TITLE)
+        self.show_title(self.TITLE)
 
-    def on_screen_resume(self) -> None:
-        self.wizard.set_step(self.STEP, self.TITLE)
+    def show_title(self, text: str) -> None:
+        """The step's name in this screen's top bar."""
+        from swarmwiz.tui.widgets.topbar import TopBar
+
+        for bar in self.query(TopBar):
+            bar.show_step(text)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # One router for every worker's failure: the App decides between a dialog, a notification, or exiting.
@@ -60,7 +64,10 @@ class WizardScreen(Screen):
 class DraftScreen(WizardScreen):
     """A step that edits the draft cluster: Escape or the Back button go back; `nav()` gives the Back/Next bar."""
 
-    BINDINGS = [Binding("escape", "back", "Back", show=False)]
+    BINDINGS = [
+        Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+n", "next", "Next step", tooltip="Go on to the next step when this one is complete"),
+    ]
 
     def __init__(self, draft: Draft) -> None:
         super().__init__()
@@ -73,3 +80,10 @@ class DraftScreen(WizardScreen):
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.action_back()
+
+    def action_next(self) -> None:
+        """Ctrl+N and Enter in a step's last field: check the step and go on if it is complete."""
+        self.next()
+
+    def next(self) -> None:
+        raise NotImplementedError

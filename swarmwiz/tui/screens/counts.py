@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from swarmwiz.tui.draft import Draft, problems, quorum_text
@@ -14,13 +15,32 @@ from swarmwiz.tui.widgets.topbar import TopBar
 MANAGER_CHOICES = (1, 3, 5, 7)
 
 
+class ChoiceSet(RadioSet):
+    """A RadioSet whose highlight starts on the chosen button and where Enter also confirms the button already
+    chosen (a plain RadioSet ignores that), so arrows + Enter choose and move on."""
+
+    class Confirmed(Message):
+        """Enter (or space) on a button of the set."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._highlight_chosen)
+
+    def _highlight_chosen(self) -> None:
+        if self.pressed_index >= 0:
+            self._selected = self.pressed_index  # RadioSet keeps its highlight here; it starts at the first button
+
+    def action_toggle_button(self) -> None:
+        super().action_toggle_button()
+        self.post_message(self.Confirmed())
+
+
 class CountsScreen(DraftScreen):
     TITLE = "4/7 Node counts"
     STEP = "counts"
     HELP = (
-        "Managers agree on every change to the swarm by majority vote (Raft). An odd number is the only sensible\n"
-        "choice: 4 managers survive no more failures than 3. Workers run your services; managers can run them\n"
-        "too, so 0 workers is allowed."
+        "Managers agree on every change to the swarm by a majority vote, so an odd number is the sensible choice:\n"
+        "4 managers survive no more failures than 3 do. Workers run your services. Managers can run them too,\n"
+        "so 0 workers is allowed. Choose the managers with the arrows and Enter, type the workers, then Enter."
     )
 
     def compose(self) -> ComposeResult:
@@ -28,7 +48,7 @@ class CountsScreen(DraftScreen):
         with VerticalScroll(classes="body"):
             yield Static("Managers", classes="section")
             with Horizontal(classes="field"):
-                with RadioSet(id="managers-set"):
+                with ChoiceSet(id="managers-set"):
                     for n in MANAGER_CHOICES:
                         yield RadioButton(str(n), value=n == self.draft.managers, name=str(n))
                 yield Static(quorum_text(self.draft.managers), id="quorum")
@@ -73,6 +93,10 @@ class CountsScreen(DraftScreen):
     def _managers_changed(self, event: RadioSet.Changed) -> None:
         self.query_one("#quorum", Static).update(quorum_text(int(event.pressed.name)))
         self._update_cost()
+
+    @on(ChoiceSet.Confirmed)
+    def _managers_chosen(self) -> None:
+        self.query_one("#workers", Input).focus()  # the workers come next
 
     @on(Input.Changed, "#workers")
     def _workers_changed(self) -> None:

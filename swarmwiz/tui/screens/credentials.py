@@ -32,12 +32,14 @@ class CredentialsScreen(WizardScreen):
     TITLE = "1/7 Credentials"
     STEP = "credentials"
     HELP = (
-        "swarmwiz needs a Scaleway API key (access key + secret key), the Scaleway project to create servers in,\n"
-        "and a Cloudflare API token allowed to edit DNS of your domain. They are saved in the OS keyring.\n"
-        "Check tries them against the APIs and says which one fails and why. In lab mode the lab provides them."
+        "swarmwiz needs a Scaleway API key (an access key and its secret key), the Scaleway project to create the\n"
+        "servers in, and a Cloudflare API token that may edit the DNS records of your domain. They are kept in\n"
+        "your system's password store, never in a file. Check tries them and says which one fails and why.\n"
+        "Enter moves to the next field and, in the last one, goes on. In lab mode the lab provides them."
     )
     BINDINGS = [
         Binding("escape", "back", "Back", show=False),
+        Binding("ctrl+n", "next", "Next step", tooltip="Save the credentials and go on"),
     ]
 
     def __init__(self, draft: Draft) -> None:
@@ -135,6 +137,9 @@ class CredentialsScreen(WizardScreen):
         else:
             self.focus_next()
 
+    def action_next(self) -> None:
+        self.next()
+
     @on(Button.Pressed, "#next")
     def next(self) -> None:
         from swarmwiz.core.credentials import check_format
@@ -160,8 +165,7 @@ class CredentialsScreen(WizardScreen):
         self.app.call_from_thread(self._saved, creds)
 
     def _saved(self, creds) -> None:
-        self.wizard.credentials = creds
-        self.dismiss(self.draft)
+        self.dismiss(creds)  # the flow keeps them for the steps that call the APIs
 
 
 def _escape(text: str) -> str:

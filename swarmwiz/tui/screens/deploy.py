@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
-from textual.worker import get_current_worker
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase, PlanSummary
-from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import deliver_to, pump
+from swarmwiz.tui.bridge import EventFeed, run_events
+from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -56,12 +55,13 @@ class DeployScreen(WizardScreen):
         super().__init__()
         self.spec = spec
         self.reviewed = reviewed
-        self.pipeline = pipeline
+        self.pipeline = pipeline  # injected by benchmarks and tests; built from the spec in the worker otherwise
         self.clock = clock
         self.status = None
         self.stop_requested = False
         self.finished = False
         self.answer: concurrent.futures.Future[bool] | None = None
+        self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -75,23 +75,18 @@ class DeployScreen(WizardScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.wizard.step_title = f"Deploying {self.spec.name}"
-        if self.pipeline is None:
-            self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
-        self.wizard.running = self.pipeline
+        self.show_title(f"Deploying {self.spec.name}")
         self.query_one("#stop", Button).focus()
         self.deploy()
 
     @work(thread=True, name="deploy", group="deploy", exclusive=True, exit_on_error=False)
     def deploy(self) -> None:
-        worker = get_current_worker()
-        status = pump(
-            self.pipeline.deploy(self.confirm),
-            deliver_to(self, self.on_events_arrived, EventsArrived),
-            cancelled=lambda: worker.is_cancelled,
-            on_cancel=self._cancel_from_thread,
-        )
-        self.post_message(RunFinished("deploy", status, cancelled=self.stop_requested))
+        if self.pipeline is None:
+            self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
+        self.app.post_message(RunStarted(self.pipeline))
+        if self.stop_requested:  # Stop was pressed while the pipeline was being built
+            self.pipeline.cancel()
+        run_events("deploy", self.pipeline.deploy(self.confirm), self.feed, cancel=self._abandon)
 
     def confirm(self, summary: PlanSummary, cost) -> bool:
         """Called from the pipeline's thread. The plan was confirmed on Review; ask again only if it changed."""
@@ -111,23 +106,35 @@ class DeployScreen(WizardScreen):
         self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
         return answer.result()
 
-    def _cancel_from_thread(self) -> None:
-        """The worker was cancelled (the screen or the app is closing): stop safely, never leave a question open."""
-        self.pipeline.cancel()
+    def _abandon(self) -> None:
+        """The screen or the app is closing: stop safely, and never leave a question open."""
+        self.feed.close()
         if self.answer is not None and not self.answer.done():
             self.answer.set_result(False)
+        if self.pipeline is not None and not self.finished:
+            self.pipeline.cancel()
+
+    def on_unmount(self) -> None:
+        self._abandon()
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        self.query_one(RunPanel).feed(message.events)
+        self.query_one(RunPanel).feed(message.take())
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._finished()
         self.status = message.result
         outcome = self.query_one("#outcome", Static)
+        if message.stopped:
+            self.query_one(RunPanel).stopped("stopped")
+            outcome.update(
+                "[yellow]Stopped safely.[/] Terraform finished what was in flight and saved its state; "
+                "deploy again to continue."
+            )
+            return
         if self.status is None:
             outcome.update(
                 "Nothing was applied."
-                if not message.cancelled
+                if not self.stop_requested
                 else "[yellow]Stopped safely.[/] Terraform saved its state; deploy again to continue."
             )
         elif self.status.all_ready:
@@ -155,11 +162,12 @@ class DeployScreen(WizardScreen):
 
     def _finished(self) -> None:
         self.finished = True
-        self.wizard.run_finished()
-        self.query_one("#stop", Button).disabled = True
+        self.app.post_message(RunEnded())
         button = self.query_one("#continue", Button)
         button.disabled = False
         button.focus()
+        # Disabled after Continue has the focus: disabling the focused Stop first would move the focus elsewhere.
+        self.query_one("#stop", Button).disabled = True
 
     # -- stop ----------------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#stop")
@@ -171,7 +179,8 @@ class DeployScreen(WizardScreen):
             return
         if not self.stop_requested:
             self.stop_requested = True
-            self.pipeline.cancel()
+            if self.pipeline is not None:
+                self.pipeline.cancel()
             self.query_one("#outcome", Static).update(
                 "[yellow]Stopping safely:[/] Terraform finishes what is in flight and saves its state. "
                 "Press Ctrl+C again to force."
@@ -195,6 +204,7 @@ class DeployScreen(WizardScreen):
                 )
             )
             and not self.finished
+            and self.pipeline is not None
         ):
             self.pipeline.force()
 

@@ -23,9 +23,10 @@ class DomainScreen(DraftScreen):
     TITLE = "5/7 Domain"
     STEP = "domain"
     HELP = (
-        "swarmwiz points *.<domain> at every manager (round-robin A records) so any service you publish on\n"
-        "ports 80/443 is reachable by name. The domain must be a zone in your Cloudflare account; the list\n"
-        "shows the zones your token can see. The apex record points <domain> itself at the managers too."
+        "swarmwiz points every name under your domain (*.<domain>) at all the managers, so a service you publish\n"
+        "on ports 80 or 443 can be reached by name. The domain must be one of the domains in your Cloudflare\n"
+        "account; the list shows those your token can see. Enter on a domain uses it and goes on. Ticking the\n"
+        "box below also points the domain itself (not only names under it) at the managers."
     )
 
     def compose(self) -> ComposeResult:
@@ -71,11 +72,12 @@ class DomainScreen(DraftScreen):
             options.highlighted = 0
         options.focus()
 
-    def worker_failed(self, name: str, exc: BaseException) -> None:
+    def worker_failed(self, name: str, exc: BaseException) -> bool:
         options = self.query_one("#zones-list", OptionList)
         options.clear_options()
         options.add_option("Could not list zones: type the domain below.")
         self.query_one("#domain", Input).focus()
+        return True  # shown here: the App only notifies (a dialog would take the keys meant for the field)
 
     def collect(self) -> Draft:
         return self.draft.update(
@@ -91,8 +93,10 @@ class DomainScreen(DraftScreen):
             self.query_one("#domain", Input).value = str(event.option.prompt)
 
     @on(OptionList.OptionSelected, "#zones-list")
-    def _zone_selected(self) -> None:
-        self.query_one("#apex", Checkbox).focus()
+    def _zone_selected(self, event: OptionList.OptionSelected) -> None:
+        if not event.option_list.disabled:
+            self.query_one("#domain", Input).value = str(event.option.prompt)
+            self.next()
 
     @on(Input.Changed, "#domain")
     @on(Checkbox.Changed, "#apex")

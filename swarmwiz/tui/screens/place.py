@@ -8,7 +8,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.draft import Draft, Problem, problems
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -17,9 +17,11 @@ class PlaceScreen(DraftScreen):
     TITLE = "2/7 Name and place"
     STEP = "place"
     HELP = (
-        "The name is used for servers, DNS-free labels and the local workspace: a lowercase letter, then\n"
-        "lowercase letters, digits or '-'. A cluster lives in one region; spreading managers over two or three\n"
-        "zones of that region keeps the swarm running when one zone fails. Space toggles a zone."
+        "The name appears in the names of the servers and in the folder where swarmwiz keeps the cluster's files.\n"
+        "It starts with a lowercase letter and may go on with lowercase letters, digits and dashes.\n"
+        "A cluster lives in one region. Picking two or three zones of that region spreads the managers over them,\n"
+        "so the swarm keeps running if one zone goes down. Space ticks or unticks the highlighted zone.\n"
+        "Press Enter in the name to go on with the region and zones shown, or Ctrl+N from anywhere."
     )
 
     def __init__(self, draft: Draft) -> None:
@@ -77,17 +79,14 @@ class PlaceScreen(DraftScreen):
         )
 
     @on(Input.Submitted, "#name")
-    def _name_done(self) -> None:
-        self.focus_next()
-
     @on(Button.Pressed, "#next")
     def next(self) -> None:
         draft = self.collect()
         found = problems(draft, "place", self.catalog)
         if not draft.zones:
-            found = ["zones: choose at least one zone (space toggles the highlighted zone)"] + found
+            found = [Problem("zones: choose at least one zone (space toggles the highlighted zone)", "zones"), *found]
         self.query_one("#problems", Static).update("\n".join(found))
         if found:
-            (self.query_one("#name") if found[0].startswith("name") else self.query_one("#zones")).focus()
+            self.query_one("#name" if found[0].field == "name" else "#zones").focus()
             return
         self.dismiss(draft)

@@ -7,7 +7,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.widgets import Button, DataTable, Footer, OptionList, Static
 
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -34,9 +34,10 @@ class ResultScreen(WizardScreen):
     TITLE = "Cluster status"
     STEP = "result"
     HELP = (
-        "Every node of the swarm as a manager reports it. The leader coordinates the managers; quorum is OK\n"
-        "while more than half of the managers are reachable. r refreshes. The commands at the bottom connect\n"
-        "you: ssh into a manager, or create a Docker context and use `docker --context ... stack deploy`."
+        "Every server of the swarm, as the managers see it. The leader coordinates the managers; the swarm can\n"
+        "take changes while more than half of the managers are reachable (quorum). r reads the status again.\n"
+        "The commands at the bottom connect you to the swarm: highlight one and press Enter to copy it.\n"
+        "Ctrl+P opens the command palette: refresh, a shell on any node, tear down."
     )
     BINDINGS = [
         Binding("escape", "done", "Done", show=False),
@@ -56,8 +57,8 @@ class ResultScreen(WizardScreen):
             yield DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
             yield Static("DNS records", classes="section")
             yield DataTable(id="dns", cursor_type="none", show_cursor=False)
-            yield Static("Connect", classes="section")
-            yield Static("", id="access", markup=False)
+            yield Static("Connect (Enter copies the highlighted command)", classes="section")
+            yield OptionList(id="access", compact=True)
         with Horizontal(classes="nav"):
             yield Button("Refresh \\[r]", id="refresh")
             yield Button("Done", id="done", variant="primary")
@@ -65,7 +66,7 @@ class ResultScreen(WizardScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.wizard.step_title = f"Cluster {self.cluster}"
+        self.show_title(f"Cluster {self.cluster}")
         nodes = self.query_one("#nodes", DataTable)
         nodes.add_columns(
             "Node", "Role", "Status", "Availability", "Manager", "Zone", "Public IP", "Private IP", "Engine"
@@ -114,7 +115,10 @@ class ResultScreen(WizardScreen):
         for record in status.dns:
             dns.add_row(*_record(record))
         if hints is not None:
-            self.query_one("#access", Static).update("\n".join(hints))
+            self.hints = hints
+            access = self.query_one("#access", OptionList)
+            access.clear_options()
+            access.add_options(hints)
 
     def worker_failed(self, name: str, exc: BaseException) -> None:
         self.query_one("#refresh", Button).disabled = False
@@ -123,6 +127,59 @@ class ResultScreen(WizardScreen):
     @on(Button.Pressed, "#refresh")
     def _refresh(self) -> None:
         self.action_refresh()
+
+    @on(OptionList.OptionSelected, "#access")
+    def _copy(self, event: OptionList.OptionSelected) -> None:
+        self.copy(str(event.option.prompt))
+
+    def copy(self, command: str) -> None:
+        """Put `command` on the clipboard (through the terminal, so it works over SSH too) and say so."""
+        self.app.copy_to_clipboard(command)
+        self.notify(command, title="Copied to the clipboard", timeout=4)
+
+    # -- the command palette ------------------------------------------------------------------------------------
+    def palette_commands(self) -> list:
+        """Actions of this screen for the command palette: refresh, a shell on each node, copy each command."""
+        from functools import partial
+
+        found = [(f"Refresh the status of {self.cluster}", "Ask a manager again", self.action_refresh)]
+        ssh = self._ssh_argv()
+        if ssh is not None and self.status is not None:
+            for node in self.status.nodes:
+                if node.public_ip:
+                    found.append(
+                        (
+                            f"Open a shell on {node.hostname}",
+                            f"ssh to {node.public_ip} with the cluster's pinned host keys (exit returns here)",
+                            partial(self.open_shell, node.public_ip),
+                        )
+                    )
+        for hint in getattr(self, "hints", []):
+            found.append((f"Copy: {hint}", "Put this command on the clipboard", partial(self.copy, hint)))
+        return found
+
+    def _ssh_argv(self) -> list[str] | None:
+        """The ssh command of the connect hints (its options pin the host keys), as an argument list."""
+        import shlex
+
+        for hint in getattr(self, "hints", []):
+            if hint.startswith("ssh "):
+                return shlex.split(hint)
+        return None
+
+    def open_shell(self, ip: str) -> None:
+        """Suspend the wizard, run ssh to `ip` in this terminal, and come back when the shell ends."""
+        import subprocess
+
+        argv = self._ssh_argv()
+        if argv is None:
+            return
+        argv = [*argv[:-1], f"{argv[-1].split('@', 1)[0]}@{ip}"]
+        try:
+            with self.app.suspend():
+                subprocess.run(argv, check=False)
+        except Exception as exc:  # e.g. no terminal to suspend (a test or a web terminal): say it plainly
+            self.notify(f"Could not open a shell here ({type(exc).__name__}); run: {' '.join(argv)}", severity="error")
 
     @on(Button.Pressed, "#done")
     def action_done(self) -> None:

@@ -7,12 +7,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Static
-from textual.worker import get_current_worker
 
 from swarmwiz.core.events import PhaseFinished, PhaseStarted, PlanSummary
+from swarmwiz.tui.bridge import EventFeed, run_events
 from swarmwiz.tui.draft import Draft, to_spec
 from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import deliver_to, pump
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -44,9 +43,10 @@ class ReviewScreen(WizardScreen):
     TITLE = "7/7 Review"
     STEP = "review"
     HELP = (
-        "Nothing has been created yet. swarmwiz has written the cluster's workspace (a plain Terraform module\n"
-        "and cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
-        "The cost is an estimate from the catalogue (servers plus one public IPv4 each, excluding VAT)."
+        "Nothing has been created yet. swarmwiz has written the cluster's folder (a plain Terraform module and\n"
+        "cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
+        "The cost is an estimate: the servers plus one public IPv4 address each, per month, without VAT.\n"
+        "When the plan is ready the Deploy button has the focus: Enter, then the arrows to choose the answer."
     )
     BINDINGS = [Binding("escape", "back", "Back", show=False)]
 
@@ -56,6 +56,8 @@ class ReviewScreen(WizardScreen):
         self.spec = None
         self.pipeline = None
         self.plan_summary: PlanSummary | None = None
+        self.cost = None  # the pipeline's estimate: the same figure the deploy quotes if the plan changes
+        self.feed: EventFeed | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -75,12 +77,7 @@ class ReviewScreen(WizardScreen):
         super().on_mount()
         self.spec = to_spec(self.draft, self.wizard.catalog)
         self.query_one("#summary", Static).update("\n".join(summary_lines(self.spec)))
-        cost = self.services.estimate(self.spec, self.wizard.catalog)
-        table = self.query_one("#cost", DataTable)
-        table.add_columns("Item", "Count", "EUR/month each", "EUR/month")
-        for row in cost.as_table():
-            table.add_row(*row)
-        self.cost = cost
+        self.query_one("#cost", DataTable).add_columns("Item", "Count", "EUR/month each", "EUR/month")
         self.query_one("#back", Button).focus()
         self.start_plan()
 
@@ -95,23 +92,33 @@ class ReviewScreen(WizardScreen):
     def run_plan(self) -> None:
         if self.pipeline is None:
             self.pipeline = self.services.pipeline_for_spec(self.spec, self.wizard.credentials)
-        worker = get_current_worker()
-        summary = pump(
-            self.pipeline.plan(),
-            deliver_to(self, self.on_events_arrived, EventsArrived),
-            cancelled=lambda: worker.is_cancelled,
-            on_cancel=self.pipeline.cancel,
-        )
-        self.post_message(RunFinished("plan", summary))
+        if self.cost is None:
+            self.app.call_from_thread(self._show_cost, self.pipeline.cost())
+        self.feed = EventFeed(self)
+        run_events("plan", self.pipeline.plan(), self.feed, cancel=self.pipeline.cancel)
+
+    def _show_cost(self, cost) -> None:
+        self.cost = cost
+        table = self.query_one("#cost", DataTable)
+        for row in cost.as_table():
+            table.add_row(*row)
+
+    def on_unmount(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        for event in message.events:
+        for event in message.take():
             if isinstance(event, PhaseStarted):
                 self.query_one("#plan", Static).update(f"{event.phase.label}...")
             elif isinstance(event, PhaseFinished) and not event.ok:
                 self.query_one("#plan", Static).update(f"{event.phase.label} failed: {event.message}")
 
     def on_run_finished(self, message: RunFinished) -> None:
+        if message.stopped or message.result is None:
+            self.query_one("#plan", Static).update("The plan was stopped. Press Re-plan, or go back.")
+            self.query_one("#replan", Button).disabled = False
+            return
         summary: PlanSummary = message.result
         self.plan_summary = summary
         lines = [f"{summary.add} to add, {summary.change} to change, {summary.destroy} to destroy"]
@@ -142,7 +149,7 @@ class ReviewScreen(WizardScreen):
         from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
         spec, plan = self.spec, self.plan_summary
-        if plan is None:
+        if plan is None or self.cost is None:
             return
         question = (
             f"Create {spec.node_count} servers for about {self.cost.total_monthly_eur:.2f} EUR/month "
@@ -151,4 +158,4 @@ class ReviewScreen(WizardScreen):
         if self.wizard.lab:
             question += " This is the local lab: nothing is billed."
         if await self.app.push_screen_wait(ConfirmDialog("Deploy?", question, yes_label="Deploy")):
-            self.dismiss((spec, plan, self.pipeline))
+            self.dismiss((spec, plan))

@@ -20,10 +20,11 @@ class SshScreen(DraftScreen):
     TITLE = "6/7 SSH access"
     STEP = "ssh"
     HELP = (
-        "Your public key is installed on every node for root; swarmwiz itself talks to the nodes over SSH with\n"
-        "it (never over the Docker API on TCP). Generate creates ~/.ssh/swarmwiz_ed25519 without a passphrase\n"
-        "and never overwrites a key. Allowed networks: CIDRs separated by commas; 0.0.0.0/0 means anywhere,\n"
-        "your own address (like 203.0.113.7/32) is safer. Swarm traffic never crosses the public side."
+        "Your public key lets you, and swarmwiz, log in to every server as root over SSH. Press g to create a\n"
+        "new key in ~/.ssh (swarmwiz_ed25519, without a passphrase); an existing key is never overwritten.\n"
+        "Enter on a key moves to the addresses allowed to connect: write them like 203.0.113.7/32 (your own\n"
+        "address) and separate several with commas. 0.0.0.0/0 lets the whole internet try, which is less safe.\n"
+        "Enter there goes on. The servers talk to each other over a private network that is never public."
     )
     BINDINGS = [
         Binding("g", "generate", "Generate key", show=False),

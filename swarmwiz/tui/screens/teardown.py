@@ -12,12 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Select, Static
-from textual.worker import get_current_worker
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase
-from swarmwiz.tui.messages import EventsArrived, RunFinished
-from swarmwiz.tui.pump import deliver_to, pump
+from swarmwiz.tui.bridge import EventFeed, run_events
+from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -48,6 +47,7 @@ class TeardownScreen(WizardScreen):
         self.running = False
         self.stop_requested = False
         self.left_early = False
+        self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -99,7 +99,7 @@ class TeardownScreen(WizardScreen):
 
     def begin(self, name: str) -> None:
         self.cluster = name
-        self.wizard.step_title = f"Tear down {name}"
+        self.show_title(f"Tear down {name}")
         self.query_one("#confirm-box").display = True
         self.query_one("#inventory-title", Static).update(f"Reading what {name} has in the cloud...")
         self.running = True
@@ -108,15 +108,8 @@ class TeardownScreen(WizardScreen):
     @work(thread=True, name="destroy", group="destroy", exclusive=True, exit_on_error=False)
     def destroy(self) -> None:
         self.pipeline = self.services.pipeline_for_name(self.cluster)
-        self.app.call_from_thread(setattr, self.wizard, "running", self.pipeline)
-        worker = get_current_worker()
-        report = pump(
-            self.pipeline.destroy(self.confirm),
-            deliver_to(self, self.on_events_arrived, EventsArrived),
-            cancelled=lambda: worker.is_cancelled,
-            on_cancel=self._cancel_from_thread,
-        )
-        self.post_message(RunFinished("destroy", report, cancelled=self.stop_requested))
+        self.app.post_message(RunStarted(self.pipeline))
+        run_events("destroy", self.pipeline.destroy(self.confirm), self.feed, cancel=self._abandon)
 
     def confirm(self, inventory) -> bool:
         """Called from the pipeline's thread with what will be deleted; waits until the user decides."""
@@ -126,12 +119,17 @@ class TeardownScreen(WizardScreen):
         self.app.call_from_thread(self._show_inventory, inventory)
         return self.answer.result()
 
-    def _cancel_from_thread(self) -> None:
-        """The worker was cancelled (the screen or the app is closing): stop safely; an open question is a No."""
+    def _abandon(self) -> None:
+        """The screen or the app is closing: stop safely; an open question is a No."""
         self.left_early = True
+        self.feed.close()
         if self.answer is not None and not self.answer.done():
             self.answer.set_result(False)
-        self.pipeline.cancel()
+        if self.pipeline is not None and self.running:
+            self.pipeline.cancel()
+
+    def on_unmount(self) -> None:
+        self._abandon()
 
     def _show_inventory(self, inventory) -> None:
         self.query_one("#inventory-title", Static).update(
@@ -139,9 +137,10 @@ class TeardownScreen(WizardScreen):
         )
         table = self.query_one("#inventory", DataTable)
         table.clear(columns=True)
-        table.add_columns("Kind", "Name", "ID")
+        table.add_columns("Kind", "Name", "Details")
         for item in inventory:
-            table.add_row(item.kind, item.name, item.id or "")
+            # `detail` says what a person recognises (zone and IP of a server, a record's content, a subnet).
+            table.add_row(item.kind, item.name, getattr(item, "detail", "") or item.id or "")
         typed = self.query_one("#typed", Input)
         typed.disabled = False
         typed.focus()
@@ -161,12 +160,16 @@ class TeardownScreen(WizardScreen):
         self.answer.set_result(True)
 
     def on_events_arrived(self, message: EventsArrived) -> None:
-        self.query_one(RunPanel).feed(message.events)
+        self.query_one(RunPanel).feed(message.take())
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._finished()
         self.report = message.result
         outcome = self.query_one("#outcome", Static)
+        if message.stopped:
+            self.query_one(RunPanel).stopped("stopped")
+            outcome.update("[yellow]Stopped safely.[/] Run the teardown again to finish it.")
+            return
         if self.report is None:
             outcome.update("Nothing was destroyed.")
             self.dismiss(None)
@@ -199,11 +202,11 @@ class TeardownScreen(WizardScreen):
 
     def _finished(self) -> None:
         self.running = False
-        self.wizard.run_finished()
-        self.query_one("#cancel", Button).disabled = True
+        self.app.post_message(RunEnded())
         done = self.query_one("#done", Button)
         done.disabled = False
         done.focus()
+        self.query_one("#cancel", Button).disabled = True  # after Done has the focus, so the focus stays there
 
     def action_stop(self) -> None:
         if self.running and self.pipeline is not None and self.answer is not None and self.answer.done():
@@ -221,7 +224,7 @@ class TeardownScreen(WizardScreen):
         if self.answer is None and self.running:
             # Still reading the inventory: nothing is deleted before the confirmation, so leaving is safe.
             self.left_early = True
-            self.wizard.run_finished()
+            self.app.post_message(RunEnded())
             self.dismiss(None)
             return
         if self.answer is not None and not self.answer.done():

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Footer, Static
 
 from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.tui.messages import CatalogLoaded
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -21,19 +22,21 @@ class TypesScreen(DraftScreen):
     TITLE = "3/7 Instance types"
     STEP = "types"
     HELP = (
-        "Managers keep the swarm's state (Raft); small types are fine for them. Workers run your services.\n"
-        "Highlight a row, then press m to use it for managers or w for workers (Enter: both if none chosen yet).\n"
-        "Prices are per server per month, excluding VAT, in the first chosen zone; a type must be offered in\n"
-        "every chosen zone. The line above the table says whether the data is live or the bundled snapshot."
+        "Managers keep track of the swarm and agree on every change; a small server is enough for them.\n"
+        "Workers run your services. Highlight a row and press Enter to use that type for both and go on,\n"
+        "or press m to use it for the managers and w for the workers, then Enter to go on.\n"
+        "Prices are per server and month, without VAT, in the first zone you picked. A type must be offered in\n"
+        "every zone you picked. The line above the table says whether the prices are live or a saved copy."
     )
     BINDINGS = [
-        Binding("m", "pick('manager')", "Managers", show=False),
-        Binding("w", "pick('worker')", "Workers", show=False),
+        Binding("m", "pick_role('manager')", "Managers", show=False),
+        Binding("w", "pick_role('worker')", "Workers", show=False),
     ]
 
     def __init__(self, draft: Draft) -> None:
         super().__init__(draft)
         self.catalog = None
+        self.picked_by_role = False  # m or w was used: Enter then keeps those choices and only goes on
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -42,7 +45,7 @@ class TypesScreen(DraftScreen):
             yield Static("", id="chosen")
             yield DataTable(id="types-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="problems", classes="problems", markup=False)
-        yield from self.nav(Static("m: managers  w: workers", classes="hint"))
+        yield from self.nav(Static("Enter: both  m: managers  w: workers", classes="hint"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -69,7 +72,7 @@ class TypesScreen(DraftScreen):
 
     def _show_catalog(self, catalog) -> None:
         self.catalog = catalog
-        self.wizard.catalog = catalog
+        self.app.post_message(CatalogLoaded(catalog))
         self.query_one("#source", Static).update(f"Source: {catalog.source}")
         table = self.query_one("#types-table", DataTable)
         table.clear()
@@ -119,26 +122,33 @@ class TypesScreen(DraftScreen):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    def action_pick(self, role: str) -> None:
+    def action_pick(self, role: str) -> bool:
+        """Use the highlighted type for `role`; False (and a problem shown) when it cannot be used."""
         name = self._highlighted()
         if name is None:
-            return
+            return False
         itype = self.catalog.types[name]
         missing = [z for z in self.draft.zones if not itype.offered_in(z)]
         if missing:
             self.query_one("#problems", Static).update(
                 f"{name} is not offered in {', '.join(missing)}; choose a type offered in every chosen zone."
             )
-            return
+            return False
         self.query_one("#problems", Static).update("")
         self.draft = self.draft.update(**{f"{role}_type": name})
         self._refresh_marks()
+        return True
+
+    def action_pick_role(self, role: str) -> None:
+        if self.action_pick(role):
+            self.picked_by_role = True
 
     @on(DataTable.RowSelected, "#types-table")
     def _row_selected(self) -> None:
-        # Enter picks for both roles; m and w pick for one.
-        self.action_pick("manager")
-        self.action_pick("worker")
+        # Enter uses the highlighted type for both roles and goes on, unless m or w chose them one by one.
+        if not self.picked_by_role and not (self.action_pick("manager") and self.action_pick("worker")):
+            return
+        self.next()
 
     @on(Button.Pressed, "#next")
     def next(self) -> None:

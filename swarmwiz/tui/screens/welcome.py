@@ -46,7 +46,6 @@ class WelcomeScreen(WizardScreen):
         self.load_clusters()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         self.load_clusters()
 
     @work(thread=True, name="list clusters", group="list clusters", exclusive=True, exit_on_error=False)

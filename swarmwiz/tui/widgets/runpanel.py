@@ -6,6 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -46,6 +47,21 @@ def _resource_line(event: ResourceChanged) -> str:
     return f"{event.address}: {what}"
 
 
+class RunLog(Log):
+    """Textual's `Log`, measuring the width of new lines on the UI thread in one cheap pass.
+
+    `Log.write_lines` starts a thread worker per call to measure the new lines; in a flood that costs more than
+    the writing itself (the worker's description is the repr of every line, and the measuring thread competes
+    for the GIL with the UI). Log lines are mostly ASCII, so the longest line by length is measured with
+    cell_len and its width taken (a wide character elsewhere can at worst leave the last columns to scroll).
+    """
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
+        if lines:
+            longest = max(lines, key=len)
+            self._update_maximum_width(updates, cell_len(self._process_line(longest)))
+
+
 class RunPanel(Vertical):
     """Fed with `feed(batch)`; keeps every log line so the phase filter can show any phase again."""
 
@@ -73,7 +89,7 @@ class RunPanel(Vertical):
                 compact=True,
             )
             yield Label(f"elapsed {elapsed_text(0)}", id="elapsed")
-        yield Log(id="log", max_lines=20000)
+        yield RunLog(id="log", max_lines=LOG_LINES)
 
     def on_mount(self) -> None:
         table = self.query_one("#resources", DataTable)

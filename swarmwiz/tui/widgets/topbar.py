@@ -8,7 +8,7 @@ from textual.widgets import Label
 
 
 class TopBar(Horizontal):
-    """Reads the App's `step_title`, `lab` and `status_text`; every screen composes one."""
+    """Every screen composes one and sets its step with `show_step`; it follows the App's `lab` and `status_text`."""
 
     def compose(self) -> ComposeResult:
         yield Label("swarmwiz", id="tb-brand")
@@ -18,10 +18,9 @@ class TopBar(Horizontal):
             yield Label(" LAB ", id="lab-badge")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "step_title", self._show_step)
         self.watch(self.app, "status_text", self._show_status)
 
-    def _show_step(self, text: str) -> None:
+    def show_step(self, text: str) -> None:
         self.query_one("#tb-step", Label).update(text)
 
     def _show_status(self, text: str) -> None:

@@ -7,29 +7,16 @@ import os
 import sys
 from collections.abc import Callable
 
-from swarmwiz.core.credentials import (
-    FIELDS,
-    SERVICE,
-    Credentials,
-    KeyringStore,
-    check_format,
-    credentials_from_env,
-    load_credentials,
-)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from swarmwiz.core.credentials import FIELDS, SERVICE, Credentials, KeyringStore, check_format, credentials_from_env
+from swarmwiz.core.target import Target
+from swarmwiz.flows.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 HELP = "OS keyring entries: set (prompt, or --from-env), check (live), delete"
 
 
-def add_parser(subparsers, add: Callable | None = None) -> argparse.ArgumentParser:
-    """Register `credentials` on `subparsers` (through the CLI's `add(name, func, help)` helper when given)."""
-    if add is not None:
-        p = add("credentials", run, HELP)
-    else:
-        p = subparsers.add_parser("credentials", help=HELP, description=HELP)
-        p.set_defaults(func=run)
-        p.add_argument("--lab", action="store_true", default=argparse.SUPPRESS, help="use the local lab")
+def add_parser(subparsers, add: Callable[..., argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `credentials` through the CLI's `add(name, func, help)` helper."""
+    p = add("credentials", run, HELP)
     p.add_argument("action", choices=["set", "check", "delete"], help="set, check or delete")
     p.add_argument(
         "--from-env",
@@ -46,13 +33,19 @@ def add_parser(subparsers, add: Callable | None = None) -> argparse.ArgumentPars
     return p
 
 
-def run(args: argparse.Namespace, store: KeyringStore | None = None) -> int:
-    """Run one action; 0 ok, 1 failed, 2 bad input. Keyring failures raise CredentialError (one sentence)."""
-    store = store or KeyringStore()
+def run(args: argparse.Namespace, target: Target) -> int:
+    """Run one action against `target`; 0 ok, 1 failed, 2 bad input. Keyring failures raise CredentialError."""
+    if args.action == "check":
+        return _check(args, target)
+    if target.is_lab:
+        if args.action == "set":
+            _err("the lab issues its own credentials; `credentials set` stores real ones, run it without --lab.")
+        else:
+            _err("the lab's credentials are not in the keyring; `swarmwiz lab clean` removes them.")
+        return EXIT_USAGE
+    store: KeyringStore = target.store  # type: ignore[attr-defined]  # the real clouds' target keeps the keyring
     if args.action == "set":
         return _set(args, store)
-    if args.action == "check":
-        return _check(args, store)
     return _delete(args, store)
 
 
@@ -68,9 +61,6 @@ def _err(text: str) -> None:
 
 
 def _set(args: argparse.Namespace, store: KeyringStore) -> int:
-    if getattr(args, "lab", False):
-        _err("the lab issues its own credentials; `credentials set` stores real ones, run it without --lab.")
-        return EXIT_USAGE
     if args.from_env:
         creds = credentials_from_env()
         problems = [c.message for c in check_format(creds) if not c.ok]
@@ -120,23 +110,12 @@ def _prompt(store: KeyringStore) -> Credentials | None:
 # ---------------------------------------------------------------- check
 
 
-def _check(args: argparse.Namespace, store: KeyringStore) -> int:
-    from swarmwiz.core.cloud import Endpoints, validate_credentials
+def _check(args: argparse.Namespace, target: Target) -> int:
+    from swarmwiz.core.api.validate import validate_credentials
 
-    if getattr(args, "lab", False):
-        from swarmwiz.lab import Lab
-
-        lab = Lab()
-        lab.ensure_running()
-        env = dict(lab.env())
-        creds = lab.credentials()
-        if not isinstance(creds, Credentials):
-            creds = credentials_from_env(creds) if any(f.env in creds for f in FIELDS) else Credentials(**dict(creds))
-        sources = {f.attr: "lab" for f in FIELDS}
-        endpoints = Endpoints.from_env(env)
-    else:
-        creds, sources = load_credentials(store=store)
-        endpoints = Endpoints.from_env()
+    target.prepare()
+    creds, sources = target.credential_sources()
+    endpoints = target.endpoints()
     checks = validate_credentials(creds, endpoints, domain=args.domain)
     width = max(len(f.label) for f in FIELDS)
     for check in checks:
@@ -155,9 +134,6 @@ def _check(args: argparse.Namespace, store: KeyringStore) -> int:
 
 
 def _delete(args: argparse.Namespace, store: KeyringStore) -> int:
-    if getattr(args, "lab", False):
-        _err("the lab's credentials are not in the keyring; `swarmwiz lab clean` removes them.")
-        return EXIT_USAGE
     if not args.yes:
         if not sys.stdin.isatty():
             _err("`credentials delete` asks on a terminal; pass --yes to delete without asking.")

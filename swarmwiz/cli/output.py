@@ -179,7 +179,7 @@ class Output:
 
     def inventory(self, items) -> None:
         self.line(f"These {len(items)} resources will be deleted:")
-        self.table(["KIND", "NAME", "ID"], [[i.kind, i.name, i.id or "-"] for i in items])
+        self.table(["KIND", "NAME", "DETAIL", "ID"], [[i.kind, i.name, i.detail or "-", i.id or "-"] for i in items])
 
     def leftovers(self, report) -> None:
         if report.clean:

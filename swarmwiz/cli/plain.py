@@ -4,24 +4,26 @@ line output (for terminals where a full-screen UI is not wanted)."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swarmwiz.core.errors import SwarmwizError
+from swarmwiz.flows.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+if TYPE_CHECKING:
+    from swarmwiz.core.target import Target
 
 
-def run_plain(lab: bool) -> int:
+def run_plain(target: Target) -> int:
     """Ask for a new cluster (or pick a known one to see or tear down) and run the pipeline; returns an exit code."""
     import questionary
 
-    from swarmwiz.output import Output
-    from swarmwiz.tui.services import Services
+    from swarmwiz.cli.output import Output
+    from swarmwiz.flows.services import Services
 
-    services = Services(lab=lab)
+    services = Services(target)
     out = Output()
     try:
-        if lab:
+        if target.is_lab:
             out.line("Lab mode: the local lab stands in for Scaleway and Cloudflare; nothing is billed.")
             services.prepare()
         clusters = services.clusters()
@@ -43,9 +45,10 @@ def run_plain(lab: bool) -> int:
         print("swarmwiz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SwarmwizError as exc:
-        for line in getattr(exc, "problems", None) or [exc.message]:
+        said = describe(exc)
+        for line in said.lines:
             print(f"swarmwiz: error: {line}", file=sys.stderr)
-        return exc.exit_code
+        return said.exit_code
 
 
 def _ask(question) -> Any:
@@ -90,13 +93,28 @@ def _credentials(services, out):
 
 
 def _new_cluster(services, out) -> int:
-    import questionary
-
-    from swarmwiz.tui.draft import Draft, problems, quorum_text, to_spec
+    """Ask every step of the wizard, then plan, confirm and deploy; returns an exit code."""
+    from swarmwiz.tui.draft import Draft, to_spec
 
     creds = _credentials(services, out)
     catalog = services.catalog(creds)
     out.line(f"Catalogue: {catalog.source}")
+    answers = _ask_place_and_nodes(catalog) | _ask_domain_and_access(services, out, creds)
+    spec = to_spec(Draft(**answers), catalog)  # SpecError lists every problem; run_plain prints them
+    out.line("")
+    out.line(
+        f"Cluster {spec.name}: {spec.managers.count} x {spec.managers.type} managers, {spec.workers.count} x "
+        f"{spec.workers.type} workers in {', '.join(spec.zones)}; *.{spec.domain} -> the managers"
+    )
+    out.cost(services.estimate(spec, catalog))
+    return _plan_and_deploy(services.pipeline_for_spec(spec, creds), out)
+
+
+def _ask_place_and_nodes(catalog) -> dict[str, Any]:
+    """Name, region, zones, instance types and counts, as Draft fields."""
+    import questionary
+
+    from swarmwiz.tui.draft import Draft, problems, quorum_text
 
     name = _ask(
         questionary.text(
@@ -121,24 +139,35 @@ def _new_cluster(services, out) -> int:
     worker_type = _ask(
         questionary.select("Instance type for workers:", choices=type_choices(catalog, zones), default=manager_type)
     )
-    managers = int(
-        _ask(
-            questionary.select(
-                "Managers:",
-                choices=[questionary.Choice(f"{n}: {quorum_text(n)}", str(n)) for n in (1, 3, 5, 7)],
-                default="3",
-            )
+    managers = _ask(
+        questionary.select(
+            "Managers:",
+            choices=[questionary.Choice(f"{n}: {quorum_text(n)}", str(n)) for n in (1, 3, 5, 7)],
+            default="3",
         )
     )
-    workers = int(
-        _ask(
-            questionary.text(
-                "Workers (0-100):",
-                default="2",
-                validate=lambda v: (v.strip().isdigit() and 0 <= int(v) <= 100) or "a whole number from 0 to 100",
-            )
+    workers = _ask(
+        questionary.text(
+            "Workers (0-100):",
+            default="2",
+            validate=lambda v: (v.strip().isdigit() and 0 <= int(v) <= 100) or "a whole number from 0 to 100",
         )
     )
+    return {
+        "name": name,
+        "region": region,
+        "zones": tuple(zones),
+        "manager_type": manager_type,
+        "worker_type": worker_type,
+        "managers": int(managers),
+        "workers": int(workers),
+    }
+
+
+def _ask_domain_and_access(services, out, creds) -> dict[str, Any]:
+    """The Cloudflare zone, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as Draft fields."""
+    import questionary
+
     try:
         zones_dns = services.dns_zones(creds)
     except SwarmwizError as exc:
@@ -155,27 +184,14 @@ def _new_cluster(services, out) -> int:
         key = str(services.generate_ssh_key())
         out.line(f"New key pair: {key}")
     cidrs_text = _ask(questionary.text("SSH allowed from (CIDRs, comma separated):", default="0.0.0.0/0"))
-    draft = Draft(
-        name=name,
-        region=region,
-        zones=tuple(zones),
-        manager_type=manager_type,
-        worker_type=worker_type,
-        managers=managers,
-        workers=workers,
-        domain=domain,
-        apex=apex,
-        public_key=key,
-        allowed_cidrs=tuple(c.strip() for c in cidrs_text.split(",") if c.strip()),
-    )
-    spec = to_spec(draft, catalog)  # SpecError lists every problem; run_plain prints them
-    out.line("")
-    out.line(
-        f"Cluster {spec.name}: {managers} x {manager_type} managers, {workers} x {worker_type} workers in "
-        f"{', '.join(spec.zones)}; *.{spec.domain} -> the managers"
-    )
-    out.cost(services.estimate(spec, catalog))
-    pipeline = services.pipeline_for_spec(spec, creds)
+    cidrs = tuple(c.strip() for c in cidrs_text.split(",") if c.strip())
+    return {"domain": domain, "apex": apex, "public_key": key, "allowed_cidrs": cidrs}
+
+
+def _plan_and_deploy(pipeline, out) -> int:
+    """Plan, ask, then deploy; a plan that changed since the review is shown and asked again."""
+    import questionary
+
     summary = out.run(pipeline.plan())
     out.plan(summary)
     if not _ask(questionary.confirm("Deploy this?", default=False)):

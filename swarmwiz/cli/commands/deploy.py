@@ -1,0 +1,64 @@
+"""`swarmwiz deploy -c cluster.toml`: create or converge a cluster, then set up the Docker context."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from swarmwiz.core.errors import InputError
+from swarmwiz.core.target import Target
+from swarmwiz.flows.errors import EXIT_FAILED, EXIT_OK
+
+HELP = "create or converge a cluster from a cluster.toml"
+
+
+def add_parser(subparsers, add: Callable[..., argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    p = add("deploy", run, HELP)
+    p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to deploy")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask before applying the plan")
+    return p
+
+
+def run(args: argparse.Namespace, target: Target) -> int:
+    from swarmwiz.cli.interrupts import safe_interrupts
+    from swarmwiz.cli.output import Output
+    from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.core.spec import load_spec
+    from swarmwiz.flows.access import ensure_docker_context
+
+    spec = load_spec(args.config)
+    out = Output()
+    pipeline = Pipeline.for_spec(spec, target)
+
+    def confirm(summary, cost) -> bool:
+        out.cost(cost)
+        if summary.empty:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
+        return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
+
+    def confirm_delete(objects) -> bool:
+        out.line(
+            f"{len(objects)} objects of cluster {spec.name} are not in Terraform's state (left by an interrupted run):"
+        )
+        for obj in objects:
+            out.line(f"  {obj.describe()}")
+        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
+
+    if args.yes:
+        out.cost(pipeline.cost())
+    with safe_interrupts(pipeline, out):
+        result = out.run(pipeline.deploy(confirm=confirm, auto_approve=args.yes, confirm_delete=confirm_delete))
+    if result is None:
+        out.line("Nothing applied.")
+        return EXIT_OK
+    out.status(result)
+    out.access(pipeline.access_hints(result))
+    managers = [n for n in result.nodes if n.role == "manager" and n.public_ip and n.status == "Ready"]
+    if managers:
+        done = ensure_docker_context(spec.name, managers[0].public_ip)
+        if done:
+            out.line(done)
+    return EXIT_OK if result.all_ready else EXIT_FAILED

@@ -1,0 +1,143 @@
+"""The one bridge from the core to the UI: a thread worker iterates a pipeline's event generator and posts messages.
+
+The core's operations are synchronous generators of events whose return value is the result. A screen runs one in
+a thread worker with `run_events`; the events reach the screen as `EventsArrived` messages and the result as one
+`RunFinished`. There is no second thread and no polling: the worker thread itself appends each event to an
+`EventFeed` and posts a message only when the feed was empty, so every event that arrives before the UI gets to
+it rides along in the same message (a flood of log lines becomes one batch per UI turn, and progress of a phase
+is merged to its latest value). The UI takes at most one batch per frame (the next message is posted after the
+screen painted), so keys are painted between batches; a feed far ahead of the UI makes the worker wait, which
+keeps memory flat during a flood.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from typing import Any
+
+from textual.message_pump import MessagePump
+from textual.worker import get_current_worker
+
+from swarmwiz.core.errors import Interrupted
+from swarmwiz.core.events import Event, PhaseProgress
+from swarmwiz.tui.messages import EventsArrived, RunFinished
+
+MAX_BATCH = 2000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
+MAX_PENDING = MAX_BATCH  # events waiting for the UI before the worker waits for it to paint
+ROOM_WAIT_S = 0.25  # the worker re-checks for cancellation this often while it waits for the UI
+
+
+class EventFeed:
+    """Events on their way from a worker thread to one message target (a screen), with back-pressure."""
+
+    def __init__(self, target: MessagePump, *, max_batch: int = MAX_BATCH, max_pending: int = MAX_PENDING) -> None:
+        self.target = target
+        self.max_batch = max_batch
+        self.max_pending = max_pending
+        self._pending: list[Event] = []
+        self._announced = False  # an EventsArrived for this feed is on its way and not handled yet
+        self._room = threading.Condition(threading.Lock())
+        self.closed = False
+        self.abandoned: Callable[[], bool] = lambda: False  # the worker was cancelled: never wait for the UI
+
+    def put(self, event: Event) -> None:
+        """From the worker thread: queue `event`; tell the target when it is the first one waiting."""
+        with self._room:
+            if self.closed:
+                return  # nobody will read it: the screen is gone or the run was abandoned
+            self._pending.append(event)
+            if self._announced:
+                while len(self._pending) >= self.max_pending and not (self.closed or self.abandoned()):
+                    # The UI is far behind: wait for it (the pipeline's own output waits with us).
+                    self._room.wait(ROOM_WAIT_S)
+                return
+            self._announced = True
+        self.target.post_message(EventsArrived(self))
+
+    def take(self) -> list[Event]:
+        """From the UI thread: the events waiting (at most `max_batch`), progress merged to its latest value.
+
+        The next message for this feed is posted only after the screen has painted: one batch per frame, so the
+        screen goes idle between batches and a key pressed during a flood is painted in the next frame.
+        """
+        with self._room:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self.target.call_after_refresh(self._announce_more)
+        return merge_progress(batch)
+
+    def _announce_more(self) -> None:
+        with self._room:
+            more = bool(self._pending) and not self.closed
+            self._announced = more
+            # The worker waits from a full batch until here: the UI works and paints without competing with it
+            # for the GIL (which, not the CPU, made keys wait during a flood).
+            self._room.notify_all()
+        if more:
+            self.target.post_message(EventsArrived(self))
+
+    def drain(self) -> None:
+        """From the worker thread: wait until the UI has taken every event (so that what follows comes after)."""
+        with self._room:
+            while self._pending and not (self.closed or self.abandoned()):
+                self._room.wait(ROOM_WAIT_S)
+
+    def close(self) -> None:
+        """Drop what is waiting and every later event; a waiting worker goes on at once."""
+        with self._room:
+            self.closed = True
+            self._pending = []
+            self._room.notify_all()
+
+
+def merge_progress(batch: list[Event]) -> list[Event]:
+    """The batch without progress events that a later progress of the same phase in it supersedes."""
+    if sum(1 for e in batch if type(e) is PhaseProgress) < 2:
+        return batch
+    seen: set = set()
+    kept: list[Event] = []
+    for event in reversed(batch):
+        if type(event) is PhaseProgress:
+            if event.phase in seen:
+                continue
+            seen.add(event.phase)
+        kept.append(event)
+    kept.reverse()
+    return kept
+
+
+def run_events(
+    kind: str,
+    gen: Generator[Event, None, Any],
+    feed: EventFeed,
+    *,
+    cancel: Callable[[], None],
+) -> None:
+    """Iterate `gen` in the current thread worker, feeding its events to `feed`; post `RunFinished` at the end.
+
+    A cancelled worker (its screen closed, the app quitting) calls `cancel` once: the pipeline then stops safely
+    at its next step and says so in its events, so the generator is still run to its end. A stop that was asked
+    for ends as `RunFinished(stopped=True)`, not as an error; every other exception propagates to the worker's
+    error state, where the App's one router shows it.
+    """
+    worker = get_current_worker()
+    feed.abandoned = lambda: worker.is_cancelled
+    cancel_sent = False
+    try:
+        while True:
+            if not cancel_sent and worker.is_cancelled:
+                cancel_sent = True
+                cancel()
+                feed.close()  # nobody is looking any more: the rest of the run only needs to end safely
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            feed.put(event)
+        feed.drain()
+    except Interrupted as exc:
+        feed.drain()
+        feed.target.post_message(RunFinished(kind, None, stopped=True, reason=exc.message))
+        return
+    feed.target.post_message(RunFinished(kind, result))
