@@ -458,7 +458,7 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     """Terminate as Scaleway: running servers only, asynchronous; block volumes outlive it; an IP, security group
     or private network still in use cannot be deleted (412)."""
     lab = Lab(api_lab.lab_dir)
-    lab.set_options(async_terminate=True, terminate_seconds=0.3)
+    lab.set_options(terminate_seconds=0.3)  # asynchronous terminate is the default, as on Scaleway
     api = InstanceV1API(api_lab.scaleway())
     ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
     sg = api.create_security_group(
