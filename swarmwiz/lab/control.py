@@ -156,7 +156,8 @@ class Lab:
 
     def set_options(self, **options: object) -> None:
         """Lab options where real accounts differ, read at each call: default_vpc=False (a project created after
-        2025-05-13 has no default VPC), fault_rate=0.05 (share of calls answered 429/503), quotas={"instances": 3}.
+        2025-05-13 has no default VPC), fault_rate=0.05 (share of calls answered 429/503), quotas={"instances": 3},
+        async_terminate=False (terminate at once, in any state), terminate_seconds=1.0.
         """
         with files.locked(self.dir):
             current = files.read_json(self.dir / files.OPTIONS_FILE, {})

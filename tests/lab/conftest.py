@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,7 @@ def make_workspace(
     client_key.chmod(0o600)
     tfvars = {
         "cluster_name": name,
+        "owner_id": secrets.token_hex(6),  # as a workspace gets one (12 hex digits)
         "region": zones[0].rsplit("-", 1)[0],
         "zones": list(zones),
         "manager_count": managers,

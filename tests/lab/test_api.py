@@ -334,6 +334,9 @@ def test_vpcs_default_overlap_and_projects_without_a_default_vpc(api_lab):
         body["details"][0]["argument_name"] == "subnets"
         and "subnet_overlaps_in_vpc" in body["details"][0]["help_message"]
     )
+    with pytest.raises(ScalewayException) as caught:  # Scaleway takes /20 to /29
+        network("big", "10.0.0.0/16")
+    assert error_body(caught.value)["details"][0]["help_message"] == 'prefix: {"max": 20, "min": 29}'
     own = vpc_api.create_vpc(name="mine", enable_routing=True, enable_transitivity=False)
     assert network("two", "172.16.8.0/22", vpc_id=own.id).vpc_id == own.id  # another VPC may reuse it
     with pytest.raises(ScalewayException) as caught:
@@ -465,7 +468,7 @@ def test_termination_volumes_and_objects_in_use(api_lab):
     """Terminate as Scaleway: running servers only, asynchronous; block volumes outlive it; an IP, security group
     or private network still in use cannot be deleted (412)."""
     lab = Lab(api_lab.lab_dir)
-    lab.set_options(async_terminate=True, terminate_seconds=0.3)
+    lab.set_options(terminate_seconds=0.3)  # asynchronous terminate is the default, as on Scaleway
     api = InstanceV1API(api_lab.scaleway())
     ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
     sg = api.create_security_group(
@@ -548,3 +551,20 @@ def test_quotas_refuse_and_iam_quota_api_answers(api_lab):
     }
     assert limits == {"instances": 2, "ip_routed_ipv4": 1}
     assert iam.get_quotum(quotum_name="instances_dev1_s").unlimited is True
+
+
+def test_stub_providers_retry_rate_limits_a_bounded_number_of_times(api_lab):
+    """The Terraform stub providers' HTTP client retries 429/5xx as the real providers' do, and gives up after a
+    bounded number of attempts."""
+    from swarmwiz.lab.providers import base
+
+    lab = Lab(api_lab.lab_dir)
+    lab.set_options(retry_after=0)
+    headers = {"X-Auth-Token": api_lab.creds["SCW_SECRET_KEY"]}
+    url = f"{api_lab.url}/instance/v1/zones/fr-par-1/ips"
+    lab.set_faults([{"path": "/instance/v1/zones/*/ips", "status": 429, "rate": 0.2}])
+    assert all(base.http("GET", url, headers)[0] == 200 for _ in range(5))  # fails only if 6 in a row are 429
+    lab.set_faults([{"path": "/instance/v1/zones/*/ips", "status": 503}])
+    started = time.monotonic()
+    assert base.http("GET", url, headers)[0] == 503
+    assert 4 < time.monotonic() - started < 15  # retried with backoff (no Retry-After on a 503), and bounded

@@ -73,7 +73,7 @@ def make_cluster(api_lab, owner: str, cluster: str = "demo", zone: str = "fr-par
         zone_id=zone_id(api_lab),
         name="*",
         type="A",
-        content="192.0.2.10",
+        content=ip.address,  # the manager's address: Cloudflare refuses an identical record (81058)
         ttl=1,
         comment=f"swarmwiz:{cluster}:{owner}:manager-1",
     )
@@ -118,7 +118,8 @@ def test_cleanup_deletes_what_is_ours_and_nothing_else(api_lab):
         inventory = Inventory(api)
         found = inventory.cluster_objects("demo", OURS, "fr-par", ["fr-par-1", "fr-par-2"], "example.com")
         deleted = [o.kind for o in Cleanup(api, "fr-par", OURS, poll=0.05).delete_all(found.owned)]
-        assert deleted == ["server", "dns record", "ip", "security group", "private network", "ssh key"]
+        # The server's local volume is listed too (it goes with the server: its 404 counts as deleted).
+        assert deleted == ["server", "dns record", "ip", "security group", "volume", "private network", "ssh key"]
         after = inventory.cluster_objects("demo", OURS, "fr-par", ["fr-par-1", "fr-par-2"], "example.com")
     assert after.owned == [] and {o.kind: o.id for o in after.foreign} == theirs
 
@@ -189,6 +190,7 @@ def test_waiting_for_a_terminated_server_is_bounded(api_lab):
         with pytest.raises(ApiError, match="was still there 0.3 s after it was terminated"):
             cleanup._wait_gone(obj)  # not terminated: it stays
         assert time.monotonic() - start < 2
-        assert [o.id for o in cleanup.delete_all([obj])] == [server.id]  # stopped: deleted, then gone
+        deleted = cleanup.delete_all([obj])  # stopped: deleted, then gone, with its local volume
+        assert [(o.kind, o.id) for o in deleted] == [("server", server.id), ("volume", server.volumes["0"].id)]
         with pytest.raises(ApiNotFound):
             api.instance().get_server(zone="fr-par-1", server_id=server.id)

@@ -249,6 +249,11 @@ def test_scaleway_answers_match_recorded_real_traffic(api_lab, capsys):
                 lab_values = {a.get(field) for a in lab_answers}
                 if not lab_values <= real_values:
                     report.append(f"{method} {template} {status}: {field} {lab_values} not in {real_values}")
+    # IPAM lists a dual-stack NIC's IPv6 address first (every recorded two-address answer does).
+    real_pairs = [a["ips"] for a in real[("GET", "/ipam/v1/regions/{region}/ips", 200)] if len(a["ips"]) == 2]
+    lab_pairs = [a["ips"] for a in lab[("GET", "/ipam/v1/regions/{region}/ips", 200)] if len(a["ips"]) == 2]
+    assert real_pairs and all(p[0]["is_ipv6"] and not p[1]["is_ipv6"] for p in real_pairs)
+    assert lab_pairs and all(p[0]["is_ipv6"] and not p[1]["is_ipv6"] for p in lab_pairs)
     driven = {k[:2] for k in lab}
     not_driven = sorted({k[:2] for k in real} - driven - NOT_MODELLED)
     figure = total_ok / total

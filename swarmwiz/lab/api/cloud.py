@@ -23,8 +23,8 @@ DEFAULT_OPTIONS = {
     "fault_rate": 0.0,  # share of API calls answered 429 (with Retry-After) or 503, on both APIs
     "retry_after": 1,  # seconds, in the Retry-After header of an injected 429
     "quotas": {},
-    # True: terminate as the real API (running servers only, asynchronous); off until swarmwiz's clean-up waits.
-    "async_terminate": False,
+    # Terminate as the real API: running servers only, asynchronous (False: at once, whatever the state).
+    "async_terminate": True,
     "terminate_seconds": 1.0,  # per project: {"instances": 10, "ips": 10}; absent means unlimited
 }
 KINDS = (

@@ -7,9 +7,11 @@ import copy
 import json
 import logging
 import os
+import random
 import signal
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from concurrent import futures
@@ -212,22 +214,37 @@ def lab_url(url: str, env_name: str) -> str:
     return url.rstrip("/")
 
 
+RETRIED = (429, 502, 503, 504)
+ATTEMPTS = 6  # as the real providers' HTTP clients: a few retries with backoff, then the error
+
+
 def http(method: str, url: str, headers: dict, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
-    """One request to the lab API; returns (status, decoded JSON or bytes); raises on transport failure."""
+    """One request to the lab API; returns (status, decoded JSON or bytes); raises on transport failure.
+    429 and 5xx are retried a bounded number of times (Retry-After honoured, else backoff with jitter)."""
     data = None
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            status, payload = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, payload = exc.code, exc.read()
-    except OSError as exc:
-        where = f"{method} {urlsplit(url).path}"
-        raise ProviderError(
-            "The swarmwiz lab API is not reachable", f"{where}: {exc}. Is the lab running? (`swarmwiz lab status`)"
-        ) from None
+    for attempt in range(ATTEMPTS):
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        retry_after = None
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                status, payload = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, exc.read()
+            retry_after = exc.headers.get("Retry-After")
+        except OSError as exc:
+            where = f"{method} {urlsplit(url).path}"
+            raise ProviderError(
+                "The swarmwiz lab API is not reachable", f"{where}: {exc}. Is the lab running? (`swarmwiz lab status`)"
+            ) from None
+        if status not in RETRIED or attempt == ATTEMPTS - 1:
+            break
+        try:
+            wait = float(retry_after) if retry_after else 0.2 * 2**attempt
+        except ValueError:
+            wait = 0.2 * 2**attempt
+        time.sleep(min(wait, 10.0) * random.uniform(0.8, 1.2))
     if raw and status < 300:
         return status, payload
     try:

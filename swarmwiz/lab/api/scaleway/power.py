@@ -108,8 +108,8 @@ ALLOWED_ACTIONS = {
 
 
 def terminate(sw: Scaleway, server: dict) -> None:
-    """Delete a server and its local volumes (block volumes stay). With the lab option async_terminate, as the real
-    API: only a running server may be terminated, it goes to `stopping` and disappears a little later."""
+    """Delete a server and its local volumes (block volumes stay). As the real API (lab option async_terminate, on by
+    default): only a running server may be terminated, it goes to `stopping` and disappears a little later."""
     options = sw.cloud.options()
     if not options["async_terminate"]:
         sw.delete_server(server, terminate=True)

@@ -232,8 +232,10 @@ class Scaleway:
             net = ipaddress.ip_network(subnets[0])
         except ValueError:
             raise scw_invalid("subnets", f"{subnets[0]!r} is not a CIDR network") from None
-        if not net.is_private or net.prefixlen > 29:
-            raise scw_invalid("subnets", "the subnet must be a private IPv4 range of /29 or larger")
+        if not net.is_private:
+            raise scw_invalid("subnets", "the subnet must be a private IPv4 range")
+        if not 20 <= net.prefixlen <= 29:  # the Go SDK prints: subnets[0] is invalid for unexpected reason, prefix: ...
+            raise invalid_argument("subnets[0]", "unknown", 'prefix: {"max": 20, "min": 29}')
         project = self._project(body, "project_id")
         vpc = self._vpc_for(region, project, body.get("vpc_id"))
         for other in self.state["private_networks"].values():
