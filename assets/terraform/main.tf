@@ -109,7 +109,12 @@ resource "scaleway_instance_server" "node" {
   depends_on = [scaleway_iam_ssh_key.admin]
 }
 
-# Wildcard DNS: one A record per manager, so *.domain keeps answering when a manager is down.
+# Wildcard DNS: one A record per manager, so *.domain keeps answering when a manager is down. TTL 1 is Cloudflare's
+# "automatic" (any other value must be 60-86400).
+locals {
+  dns_name = var.subdomain == "" ? var.domain : "${var.subdomain}.${var.domain}"
+}
+
 data "cloudflare_zone" "this" {
   filter = {
     name = var.domain
@@ -120,7 +125,7 @@ resource "cloudflare_dns_record" "wildcard" {
   for_each = local.managers
 
   zone_id = data.cloudflare_zone.this.zone_id
-  name    = "*.${var.domain}"
+  name    = "*.${local.dns_name}"
   type    = "A"
   content = scaleway_instance_ip.node[each.key].address
   ttl     = 1
@@ -132,7 +137,7 @@ resource "cloudflare_dns_record" "apex" {
   for_each = var.apex_record ? local.managers : {}
 
   zone_id = data.cloudflare_zone.this.zone_id
-  name    = var.domain
+  name    = local.dns_name
   type    = "A"
   content = scaleway_instance_ip.node[each.key].address
   ttl     = 1

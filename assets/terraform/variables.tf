@@ -70,6 +70,12 @@ variable "domain" {
   type        = string
 }
 
+variable "subdomain" {
+  description = "Records go to *.<subdomain>.<domain> (and <subdomain>.<domain> with apex_record); empty: below the domain."
+  type        = string
+  default     = ""
+}
+
 variable "apex_record" {
   description = "Also point <domain> itself at the managers."
   type        = bool

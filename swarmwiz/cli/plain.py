@@ -104,7 +104,7 @@ def _new_cluster(services, out) -> int:
     out.line("")
     out.line(
         f"Cluster {spec.name}: {spec.managers.count} x {spec.managers.type} managers, {spec.workers.count} x "
-        f"{spec.workers.type} workers in {', '.join(spec.zones)}; *.{spec.domain} -> the managers"
+        f"{spec.workers.type} workers in {', '.join(spec.zones)}; *.{spec.dns_name} -> the managers"
     )
     out.cost(services.estimate(spec, catalog))
     return _plan_and_deploy(services.pipeline_for_spec(spec, creds), out)

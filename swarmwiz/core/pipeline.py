@@ -149,17 +149,38 @@ class Pipeline:
             self._tf.kill()
 
     # -- phases --------------------------------------------------------------------------------------------------
-    def _phase_credentials(self) -> Events:
+    def _phase_credentials(self, replace_dns: Callable[[list[DnsRecord]], bool] | None = None) -> Events:
+        """Credentials (with the key's permission sets), the domain, quotas and DNS names, before anything exists.
+
+        `replace_dns` approves deleting records in the way (dns.replace_existing); None: only list them (plan).
+        """
+        from swarmwiz.core import preflight
         from swarmwiz.core.credentials import validate_live
 
         yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
-        self._environment()
+        env = self._environment()
         validate_live(self.target.credentials(), self.target.endpoints(), domain=self.spec.domain)
         if not self._cloud().zone_id(self.spec.domain):
             raise InputError(
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
             )
+        api = self._cloud().api  # validate_live already named any permission set the key lacks
+        for warning in preflight.check_quotas(api, self.spec, self._owner_id(), env.get("SCW_DEFAULT_ORGANIZATION_ID")):
+            yield ev.Notice(ev.Phase.CREDENTIALS, warning)
+        dns = preflight.check_dns(self._cloud().dns_records(self.spec.domain), self.spec, self._owner_id())
+        if dns.in_the_way:
+            listing = "; ".join(preflight.describe_record(r) for r in dns.in_the_way)
+            if replace_dns is None:
+                yield ev.Notice(ev.Phase.CREDENTIALS, f"dns.replace_existing: deploy will delete {listing}")
+            elif not replace_dns(dns.in_the_way):
+                raise InputError(
+                    f"dns: replacing {listing} was not confirmed (pass --yes to confirm); nothing was created",
+                    field="dns.replace_existing",
+                )
+            else:
+                preflight.delete_records(api, dns.in_the_way)
+                yield ev.Notice(ev.Phase.CREDENTIALS, f"deleted the DNS records in the cluster's way: {listing}")
         yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message=f"credentials valid ({self.target.label})")
 
     def _phase_init(self) -> Events:
@@ -337,7 +358,7 @@ class Pipeline:
         yield ev.PhaseStarted(ev.Phase.DNS)
         records = self._cluster_records()
         wanted = {n.public_ip for n in nodes if n.role == "manager"}
-        wildcard = f"*.{self.spec.domain}"
+        wildcard = f"*.{self.spec.dns_name}"
         have = {r.content for r in records if r.name == wildcard and r.type == "A"}
         if have != wanted:
             missing = ", ".join(sorted(wanted - have)) or "none"
@@ -371,16 +392,19 @@ class Pipeline:
         *,
         auto_approve: bool = False,
         confirm_delete: Callable[[list[CloudObject]], bool] | None = None,
+        confirm_replace_dns: Callable[[list[DnsRecord]], bool] | None = None,
     ) -> Generator[ev.Event, None, Any]:
         """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
 
         With `auto_approve` (`deploy --yes`) there is no separate plan step: one `terraform apply -auto-approve`
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
         Objects of the cluster that Terraform does not track are listed to `confirm_delete` (approved by
-        `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence.
+        `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence. DNS records
+        in the cluster's way (with dns.replace_existing) go to `confirm_replace_dns` the same way.
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
-        yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
+        approve_dns = (lambda _records: True) if auto_approve else confirm_replace_dns or (lambda _records: False)
+        yield from self._phase_credentials(approve_dns)  # before anything is written: nothing exists on refusal
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.target.is_lab)
             self._checkpoint()

@@ -46,7 +46,7 @@ SCHEMA: dict[str, Any] = {
     "image": str,
     "managers": {"count": int, "type": str},
     "workers": {"count": int, "type": str},
-    "dns": {"domain": str, "apex": bool},
+    "dns": {"domain": str, "apex": bool, "subdomain": str, "replace_existing": bool},
     "ssh": {"public_key": str, "allowed_cidrs": list},
     "network": {"private_subnet": str},
 }
@@ -98,6 +98,8 @@ class ClusterSpec:
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     apex: bool = False
     image: str = DEFAULT_IMAGE
+    subdomain: str = ""  # the cluster's records go to *.SUBDOMAIN.DOMAIN (and SUBDOMAIN.DOMAIN with apex)
+    replace_existing: bool = False  # records already at those names are deleted (after confirmation)
     private_subnet: str = DEFAULT_PRIVATE_SUBNET
     source: Path | None = field(default=None, compare=False)
 
@@ -111,6 +113,11 @@ class ClusterSpec:
         candidate = self.ssh_public_key_path.with_suffix("")
         return candidate if candidate != self.ssh_public_key_path and candidate.is_file() else None
 
+    @property
+    def dns_name(self) -> str:
+        """The name the cluster's records hang below: the domain, or subdomain.domain."""
+        return f"{self.subdomain}.{self.domain}" if self.subdomain else self.domain
+
     def to_dict(self) -> dict[str, Any]:
         """The cluster.toml form of this spec (round-trips through `validate`)."""
         return {
@@ -119,7 +126,12 @@ class ClusterSpec:
             "image": self.image,
             "managers": {"count": self.managers.count, "type": self.managers.type},
             "workers": {"count": self.workers.count, "type": self.workers.type},
-            "dns": {"domain": self.domain, "apex": self.apex},
+            "dns": {
+                "domain": self.domain,
+                "apex": self.apex,
+                **({"subdomain": self.subdomain} if self.subdomain else {}),
+                **({"replace_existing": True} if self.replace_existing else {}),
+            },
             "ssh": {"public_key": str(self.ssh_public_key_path), "allowed_cidrs": list(self.allowed_cidrs)},
             "network": {"private_subnet": self.private_subnet},
         }
@@ -142,6 +154,7 @@ class ClusterSpec:
             "worker_type": self.workers.type,
             "domain": self.domain,
             "apex_record": self.apex,
+            **({"subdomain": self.subdomain} if self.subdomain else {}),  # the module's default is ""
             "ssh_public_key": self.ssh_public_key,
             "ssh_allowed_cidrs": list(self.allowed_cidrs),
             "private_subnet": self.private_subnet,
@@ -270,6 +283,8 @@ def validate(
     dns = data.get("dns") if isinstance(data.get("dns"), dict) else {}
     domain = _check_domain(dns.get("domain"), problems) if "dns" in data else None
     apex = _get(dns, "apex", bool, problems, prefix="dns.", default=False)
+    subdomain = _check_subdomain(dns.get("subdomain", ""), domain, problems)
+    replace_existing = _get(dns, "replace_existing", bool, problems, prefix="dns.", default=False)
 
     ssh = data.get("ssh") if isinstance(data.get("ssh"), dict) else {}
     if not strict:
@@ -301,6 +316,8 @@ def validate(
         ssh_public_key=key_text,
         allowed_cidrs=tuple(cidrs),
         apex=apex,
+        subdomain=subdomain or "",
+        replace_existing=bool(replace_existing),
         image=image,
         private_subnet=subnet,
         source=source,
@@ -462,6 +479,27 @@ def _check_domain(domain: Any, problems: list[str]) -> str | None:
         problems.append(Problem("dns.domain", f"{_show(domain)} must be a registered domain like example.com"))
         return None
     return ascii_name
+
+
+def _check_subdomain(value: Any, domain: str | None, problems: list[str]) -> str | None:
+    """A DNS label sequence below the domain ("apps", "apps.eu"); "" for none."""
+    label = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+    if value == "":
+        return ""
+    if (
+        not isinstance(value, str)
+        or not re.fullmatch(rf"{label}(\.{label})*", value)
+        or (domain and len(value) + 1 + len(domain) > 253)
+    ):
+        problems.append(
+            Problem(
+                "dns.subdomain",
+                f"{_show(value)} is not allowed; use DNS labels of lowercase letters, digits and '-' joined by dots, "
+                'like "apps" (records then go to *.apps.<domain>)',
+            )
+        )
+        return None
+    return value
 
 
 def _check_public_key(value: Any, base_dir: Path | None, problems: list[str]) -> tuple[Path | None, str | None]:

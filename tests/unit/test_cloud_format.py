@@ -128,11 +128,22 @@ def test_key_without_iam_read_uses_its_default_project(api):
     )
     api.route("GET", f"/account/v3/projects/{pid}", 403, {"type": "permissions_denied"})
     api.route("GET", "/instance/v1/zones/fr-par-1/servers", 403, {"type": "permissions_denied"})
+    api.route("GET", "/vpc/v2/regions/fr-par/private-networks", 200, {"private_networks": [], "total_count": 0})
+    api.route("GET", "/ipam/v1/regions/fr-par/ips", 403, {"type": "permissions_denied"})
+    api.route("GET", "/iam/v1alpha1/ssh-keys", 200, {"ssh_keys": [], "total_count": 0})
     api.route("GET", "/client/v4/user/tokens/verify", 200, {"success": True, "result": {"status": "active"}})
     checks = validate_credentials(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"))
-    assert checks[2].reason == "permission" and "cannot list instances" in checks[2].message
+    assert checks[2].reason == "permission" and "lacks InstancesFullAccess (" in checks[2].message
+    assert ") and IPAMReadOnly (" in checks[2].message
 
     api.route("GET", "/instance/v1/zones/fr-par-1/servers", 200, {"servers": [], "total_count": 0})
+    checks = validate_credentials(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"))
+    assert checks[2].message == (
+        "The Scaleway API key lacks IPAMReadOnly (needed to read the nodes' private addresses): add this permission "
+        "set to the key's IAM policy for the project; nothing was created."
+    )
+
+    api.route("GET", "/ipam/v1/regions/fr-par/ips", 200, {"ips": [], "total_count": 0})
     checks = validate_credentials(credentials_from_env(GOOD), Endpoints(api.url, api.url + "/client/v4"))
     assert checks[2].ok and "default project" in checks[2].message
 

@@ -149,3 +149,21 @@ def test_missing_file(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec(tmp_path / "nope.toml")
     assert "does not exist" in err.value.problems[0]
+
+
+def test_subdomain_moves_the_records_and_round_trips(good):
+    good["dns"] = {"domain": "example.com", "subdomain": "apps.eu", "replace_existing": True}
+    spec = validate(good)
+    assert spec.dns_name == "apps.eu.example.com"
+    assert spec.tfvars()["subdomain"] == "apps.eu"
+    assert spec.replace_existing is True
+    assert parse_spec(spec.to_toml()) == spec
+    assert "subdomain" not in validate({**good, "dns": {"domain": "example.com"}}).tfvars()
+
+
+@pytest.mark.parametrize("bad", ["Apps", "-apps", "apps.", "a..b", "*.apps", "apps_1", 7, "x" * 64])
+def test_bad_subdomain_is_one_sentence_naming_it(good, bad):
+    good["dns"] = {"domain": "example.com", "subdomain": bad}
+    with pytest.raises(SpecError) as info:
+        validate(good)
+    assert [p.field for p in info.value.problems] == ["dns.subdomain"]

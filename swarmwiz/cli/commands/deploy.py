@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 
@@ -17,6 +18,11 @@ def add_parser(subparsers, add: Callable[..., argparse.ArgumentParser]) -> argpa
     p = add("deploy", run, HELP)
     p.add_argument("-c", "--config", required=True, metavar="FILE", help="the cluster.toml to deploy")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask before applying the plan")
+    p.add_argument(
+        "--replace-dns",
+        action="store_true",
+        help="delete DNS records already at the cluster's names (listed first; asks unless --yes)",
+    )
     p.add_argument(
         "--ssh-config",
         action="store_true",
@@ -33,6 +39,8 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.flows.access import recording, set_up_access
 
     spec = load_spec(args.config)
+    if args.replace_dns:
+        spec = dataclasses.replace(spec, replace_existing=True)
     out = Output()
     pipeline = Pipeline.for_spec(spec, target)
 
@@ -52,10 +60,21 @@ def run(args: argparse.Namespace, target: Target) -> int:
             out.line(f"  {obj.describe()}")
         return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
 
+    def confirm_replace_dns(records) -> bool:
+        out.line(f"DNS records at the names of cluster {spec.name} that are not its own (dns.replace_existing):")
+        for record in records:
+            out.line(f"  {record.type} {record.name} -> {record.content}")
+        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
+
     if args.yes:
         out.cost(pipeline.cost())
     with safe_interrupts(pipeline, out), recording(pipeline, "deploy") as run:
-        events = pipeline.deploy(confirm=confirm, auto_approve=args.yes, confirm_delete=confirm_delete)
+        events = pipeline.deploy(
+            confirm=confirm,
+            auto_approve=args.yes,
+            confirm_delete=confirm_delete,
+            confirm_replace_dns=confirm_replace_dns,
+        )
         result = out.run(run.events(events))
         run.note(result.health_line() if result is not None else "nothing applied")
     if result is None:

@@ -104,21 +104,19 @@ def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
                 f"The Scaleway project ID names a project this key may not read ({exc.detail}), and it is not "
                 "the key's default project: check the ID or the key's IAM policy.",
             )
+    from swarmwiz.core.preflight import missing_permissions, permissions_sentence
+
     try:
-        api.instance().list_servers(zone=PROBE_ZONE, project=pid, per_page=1)
+        # Cheap reads of each API a deploy needs: a 403 names the permission set the key lacks.
+        missing = missing_permissions(api, pid, PROBE_ZONE, PROBE_ZONE.rsplit("-", 1)[0])
     except ApiUnreachable:
         raise
     except ApiError as exc:
-        if exc.status == 403:
-            return _bad(
-                attr,
-                "permission",
-                f"The Scaleway key is missing a permission: it cannot list instances in the project "
-                f"({exc.detail}); give it InstancesFullAccess there.",
-            )
         return _bad(attr, "rejected", f"The Scaleway project's instances could not be listed ({exc.detail}).")
+    if missing:
+        return _bad(attr, "permission", permissions_sentence(missing))
     what = f"project {name!r}" if name else "the key's default project"
-    return Check(attr, True, "ok", f"The Scaleway project ID names {what}, and its instances can be listed.")
+    return Check(attr, True, "ok", f"The Scaleway project ID names {what}, and the key may use what a deploy needs.")
 
 
 def can_edit_dns(api: ApiClients, zone_id: str) -> bool:

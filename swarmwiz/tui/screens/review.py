@@ -22,7 +22,7 @@ def summary_lines(spec) -> list[str]:
         f"Where       {spec.region}: {', '.join(spec.zones)}",
         f"Managers    {spec.managers.count} x {spec.managers.type}",
         f"Workers     {spec.workers.count} x {spec.workers.type}",
-        f"DNS         *.{spec.domain}" + (f" and {spec.domain}" if spec.apex else "") + " -> the managers",
+        f"DNS         *.{spec.dns_name}" + (f" and {spec.dns_name}" if spec.apex else "") + " -> the managers",
         f"SSH key     {_short(spec.ssh_public_key_path)}",
         f"SSH from    {', '.join(spec.allowed_cidrs)}",
         f"Image       {spec.image}",
