@@ -97,7 +97,8 @@ def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
             return _bad(attr, "rejected", "The Scaleway project ID names no project (not found).")
         if exc.status != 403:
             return _bad(attr, "rejected", f"The Scaleway project could not be read ({exc.detail}).")
-        if pid != key.get("default_project_id"):
+        # A project-scoped key may not read projects (nor itself): then only the probes below can tell.
+        if key.get("default_project_id") not in (None, pid):
             return _bad(
                 attr,
                 "permission",

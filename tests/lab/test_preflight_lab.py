@@ -1,0 +1,139 @@
+"""Pre-flight against the lab's API: keys missing a permission set, quotas and DNS records in the way are refused
+before any object exists, each in one sentence naming what is missing and the way out."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from support import cluster_text
+
+from swarmwiz.core.api import Endpoints
+from swarmwiz.core.credentials import credentials_from_env
+from swarmwiz.core.errors import CredentialError, InputError
+from swarmwiz.core.pipeline import Pipeline
+from swarmwiz.core.spec import parse_spec
+from swarmwiz.lab import Lab
+
+pytestmark = [pytest.mark.lab]
+
+
+class KeyTarget:
+    """The lab's API with a chosen Scaleway key (the CLI's --lab always uses the lab's all-powerful one)."""
+
+    is_lab = True
+    label = "lab API"
+
+    def __init__(self, api_lab, **override: str) -> None:
+        self.env = {
+            **{k: v for k, v in api_lab.creds.items() if isinstance(v, str)},
+            **override,
+            "SCW_API_URL": api_lab.url,
+            "CLOUDFLARE_BASE_URL": api_lab.cloudflare_url,
+        }
+
+    def prepare(self) -> None:
+        pass
+
+    def environment(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def credentials(self):
+        return credentials_from_env(self.env).require()
+
+    def endpoints(self) -> Endpoints:
+        return Endpoints.from_env(self.env)
+
+    def secrets(self) -> list[str]:
+        return [self.env["SCW_SECRET_KEY"], self.env["CLOUDFLARE_API_TOKEN"]]
+
+
+def spec_of(ssh_keypair, tmp_path, managers=1, workers=1, **dns):
+    text = cluster_text(ssh_keypair[1], managers=managers, workers=workers)
+    return dataclasses.replace(parse_spec(text), **dns)
+
+
+def deploy(spec, target):
+    pipeline = Pipeline.for_spec(spec, target)
+    for _event in pipeline.deploy(auto_approve=True):
+        pass
+
+
+def nothing_exists(api_lab, swarmwiz_home) -> None:
+    status = Lab(api_lab.lab_dir).status()
+    assert not status["servers"] and not status["ips"] and not status["private_networks"]
+    assert not (swarmwiz_home / "clusters" / "demo").exists()
+
+
+@pytest.mark.parametrize(
+    ("sets", "lacking"),
+    [
+        (["InstancesFullAccess", "VPCFullAccess", "SSHKeysFullAccess"], "IPAMReadOnly (needed to read the nodes'"),
+        (["InstancesFullAccess", "IPAMReadOnly", "SSHKeysFullAccess"], "VPCFullAccess (needed to create the"),
+    ],
+)
+def test_key_missing_a_permission_set_is_refused_before_anything_exists(
+    api_lab, swarmwiz_home, ssh_keypair, tmp_path, sets, lacking
+):
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, project_scoped=True)
+    with pytest.raises(CredentialError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
+    assert f"The Scaleway API key lacks {lacking}" in str(info.value)
+    assert str(info.value).count(" (needed") == 1  # only what is missing is named
+    nothing_exists(api_lab, swarmwiz_home)
+
+
+def test_project_scoped_key_that_can_do_the_job_passes(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    """403 on IAM api-keys, projects and quotas means "cannot tell": the key passes, the quota check warns."""
+    sets = ["InstancesFullAccess", "VPCFullAccess", "IPAMReadOnly", "SSHKeysFullAccess"]
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, project_scoped=True)
+    pipeline = Pipeline.for_spec(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
+    events = list(pipeline._phase_credentials())
+    notices = [e.message for e in events if type(e).__name__ == "Notice"]
+    assert any("quotas could not be read" in n for n in notices), notices
+    assert type(events[-1]).__name__ == "PhaseFinished"
+
+
+def test_quota_of_two_servers_refuses_a_five_node_cluster(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    Lab(api_lab.lab_dir).set_options(quotas={"instances": 2})
+    with pytest.raises(InputError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path, managers=3, workers=2), KeyTarget(api_lab))
+    assert str(info.value).startswith(
+        "The Scaleway quota instances allows 2 servers and the project has 0: this cluster needs 5 more, 3 over "
+        "the quota"
+    )
+    nothing_exists(api_lab, swarmwiz_home)
+
+
+def test_per_type_quota_is_named(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    Lab(api_lab.lab_dir).set_options(quotas={"instances_dev1_m": 1})
+    with pytest.raises(InputError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path, managers=1, workers=3), KeyTarget(api_lab))
+    assert "quota instances_dev1_m allows 1 DEV1-M servers" in str(info.value) and "2 over" in str(info.value)
+    nothing_exists(api_lab, swarmwiz_home)
+
+
+@pytest.mark.parametrize(("kind", "content"), [("A", "203.0.113.7"), ("CNAME", "elsewhere.example.net")])
+def test_record_in_the_way_stops_the_deploy(api_lab, swarmwiz_home, ssh_keypair, tmp_path, kind, content):
+    cf = api_lab.cloudflare()
+    zone = next(z for z in cf.zones.list(name="example.com") if z.name == "example.com")
+    cf.dns.records.create(zone_id=zone.id, type=kind, name="*.example.com", content=content, ttl=300)
+    with pytest.raises(InputError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab))
+    message = str(info.value)
+    assert message.startswith(f"dns: the zone already has the record {kind} *.example.com -> {content},")
+    assert "set dns.subdomain" in message and "dns.replace_existing = true" in message and "--replace-dns" in message
+    nothing_exists(api_lab, swarmwiz_home)
+
+    # With a subdomain the pre-flight passes; with replace_existing the record is deleted only once approved.
+    target = KeyTarget(api_lab)
+    moved = Pipeline.for_spec(spec_of(ssh_keypair, tmp_path, subdomain="apps"), target)
+    assert type(list(moved._phase_credentials())[-1]).__name__ == "PhaseFinished"
+    replacing = Pipeline.for_spec(spec_of(ssh_keypair, tmp_path, replace_existing=True), target)
+    with pytest.raises(InputError, match="was not confirmed"):
+        list(replacing._phase_credentials(lambda records: False))
+    assert [r.name for r in cf.dns.records.list(zone_id=zone.id)] == ["*.example.com"]
+    shown = []
+    list(replacing._phase_credentials(lambda records: shown.extend(records) or True))
+    assert [(r.type, r.content) for r in shown] == [(kind, content)]
+    assert list(cf.dns.records.list(zone_id=zone.id)) == []
