@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 
@@ -46,7 +46,8 @@ def test_wildcard_in_the_way_then_subdomain(lab, tmp_path, ssh_keypair, swarmwiz
     assert not status["servers"] and not status["ips"] and not status["private_networks"]
     assert not (swarmwiz_home / "clusters" / "demo").exists()
 
-    config.write_text(config.read_text().replace('domain = "example.com"', 'domain = "example.com"\nsubdomain = "apps"'))
+    with_subdomain = 'domain = "example.com"\nsubdomain = "apps"'
+    config.write_text(config.read_text().replace('domain = "example.com"', with_subdomain))
     moved = swarmwiz("deploy", "-c", str(config), "--lab", "--yes")
     assert moved.returncode == 0, moved.stdout[-3000:] + moved.stderr[-3000:]
     report = json.loads(swarmwiz("status", "demo", "--lab", "--json").stdout)
