@@ -122,7 +122,7 @@ def check_quotas(api: ApiClients, spec: ClusterSpec, owner_id: str | None, organ
         (
             "ip_routed_ipv4",
             "routed IPv4 addresses",
-            sum(str(i.type) == "routed_ipv4" for i in ips),
+            sum(str(i.type_) == "routed_ipv4" for i in ips),
             max(0, spec.node_count - len(ours_ips)),
         ),
     ]

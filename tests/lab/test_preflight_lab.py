@@ -137,3 +137,16 @@ def test_record_in_the_way_stops_the_deploy(api_lab, swarmwiz_home, ssh_keypair,
     list(replacing._phase_credentials(lambda records: shown.extend(records) or True))
     assert [(r.type, r.content) for r in shown] == [(kind, content)]
     assert list(cf.dns.records.list(zone_id=zone.id)) == []
+
+
+def test_routed_ip_quota_counts_what_exists(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    """IPs already in the project count against the quota (one routed IPv4 per node)."""
+    from scaleway.instance.v1 import InstanceV1API
+
+    Lab(api_lab.lab_dir).set_options(quotas={"ip_routed_ipv4": 3})
+    InstanceV1API(api_lab.scaleway()).create_ip(zone="fr-par-1", type_="routed_ipv4")
+    with pytest.raises(InputError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path, managers=1, workers=2), KeyTarget(api_lab))
+    assert "quota ip_routed_ipv4 allows 3 routed IPv4 addresses and the project has 1" in str(info.value)
+    assert "needs 3 more, 1 over the quota" in str(info.value)
+    assert len(Lab(api_lab.lab_dir).status()["ips"]) == 1

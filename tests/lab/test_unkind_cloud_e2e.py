@@ -74,3 +74,17 @@ def test_a_429_storm_is_survived(lab, tmp_path, ssh_keypair, swarmwiz_home):
     lab.set_options(fault_rate=0.0)
     gone = swarmwiz("destroy", "demo", "--lab", "--yes")
     assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr[-2000:]
+
+
+def test_quota_of_two_servers_refuses_three_plus_two(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    lab.set_options(quotas={"instances": 2})
+    config = tmp_path / "demo.toml"
+    config.write_text(cluster_text(ssh_keypair[1], managers=3, workers=2))
+
+    refused = swarmwiz("deploy", "-c", str(config), "--lab", "--yes")
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    said = " ".join((refused.stderr + refused.stdout).split())
+    assert "The Scaleway quota instances allows 2 servers" in said and "3 over the quota" in said, said[-2000:]
+    status = lab.status()
+    assert not status["servers"] and not status["ips"] and not status["private_networks"]
+    assert not (swarmwiz_home / "clusters" / "demo").exists()
