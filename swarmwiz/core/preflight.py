@@ -101,8 +101,11 @@ def check_quotas(api: ApiClients, spec: ClusterSpec, owner_id: str | None, organ
             "The Scaleway project's quotas could not be read (the key has no organisation-level IAM read); the "
             "servers and IPs the cluster needs were not checked against them."
         ]
+    from swarmwiz.core.catalog import bundled
+
     servers, ips = [], []
-    for zone in spec.zones:
+    # Quotas count the whole region's servers, not only the cluster's zones.
+    for zone in sorted(set(spec.zones) | set(bundled().zones_of(spec.region))):
         servers += api.instance().list_servers_all(zone=zone)
         ips += api.instance().list_ips_all(zone=zone)
     ours = [s for s in servers if owner_id and owns_tags(s.tags, spec.name, owner_id)]

@@ -140,11 +140,11 @@ def test_record_in_the_way_stops_the_deploy(api_lab, swarmwiz_home, ssh_keypair,
 
 
 def test_routed_ip_quota_counts_what_exists(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
-    """IPs already in the project count against the quota (one routed IPv4 per node)."""
+    """IPs already in the region count against the quota (one routed IPv4 per node), in any zone."""
     from scaleway.instance.v1 import InstanceV1API
 
     Lab(api_lab.lab_dir).set_options(quotas={"ip_routed_ipv4": 3})
-    InstanceV1API(api_lab.scaleway()).create_ip(zone="fr-par-1", type_="routed_ipv4")
+    InstanceV1API(api_lab.scaleway()).create_ip(zone="fr-par-3", type_="routed_ipv4")  # outside the cluster's zones
     with pytest.raises(InputError) as info:
         deploy(spec_of(ssh_keypair, tmp_path, managers=1, workers=2), KeyTarget(api_lab))
     assert "quota ip_routed_ipv4 allows 3 routed IPv4 addresses and the project has 1" in str(info.value)
