@@ -98,7 +98,7 @@ class ClusterSpec:
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     apex: bool = False
     image: str = DEFAULT_IMAGE
-    private_subnet: str = DEFAULT_PRIVATE_SUBNET
+    private_subnet: str | None = None  # None: swarmwiz picks a free /22 of the VPC (core/network.py)
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -121,7 +121,7 @@ class ClusterSpec:
             "workers": {"count": self.workers.count, "type": self.workers.type},
             "dns": {"domain": self.domain, "apex": self.apex},
             "ssh": {"public_key": str(self.ssh_public_key_path), "allowed_cidrs": list(self.allowed_cidrs)},
-            "network": {"private_subnet": self.private_subnet},
+            "network": {"private_subnet": self.private_subnet} if self.private_subnet else {},
         }
 
     def to_toml(self) -> str:
@@ -144,8 +144,7 @@ class ClusterSpec:
             "apex_record": self.apex,
             "ssh_public_key": self.ssh_public_key,
             "ssh_allowed_cidrs": list(self.allowed_cidrs),
-            "private_subnet": self.private_subnet,
-        }
+        } | ({"private_subnet": self.private_subnet} if self.private_subnet else {})
 
     def node_keys(self) -> list[str]:
         """Node keys as the module names them: manager-1.., worker-1.."""
@@ -286,7 +285,7 @@ def validate(
             Problem("image", f"{_show(image)} is not an image label (like ubuntu_noble) or a local image UUID")
         )
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
-    subnet = _check_private_subnet(network.get("private_subnet", DEFAULT_PRIVATE_SUBNET), problems)
+    subnet = _check_private_subnet(network["private_subnet"], problems) if "private_subnet" in network else None
 
     if problems:
         raise SpecError(problems)
@@ -558,12 +557,12 @@ def _check_private_subnet(value: Any, problems: list[str]) -> str | None:
             Problem("network.private_subnet", f"{_show(value)} is not an IPv4 network in CIDR form like 172.16.8.0/22")
         )
         return None
-    if net.version != 4 or not any(net.subnet_of(r) for r in RFC1918) or not 16 <= net.prefixlen <= 28:
+    if net.version != 4 or not any(net.subnet_of(r) for r in RFC1918) or not 20 <= net.prefixlen <= 29:
         problems.append(
             Problem(
                 "network.private_subnet",
                 f"{_show(value)} must be a private IPv4 range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 "
-                "(RFC 1918) with a prefix from /16 to /28",
+                "(RFC 1918) with a prefix from /20 to /29 (what Scaleway private networks take)",
             )
         )
         return None
