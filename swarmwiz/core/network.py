@@ -43,14 +43,16 @@ def _is_ours(pn: Any, cluster: str, owner_id: str | None) -> bool:
 
 def _vpc(vpc_api: Any, region: str, project: str | None) -> Any:
     """The project's default VPC, else swarmwiz's own (tagged and named swarmwiz), created once per project+region."""
-    vpcs = vpc_api.list_vpcs_all(region=region, project_id=project)
+    vpcs = vpc_api.list_vp_cs_all(region=region, project_id=project)
     for vpc in vpcs:
         if vpc.is_default:
             return vpc
     for vpc in vpcs:
         if vpc.name == VPC_NAME and VPC_TAG in (vpc.tags or []):
             return vpc
-    return vpc_api.create_vpc(region=region, project_id=project, name=VPC_NAME, tags=[VPC_TAG])
+    return vpc_api.create_vpc(
+        region=region, project_id=project, name=VPC_NAME, tags=[VPC_TAG], enable_routing=True, enable_transitivity=False
+    )
 
 
 def choose(
@@ -67,9 +69,12 @@ def choose(
     anything is created. Creates swarmwiz's VPC when the project has no default VPC and none of ours yet."""
     vpc_api = api.vpc()
     project = api.project or None
+    if stored and stored.get("vpc_id") and stored.get("private_subnet") and not pinned:
+        return NetworkChoice(stored["vpc_id"], stored["private_subnet"])  # a re-deploy keeps its private network
     vpc = _vpc(vpc_api, region, project)
     vpc_id = f"{region}/{vpc.id}"
-    if stored and stored.get("vpc_id") == vpc_id and stored.get("private_subnet") and not pinned:
+    if stored and stored.get("private_subnet") and not pinned:
+        # A workspace from before VPC choice: its network sits in the default VPC with the subnet of its tfvars.
         return NetworkChoice(vpc_id, stored["private_subnet"])
     others = []
     for pn in vpc_api.list_private_networks_all(region=region, project_id=project, vpc_id=vpc.id):

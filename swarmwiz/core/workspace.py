@@ -154,7 +154,13 @@ class Workspace:
     def network(self) -> dict[str, str] | None:
         """The VPC and subnet an earlier render chose (kept so that a re-deploy keeps its private network)."""
         network = self.meta().get("network")
-        return network if isinstance(network, dict) else None
+        if isinstance(network, dict):
+            return network
+        try:  # a workspace rendered before swarmwiz chose networks: its tfvars hold the subnet in use
+            subnet = json.loads(self.tfvars_path.read_text()).get("private_subnet")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return {"private_subnet": subnet} if isinstance(subnet, str) else None
 
     @property
     def owner_id(self) -> str | None:
