@@ -374,8 +374,9 @@ class Pipeline:
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
         yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
+        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
         with self.workspace.lock("plan"):
-            self.workspace.render(self.spec, lab=self.target.is_lab, network=self._network())
+            self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
@@ -395,8 +396,9 @@ class Pipeline:
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
         yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
+        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
         with self.workspace.lock("deploy"):
-            self.workspace.render(self.spec, lab=self.target.is_lab, network=self._network())
+            self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()
             yield from self._phase_init()
             self._checkpoint()

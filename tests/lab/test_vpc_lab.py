@@ -13,6 +13,7 @@ from swarmwiz.core.api.clients import ApiClients
 from swarmwiz.core.errors import InputError
 from swarmwiz.core.network import VPC_NAME, VPC_TAG
 from swarmwiz.core.pipeline import Pipeline
+from swarmwiz.core.workspace import Workspace
 from swarmwiz.lab.target import LabTarget
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -89,6 +90,7 @@ def test_pinned_subnet_overlapping_another_cluster_is_refused_before_anything_ex
     message = str(err.value)
     assert "private_subnet" in message and inside in message and taken["subnet"] in message, message
     assert err.value.exit_code == 2
+    assert not Workspace.for_name("pinned").path.exists()  # no workspace either
     after = lab.status()
     for kind in ("servers", "ips", "security_groups", "private_networks", "ssh_keys", "dns_records"):
         assert after[kind] == before[kind], kind
