@@ -31,9 +31,12 @@ resource "scaleway_iam_ssh_key" "admin" {
 
 # Regional private network: swarm control (2377/tcp), gossip (7946/tcp+udp), overlay VXLAN (4789/udp) and
 # ESP (IP protocol 50) for encrypted overlays travel only here. Security groups do not filter it.
+# It joins var.vpc_id: the project's default VPC, or swarmwiz's own VPC (created through the API once per project
+# and region, shared by every cluster there, never deleted by a teardown), chosen by swarmwiz/core/network.py.
 resource "scaleway_vpc_private_network" "swarm" {
   name   = "${local.prefix}-swarm"
   region = var.region
+  vpc_id = var.vpc_id
   tags   = local.tags
 
   ipv4_subnet {

@@ -93,8 +93,14 @@ variable "ssh_allowed_cidrs" {
   default     = ["0.0.0.0/0"]
 }
 
+variable "vpc_id" {
+  description = "VPC of the private network (\"region/uuid\"); null means the project's default VPC."
+  type        = string
+  default     = null
+}
+
 variable "private_subnet" {
-  description = "IPv4 subnet of the private network that carries all swarm traffic."
+  description = "IPv4 subnet (/20 to /29) of the private network that carries all swarm traffic; unique in its VPC."
   type        = string
   default     = "172.16.8.0/22"
 }

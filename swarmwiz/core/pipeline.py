@@ -126,6 +126,20 @@ class Pipeline:
             self._cloud_client = Inventory(ApiClients(self.target.credentials(), self.target.endpoints()))
         return self._cloud_client
 
+    def _network(self) -> dict[str, str]:
+        """VPC and private subnet for tfvars: pinned, kept from an earlier deploy, or a free /22 (core/network.py).
+
+        Runs before the workspace is written, so a pinned subnet that clashes leaves nothing behind."""
+        from swarmwiz.core import network
+
+        ws = self.workspace
+        owner = self._owner_id() if ws.exists() else None
+        stored = ws.network if ws.exists() else None
+        choice = network.choose(
+            self._cloud().api, self.spec.region, self.spec.name, owner, pinned=self.spec.private_subnet, stored=stored
+        )
+        return choice.tfvars()
+
     def _owner_id(self) -> str | None:
         """The workspace's owner id (None for a workspace made before owner ids: then nothing is provably ours)."""
         return getattr(self.workspace, "owner_id", None)
@@ -381,8 +395,9 @@ class Pipeline:
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
         yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
+        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
         with self.workspace.lock("plan"):
-            self.workspace.render(self.spec, lab=self.target.is_lab)
+            self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
@@ -405,8 +420,9 @@ class Pipeline:
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
         approve_dns = (lambda _records: True) if auto_approve else confirm_replace_dns or (lambda _records: False)
         yield from self._phase_credentials(approve_dns)  # before anything is written: nothing exists on refusal
+        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
         with self.workspace.lock("deploy"):
-            self.workspace.render(self.spec, lab=self.target.is_lab)
+            self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()
             yield from self._phase_init()
             self._checkpoint()

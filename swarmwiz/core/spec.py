@@ -100,7 +100,7 @@ class ClusterSpec:
     image: str = DEFAULT_IMAGE
     subdomain: str = ""  # the cluster's records go to *.SUBDOMAIN.DOMAIN (and SUBDOMAIN.DOMAIN with apex)
     replace_existing: bool = False  # records already at those names are deleted (after confirmation)
-    private_subnet: str = DEFAULT_PRIVATE_SUBNET
+    private_subnet: str | None = None  # None: swarmwiz picks a free /22 of the VPC (core/network.py)
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -133,7 +133,7 @@ class ClusterSpec:
                 **({"replace_existing": True} if self.replace_existing else {}),
             },
             "ssh": {"public_key": str(self.ssh_public_key_path), "allowed_cidrs": list(self.allowed_cidrs)},
-            "network": {"private_subnet": self.private_subnet},
+            "network": {"private_subnet": self.private_subnet} if self.private_subnet else {},
         }
 
     def to_toml(self) -> str:
@@ -157,8 +157,7 @@ class ClusterSpec:
             **({"subdomain": self.subdomain} if self.subdomain else {}),  # the module's default is ""
             "ssh_public_key": self.ssh_public_key,
             "ssh_allowed_cidrs": list(self.allowed_cidrs),
-            "private_subnet": self.private_subnet,
-        }
+        } | ({"private_subnet": self.private_subnet} if self.private_subnet else {})
 
     def node_keys(self) -> list[str]:
         """Node keys as the module names them: manager-1.., worker-1.."""
@@ -301,7 +300,7 @@ def validate(
             Problem("image", f"{_show(image)} is not an image label (like ubuntu_noble) or a local image UUID")
         )
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
-    subnet = _check_private_subnet(network.get("private_subnet", DEFAULT_PRIVATE_SUBNET), problems)
+    subnet = _check_private_subnet(network["private_subnet"], problems) if "private_subnet" in network else None
 
     if problems:
         raise SpecError(problems)
@@ -596,12 +595,12 @@ def _check_private_subnet(value: Any, problems: list[str]) -> str | None:
             Problem("network.private_subnet", f"{_show(value)} is not an IPv4 network in CIDR form like 172.16.8.0/22")
         )
         return None
-    if net.version != 4 or not any(net.subnet_of(r) for r in RFC1918) or not 16 <= net.prefixlen <= 28:
+    if net.version != 4 or not any(net.subnet_of(r) for r in RFC1918) or not 20 <= net.prefixlen <= 29:
         problems.append(
             Problem(
                 "network.private_subnet",
                 f"{_show(value)} must be a private IPv4 range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 "
-                "(RFC 1918) with a prefix from /16 to /28",
+                "(RFC 1918) with a prefix from /20 to /29 (what Scaleway private networks take)",
             )
         )
         return None

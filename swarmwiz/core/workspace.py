@@ -125,8 +125,10 @@ class Workspace:
     def exists(self) -> bool:
         return self.spec_path.is_file()
 
-    def render(self, spec: ClusterSpec, *, lab: bool | None = None) -> None:
-        """Write the module, the spec, tfvars and any missing host keys; safe to repeat (converges)."""
+    def render(self, spec: ClusterSpec, *, lab: bool | None = None, network: dict[str, str] | None = None) -> None:
+        """Write the module, the spec, tfvars and any missing host keys; safe to repeat (converges).
+
+        `network` (vpc_id, private_subnet: core/network.py) goes to tfvars and is kept for the next deploy."""
         if spec.name != self.name:
             raise InputError(f"name: the spec is for {spec.name!r}, not {self.name!r}")
         _ensure_dir(self.path)
@@ -137,14 +139,28 @@ class Workspace:
         atomic_write(self.spec_path, spec.to_toml())
         owner = self.ensure_owner_id()
         # No host key is made here: each node generates its own and publishes the fingerprints (see ssh.wait_and_pin).
-        tfvars = spec.tfvars() | {"owner_id": owner}
+        tfvars = spec.tfvars() | {"owner_id": owner} | (network or {})
         atomic_write(self.tfvars_path, json.dumps(tfvars, indent=2) + "\n")
         meta = self.meta()
         if lab is not None:
             meta["lab"] = lab
+        if network:
+            meta["network"] = dict(network)
         meta.setdefault("created_at", time.time())
         meta.setdefault("state", "rendered")
         self.write_meta(meta)
+
+    @property
+    def network(self) -> dict[str, str] | None:
+        """The VPC and subnet an earlier render chose (kept so that a re-deploy keeps its private network)."""
+        network = self.meta().get("network")
+        if isinstance(network, dict):
+            return network
+        try:  # a workspace rendered before swarmwiz chose networks: its tfvars hold the subnet in use
+            subnet = json.loads(self.tfvars_path.read_text()).get("private_subnet")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return {"private_subnet": subnet} if isinstance(subnet, str) else None
 
     @property
     def owner_id(self) -> str | None:
