@@ -35,7 +35,8 @@ def pn_vpc(lab, pn_id: str) -> str:
 
 def test_two_clusters_in_one_region_each_get_a_free_subnet(lab, tmp_path, ssh_keypair):
     one = make_spec(tmp_path, ssh_keypair, name="one", managers=1, workers=1)
-    two = make_spec(tmp_path, ssh_keypair, name="two", managers=1, workers=0)
+    # each cluster its own records: pre-flight refuses to share *.example.com with another cluster
+    two = dataclasses.replace(make_spec(tmp_path, ssh_keypair, name="two", managers=1, workers=0), subdomain="two")
     _, _, status = deploy(one)
     assert_healthy(status, 1, 1)
     _, _, status = deploy(two)
@@ -66,6 +67,7 @@ def test_project_without_default_vpc_deploys_in_a_shared_swarmwiz_vpc(lab, tmp_p
     [pn] = networks(lab, "fresh")
     assert pn_vpc(lab, pn["id"]) == vpc.id
     second = make_spec(tmp_path, ssh_keypair, name="second", managers=1, workers=0)
+    second = dataclasses.replace(second, subdomain="second")
     _, _, status = deploy(second)
     assert_healthy(status, 1, 0)
     assert [v.id for v in vpcs(lab)] == [vpc.id]  # reused, not one VPC per cluster
@@ -83,6 +85,7 @@ def test_pinned_subnet_overlapping_another_cluster_is_refused_before_anything_ex
     [taken] = networks(lab, "first")
     inside = str(next(ipaddress.ip_network(taken["subnet"]).subnets(new_prefix=24)))
     pinned = dataclasses.replace(make_spec(tmp_path, ssh_keypair, name="pinned", managers=1, workers=0))
+    pinned = dataclasses.replace(pinned, subdomain="pinned")
     pinned = dataclasses.replace(pinned, private_subnet=inside)
     before = lab.status()
     with pytest.raises(InputError) as err:
