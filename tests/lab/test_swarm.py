@@ -212,7 +212,14 @@ async def test_remove_worker_then_managers_three_to_one(cluster):
     )
     lab.net.delete_host("srv-manager-3")
     remaining = [n for n in remaining if n.key != "manager-3"]
-    status = await swarm.status(remaining, **cluster.remote, timeout=60)
+    # Right after quorum moves to manager-2 it may list a node as Unknown until that node's next heartbeat
+    # reaches the new leader (seen under load): a person would look again, so the test does, bounded.
+    deadline = time.monotonic() + 60
+    while True:
+        status = await swarm.status(remaining, **cluster.remote, timeout=60)
+        if all(n.status == "Ready" for n in status.nodes) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
     assert [n.hostname for n in status.nodes] == [n.name for n in remaining]
     assert [n.status for n in status.nodes] == ["Ready", "Ready"]
     assert status.leader == cluster.node("manager-2").name and status.managers_total == 1 and status.quorum_ok
