@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import ipaddress
@@ -13,7 +12,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -22,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmwiz.core.paths import atomic_write
-from swarmwiz.lab import boot
+from swarmwiz.lab import boot, kernel
+from swarmwiz.lab.firewall import Firewall, apply_firewall, validate_firewall
+from swarmwiz.lab.kernel import NETNS_DIR, LabHostError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 # half-way and leave mounts behind at paths that move when a test framework renames old tmp dirs. A registry
 # of labs (lab.json) lets one lab remove the kernel objects of another whose state directory was deleted.
 RUN_ROOT = Path("/run/swarmwiz-lab")
-NETNS_DIR = Path("/var/run/netns")
-FW_TABLE = "swarmwiz_fw"
 STATE_FILE = "net.json"
 # Where free /24s for the public bridge are looked for (second and third octet); a hash of the lab picks
 # the starting point so that parallel labs rarely race for the same one.
@@ -49,36 +47,10 @@ _REQUIRED_COMMANDS = {
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
-_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 _SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _HOST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_PORT_RANGE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
-
-
-class LabHostError(RuntimeError):
-    """A lab host could not be created, changed or removed; the message says which and why."""
-
-
-@dataclass
-class FirewallRule:
-    """One security-group rule for inbound traffic on the public side, as Scaleway models it."""
-
-    action: str = "accept"  # "accept" | "drop"
-    protocol: str = "TCP"  # "TCP" | "UDP" | "ICMP" | "ANY"
-    port: int | None = None
-    port_range: str | None = None  # "from-to"
-    ip_range: str | None = None  # source CIDR; None or 0.0.0.0/0 means any
-
-
-@dataclass
-class Firewall:
-    """Inbound filtering of a host's public interface (the private NICs are never filtered, as on Scaleway)."""
-
-    inbound_default_policy: str = "accept"  # "accept" | "drop"
-    stateful: bool = True
-    rules: list[FirewallRule] = field(default_factory=list)
 
 
 @dataclass
@@ -103,7 +75,7 @@ def check_prerequisites() -> list[str]:
     if os.geteuid() != 0:
         missing.append("root privileges")
     for command, package in _REQUIRED_COMMANDS.items():
-        if not _which(command):
+        if not kernel.which(command):
             missing.append(f"{command} (Debian package {package})")
     return missing
 
@@ -191,7 +163,7 @@ class LabNet:
                 self._save(state)
                 return  # the common case (called before every create): one `ip` run, nothing changed
             with _global_lock():
-                if not subnet or _subnet_in_use(ipaddress.IPv4Network(subnet), ignore_links={self.public_bridge}):
+                if not subnet or kernel.subnet_in_use(ipaddress.IPv4Network(subnet), ignore_links={self.public_bridge}):
                     subnet = str(self._pick_subnet())
                 state["public_subnet"] = subnet
                 self._save(state)  # before the registry entry: an entry without state means "orphaned"
@@ -199,9 +171,9 @@ class LabNet:
                 _write_json(self.run_dir / "lab.json", {"lab_dir": str(self.lab_dir), "public_subnet": subnet})
                 net = ipaddress.IPv4Network(subnet)
                 gateway = next(net.hosts())
-                _ip("link", "add", self.public_bridge, "type", "bridge", check=False)
-                _ip("addr", "replace", f"{gateway}/{net.prefixlen}", "dev", self.public_bridge)
-                _ip("link", "set", self.public_bridge, "up")
+                kernel.ip("link", "add", self.public_bridge, "type", "bridge", check=False)
+                kernel.ip("addr", "replace", f"{gateway}/{net.prefixlen}", "dev", self.public_bridge)
+                kernel.ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
     def create_host(self, spec: HostSpec, *, wait: bool = False) -> None:
@@ -241,7 +213,7 @@ class LabNet:
             try:
                 self._write_host_files(spec, host)
                 self._plumb(state, host)
-                _apply_firewall(host["netns"], spec.firewall)
+                apply_firewall(host["netns"], spec.firewall)
             except BaseException:
                 self._remove_hosts(state, [spec.host_id])
                 self._save(state)
@@ -274,10 +246,10 @@ class LabNet:
 
     def update_firewall(self, host_id: str, firewall: Firewall) -> None:
         """Replace a host's public-side rules atomically (one nft transaction)."""
-        _validate_firewall(firewall)
+        validate_firewall(firewall)
         with self._locked() as state:
             host = self._host(state, host_id)
-            _apply_firewall(host["netns"], firewall)
+            apply_firewall(host["netns"], firewall)
 
     def delete_host(self, host_id: str) -> None:
         """Stop a host's daemons and remove its mounts, namespace, NICs and directories. Missing is fine."""
@@ -312,14 +284,14 @@ class LabNet:
             host = self._host(state, host_id)
         run_dir = self._run_dir(host)
         if not running:
-            _kill_processes(netns=[], pidfiles=[run_dir / "sshd.pid"], markers=[str(self.lab_dir)])
+            kernel.kill_processes(netns=[], pidfiles=[run_dir / "sshd.pid"], markers=[str(self.lab_dir)])
             (run_dir / "sshd.pid").unlink(missing_ok=True)
             return
         if (run_dir / "sshd.pid").exists():
             return
         directory = self.host_dir(host_id)
         script = 'hostname "$1" && "$2" -f "$3/sshd_config" -E "$3/sshd.log"'
-        argv = [*_in_host(host), "sh", "-c", script, "sh", host["hostname"], _which("sshd"), str(directory)]
+        argv = [*_in_host(host), "sh", "-c", script, "sh", host["hostname"], kernel.which("sshd"), str(directory)]
         result = subprocess.run(argv, capture_output=True, text=True, start_new_session=True, timeout=30)
         if result.returncode != 0:
             raise LabHostError(f"lab host {host_id}: starting sshd failed: {result.stderr.strip()[-300:]}")
@@ -330,9 +302,9 @@ class LabNet:
         with self._locked() as state:
             self._remove_hosts(state, list(state["hosts"]))
             self._remove_stale(state)
-            for name in _links_with_prefix(self.prefix):
-                _ip("link", "del", name, check=False)
-            _umount_under([self.run_dir, self.lab_dir / "hosts"])
+            for name in kernel.links_with_prefix(self.prefix):
+                kernel.ip("link", "del", name, check=False)
+            kernel.umount_under([self.run_dir, self.lab_dir / "hosts"])
             shutil.rmtree(self.run_dir, ignore_errors=True)
             shutil.rmtree(self.lab_dir / "hosts", ignore_errors=True)
             with contextlib.suppress(OSError):
@@ -398,7 +370,7 @@ class LabNet:
     def _bridge_ready(self, subnet: ipaddress.IPv4Network) -> bool:
         """Whether the public bridge is up with the gateway address and nothing else claims the subnet."""
         gateway = f"{next(subnet.hosts())}/{subnet.prefixlen}"
-        result = _ip("-j", "-4", "addr", check=False)
+        result = kernel.ip("-j", "-4", "addr", check=False)
         ready = False
         with contextlib.suppress(ValueError, KeyError):
             for item in json.loads(result.stdout or "[]"):
@@ -432,7 +404,7 @@ class LabNet:
                 continue
             with contextlib.suppress(OSError, ValueError, KeyError):
                 taken.append(ipaddress.IPv4Network(json.loads(entry.read_text())["public_subnet"]))
-        in_use = _networks_in_use() + taken
+        in_use = kernel.networks_in_use() + taken
         start = int(self.prefix[2:], 16)
         candidates = [ipaddress.IPv4Network(f"10.{a}.{b}.0/24") for a in _CANDIDATE_SECOND_OCTETS for b in range(256)]
         for offset in range(len(candidates)):
@@ -482,7 +454,7 @@ class LabNet:
         for name, text in (
             ("cloud-init", boot.CLOUD_INIT_SCRIPT.format(status_file=status_file)),
             ("docker", boot.DOCKER_ABSENT),
-            ("docker.installed", boot.DOCKER_PRESENT.format(docker=shlex.quote(_which("docker") or "docker"))),
+            ("docker.installed", boot.DOCKER_PRESENT.format(docker=shlex.quote(kernel.which("docker") or "docker"))),
         ):
             (bin_dir / name).write_text(text)
             (bin_dir / name).chmod(0o755)
@@ -510,7 +482,7 @@ class LabNet:
             ]
         for nic, (network_id, address, prefixlen, veth) in enumerate(host["nics"], start=1):
             bridge = self._bridge(state, network_id)
-            if not _link_exists(bridge):
+            if not kernel.link_exists(bridge):
                 outside += [f"link add {bridge} type bridge", f"link set {bridge} up"]
             outside += [
                 f"link add {veth} type veth peer name eth{nic} netns {netns}",
@@ -518,8 +490,8 @@ class LabNet:
             ]
             # The link comes up when the boot timeline attaches the NIC (see _boot).
             inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}"]
-        _ip_batch(outside)
-        _ip_batch(inside, netns=netns)
+        kernel.ip_batch(outside)
+        kernel.ip_batch(inside, netns=netns)
 
     def _boot(self, spec: HostSpec, host: dict, timeline: boot.BootTimeline, *, wait: bool) -> None:
         directory = self.host_dir(spec.host_id)
@@ -530,10 +502,10 @@ class LabNet:
             host_dir=directory,
             run_dir=self._run_dir(host),
             nics=[f"eth{nic}" for nic in range(1, len(host["nics"]) + 1)],
-            sshd=_which("sshd") or "sshd",
-            dockerd=_which("dockerd") or "dockerd",
-            docker=_which("docker") or "docker",
-            ssh_keygen=_which("ssh-keygen") or "ssh-keygen",
+            sshd=kernel.which("sshd") or "sshd",
+            dockerd=kernel.which("dockerd") or "dockerd",
+            docker=kernel.which("docker") or "docker",
+            ssh_keygen=kernel.which("ssh-keygen") or "ssh-keygen",
             cloud_init_error=spec.cloud_init_error,
         )
         (directory / "boot.sh").write_text(script)
@@ -565,23 +537,23 @@ class LabNet:
             return
         self._kill(*(h for _, h in hosts))
         dirs = [self.host_dir(host_id) for host_id, _ in hosts] + [self._run_dir(h) for _, h in hosts]
-        _umount_under(dirs)
+        kernel.umount_under(dirs)
         for host_id, host in hosts:
-            _ip("netns", "del", host["netns"], check=False)
+            kernel.ip("netns", "del", host["netns"], check=False)
             for veth in [f"{self.prefix}{host['index']}e0"] + [n[3] for n in host["nics"]]:
-                if _link_exists(veth):
-                    _ip("link", "del", veth, check=False)
+                if kernel.link_exists(veth):
+                    kernel.ip("link", "del", veth, check=False)
             del state["hosts"][host_id]
         for directory in dirs:
             shutil.rmtree(directory, ignore_errors=True)
         # A private network's bridge goes with its last host.
         in_use = {n[0] for h in state["hosts"].values() for n in h["nics"]}
         for network_id in [n for n in state["networks"] if n not in in_use]:
-            _ip("link", "del", self._bridge(state, network_id), check=False)
+            kernel.ip("link", "del", self._bridge(state, network_id), check=False)
             del state["networks"][network_id]
 
     def _kill(self, *hosts: dict) -> None:
-        _kill_processes(
+        kernel.kill_processes(
             netns=[h["netns"] for h in hosts],
             pidfiles=[self._run_dir(h) / name for h in hosts for name in ("docker.pid", "sshd.pid")],
             markers=[str(self.lab_dir), str(self.run_dir)],
@@ -590,28 +562,28 @@ class LabNet:
     def _remove_stale(self, state: dict) -> None:
         """Objects with this lab's prefix that its state does not know, and hosts whose namespace vanished."""
         known_netns = {h["netns"] for h in state["hosts"].values()}
-        stale_netns = [n for n in _netns_with_prefix(self.prefix) if n not in known_netns]
+        stale_netns = [n for n in kernel.netns_with_prefix(self.prefix) if n not in known_netns]
         for host_id, host in list(state["hosts"].items()):
             if not (NETNS_DIR / host["netns"]).exists():
                 log.warning("lab host %s lost its namespace (reboot or manual cleanup); forgetting it", host_id)
                 self._remove_hosts(state, [host_id])
         if stale_netns:
             log.warning("removing stale lab namespaces %s", ", ".join(stale_netns))
-            _kill_processes(netns=stale_netns, pidfiles=[], markers=[])
+            kernel.kill_processes(netns=stale_netns, pidfiles=[], markers=[])
         known_dirs = {f"h{h['index']}" for h in state["hosts"].values()}
         stale_dirs = [p for p in self.run_dir.glob("h*") if p.name not in known_dirs]
         known_ids = set(state["hosts"])
         hosts_dir = self.lab_dir / "hosts"
         stale_dirs += [p for p in hosts_dir.glob("*") if p.name not in known_ids] if hosts_dir.is_dir() else []
-        _umount_under(stale_dirs)
+        kernel.umount_under(stale_dirs)
         for name in stale_netns:
-            _ip("netns", "del", name, check=False)
+            kernel.ip("netns", "del", name, check=False)
         known_links = {self.public_bridge} | {self._bridge(state, n) for n in state["networks"]}
         known_links |= {f"{self.prefix}{h['index']}e0" for h in state["hosts"].values()}
         known_links |= {n[3] for h in state["hosts"].values() for n in h["nics"]}
-        for name in _links_with_prefix(self.prefix):
+        for name in kernel.links_with_prefix(self.prefix):
             if name not in known_links:
-                _ip("link", "del", name, check=False)
+                kernel.ip("link", "del", name, check=False)
         for directory in stale_dirs:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -621,68 +593,6 @@ class LabNet:
 
 def _empty_state() -> dict:
     return {"version": 1, "hosts": {}, "networks": {}, "next_index": 1, "next_network": 1}
-
-
-def _which(command: str) -> str | None:
-    return shutil.which(command) or shutil.which(command, path=os.pathsep.join(_SBIN))
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([_which("ip") or "ip", *args], capture_output=True, text=True, timeout=30)
-    if check and result.returncode != 0:
-        raise LabHostError(f"`ip {' '.join(args)}` failed: {result.stderr.strip()}")
-    return result
-
-
-def _ip_batch(commands: list[str], *, netns: str | None = None) -> None:
-    args = [_which("ip") or "ip"] + (["-n", netns] if netns else []) + ["-batch", "-"]
-    result = subprocess.run(args, input="\n".join(commands) + "\n", capture_output=True, text=True, timeout=30)
-    if result.returncode != 0:
-        raise LabHostError(f"`ip{' -n ' + netns if netns else ''}` failed: {result.stderr.strip()[-300:]}")
-
-
-def _link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def _links_with_prefix(prefix: str) -> list[str]:
-    # veths ("<prefix><n>e<k>") before bridges, so a bridge is deleted without ports.
-    names = [p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith(prefix)]
-    return sorted(names, key=lambda n: (not n[len(prefix) :][:1].isdigit(), n))
-
-
-def _netns_with_prefix(prefix: str) -> list[str]:
-    if not NETNS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix + "-"))
-
-
-def _networks_in_use() -> list[ipaddress.IPv4Network]:
-    """Every IPv4 network the root namespace has an address in or a route to."""
-    networks = []
-    for args in (["-j", "-4", "addr"], ["-j", "-4", "route", "show", "table", "all"]):
-        result = _ip(*args, check=False)
-        with contextlib.suppress(ValueError):
-            for item in json.loads(result.stdout or "[]"):
-                for info in item.get("addr_info", []):
-                    networks.append(ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False))
-                dst = item.get("dst")
-                if dst and dst != "default" and item.get("type", "unicast") == "unicast":
-                    with contextlib.suppress(ValueError):
-                        networks.append(ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False))
-    return networks
-
-
-def _subnet_in_use(subnet: ipaddress.IPv4Network, *, ignore_links: set[str]) -> bool:
-    result = _ip("-j", "-4", "addr", check=False)
-    with contextlib.suppress(ValueError):
-        for item in json.loads(result.stdout or "[]"):
-            if item.get("ifname") in ignore_links:
-                continue
-            for info in item.get("addr_info", []):
-                if ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False).overlaps(subnet):
-                    return True
-    return False
 
 
 @contextlib.contextmanager
@@ -750,186 +660,4 @@ def _validate_spec(spec: HostSpec) -> None:
     for key in spec.authorized_keys:
         if "\n" in key.strip():
             raise LabHostError("an authorized key must be a single line")
-    _validate_firewall(spec.firewall)
-
-
-def _validate_firewall(firewall: Firewall) -> None:
-    if firewall.inbound_default_policy not in ("accept", "drop"):
-        raise LabHostError(f"inbound default policy {firewall.inbound_default_policy!r} is not accept or drop")
-    for rule in firewall.rules:
-        _nft_rule(rule)
-
-
-def _nft_rule(rule: FirewallRule) -> str:
-    """One nft statement for a rule; every field is validated, so nothing else reaches nft."""
-    if rule.action not in ("accept", "drop"):
-        raise LabHostError(f"firewall rule action {rule.action!r} is not accept or drop")
-    protocol = rule.protocol.upper()
-    if protocol not in ("TCP", "UDP", "ICMP", "ANY"):
-        raise LabHostError(f"firewall rule protocol {rule.protocol!r} is not TCP, UDP, ICMP or ANY")
-    parts = []
-    if rule.ip_range:
-        try:
-            network = ipaddress.ip_network(rule.ip_range, strict=False)
-        except ValueError:
-            raise LabHostError(f"firewall rule ip_range {rule.ip_range!r} is not a CIDR") from None
-        if network.prefixlen:
-            parts.append(f"{'ip' if network.version == 4 else 'ip6'} saddr {network}")
-    ports = None
-    if rule.port is not None:
-        if not 0 < int(rule.port) < 65536:
-            raise LabHostError(f"firewall rule port {rule.port!r} is out of range")
-        ports = str(int(rule.port))
-    elif rule.port_range:
-        match = _PORT_RANGE.match(rule.port_range.strip())
-        low, high = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
-        if not match or not 0 < low <= high < 65536:
-            raise LabHostError(f"firewall rule port_range {rule.port_range!r} is not 'from-to'")
-        ports = f"{low}-{high}" if high != low else str(low)
-    if protocol in ("TCP", "UDP"):
-        parts.append(f"{protocol.lower()} dport {ports}" if ports else f"meta l4proto {protocol.lower()}")
-    elif protocol == "ICMP":
-        parts.append("meta l4proto { icmp, ipv6-icmp }")
-    parts.append(rule.action)
-    return " ".join(parts)
-
-
-def firewall_ruleset(firewall: Firewall) -> str:
-    """The nft script that replaces a host's filter table (eth0 is the public side; other NICs pass)."""
-    lines = [
-        f"table inet {FW_TABLE}",
-        f"delete table inet {FW_TABLE}",
-        f"table inet {FW_TABLE} {{",
-        "  chain input {",
-        "    type filter hook input priority filter; policy accept;",
-        '    iif "lo" accept',
-        '    iifname != "eth0" accept',
-    ]
-    if firewall.stateful:
-        lines.append("    ct state established,related accept")
-    lines += [f"    {_nft_rule(rule)}" for rule in firewall.rules]
-    lines += [f"    {firewall.inbound_default_policy}", "  }", "}"]
-    return "\n".join(lines) + "\n"
-
-
-def _apply_firewall(netns: str, firewall: Firewall) -> None:
-    nft = _which("nft") or "nft"
-    result = subprocess.run(
-        ["nsenter", f"--net={NETNS_DIR / netns}", nft, "-f", "-"],
-        input=firewall_ruleset(firewall),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if result.returncode != 0:
-        raise LabHostError(f"nft rejected the firewall of {netns}: {result.stderr.strip()[-300:]}")
-
-
-# ----- processes and mounts -------------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    """True unless the process is gone or a zombie (PID 1 here may never reap what we orphaned)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _pids_in_netns(names: list[str]) -> set[int]:
-    inodes = set()
-    for name in names:
-        with contextlib.suppress(OSError):
-            st = os.stat(NETNS_DIR / name)
-            inodes.add((st.st_dev, st.st_ino))
-    pids = set()
-    if not inodes:
-        return pids
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                st = os.stat(f"/proc/{entry.name}/ns/net")
-                if (st.st_dev, st.st_ino) in inodes:
-                    pids.add(int(entry.name))
-    return pids
-
-
-def _with_descendants(pids: set[int]) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid = int(Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    result, todo = set(), list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid not in result:
-            result.add(pid)
-            todo += children.get(pid, [])
-    return result
-
-
-def _kill_processes(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float = 5.0) -> None:
-    """SIGTERM, a bounded wait (a manager's dockerd can take seconds after quorum loss), then SIGKILL; repeated
-    while the namespaces still hold processes (a booting host may start a daemon while the first round runs)."""
-    for _ in range(5):
-        _kill_round(netns=netns, pidfiles=pidfiles, markers=markers, grace=grace)
-        pidfiles = []
-        left = _pids_in_netns(netns)
-        if not left:
-            return
-        log.info("lab processes %s started while their host was being stopped; stopping them too", sorted(left))
-    log.warning("lab namespaces %s still hold processes", ", ".join(netns))
-
-
-def _kill_round(*, netns: list[str], pidfiles: list[Path], markers: list[str], grace: float) -> None:
-    pids = _pids_in_netns(netns)
-    for pidfile in pidfiles:
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(pidfile.read_text().strip())
-            # Only a pid whose command line names this lab's directories: pids get reused.
-            cmdline = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-            if any(marker in cmdline for marker in markers):
-                pids.add(pid)
-    pids = {p for p in _with_descendants(pids) if p != os.getpid()}
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while pids and time.monotonic() < deadline:
-            pids = {p for p in pids if _alive(p)}
-            time.sleep(0.02)
-        if not pids:
-            return
-        log.info("lab processes %s still running after %s; escalating", sorted(pids), sig.name)
-    if pids:
-        log.warning("lab processes %s survived SIGKILL", sorted(pids))
-
-
-def _mountpoints_under(dirs: list[Path]) -> list[str]:
-    roots = [str(d) for d in dirs]
-    points = []
-    with open("/proc/self/mounts") as mounts:
-        for line in mounts:
-            point = line.split()[1].encode().decode("unicode_escape")  # \040 etc.
-            if any(point == root or point.startswith(root + "/") for root in roots):
-                points.append(point)
-    return points
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_MNT_DETACH = 2
-
-
-def _umount_under(dirs: list[Path]) -> None:
-    """Lazily unmount everything below `dirs`, deepest first (dockerd leaves netns bind mounts there)."""
-    for _ in range(3):  # a mount can be stacked; repeat until nothing is left
-        points = _mountpoints_under(dirs)
-        if not points:
-            return
-        for point in sorted(set(points), key=lambda p: p.count("/"), reverse=True):
-            if _libc.umount2(point.encode(), _MNT_DETACH) != 0:
-                subprocess.run(["umount", "-l", point], capture_output=True, timeout=30)
+    validate_firewall(spec.firewall)

@@ -15,7 +15,9 @@ import asyncssh
 
 from swarmwiz.core.hostkeys import generate_host_key, known_hosts_line
 from swarmwiz.core.swarm import Node
-from swarmwiz.lab.hosts import NETNS_DIR, Firewall, FirewallRule, HostSpec, LabNet
+from swarmwiz.lab.firewall import Firewall, FirewallRule
+from swarmwiz.lab.hosts import HostSpec, LabNet
+from swarmwiz.lab.kernel import NETNS_DIR
 
 PRIVATE_NETWORK = "pn-lab-test"
 PRIVATE_SUBNET = ipaddress.IPv4Network("172.16.8.0/22")

@@ -14,17 +14,10 @@ from hostlab import PRIVATE_NETWORK, leftovers, make_client_key, start_hosts, sw
 from swarmwiz.core import ssh
 from swarmwiz.core.errors import RemoteError
 from swarmwiz.core.hostkeys import generate_host_key, known_hosts_line
-from swarmwiz.lab import hosts
-from swarmwiz.lab.hosts import (
-    NETNS_DIR,
-    Firewall,
-    FirewallRule,
-    HostSpec,
-    LabHostError,
-    LabNet,
-    check_prerequisites,
-    firewall_ruleset,
-)
+from swarmwiz.lab import kernel
+from swarmwiz.lab.firewall import Firewall, FirewallRule, firewall_ruleset
+from swarmwiz.lab.hosts import HostSpec, LabNet, check_prerequisites
+from swarmwiz.lab.kernel import NETNS_DIR, LabHostError
 
 needs_lab = pytest.mark.skipif(bool(check_prerequisites()), reason=f"lab needs: {check_prerequisites()}")
 
@@ -279,7 +272,7 @@ def test_clean_leaves_nothing(lab):
 
 def test_missing_prerequisites_are_named_with_their_package(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(hosts, "_SBIN", ())
+    monkeypatch.setattr(kernel, "_SBIN", ())
     missing = check_prerequisites()
     assert "sshd (Debian package openssh-server)" in missing
     assert "dockerd (Debian package docker.io)" in missing

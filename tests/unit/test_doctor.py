@@ -96,7 +96,8 @@ def test_engine_on_path_or_bundled_is_named(tmp_path):
     assert nowhere["status"] == "fail" and "SWARMWIZ_TERRAFORM" in nowhere["fix"]
 
 
-def test_ssh_key_plain_encrypted_or_half(tmp_path):
+def test_ssh_key_plain_encrypted_or_half(tmp_path, monkeypatch):
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # no agent: a passphrase-protected key is unusable
     ssh_dir = tmp_path / ".ssh"
     ssh_dir.mkdir()
     keygen = shutil.which("ssh-keygen")
@@ -174,13 +175,13 @@ def test_an_encrypted_client_key_is_one_sentence_not_a_traceback(tmp_path):
 
 
 def test_lab_parts_say_what_is_missing(monkeypatch):
-    from swarmwiz.lab import hosts
+    from swarmwiz.lab import kernel
 
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(hosts, "_which", lambda command: None if command == "nft" else f"/usr/sbin/{command}")
+    monkeypatch.setattr(kernel, "which", lambda command: None if command == "nft" else f"/usr/sbin/{command}")
     found = doctor.check_lab()
     assert found.status == "fail"
     assert "root privileges" in found.detail and "nft (Debian package nftables)" in found.detail
     assert found.fix == "install them with scripts/setup.sh (as root), then run `swarmwiz --lab` as root (sudo)"
-    monkeypatch.setattr(hosts, "_which", lambda command: f"/usr/sbin/{command}")
+    monkeypatch.setattr(kernel, "which", lambda command: f"/usr/sbin/{command}")
     assert doctor.check_lab().fix == "run `swarmwiz --lab` as root (sudo)"

@@ -198,7 +198,7 @@ class Scaleway:
         return sg["rules"]
 
     def firewall(self, sg: dict | None) -> Any:
-        from swarmwiz.lab.hosts import Firewall, FirewallRule
+        from swarmwiz.lab.firewall import Firewall, FirewallRule
 
         if sg is None:  # Scaleway's default group lets everything in
             return Firewall(inbound_default_policy="accept", stateful=True, rules=[])
