@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import platform
@@ -214,35 +213,12 @@ def check_credentials(
 # ---------------------------------------------------------------- local tools and keys
 
 
-def _key_encrypted(path: Path) -> bool | None:
-    """Whether a private key file is protected by a passphrase (None when it cannot be read as a key).
-
-    Read from the file's header, not by loading it: loading an encrypted key needs the passphrase (and bcrypt).
-    """
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return None
-    if "ENCRYPTED" in text.split("\n\n")[0]:  # PEM: "Proc-Type: 4,ENCRYPTED" or "BEGIN ENCRYPTED PRIVATE KEY"
-        return True
-    match = re.search(r"-----BEGIN OPENSSH PRIVATE KEY-----(.*?)-----END", text, re.S)
-    if not match:
-        return False if "PRIVATE KEY-----" in text else None
-    try:
-        raw = base64.b64decode("".join(match.group(1).split()))
-    except ValueError:
-        return None
-    magic = b"openssh-key-v1\0"
-    if not raw.startswith(magic) or len(raw) < len(magic) + 4:
-        return None
-    size = int.from_bytes(raw[len(magic) : len(magic) + 4], "big")
-    cipher = raw[len(magic) + 4 : len(magic) + 4 + size]
-    return cipher != b"none"
-
-
 def check_ssh_key(home: Path | None = None) -> Finding:
-    """An SSH key pair in ~/.ssh for the nodes' root login: present, with its public half, and not encrypted
-    (swarmwiz opens the private key itself and cannot ask for a passphrase)."""
+    """An SSH key pair in ~/.ssh for the nodes' root login, usable the way a deploy uses it (core.clientkey): the
+    private key when it opens without a passphrase, else the SSH agent holding it."""
+    from swarmwiz.core.clientkey import client_keys
+    from swarmwiz.core.errors import InputError
+
     ssh_dir = (home or Path.home()) / ".ssh"
     label = "SSH key pair"
     for name in KEY_NAMES:
@@ -259,17 +235,19 @@ def check_ssh_key(home: Path | None = None) -> Finding:
                 "ssh_key", label, WARN, f"{public} has no private key beside it; ssh-agent must hold it",
                 "make sure `ssh-add -l` lists it", {"public_key": str(public)},
             )  # fmt: skip
-        encrypted = _key_encrypted(private)
-        data = {"public_key": str(public), "private_key": str(private), "encrypted": encrypted}
-        if encrypted:
+        data = {"public_key": str(public), "private_key": str(private)}
+        try:
+            keys = client_keys(private, public.read_text(errors="replace").strip())
+        except InputError as exc:
             return Finding(
-                "ssh_key", label, FAIL, f"{private} is protected by a passphrase, which swarmwiz cannot ask for",
-                "create a key for swarmwiz without one: ssh-keygen -t ed25519 -N '' -f ~/.ssh/swarmwiz, and give "
-                "~/.ssh/swarmwiz.pub as ssh.public_key", data,
+                "ssh_key", label, FAIL, exc.message.removeprefix("ssh.public_key: "),
+                f"`ssh-add {private}`, or create a key for swarmwiz without a passphrase: ssh-keygen -t ed25519 "
+                "-N '' -f ~/.ssh/swarmwiz, and give ~/.ssh/swarmwiz.pub as ssh.public_key", data | {"encrypted": True},
             )  # fmt: skip
-        if encrypted is None:
-            return Finding("ssh_key", label, WARN, f"{private} is not an OpenSSH private key", "check the file", data)
-        return Finding("ssh_key", label, OK, f"{public} (private key not encrypted)", data=data)
+        if keys is None:
+            return Finding("ssh_key", label, OK, f"{public} (passphrase-protected; the SSH agent holds it)",
+                           data=data | {"encrypted": True})  # fmt: skip
+        return Finding("ssh_key", label, OK, f"{public} (private key not encrypted)", data=data | {"encrypted": False})
     missing = f"no key pair in {ssh_dir} ({', '.join(KEY_NAMES)})"
     return Finding("ssh_key", label, FAIL, missing, "create one: ssh-keygen -t ed25519")
 
