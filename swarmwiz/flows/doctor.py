@@ -172,7 +172,7 @@ def check_credentials(
     validate: Callable | None = None,
 ) -> list[Finding]:
     """One finding per credential: present (and where from), well formed, and accepted by the live APIs with the
-    permissions a deploy needs (core.cloud.validate_credentials). Loads them from env + keyring when not given."""
+    permissions a deploy needs (core.api.validate). Loads them from env + keyring when not given."""
     from swarmwiz.core.credentials import FIELD_BY_ATTR, FIELDS, credentials_from_env, load_credentials
     from swarmwiz.core.errors import SwarmwizError
 
