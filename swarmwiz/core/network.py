@@ -43,7 +43,9 @@ def _is_ours(pn: Any, cluster: str, owner_id: str | None) -> bool:
 
 def _vpc(vpc_api: Any, region: str, project: str | None) -> Any:
     """The project's default VPC, else swarmwiz's own (tagged and named swarmwiz), created once per project+region."""
-    vpcs = vpc_api.list_vp_cs_all(region=region, project_id=project)
+    # The project filter is the server's; a VPC of another project is never used, whatever it returned.
+    listed = vpc_api.list_vp_cs_all(region=region, project_id=project)
+    vpcs = [v for v in listed if not project or v.project_id == project]
     for vpc in vpcs:
         if vpc.is_default:
             return vpc

@@ -46,3 +46,19 @@ def test_private_subnet_takes_what_scaleway_takes(ssh_keypair, subnet, ok):
         with pytest.raises(SpecError) as err:
             validate(data)
         assert "network.private_subnet" in str(err.value) and "/20 to /29" in str(err.value)
+
+
+def test_a_vpc_of_another_project_is_never_used_whatever_the_filter_returned():
+    """A list answer that ignored project_id (as a proxy or a bug might) must not hand us another project's VPC."""
+    from types import SimpleNamespace
+
+    from swarmwiz.core.network import _vpc
+
+    theirs = SimpleNamespace(id="theirs", project_id="p-other", is_default=True, name="default", tags=[])
+    ours = SimpleNamespace(id="ours", project_id="p-mine", is_default=True, name="default", tags=[])
+
+    class Api:
+        def list_vp_cs_all(self, region, project_id):
+            return [theirs, ours]
+
+    assert _vpc(Api(), "fr-par", "p-mine").id == "ours"
