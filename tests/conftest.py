@@ -16,6 +16,8 @@ def swarmwiz_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("SWARMWIZ_HOME", str(home))
     # `deploy` creates a Docker context when the docker CLI exists: keep it out of the real ~/.docker.
     monkeypatch.setenv("DOCKER_CONFIG", str(home.parent / f"{home.name}-docker"))
+    # An Include line for a cluster's SSH config goes here, never into the real ~/.ssh/config (ssh_config.py).
+    monkeypatch.setenv("SWARMWIZ_SSH_USER_CONFIG", str(home.parent / f"{home.name}-ssh" / "config"))
     return home
 
 

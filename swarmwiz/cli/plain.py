@@ -205,11 +205,22 @@ def _plan_and_deploy(pipeline, out) -> int:
         out.plan(plan)
         return bool(questionary.confirm("The plan changed since you reviewed it. Apply it?", default=False).ask())
 
-    status = out.run(pipeline.deploy(confirm))
+    from swarmwiz.flows.access import recording, set_up_access
+
+    with recording(pipeline, "deploy") as run:
+        status = out.run(run.events(pipeline.deploy(confirm)))
+        run.note(status.health_line() if status is not None else "nothing applied")
     if status is None:
         out.line("Nothing applied.")
         return EXIT_OK
     out.status(status)
+
+    def ask(question: str) -> bool:
+        return bool(questionary.confirm(question.removesuffix(" [y/N] "), default=False).ask())
+
+    # As the CLI's deploy: ask for the Include line, then write the aliases and the Docker context.
+    for line in set_up_access(pipeline, status, consent=False, ask=ask):
+        out.line(line)
     out.access(pipeline.access_hints(status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
 
@@ -241,8 +252,12 @@ def _first(found: list[str], prefix: str) -> str | None:
 
 
 def _status(services, out, name: str) -> int:
+    from swarmwiz.flows.access import recording
+
     pipeline = services.pipeline_for_name(name)
-    status = pipeline.read_status()
+    with recording(pipeline, "status") as run:
+        status = pipeline.read_status()
+        run.note(status.health_line())
     out.status(status)
     out.access(pipeline.access_hints(status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
@@ -258,7 +273,14 @@ def _teardown(services, out, name: str) -> int:
         typed = questionary.text(f"Type the cluster name ({name}) to destroy all of this:").ask()
         return (typed or "").strip() == name
 
-    report = out.run(pipeline.destroy(confirm))
+    from swarmwiz.flows import ssh_config
+    from swarmwiz.flows.access import recording
+
+    with recording(pipeline, "destroy") as run:
+        report = out.run(run.events(pipeline.destroy(confirm)))
+        if report is not None and report.clean:
+            for line in ssh_config.tear_down(pipeline.workspace):  # the SSH alias and the Docker context go too
+                out.line(line)
     if report is None:
         out.line("Nothing destroyed.")
         return EXIT_OK

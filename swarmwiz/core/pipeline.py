@@ -571,19 +571,30 @@ class Pipeline:
             yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
 
     def access_hints(self, status: ClusterStatus) -> list[str]:
+        """How to reach the swarm: by the node alias of the cluster's SSH config and the Docker context once access
+        is set up (flows/access.py records it in the workspace's metadata), else by address with the pinned keys."""
         managers = [n for n in status.nodes if n.role == "manager" and n.public_ip]
         if not managers:
             return []
-        ip = managers[0].public_ip
-        kh = self.workspace.known_hosts_path
-        key = self.spec.ssh_private_key_path
-        ident = f" -i {key}" if key else ""
-        return [
-            f"ssh -o UserKnownHostsFile={kh}{ident} root@{ip}",
-            f"docker over SSH reads ~/.ssh/known_hosts; trust the pinned keys: cat {kh} >> ~/.ssh/known_hosts",
-            f"docker context create swarmwiz-{self.spec.name} --docker host=ssh://root@{ip}",
-            f"docker --context swarmwiz-{self.spec.name} node ls",
-        ]
+        name = self.spec.name
+        alias = f"{name}-{managers[0].key}" if managers[0].key else managers[0].hostname
+        access = self.workspace.meta().get("access") or {}
+        hints: list[str] = []
+        if access.get("included_in"):
+            hints.append(f"ssh {alias}")
+        elif access.get("ssh_config"):
+            hints.append(f"ssh -F {access['ssh_config']} {alias}")
+        else:
+            key = self.spec.ssh_private_key_path
+            ident = f" -i {key}" if key else ""
+            hints.append(
+                f"ssh -o UserKnownHostsFile={self.workspace.known_hosts_path}{ident} root@{managers[0].public_ip}"
+            )
+        if not access.get("docker_host"):
+            target = alias if access.get("included_in") else managers[0].public_ip
+            hints.append(f"docker context create swarmwiz-{name} --docker host=ssh://root@{target}")
+        hints.append(f"docker --context swarmwiz-{name} node ls")
+        return hints
 
 
 def refuse_other_target(ws: Workspace, target: Target) -> None:

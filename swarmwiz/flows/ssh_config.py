@@ -21,7 +21,12 @@ META_KEY = "access"
 
 
 def user_config_path() -> Path:
-    """The ~/.ssh/config that `ssh` reads: OpenSSH takes the home directory from the password database, not $HOME."""
+    """The ~/.ssh/config that `ssh` reads: OpenSSH takes the home directory from the password database, not $HOME.
+
+    SWARMWIZ_SSH_USER_CONFIG names another file (tests, and users whose ssh runs with `-F`)."""
+    override = os.environ.get("SWARMWIZ_SSH_USER_CONFIG")
+    if override:
+        return Path(override).expanduser()
     return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".ssh" / "config"
 
 

@@ -131,12 +131,12 @@ class SwarmwizApp(App[int]):
         spec, plan = reviewed
         status = await self.push_screen_wait(DeployScreen(spec, plan))
         if status is not None:
-            await self.show_status(spec.name, status)
+            await self.show_status(spec.name, status, deployed=True)
 
-    async def show_status(self, name: str, status: Any = None) -> None:
+    async def show_status(self, name: str, status: Any = None, *, deployed: bool = False) -> None:
         from swarmwiz.tui.screens.result import ResultScreen
 
-        await self.push_screen_wait(ResultScreen(name, status))
+        await self.push_screen_wait(ResultScreen(name, status, deployed=deployed))
 
     async def teardown(self, name: str | None) -> None:
         from swarmwiz.tui.screens.teardown import TeardownScreen

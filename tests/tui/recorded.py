@@ -128,6 +128,23 @@ class RecordedPipeline:
         self.confirmed: list = []
         self.forced = False
 
+    secrets = ()
+
+    @property
+    def workspace(self):
+        """The cluster's real workspace (under the test's SWARMWIZ_HOME): run logs and access files go there."""
+        from swarmwiz.core.workspace import Workspace
+
+        ws = Workspace.for_name(self.name)
+        ws.path.mkdir(parents=True, exist_ok=True)
+        return ws
+
+    @property
+    def spec(self):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(name=self.name, ssh_private_key_path=None)
+
     def release(self) -> None:
         self.gate.set()
 

@@ -88,6 +88,9 @@ async def test_wizard_deploys_a_lab_swarm_and_tears_it_down(ssh_keypair, lab_cle
         await wait_for(pilot, lambda: on(app, "DeployScreen") and app.screen.finished, 900, "the deploy")
         assert app.screen.status is not None and app.screen.status.all_ready, app.screen.query_one("#outcome").render()
         await push(pilot, "#continue")
+        # The result screen asks for the Include line; No keeps the user's config untouched, `ssh -F` still works.
+        await wait_for(pilot, lambda: on(app, "ConfirmDialog"), 60, "the SSH access question")
+        await push(pilot, "#no")
         await wait_for(
             pilot,
             lambda: on(app, "ResultScreen") and app.screen.query_one("#nodes", DataTable).row_count,
@@ -96,6 +99,25 @@ async def test_wizard_deploys_a_lab_swarm_and_tears_it_down(ssh_keypair, lab_cle
         )
         assert app.screen.query_one("#nodes", DataTable).row_count == 5
         assert app.screen.status.quorum_ok
+        await wait_for(pilot, lambda: app.screen.access_said, 60, "the SSH aliases")
+        import subprocess
+
+        workspace = app.screen.pipeline.workspace.path
+        name = app.screen.cluster
+        done = subprocess.run(
+            ["ssh", "-F", str(workspace / "ssh_config"), "-o", "BatchMode=yes", f"{name}-manager-1", "true"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        logs = sorted((workspace / "runs").glob("*-deploy.log"))
+        assert logs, "no deploy run log"
+        text = logs[-1].read_text()
+        for secret in (
+            app.screen.pipeline.secrets() if callable(app.screen.pipeline.secrets) else app.screen.pipeline.secrets
+        ):
+            assert secret not in text
         await push(pilot, "#done")
         await wait_for(pilot, lambda: on(app, "WelcomeScreen"), 30, "the welcome screen again")
         await wait_for(pilot, lambda: app.screen.query_one("#clusters", DataTable).row_count == 1, 30, "the list")

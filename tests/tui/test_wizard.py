@@ -364,8 +364,21 @@ async def test_whole_flow_back_and_forth_then_deploy_and_result(make_app, lab_ap
         log = app.screen.query_one(Log)
         assert any("Apply complete" in line for line in log.lines)
         await push(pilot, "#continue")
+        # Right after a deploy the result screen asks for the SSH config's Include line (a yes/no dialog).
+        from swarmwiz.flows import ssh_config
+
+        for _ in range(200):
+            if isinstance(app.screen, ConfirmDialog):
+                break
+            await pilot.pause(0.05)
+        assert "Include" in app.screen.question and "flow-manager-1" in app.screen.question
+        await push(pilot, "#yes")
         await settle(pilot)
         assert isinstance(app.screen, ResultScreen)
+        config = pipeline.workspace.path / "ssh_config"
+        assert "Host flow-manager-1" in config.read_text()
+        assert f"Include {config}" in ssh_config.user_config_path().read_text()
+        assert "flow-manager-1" in text_of(app, "#access-said")
         assert "flow-manager-1" in text_of(app, "#health")
         access = app.screen.query_one("#access", OptionList)
         commands = [str(access.get_option_at_index(i).prompt) for i in range(access.option_count)]

@@ -81,14 +81,15 @@ def run(args: argparse.Namespace, target: Target) -> int:
         out.line("Nothing applied.")
         return EXIT_OK
     out.status(result)
-    out.access(pipeline.access_hints(result))
     interactive = not args.yes and sys.stdin.isatty()
 
     def ask(question: str) -> bool:
         return out.ask(question).strip().lower() in ("y", "yes")
 
+    # Access first, so the hints name what now exists (the node alias, the Docker context).
     for line in set_up_access(pipeline, result, consent=args.ssh_config, ask=ask if interactive else None):
         out.line(line)
+    out.access(pipeline.access_hints(result))
     if not result.all_ready:
         out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED

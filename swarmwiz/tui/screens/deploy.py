@@ -87,7 +87,11 @@ class DeployScreen(WizardScreen):
         self.app.post_message(RunStarted(self.pipeline))
         if self.stop_requested:  # Stop was pressed while the pipeline was being built
             self.pipeline.cancel()
-        run_events("deploy", self.pipeline.deploy(self.confirm), self.feed, cancel=self._abandon)
+        from swarmwiz.flows.access import recording
+
+        # The run log: a failure's message (and so its error dialog) ends with "(run log: PATH)".
+        with recording(self.pipeline, "deploy") as run:
+            run_events("deploy", run.events(self.pipeline.deploy(self.confirm)), self.feed, cancel=self._abandon)
 
     def confirm(self, summary: PlanSummary, cost) -> bool:
         """Called from the pipeline's thread. The plan was confirmed on Review; ask again only if it changed."""

@@ -44,11 +44,13 @@ class ResultScreen(WizardScreen):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
-    def __init__(self, name: str, status=None, pipeline=None) -> None:
+    def __init__(self, name: str, status=None, pipeline=None, *, deployed: bool = False) -> None:
         super().__init__()
         self.cluster = name
         self.status = status
         self.pipeline = pipeline
+        self.deployed = deployed  # right after a deploy: set up the SSH aliases and the Docker context first
+        self.access_said: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -59,6 +61,7 @@ class ResultScreen(WizardScreen):
             yield DataTable(id="dns", cursor_type="none", show_cursor=False)
             yield Static("Connect (Enter copies the highlighted command)", classes="section")
             yield OptionList(id="access", compact=True)
+            yield Static("", id="access-said")
         with Horizontal(classes="nav"):
             yield Button("Refresh \\[r]", id="refresh")
             yield Button("Done", id="done", variant="primary")
@@ -73,9 +76,51 @@ class ResultScreen(WizardScreen):
         )
         self.query_one("#dns", DataTable).add_columns("Name", "Type", "Content")
         self.query_one("#done", Button).focus()
+        self.query_one("#access-said").display = False
         if self.status is not None:
             self.show(self.status, None)
-        self.action_refresh(initial=self.status is not None)
+        if self.deployed and self.status is not None:
+            self.query_one("#refresh", Button).disabled = True
+            self.set_up_access()
+        else:
+            self.action_refresh(initial=self.status is not None)
+
+    @work(thread=True, name="set up access", group="read status", exclusive=True, exit_on_error=False)
+    def set_up_access(self) -> None:
+        """The cluster's SSH config (node aliases), the Include line when the user says yes, the Docker context."""
+        import concurrent.futures
+
+        from swarmwiz.flows.access import set_up_access
+
+        if self.pipeline is None:
+            self.pipeline = self.services.pipeline_for_name(self.cluster)
+
+        def ask(question: str) -> bool:
+            from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+            answer: concurrent.futures.Future[bool] = concurrent.futures.Future()
+            self.answer = answer
+            dialog = ConfirmDialog("SSH access", question.removesuffix(" [y/N] "), yes_label="Add the Include line")
+            self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
+            return answer.result()
+
+        said = set_up_access(self.pipeline, self.status, consent=False, ask=ask)
+        hints = self.pipeline.access_hints(self.status)
+        self.app.call_from_thread(self._access_ready, said, hints)
+
+    def on_unmount(self) -> None:
+        # Never leave the access worker waiting on a question nobody will answer (the app would not exit).
+        answer = getattr(self, "answer", None)
+        if answer is not None and not answer.done():
+            answer.set_result(False)
+
+    def _access_ready(self, said: list[str], hints: list[str]) -> None:
+        self.access_said = said
+        if said:
+            self.query_one("#access-said", Static).update("\n".join(said))
+            self.query_one("#access-said").display = True
+        self.show(self.status, hints)
+        self.query_one("#done", Button).focus()
 
     def action_refresh(self, initial: bool = False) -> None:
         if not initial:
@@ -87,7 +132,14 @@ class ResultScreen(WizardScreen):
     def read_status(self, hints_only: bool) -> None:
         if self.pipeline is None:
             self.pipeline = self.services.pipeline_for_name(self.cluster)
-        status = self.status if hints_only else self.pipeline.read_status()
+        if hints_only:
+            status = self.status
+        else:
+            from swarmwiz.flows.access import recording
+
+            with recording(self.pipeline, "status") as run:
+                status = self.pipeline.read_status()
+                run.note(status.health_line())
         hints = self.pipeline.access_hints(status)
         self.app.call_from_thread(self.show, status, hints)
 
@@ -151,7 +203,7 @@ class ResultScreen(WizardScreen):
                         (
                             f"Open a shell on {node.hostname}",
                             f"ssh to {node.public_ip} with the cluster's pinned host keys (exit returns here)",
-                            partial(self.open_shell, node.public_ip),
+                            partial(self.open_shell, node.public_ip, f"{self.cluster}-{node.key}" if node.key else ""),
                         )
                     )
         for hint in getattr(self, "hints", []):
@@ -159,7 +211,8 @@ class ResultScreen(WizardScreen):
         return found
 
     def _ssh_argv(self) -> list[str] | None:
-        """The ssh command of the connect hints (its options pin the host keys), as an argument list."""
+        """The ssh command of the connect hints (an alias of the cluster's SSH config, or options that pin the host
+        keys), as an argument list."""
         import shlex
 
         for hint in getattr(self, "hints", []):
@@ -167,14 +220,18 @@ class ResultScreen(WizardScreen):
                 return shlex.split(hint)
         return None
 
-    def open_shell(self, ip: str) -> None:
-        """Suspend the wizard, run ssh to `ip` in this terminal, and come back when the shell ends."""
+    def open_shell(self, ip: str, alias: str = "") -> None:
+        """Suspend the wizard, run ssh to the node (`alias` of the cluster's SSH config when the hint uses one, else
+        `ip`) in this terminal, and come back when the shell ends."""
         import subprocess
 
         argv = self._ssh_argv()
         if argv is None:
             return
-        argv = [*argv[:-1], f"{argv[-1].split('@', 1)[0]}@{ip}"]
+        if "@" in argv[-1]:
+            argv = [*argv[:-1], f"{argv[-1].split('@', 1)[0]}@{ip}"]
+        else:  # the hint names a node alias: every node has its own, with its pinned key
+            argv = [*argv[:-1], alias or f"root@{ip}"]
         try:
             with self.app.suspend():
                 subprocess.run(argv, check=False)

@@ -62,6 +62,7 @@ class TeardownScreen(WizardScreen):
                     yield Button("Destroy", id="destroy", variant="error", disabled=True)
             yield RunPanel(TEARDOWN_PHASES, clock=self.clock, id="run")
             yield Static("", id="outcome")
+            yield Static("", id="access-removed")
             with Horizontal(id="forget", classes="buttons"):
                 yield Checkbox("Forget the workspace", id="forget-workspace")
                 yield Checkbox("Forget the stored credentials", id="forget-credentials")
@@ -73,6 +74,7 @@ class TeardownScreen(WizardScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#run").display = False
+        self.query_one("#access-removed").display = False
         self.query_one("#forget").display = False
         self.query_one("#confirm-box").display = False
         if self.cluster:
@@ -109,7 +111,24 @@ class TeardownScreen(WizardScreen):
     def destroy(self) -> None:
         self.pipeline = self.services.pipeline_for_name(self.cluster)
         self.app.post_message(RunStarted(self.pipeline))
-        run_events("destroy", self.pipeline.destroy(self.confirm), self.feed, cancel=self._abandon)
+        from swarmwiz.flows.access import recording
+
+        with recording(self.pipeline, "destroy") as run:
+            run_events("destroy", run.events(self.pipeline.destroy(self.confirm)), self.feed, cancel=self._abandon)
+
+    @work(thread=True, name="remove access", group="remove access", exit_on_error=False)
+    def remove_access(self) -> None:
+        """After a clean destroy: the cluster's SSH config, its Include line and its Docker context go too."""
+        from swarmwiz.flows import ssh_config
+
+        said = ssh_config.tear_down(self.pipeline.workspace)
+        if said:
+            self.app.call_from_thread(self._access_removed, said)
+
+    def _access_removed(self, said: list[str]) -> None:
+        access = self.query_one("#access-removed", Static)
+        access.update("\n".join(said))
+        access.display = True
 
     def confirm(self, inventory) -> bool:
         """Called from the pipeline's thread with what will be deleted; waits until the user decides."""
@@ -181,6 +200,7 @@ class TeardownScreen(WizardScreen):
                 "networks or records of it."
             )
             self.query_one("#forget").display = True
+            self.remove_access()
         else:
             outcome.update(
                 "[red]Some things remain:[/] "
