@@ -75,6 +75,10 @@ class Workspace:
 
     @property
     def state_path(self) -> Path:
+        """The Terraform state to read; with a shared state (backend.tf), the copy the pipeline pulls from the
+        bucket after every Terraform run (Terraform itself reads and writes the bucket)."""
+        if (self.path / "backend.tf").is_file():
+            return self.path / ".terraform" / "shared.tfstate"
         return self.path / "terraform.tfstate"
 
     @property
