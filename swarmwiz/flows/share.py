@@ -41,6 +41,7 @@ def clone(name: str, bucket: str, target: Target, *, region: str = DEFAULT_REGIO
             raise InputError(f"name: cluster {name!r} lives in {where}; clone it {'with' if lab else 'without'} --lab")
         ws.write_meta({"owner_id": identity.get("owner_id"), "lab": lab, "state": "cloned", "created_at": time.time()})
         ws.ensure_owner_id()  # refuses a damaged owner id instead of inventing one: the cloud carries the real one
+        ws.render(ws.load_spec(strict=False), lab=lab)  # the module files, from this machine's swarmwiz
         pipeline = Pipeline.for_name(name, target)
         for _event in pipeline.attach():
             pass
