@@ -49,7 +49,10 @@ class Workspace:
         ws = cls.for_name(name)
         if not (ws.path / "cluster.toml").is_file():
             known = ", ".join(w.name for w in list_workspaces()) or "none"
-            raise InputError(f"cluster {name!r} is not known here (known clusters: {known}); deploy it first")
+            raise InputError(
+                f"cluster {name!r} is not known here (known clusters: {known}); deploy it first, or fetch it with "
+                f"`swarmwiz clone {name} --bucket BUCKET` when its state is shared"
+            )
         return ws
 
     # -- files -------------------------------------------------------------------------------------------------
