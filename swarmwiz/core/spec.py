@@ -295,7 +295,7 @@ def validate(
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
     subnet = _check_private_subnet(network.get("private_subnet", DEFAULT_PRIVATE_SUBNET), problems)
     state = data.get("state") if isinstance(data.get("state"), dict) else {}
-    bucket = _check_bucket(state.get("bucket"), problems)
+    bucket = check_bucket(state.get("bucket"), problems)
 
     if problems:
         raise SpecError(problems)
@@ -580,7 +580,7 @@ def _check_private_subnet(value: Any, problems: list[str]) -> str | None:
     return str(net)
 
 
-def _check_bucket(value: Any, problems: list[str]) -> str | None:
+def check_bucket(value: Any, problems: list[str]) -> str | None:
     """[state] bucket: absent keeps the state local; else an S3 bucket name."""
     if value is None:
         return None

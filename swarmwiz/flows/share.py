@@ -17,11 +17,11 @@ def clone(name: str, bucket: str, target: Target, *, region: str = DEFAULT_REGIO
     Pipeline, attached (status, deploy and destroy then work as on the machine that deployed it)."""
     from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.sharedstate import SharedState
-    from swarmwiz.core.spec import _check_bucket
+    from swarmwiz.core.spec import check_bucket
     from swarmwiz.core.workspace import Workspace
 
     problems: list[str] = []
-    _check_bucket(bucket, problems)
+    check_bucket(bucket, problems)
     if problems:
         raise SpecError(problems)
     if region not in ("fr-par", "nl-ams", "pl-waw"):

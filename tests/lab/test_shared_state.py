@@ -10,6 +10,7 @@ import pytest
 from support import cluster_text
 
 from swarmwiz.core.errors import EngineError
+from swarmwiz.core.events import PlanSummary
 from swarmwiz.core.pipeline import Pipeline
 from swarmwiz.core.sharedstate import SharedState
 from swarmwiz.core.spec import load_spec
@@ -36,12 +37,18 @@ def s3_client(url: str):
     )
 
 
-def run(gen):
+def run_events(gen):
+    """Drain a pipeline generator; returns (events, result)."""
+    seen = []
     while True:
         try:
-            next(gen)
+            seen.append(next(gen))
         except StopIteration as stop:
-            return stop.value
+            return seen, stop.value
+
+
+def run(gen):
+    return run_events(gen)[1]
 
 
 def test_lab_object_storage_refuses_a_second_conditional_create(lab):
@@ -101,6 +108,14 @@ def test_two_homes_operate_one_cluster(lab, swarmwiz_home, tmp_path_factory, ssh
         message = str(err.value)
         assert "alice@ci-runner-7" in message and "locked" in message and "\n" not in message, message
         client.delete_object(Bucket=BUCKET, Key=shared.state_key + ".tflock")
+
+        # Home B deploys again from the cloned workspace: the same cluster, nothing replaced.
+        servers_before = sorted(srv["name"] + srv["public_ip"] for srv in lab.status()["servers"])
+        events, status_b = run_events(Pipeline.for_name("shared", target).deploy(auto_approve=True))
+        assert status_b is not None and status_b.all_ready, status_b and status_b.health_line()
+        summaries = [e for e in events if isinstance(e, PlanSummary)]
+        assert summaries and summaries[-1].add == summaries[-1].destroy == 0, summaries
+        assert sorted(srv["name"] + srv["public_ip"] for srv in lab.status()["servers"]) == servers_before
 
         # Home B reads the status and destroys the cluster; nothing of it remains, nor in the bucket.
         status_b = Pipeline.for_name("shared", target).read_status()
