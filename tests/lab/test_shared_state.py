@@ -117,6 +117,12 @@ def test_two_homes_operate_one_cluster(lab, swarmwiz_home, tmp_path_factory, ssh
         assert summaries and summaries[-1].add == summaries[-1].destroy == 0, summaries
         assert sorted(srv["name"] + srv["public_ip"] for srv in lab.status()["servers"]) == servers_before
 
+        # The S3 keys (the Scaleway keys) reached Terraform through its environment only: no file holds them.
+        secret = lab.credentials()["SCW_SECRET_KEY"]
+        for root in (ws_a.path, pipeline_b.workspace.path):
+            holders = [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+            assert holders == [], holders
+
         # Home B reads the status and destroys the cluster; nothing of it remains, nor in the bucket.
         status_b = Pipeline.for_name("shared", target).read_status()
         assert status_b.all_ready and len(status_b.nodes) == 1, status_b.health_line()
