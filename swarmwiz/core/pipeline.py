@@ -207,6 +207,13 @@ class Pipeline:
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
         if shared is not None:
+            local = self.workspace.path / "terraform.tfstate"
+            if not backend.is_file() and local.is_file() and tfstate.holds_resources(tfstate.load(local)):
+                # Terraform would start from an empty shared state and create the cluster a second time.
+                raise InputError(
+                    f"state.bucket: cluster {self.spec.name!r} is deployed with a local state ({local}); moving it "
+                    "to a bucket is not supported: remove [state] from cluster.toml, or destroy the cluster first"
+                )
             shared.ensure_bucket()
             atomic_write(backend, BACKEND_TF)
         yield from self._terraform().init(backend_config=shared.backend_config() if shared else ())

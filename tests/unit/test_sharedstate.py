@@ -48,3 +48,31 @@ def test_clone_refuses_a_bad_bucket_name(swarmwiz_home, capsys):
     err = capsys.readouterr().err
     assert "state.bucket" in err and "not a bucket name" in err
     assert not (swarmwiz_home / "clusters" / "demo").exists()
+
+
+def test_a_locally_deployed_cluster_is_not_moved_to_a_bucket(swarmwiz_home, ssh_keypair, tmp_path):
+    """Adding [state] to a cluster deployed with a local state would make Terraform create it a second time."""
+    import json
+
+    import pytest
+    from support import cluster_text
+    from test_tfstate import STATE
+
+    from swarmwiz.core.credentials import Credentials
+    from swarmwiz.core.errors import InputError
+    from swarmwiz.core.pipeline import Pipeline
+    from swarmwiz.core.secrets import Secret
+    from swarmwiz.core.spec import load_spec
+    from swarmwiz.core.workspace import Workspace
+
+    path = tmp_path / "demo.toml"
+    path.write_text(cluster_text(ssh_keypair[1]) + '\n[state]\nbucket = "team-state"\n')
+    spec = load_spec(path)
+    ws = Workspace.for_name("demo")
+    ws.render(spec)
+    (ws.path / "terraform.tfstate").write_text(json.dumps(STATE))
+    creds = Credentials("SCWABCDEFGHIJKLMNOPQ", Secret("s" * 36), "p" * 36, Secret("t" * 40))
+    pipeline = Pipeline(spec, ws, CloudTarget({}, credentials=creds))
+    with pytest.raises(InputError, match=r"state\.bucket: .*deployed with a local state"):
+        list(pipeline._phase_init())
+    assert not (ws.path / "backend.tf").exists()
