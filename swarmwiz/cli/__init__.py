@@ -23,7 +23,7 @@ CLOUDFLARE_API_TOKEN in the environment take precedence (for CI); SCW_API_URL an
 """
 
 # The subcommands in --help order; each module registers its parser and runs it.
-COMMANDS = ("deploy", "plan", "status", "destroy", "list", "credentials", "doctor", "lab")
+COMMANDS = ("deploy", "plan", "status", "destroy", "clone", "list", "credentials", "doctor", "lab")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -26,6 +26,7 @@ from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.paths import atomic_write
+from swarmwiz.core.sharedstate import BACKEND_FILE, BACKEND_TF, SharedState
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.status import ClusterStatus
 from swarmwiz.core.target import Target
@@ -72,6 +73,7 @@ class Pipeline:
         self._secrets: list[str] = []
         self._tf = None
         self._cloud_client: Inventory | None = None
+        self._shared: SharedState | None = None
         self._cancelled = threading.Event()
 
     @classmethod
@@ -103,11 +105,40 @@ class Pipeline:
             self.target.prepare()
             self._env = dict(self.target.environment())
             self._secrets = list(self.target.secrets())
+            if self.spec.state_bucket:
+                region = self.spec.region
+                self._shared = SharedState(
+                    self.spec.state_bucket, self.spec.name, region, self.target.s3_endpoint(region), self._env
+                )
+                self._env |= self._shared.environment()
         return self._env
 
     def secrets(self) -> list[str]:
         """This run's credential values (known once its environment is built), for run logs to mask."""
         return list(self._secrets)
+
+    def shared_state(self) -> SharedState | None:
+        """The cluster's shared state in Object Storage ([state] bucket), or None for a local state."""
+        if not self.spec.state_bucket:
+            return None  # a local state needs no credentials to be read
+        self._environment()
+        return self._shared
+
+    def _pull_state(self) -> None:
+        """Refresh the workspace's copy of a shared state (what inventory and ownership checks read)."""
+        if self.shared_state() is not None:
+            text = self._terraform().state_pull()
+            if text.strip():
+                atomic_write(self.workspace.state_path, text)
+            else:  # nothing applied yet: no copy, as with a local state before the first apply
+                self.workspace.state_path.unlink(missing_ok=True)
+
+    def _push_workspace(self) -> None:
+        """Store the spec, owner identity, host keys and known hosts beside a shared state."""
+        shared = self.shared_state()
+        if shared is not None:
+            identity = {"owner_id": self.workspace.ensure_owner_id(), "lab": self.target.is_lab}
+            shared.push(self.workspace.path, identity)
 
     def _terraform(self):
         if self._tf is None:
@@ -202,12 +233,36 @@ class Pipeline:
         marker = self.workspace.path / ".terraform" / "swarmwiz-init"
         lockfile = self.workspace.path / ".terraform.lock.hcl"
         versions = self.workspace.path / "versions.tf"
-        if marker.is_file() and lockfile.is_file() and marker.read_text() == versions.read_text():
+        shared = self.shared_state()
+        backend = self.workspace.path / BACKEND_FILE
+        if shared is None and backend.is_file():
+            raise InputError(
+                "state.bucket: this cluster's Terraform state is shared in Object Storage; keep its [state] bucket "
+                "in cluster.toml"
+            )
+        wanted = versions.read_text() + (shared.fingerprint() if shared else "")
+        if marker.is_file() and lockfile.is_file() and marker.read_text() == wanted:
+            self._pull_state()
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
-        yield from self._terraform().init()
-        atomic_write(marker, versions.read_text())
-        yield ev.PhaseFinished(ev.Phase.INIT)
+        if shared is not None:
+            local = self.workspace.path / "terraform.tfstate"
+            if not backend.is_file() and local.is_file() and tfstate.holds_resources(tfstate.load(local)):
+                # Terraform would start from an empty shared state and create the cluster a second time.
+                raise InputError(
+                    f"state.bucket: cluster {self.spec.name!r} is deployed with a local state ({local}); moving it "
+                    "to a bucket is not supported: remove [state] from cluster.toml, or destroy the cluster first"
+                )
+            shared.ensure_bucket()
+            shared.check_owner(self.workspace.ensure_owner_id())  # before Terraform reads another cluster's state
+            atomic_write(backend, BACKEND_TF)
+        yield from self._terraform().init(backend_config=shared.backend_config() if shared else ())
+        atomic_write(marker, wanted)
+        self._pull_state()
+        if shared is not None:
+            yield ev.PhaseFinished(ev.Phase.INIT, message=f"state shared at {shared.where}")
+        else:
+            yield ev.PhaseFinished(ev.Phase.INIT)
 
     def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
         yield ev.PhaseStarted(ev.Phase.PLAN)
@@ -241,6 +296,7 @@ class Pipeline:
             else:
                 yield event
         self.workspace.discard_plan()  # the saved plan holds every input in clear text: gone after its apply
+        self._pull_state()
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
 
     def _nodes(self) -> list[Any]:
@@ -425,6 +481,7 @@ class Pipeline:
             self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()
             yield from self._phase_init()
+            self._push_workspace()
             self._checkpoint()
             before = self._known_nodes()
             yield from self._remove_untracked(
@@ -458,6 +515,7 @@ class Pipeline:
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
             yield from self._phase_ssh(nodes)
+            self._push_workspace()  # with the host keys just pinned: another machine connects to the same keys
             self._checkpoint()
             yield from self._phase_swarm(nodes)
             self._checkpoint()
@@ -477,8 +535,16 @@ class Pipeline:
         except SwarmwizError:
             return []
 
+    def attach(self) -> Events:
+        """Initialise a cloned workspace against its shared state (backend, providers) and read the state."""
+        with self.workspace.lock("attach"):
+            yield from self._phase_init()
+
     def read_status(self) -> ClusterStatus:
         """The node table of a deployed cluster, read over SSH from a manager, plus its DNS records."""
+        if self.shared_state() is not None:
+            for _event in self._phase_init():  # another machine may have changed the shared state: read it again
+                pass
         nodes = self._nodes_or_fail()
         return self._status(nodes, self._cluster_records())
 
@@ -515,6 +581,9 @@ class Pipeline:
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
             )
             self.workspace.set_state("destroyed" if not left else "destroy-incomplete", nodes=0)
+            if not left and self.shared_state() is not None:
+                # nothing remains to share: a later clone says so plainly (only this workspace's own prefix)
+                self.shared_state().remove(self.workspace.ensure_owner_id())
             return DestroyReport(self.spec.name, [o.describe() for o in left])
 
     def _cluster_objects(self) -> ClusterObjects:

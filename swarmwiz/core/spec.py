@@ -23,6 +23,9 @@ MAX_WORKERS = 100
 MAX_ZONES = 3
 DEFAULT_IMAGE = "ubuntu_noble"
 DEFAULT_PRIVATE_SUBNET = "172.16.8.0/22"
+# S3 bucket naming rules (what Scaleway Object Storage accepts too): 3-63 of a-z 0-9 . -, a letter or digit at
+# both ends, no "..", and not shaped like an IP address.
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 MAX_SPEC_BYTES = 1 << 20
 MAX_PUBLIC_KEY_BYTES = 64 << 10
 # The only ranges a private network may use (RFC 1918): not link-local (169.254/16 holds the metadata API),
@@ -49,6 +52,7 @@ SCHEMA: dict[str, Any] = {
     "dns": {"domain": str, "apex": bool, "subdomain": str, "replace_existing": bool},
     "ssh": {"public_key": str, "allowed_cidrs": list},
     "network": {"private_subnet": str},
+    "state": {"bucket": str},
 }
 REQUIRED = ("name", "zones", "managers", "workers", "dns", "ssh")
 
@@ -101,6 +105,8 @@ class ClusterSpec:
     subdomain: str = ""  # the cluster's records go to *.SUBDOMAIN.DOMAIN (and SUBDOMAIN.DOMAIN with apex)
     replace_existing: bool = False  # records already at those names are deleted (after confirmation)
     private_subnet: str | None = None  # None: swarmwiz picks a free /22 of the VPC (core/network.py)
+    #: The Object Storage bucket of a shared Terraform state ([state] bucket); None keeps the state local.
+    state_bucket: str | None = None
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -134,6 +140,7 @@ class ClusterSpec:
             },
             "ssh": {"public_key": str(self.ssh_public_key_path), "allowed_cidrs": list(self.allowed_cidrs)},
             "network": {"private_subnet": self.private_subnet} if self.private_subnet else {},
+            **({"state": {"bucket": self.state_bucket}} if self.state_bucket else {}),
         }
 
     def to_toml(self) -> str:
@@ -301,6 +308,8 @@ def validate(
         )
     network = data.get("network") if isinstance(data.get("network"), dict) else {}
     subnet = _check_private_subnet(network["private_subnet"], problems) if "private_subnet" in network else None
+    state = data.get("state") if isinstance(data.get("state"), dict) else {}
+    bucket = check_bucket(state.get("bucket"), problems)
 
     if problems:
         raise SpecError(problems)
@@ -319,6 +328,7 @@ def validate(
         replace_existing=bool(replace_existing),
         image=image,
         private_subnet=subnet,
+        state_bucket=bucket,
         source=source,
     )
 
@@ -605,3 +615,27 @@ def _check_private_subnet(value: Any, problems: list[str]) -> str | None:
         )
         return None
     return str(net)
+
+
+def check_bucket(value: Any, problems: list[str]) -> str | None:
+    """[state] bucket: absent keeps the state local; else an S3 bucket name."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(Problem("state.bucket", f"must be a string, not {_show(value)}"))
+        return None
+    try:
+        ipaddress.ip_address(value)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if not BUCKET_RE.fullmatch(value) or ".." in value or is_ip:
+        problems.append(
+            Problem(
+                "state.bucket",
+                f"{_show(value)} is not a bucket name; use 3-63 lowercase letters, digits, '.' or '-', "
+                "starting and ending with a letter or digit",
+            )
+        )
+        return None
+    return value

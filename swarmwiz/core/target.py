@@ -51,6 +51,9 @@ class Target(Protocol):
     def endpoints(self) -> Endpoints:
         """API base URLs of this run."""
 
+    def s3_endpoint(self, region: str) -> str:
+        """The S3 endpoint of Object Storage in `region` (a shared state's bucket lives there)."""
+
     def environment(self) -> Mapping[str, str]:
         """The environment for Terraform: credentials as the providers read them, endpoints, CLI config."""
 
@@ -105,6 +108,11 @@ class CloudTarget:
         from swarmwiz.core.api import Endpoints
 
         return Endpoints.from_env(self._env)
+
+    def s3_endpoint(self, region: str) -> str:
+        from swarmwiz.core.sharedstate import scaleway_s3_endpoint
+
+        return scaleway_s3_endpoint(region)
 
     def environment(self) -> dict[str, str]:
         overrides = {k: self._env[k] for k in ENDPOINT_VARS if self._env.get(k)}

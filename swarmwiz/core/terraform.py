@@ -246,9 +246,15 @@ class Terraform:
 
     # -- commands (argv builders + parsing) -------------------------------------------------------------
 
-    def init(self, timeout: float | None = None) -> Iterator[Event]:
-        """`terraform init`; yields its lines as LogLine."""
-        yield from self._events(init_args(), Phase.INIT, timeout)
+    def init(self, timeout: float | None = None, backend_config: Sequence[str] = ()) -> Iterator[Event]:
+        """`terraform init` (with `-backend-config=` arguments for a shared state); yields its lines as LogLine."""
+        # -reconfigure: the backend settings come from swarmwiz each time, never from an earlier init's cache.
+        extra = ["-reconfigure", *backend_config] if backend_config else []
+        yield from self._events([*init_args(), *extra], Phase.INIT, timeout)
+
+    def state_pull(self, timeout: float | None = None) -> str:
+        """`terraform state pull`: the state as Terraform's backend holds it ("" when there is none yet)."""
+        return "".join(self._collect(["state", "pull"], Phase.STATUS, timeout, no_state_ok=True))
 
     def plan(self, destroy: bool = False, out: Path | None = None, timeout: float | None = None) -> Iterator[Event]:
         """`terraform plan -json`; yields ResourceChanged(state="planned") per change and one PlanSummary."""
@@ -483,6 +489,11 @@ def _lock_message(workdir: Path, lock) -> str:
         p for p in (lock.operation or "a terraform run", f"by {lock.who}" if lock.who else "",
                     f"started {lock.created}" if lock.created else "") if p
     )  # fmt: skip
+    if (workdir / "backend.tf").is_file():
+        return (
+            f"The cluster's shared Terraform state is locked ({holder}, lock ID {lock.id}); wait for that run to "
+            f"finish, or if it is dead release the lock with `terraform force-unlock {lock.id}` in {workdir}."
+        )
     return (
         f"The Terraform state in {workdir} is locked ({holder}, lock ID {lock.id}); if no other swarmwiz "
         f"or terraform is still running there, release it with `terraform force-unlock {lock.id}` in {workdir}."

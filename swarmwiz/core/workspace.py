@@ -50,7 +50,10 @@ class Workspace:
         ws = cls.for_name(name)
         if not (ws.path / "cluster.toml").is_file():
             known = ", ".join(w.name for w in list_workspaces()) or "none"
-            raise InputError(f"cluster {name!r} is not known here (known clusters: {known}); deploy it first")
+            raise InputError(
+                f"cluster {name!r} is not known here (known clusters: {known}); deploy it first, or fetch it with "
+                f"`swarmwiz clone {name} --bucket BUCKET` when its state is shared"
+            )
         return ws
 
     # -- files -------------------------------------------------------------------------------------------------
@@ -72,6 +75,10 @@ class Workspace:
 
     @property
     def state_path(self) -> Path:
+        """The Terraform state to read; with a shared state (backend.tf), the copy the pipeline pulls from the
+        bucket after every Terraform run (Terraform itself reads and writes the bucket)."""
+        if (self.path / "backend.tf").is_file():
+            return self.path / ".terraform" / "shared.tfstate"
         return self.path / "terraform.tfstate"
 
     @property

@@ -21,6 +21,8 @@ from swarmwiz.lab import mirror
 from swarmwiz.lab import state as files
 
 START_TIMEOUT = 15.0
+# Object Storage of the lab: moto's S3 in server mode, its {pid, port, url} beside the API daemon's info.
+S3_FILE = "s3.json"
 CREDENTIAL_KEYS = ("SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID", "CLOUDFLARE_API_TOKEN")
 
 
@@ -92,6 +94,62 @@ class Lab:
                 time.sleep(0.05)
             proc.kill()
             raise LabError(f"the lab API did not answer within {START_TIMEOUT:.0f} s; see {log_path}")
+
+    def _s3(self) -> dict | None:
+        """The running S3 server's {pid, port, url}, or None."""
+        info = files.read_json(self.dir / S3_FILE)
+        if not info or not _alive(info["pid"]):
+            return None
+        try:
+            with urllib.request.urlopen(info["url"] + "/", timeout=2):
+                return info
+        except (OSError, ValueError):
+            return None
+
+    def _start_s3(self) -> None:
+        """Start moto's S3 server on a free loopback port (caller holds the lab lock)."""
+        import socket
+
+        with socket.socket() as sock:  # the kernel picks a free port; moto binds it right after
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.dir / "s3.log"
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
+        files.write_json(self.dir / S3_FILE, {"pid": proc.pid, "port": port, "url": f"http://127.0.0.1:{port}"})
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log_path.read_text(errors="replace")[-600:]
+                raise LabError(f"the lab S3 server exited at start (code {proc.returncode}): {tail.strip()}")
+            if self._s3():
+                return
+            time.sleep(0.1)
+        proc.kill()
+        raise LabError(f"the lab S3 server did not answer within {START_TIMEOUT:.0f} s; see {log_path}")
+
+    @property
+    def s3_url(self) -> str:
+        """Base URL of the lab's S3 server (Object Storage of every region), started on first use: only a cluster
+        with a shared state needs it, and every other lab run is spared moto's start-up."""
+        self.ensure_running()
+        info = self._s3()
+        if info is None:
+            with files.locked(self.dir):
+                if self._s3() is None:
+                    self._start_s3()
+            info = self._s3()
+        if info is None:
+            raise LabError("the lab S3 server is not running")
+        return info["url"]
 
     def _info(self) -> dict:
         self.ensure_running()
@@ -190,18 +248,9 @@ class Lab:
             return {"running": True, "api_url": info["url"], **json.loads(resp.read())}
 
     def stop(self) -> None:
-        """Stop the API daemon (hosts stay up)."""
-        info = files.read_json(self.dir / files.DAEMON_FILE)
-        if not info or not _alive(info["pid"]):
-            return
-        os.kill(info["pid"], signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while _alive(info["pid"]) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(info["pid"], os.WNOHANG)
-            time.sleep(0.05)
-        if _alive(info["pid"]):
-            os.kill(info["pid"], signal.SIGKILL)
+        """Stop the API daemon and the S3 server (hosts stay up)."""
+        for name in (S3_FILE, files.DAEMON_FILE):
+            _stop(files.read_json(self.dir / name))
 
     def clean(self) -> None:
         """Remove everything: the API daemon, every host (processes, mounts, namespaces, bridges), state, mirror."""
@@ -234,6 +283,20 @@ class Lab:
         missing = check_prerequisites()
         if missing:
             raise InputError(f"the lab needs {', '.join(missing)}; install them with scripts/setup.sh (as root)")
+
+
+def _stop(info: dict | None) -> None:
+    """Stop one daemon of the lab from its info {pid, ...}: TERM, then KILL after 5 s."""
+    if not info or not _alive(info["pid"]):
+        return
+    os.kill(info["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while _alive(info["pid"]) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info["pid"], os.WNOHANG)
+        time.sleep(0.05)
+    if _alive(info["pid"]):
+        os.kill(info["pid"], signal.SIGKILL)
 
 
 def env_exports(lab: Lab) -> str:

@@ -46,6 +46,11 @@ class LabTarget:
     def endpoints(self) -> Endpoints:
         return Endpoints.from_env(self.environment())
 
+    def s3_endpoint(self, region: str) -> str:
+        """The lab's S3 server (one for every region, as the lab has one of everything)."""
+        self.prepare()
+        return self.lab.s3_url
+
     def secrets(self) -> list[str]:
         env = self.environment()
         return [env[k] for k in ("SCW_SECRET_KEY", "CLOUDFLARE_API_TOKEN", "SCW_ACCESS_KEY") if env.get(k)]

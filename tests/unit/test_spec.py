@@ -93,6 +93,12 @@ def test_idna_domain_is_stored_as_ascii(good):
         (lambda d: d.update(network={"private_subnet": "8.8.8.0/24"}), "network.private_subnet:", "private IPv4"),
         (lambda d: d.update(network={"private_subnet": "172.16.0.0/8"}), "network.private_subnet:", "CIDR form"),
         (lambda d: d.update(dns="example.com"), "dns:", "must be a table"),
+        (lambda d: d.update(state={"bucket": "My_Bucket"}), "state.bucket:", "not a bucket name"),
+        (lambda d: d.update(state={"bucket": "ab"}), "state.bucket:", "3-63"),
+        (lambda d: d.update(state={"bucket": "a..b"}), "state.bucket:", "not a bucket name"),
+        (lambda d: d.update(state={"bucket": "10.0.0.1"}), "state.bucket:", "not a bucket name"),
+        (lambda d: d.update(state={"bucket": 5}), "state.bucket:", "must be a string"),
+        (lambda d: d.update(state={"bukket": "x"}), "state.'bukket':", "did you mean 'bucket'"),
     ],
 )
 def test_bad_spec_names_the_field(good, mutate, field, phrase):
@@ -105,6 +111,14 @@ def test_bad_spec_names_the_field(good, mutate, field, phrase):
     assert any(phrase in p for p in matching), matching
     for problem in err.value.problems:
         assert "\n" not in problem and "Traceback" not in problem
+
+
+def test_state_bucket_is_optional_and_round_trips(good):
+    assert validate(good).state_bucket is None
+    assert "state" not in validate(good).to_dict()
+    spec = validate({**good, "state": {"bucket": "team-swarm.state"}})
+    assert spec.state_bucket == "team-swarm.state"
+    assert validate(spec.to_dict()).state_bucket == "team-swarm.state"
 
 
 def test_private_key_is_refused(good, ssh_keypair):
