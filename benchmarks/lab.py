@@ -141,7 +141,8 @@ class LabRun:
             "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
         }
         if code != 0:
-            out["error"] = (err + stdout)[-400:]
+            # the CLI's error sentence is on stderr; the stdout tail (joins still logging) would hide it
+            out["error"] = (err.strip() or stdout)[-600:]
         t0 = time.monotonic()
         gone = self.swarmwiz("destroy", name, "--lab", "--yes")
         out["destroy_s"] = round(time.monotonic() - t0, 2)
