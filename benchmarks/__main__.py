@@ -15,7 +15,7 @@ from benchmarks import common, report
 HERE = Path(__file__).resolve().parent
 
 
-def run(quick: bool, only: set[str] | None = None) -> dict:
+def run(quick: bool, only: set[str] | None = None, lab_options: dict | None = None) -> dict:
     """Every section; one failing section is reported in the JSON and does not stop the others."""
     from benchmarks import lab, logflood, startup
 
@@ -30,7 +30,7 @@ def run(quick: bool, only: set[str] | None = None) -> dict:
                 v: _brief(logflood.measure(lines=200_000, variant=v)) for v in logflood.VARIANTS if v != "as-is"
             }
         }
-        sections["lab"] = lambda: lab.measure(repeats=3, big_repeats=2)
+        sections["lab"] = lambda: lab.measure(**({"repeats": 3, "big_repeats": 2} | (lab_options or {})))
     raw: dict = {}
     for name, fn in sections.items():
         if only and name not in only:
@@ -75,6 +75,17 @@ def _brief(flood: dict) -> dict:
     return {k: flood[k] for k in keys if k in flood}
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    """`1,5,20` -> (1, 5, 20); each a positive node count."""
+    try:
+        sizes = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes: {text!r} is not a comma-separated list of node counts") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"--sizes: node counts must be 1 or more, not {text!r}")
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="about a minute: fewer runs, no lab deploys")
@@ -91,13 +102,39 @@ def main(argv: list[str] | None = None) -> int:
         choices=["startup", "idle", "logflood", "logflood_fixes", "lab"],
         help="run only these sections (repeatable)",
     )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=None,
+        help="lab: node counts to deploy, comma-separated (default 1,5,20,50), e.g. --sizes 1,5 --only lab",
+    )
+    parser.add_argument(
+        "--realtime-sizes",
+        type=_sizes,
+        default=None,
+        help="lab: node counts to deploy at time scale 1 (default 5,20; empty string for none)",
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="lab: runs per size (default 3)")
+    parser.add_argument("--no-barrier", action="store_true", help="lab: skip the barrier variant")
+    parser.add_argument("--no-baseline", action="store_true", help="lab: skip the old recipe's sequential flow")
     args = parser.parse_args(argv)
+    lab_options: dict = {}
+    if args.sizes is not None:
+        lab_options["sizes"] = args.sizes
+    if args.realtime_sizes is not None:
+        lab_options["realtime_sizes"] = args.realtime_sizes
+    if args.repeats is not None:
+        lab_options |= {"repeats": args.repeats, "big_repeats": min(2, args.repeats)}
+    if args.no_barrier:
+        lab_options["barrier"] = False
+    if args.no_baseline:
+        lab_options["baseline"] = False
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or HERE / "results" / ("latest-quick.json" if args.quick else "latest.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = common.machine_info()
     result = report.assemble(
-        run(args.quick, set(args.only) if args.only else None), machine, "quick" if args.quick else "full"
+        run(args.quick, set(args.only) if args.only else None, lab_options), machine, "quick" if args.quick else "full"
     )
     out.write_text(json.dumps(result, indent=2) + "\n")
     png = report.plot(result, out.with_suffix(".png"))

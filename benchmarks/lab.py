@@ -18,8 +18,17 @@ from benchmarks import common
 
 log = logging.getLogger(__name__)
 
-SIZES = (1, 5, 20)
+SIZES = (1, 5, 20, 50)
+REALTIME_SIZES = (5, 20)  # at time scale 1 (real boot durations) a deploy takes minutes: fewer sizes
 BASELINE_SIZE = 5
+# Variants of `swarmwiz deploy --lab`, each the environment it runs with. SWARMWIZ_LAB_TIME_SCALE is the lab's
+# boot timeline (default 0.05; 1 = real durations); SWARMWIZ_SCHEDULING=barrier is the benchmark-only switch back
+# to the old scheduling (all SSH, then all cloud-init, then all joins), read where the pipeline schedules nodes.
+VARIANTS = {
+    "default": {},
+    "realtime": {"SWARMWIZ_LAB_TIME_SCALE": "1"},
+    "barrier": {"SWARMWIZ_SCHEDULING": "barrier"},
+}
 DEPLOY_TIMEOUT_S = 900
 PHASE_LINE = re.compile(r"^<== (?P<label>.+?) (?P<mark>\S+) \((?P<s>[0-9.]+)s\)")
 SSH_OPTS = [  # the old recipe's client: no pinned host keys (swarmwiz pins them; here only lab hosts are reached)
@@ -93,7 +102,7 @@ class LabRun:
         if proc.returncode != 0:
             raise RuntimeError(f"lab warm-up (swarmwiz plan --lab) failed: {_tail(proc)}")
 
-    def deploy(self, name: str, nodes: int) -> dict:
+    def deploy(self, name: str, nodes: int, variant: str = "default") -> dict:
         """`swarmwiz deploy --lab --yes` from a fresh workspace, timed; then destroyed (timed apart). Also: the CPU
         the client side used (swarmwiz, terraform, providers), how busy the machine was, and when the swarm
         bootstrap's steps happened (from the time each output line arrived); and the CPU the lab's own processes
@@ -104,7 +113,7 @@ class LabRun:
         t0 = time.monotonic()
         proc = subprocess.Popen(
             [*common.swarmwiz_argv(), "deploy", "-c", str(cfg), "--lab", "--yes"],
-            env=self.env,
+            env={**self.env, **VARIANTS[variant]},
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -121,6 +130,7 @@ class LabRun:
         stdout = "\n".join(text for _, text in stamped)
         out = {
             "nodes": nodes,
+            "variant": variant,
             "ok": code == 0,
             "deploy_s": round(took, 2),
             "phases_s": phases(stdout),
@@ -131,7 +141,8 @@ class LabRun:
             "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
         }
         if code != 0:
-            out["error"] = (err + stdout)[-400:]
+            # the CLI's error sentence is on stderr; the stdout tail (joins still logging) would hide it
+            out["error"] = (err.strip() or stdout)[-600:]
         t0 = time.monotonic()
         gone = self.swarmwiz("destroy", name, "--lab", "--yes")
         out["destroy_s"] = round(time.monotonic() - t0, 2)
@@ -331,12 +342,36 @@ def _tail(proc: subprocess.CompletedProcess) -> str:
     return ((proc.stderr or "") + (proc.stdout or "")).strip()[-400:]
 
 
-def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int = 2) -> dict:
-    """Deploy each size `repeats` times (sizes above BASELINE_SIZE only `big_repeats` times: they take minutes)
-    and the baseline as often, interleaved so load drift hits all alike."""
+def measure(
+    sizes: tuple[int, ...] = SIZES,
+    repeats: int = 3,
+    big_repeats: int = 2,
+    *,
+    realtime_sizes: tuple[int, ...] = REALTIME_SIZES,
+    barrier: bool = True,
+    baseline: bool = True,
+) -> dict:
+    """Deploy each size `repeats` times (sizes above BASELINE_SIZE only `big_repeats` times: they take minutes),
+    the barrier variant at the same sizes, and the baseline as often, interleaved so load drift hits all alike;
+    then the real-time sizes once each. A size that fails (e.g. 50 hosts not fitting the machine) is recorded
+    with its error in `lab_errors` and the larger sizes of that variant are skipped."""
     runs: list[dict] = []
     baselines: list[dict] = []
     leftovers: list[str] = []
+    errors: dict[str, str] = {}
+    variants = ["default"] + (["barrier"] if barrier else [])
+    failed: dict[str, int] = {}  # variant -> smallest size that failed
+
+    def one(variant: str, n: int, tag: str) -> None:
+        if n >= failed.get(variant, n + 1):
+            return
+        run = lab.deploy(f"b{variant[0]}{n}-{tag}", n, variant)
+        runs.append(run)
+        log.info("lab deploy %s %d nodes: %s", variant, n, run)
+        if not run["ok"]:
+            failed[variant] = n
+            errors[f"{variant}:{n}"] = run.get("error", "failed")
+
     with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-lab-") as tmp:
         lab = LabRun(Path(tmp))
         try:
@@ -345,38 +380,49 @@ def measure(sizes: tuple[int, ...] = SIZES, repeats: int = 3, big_repeats: int =
                 for n in sizes:
                     if n > BASELINE_SIZE and r >= big_repeats:
                         continue
-                    runs.append(lab.deploy(f"bench{n}-r{r}", n))
-                    log.info("lab deploy %d nodes: %s", n, runs[-1])
-                baselines.append(lab.baseline(f"base{BASELINE_SIZE}-r{r}"))
-                log.info("baseline: %s", baselines[-1])
+                    for variant in variants:
+                        one(variant, n, f"r{r}")
+                if baseline and BASELINE_SIZE in sizes:
+                    baselines.append(lab.baseline(f"base{BASELINE_SIZE}-r{r}"))
+                    log.info("baseline: %s", baselines[-1])
             big = max(sizes)
-            if big > BASELINE_SIZE:  # once, for the plot: how the sequential recipe itself scales
+            if baseline and big > BASELINE_SIZE:  # once, for the plot: how the sequential recipe itself scales
                 baselines.append(lab.baseline(f"base{big}-r0", nodes=big))
                 log.info("baseline %d nodes: %s", big, baselines[-1])
+            for n in realtime_sizes:
+                one("realtime", n, "r0")
         except Exception as exc:  # the lab itself failed: report what we have
             error = f"{type(exc).__name__}: {exc}"[-600:]
-            return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines}
+            return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines, "lab_errors": errors}
         finally:
             leftovers = lab.clean()
-    deploy_s = {str(n): common.median([x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]]) for n in sizes}
+
+    def medians(variant: str, ns) -> dict[str, float | None]:
+        ok = [x for x in runs if x.get("variant", "default") == variant and x["ok"]]
+        return {str(n): common.median([x["deploy_s"] for x in ok if x["nodes"] == n]) for n in ns}
+
+    default = [x for x in runs if x.get("variant", "default") == "default"]
+    base_ok = [b for b in baselines if b.get("ok")]
     return {
-        "lab_deploy_s": deploy_s,
+        "lab_deploy_s": medians("default", sizes),
+        "lab_barrier_deploy_s": medians("barrier", sizes) if barrier else {},
+        "lab_realtime_deploy_s": medians("realtime", realtime_sizes),
         # The fastest run of each size: on a shared machine, the one least disturbed by other work.
         "lab_deploy_min_s": {
-            str(n): min((x["deploy_s"] for x in runs if x["nodes"] == n and x["ok"]), default=None) for n in sizes
+            str(n): min((x["deploy_s"] for x in default if x["nodes"] == n and x["ok"]), default=None) for n in sizes
         },
         "lab_baseline_sequential_min_s": min(
-            (b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == BASELINE_SIZE), default=None
+            (b["deploy_s"] for b in base_ok if b["nodes"] == BASELINE_SIZE), default=None
         ),
-        "lab_destroy_s": {str(n): common.median([x["destroy_s"] for x in runs if x["nodes"] == n]) for n in sizes},
-        "lab_baseline_sequential_s": common.median(
-            [b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == BASELINE_SIZE]
-        ),
+        "lab_destroy_s": {str(n): common.median([x["destroy_s"] for x in default if x["nodes"] == n]) for n in sizes},
+        "lab_baseline_sequential_s": common.median([b["deploy_s"] for b in base_ok if b["nodes"] == BASELINE_SIZE]),
         "lab_baseline_sequential_by_nodes_s": {
-            str(n): common.median([b["deploy_s"] for b in baselines if b.get("ok") and b["nodes"] == n])
+            str(n): common.median([b["deploy_s"] for b in base_ok if b["nodes"] == n])
             for n in sorted({b["nodes"] for b in baselines})
         },
         "lab_shapes": {str(n): dict(zip(("managers", "workers"), shape(n), strict=True)) for n in sizes},
+        "lab_errors": errors,
+        "lab_load_average": list(os.getloadavg()),
         "lab_runs": runs,
         "lab_baseline_runs": baselines,
         "lab_leftovers_after_clean": leftovers,

@@ -63,6 +63,13 @@ def plot(result: dict, path: Path) -> Path | None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     ax.plot([n for n, _ in points], [s for _, s in points], "o-", label="swarmwiz deploy --lab (median)")
+    for key, style, words in (
+        ("lab_barrier_deploy_s", "^-.", "swarmwiz, node barrier (old scheduling)"),
+        ("lab_realtime_deploy_s", "d:", "swarmwiz at time scale 1 (real boot durations)"),
+    ):
+        line = sorted((int(n), s) for n, s in (result.get(key) or {}).items() if s is not None)
+        if line:
+            ax.plot([n for n, _ in line], [s for _, s in line], style, label=words)
     runs = [r for r in result.get("lab_runs") or [] if r.get("ok")]
     if runs:
         ax.scatter([r["nodes"] for r in runs], [r["deploy_s"] for r in runs], s=12, alpha=0.4, label="each run")
@@ -105,7 +112,12 @@ def table(result: dict) -> str:
         return {True: "met", False: "**missed**", None: "not measured"}[met]
 
     deploy = result.get("lab_deploy_s") or {}
-    d = {n: ("n/a" if deploy.get(n) is None else f"{deploy[n]:.1f} s") for n in ("1", "5", "20")}
+    d = {n: ("n/a" if deploy.get(n) is None else f"{deploy[n]:.1f} s") for n in ("1", "5", "20", "50")}
+
+    def sizes(key: str, ns: tuple[str, ...]) -> str:
+        values = result.get(key) or {}
+        return " / ".join("n/a" if values.get(n) is None else f"{values[n]:.1f} s" for n in ns)
+
     rows = [
         (
             "First frame (tmux 120x40), swarmwiz / bare Textual",
@@ -133,7 +145,14 @@ def table(result: dict) -> str:
             verdict("log_memory_bounded"),
         ),
         ("Idle CPU on the welcome screen", f("tui_idle_cpu_percent", " %", 2), "< 2 %", verdict("idle_cpu_below_2pct")),
-        ("Lab deploy 1 / 5 / 20 nodes", f"{d['1']} / {d['5']} / {d['20']}", "", ""),
+        ("Lab deploy 1 / 5 / 20 / 50 nodes", f"{d['1']} / {d['5']} / {d['20']} / {d['50']}", "", ""),
+        (
+            "Lab deploy with node barrier, 1 / 5 / 20 / 50",
+            sizes("lab_barrier_deploy_s", ("1", "5", "20", "50")),
+            "",
+            "",
+        ),
+        ("Lab deploy at time scale 1, 5 / 20 nodes", sizes("lab_realtime_deploy_s", ("5", "20")), "", ""),
         ("Lab deploy 20 vs 5 nodes", f"x{f('lab_20_vs_5_ratio', '', 2)}", "<= 1.5x", verdict("lab_20_within_1_5x_5")),
         (
             "Lab 5 nodes, swarmwiz vs old recipe (sequential)",

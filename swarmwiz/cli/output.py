@@ -1,128 +1,169 @@
-"""Line and live rendering of pipeline events for the command line (plain lines when piped)."""
+"""Rendering of pipeline events for the command line: a rich live view on a terminal, plain lines when piped."""
 
 from __future__ import annotations
 
+import re
 import sys
-import threading
 import time
 from collections.abc import Generator, Sequence
 from typing import Any, TextIO
 
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
 from swarmwiz.core import events as ev
+
+# Phases whose progress messages name nodes ("node-3 answers", "node-1, node-2 removed"): one row per node.
+NODE_PHASES = frozenset(p for p in ev.Phase if p.value in ("ssh", "cloud-init", "swarm", "drain"))
+_NODE_MESSAGE = re.compile(r"^(?P<names>[\w.-]+(?:, [\w.-]+)*) (?P<what>(?!for\b|up\b)\S.*)$")
+
+
+def node_states(message: str) -> list[tuple[str, str]]:
+    """(node, what happened) pairs from a per-node progress message; [] for a phase-wide one ("waiting up to ...")."""
+    if message.startswith("waiting"):
+        return []
+    m = _NODE_MESSAGE.match(message)
+    if not m:
+        return []
+    return [(name, m["what"]) for name in m["names"].split(", ")]
 
 
 class Output:
-    """Renders pipeline events: a live phase line on a terminal, plain lines when piped."""
+    """Renders pipeline events: a live rich view (phase, progress bar, one row per node) on a terminal, plain
+    lines when piped (the `<== LABEL MARK (Ns)` lines benchmarks/lab.py parses). NO_COLOR is honoured by rich."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None) -> None:
-        self.stream = stream or sys.stdout
-        self.live = self.stream.isatty() if live is None else live
+    def __init__(
+        self, stream: TextIO | None = None, *, live: bool | None = None, console: Console | None = None
+    ) -> None:
+        self.console = console or Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+        self.stream = self.console.file
+        self.live = self.console.is_terminal if live is None else live
         self._phase: ev.Phase | None = None
         self._phase_started = 0.0
-        self._progress = ""
-        self._lock = threading.Lock()
+        self._progress: tuple[int, int, str] | None = None
+        self._nodes: dict[str, tuple[str, str]] = {}  # node -> (phase label, what happened)
+        self._live: Live | None = None
 
     # -- event stream ------------------------------------------------------------------------------------------
     def run(self, gen: Generator[ev.Event, None, Any]) -> Any:
         """Render every event of `gen` and return the generator's return value.
 
-        On a terminal a ticker redraws the phase line every second, so the elapsed time moves during long waits.
+        On a terminal rich's Live refreshes the view four times a second, so elapsed time moves during long waits.
         """
-        stop = threading.Event()
-        ticker = threading.Thread(target=self._tick, args=(stop,), daemon=True) if self.live else None
-        if ticker:
-            ticker.start()
+        if self.live:
+            self._live = Live(get_renderable=self.renderable, console=self.console, refresh_per_second=4)
+            self._live.start()
         try:
             while True:
                 try:
                     event = next(gen)
                 except StopIteration as done:
                     return done.value
-                with self._lock:
-                    self.event(event)
+                self.event(event)
         finally:
-            stop.set()
-            if ticker:
-                ticker.join()
-            self._clear_live()
+            if self._live is not None:
+                self._phase = None
+                self._live.stop()
+                self._live = None
 
-    def _tick(self, stop: threading.Event) -> None:
-        while not stop.wait(1.0):
-            with self._lock:
-                self._render_live()
+    def renderable(self):
+        """The live view: the running phase with its progress bar and elapsed time, then one row per node."""
+        if self._phase is None:
+            return Text("")
+        elapsed = time.monotonic() - self._phase_started
+        head = Table.grid(padding=(0, 1))
+        done, total, message = self._progress or (0, 0, "")
+        bar = ProgressBar(total=total or None, completed=done, width=30)
+        count = f"{done}/{total}" if total else ""
+        head.add_row(Text(f"… {self._phase.label}", style="bold"), bar, count, f"{elapsed:4.0f}s", escape(message))
+        if not self._nodes:
+            return head
+        nodes = Table(box=None, padding=(0, 2), show_edge=False)
+        nodes.add_column("NODE")
+        nodes.add_column("PHASE")
+        nodes.add_column("STATE")
+        for name in sorted(self._nodes):
+            label, what = self._nodes[name]
+            nodes.add_row(name, label, what)
+        return Group(head, nodes)
 
     def event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PhaseStarted):
-            self._phase, self._phase_started, self._progress = event.phase, time.monotonic(), ""
+            self._phase, self._phase_started, self._progress = event.phase, time.monotonic(), None
             if not self.live:
                 self.line(f"==> {event.phase.label}")
-            self._render_live()
         elif isinstance(event, ev.PhaseProgress):
-            self._progress = f"{event.done}/{event.total} {event.message}".strip()
-            if self.live:
-                self._render_live()
-            elif event.message != "resources":  # resource progress is already one line per resource
-                self.line(f"    {event.phase.value}: {self._progress}")
+            self._progress = (event.done, event.total, event.message)
+            if event.phase in NODE_PHASES:
+                for name, what in node_states(event.message):
+                    self._nodes[name] = (event.phase.label, what)
+            if not self.live and event.message != "resources":  # resource progress is one line per resource
+                self.line(f"    {event.phase.value}: {event.done}/{event.total} {event.message}".rstrip())
         elif isinstance(event, ev.PhaseFinished):
             elapsed = time.monotonic() - self._phase_started if self._phase == event.phase else 0.0
             mark = "skipped" if event.skipped else ("ok" if event.ok else "FAILED")
             detail = f" - {event.message}" if event.message else ""
-            self._clear_live()
-            self.line(
-                f"{'✓' if event.ok else '✗'} {event.phase.label} {mark} ({elapsed:.1f}s){detail}"
-                if self.live
-                else f"<== {event.phase.label} {mark} ({elapsed:.1f}s){detail}"
-            )
+            if self.live:
+                style = "green" if event.ok else "bold red"
+                self.console.print(
+                    f"[{style}]{'✓' if event.ok else '✗'}[/] {escape(event.phase.label)} {mark} ({elapsed:.1f}s)"
+                    + escape(detail)
+                )
+            else:
+                self.line(f"<== {event.phase.label} {mark} ({elapsed:.1f}s){detail}")
             self._phase = None
         elif isinstance(event, ev.ResourceChanged):
             if event.state in ("done", "failed") and not self.live:
                 took = f" after {event.elapsed_s:.0f}s" if event.elapsed_s is not None else ""
                 self.line(f"    {event.address}: {event.action} {event.state}{took}")
             elif event.state == "failed":
-                self._clear_live()
                 self.line(f"    {event.address}: {event.action} failed")
         elif isinstance(event, ev.LogLine):
             if event.level == "error" or not self.live:
-                self._clear_live()
                 self.line(f"    {event.text}")
-                self._render_live()
         elif isinstance(event, ev.PlanSummary):
-            self._clear_live()
             self.plan(event)
-            self._render_live()
         elif isinstance(event, ev.Notice):
-            self._clear_live()
             self.line(f"note: {event.message}")
-            self._render_live()
-
-    def _render_live(self) -> None:
-        if not self.live or self._phase is None:
-            return
-        elapsed = time.monotonic() - self._phase_started
-        text = f"… {self._phase.label} [{elapsed:4.0f}s] {self._progress}"
-        self.stream.write("\r\x1b[2K" + text[:200])
-        self.stream.flush()
-
-    def _clear_live(self) -> None:
-        if self.live:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
 
     # -- blocks --------------------------------------------------------------------------------------------------
     def line(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        """One line of text, printed above the live view on a terminal; never read as markup."""
+        if self.live:
+            self.console.print(text, markup=False, highlight=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def ask(self, prompt: str) -> str:
-        self._clear_live()
+        if self._live is not None:  # a question must not be redrawn over
+            self._live.stop()
         self.stream.write(prompt)
         self.stream.flush()
-        return sys.stdin.readline()
+        answer = sys.stdin.readline()
+        if self._live is not None:
+            self._live.start()
+        return answer
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-        for row in [headers, *rows]:
-            self.line("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
+        """A table: columns aligned by rich, no box, so piped output stays one record a line (grep, awk)."""
+        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold" if self.live else "")
+        for header in headers:
+            table.add_column(str(header), no_wrap=not self.live, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(str(cell)) for cell in row))
+        if self.live:
+            self.console.print(table)
+        else:  # piped: no width limit, so a long ID is never cut or wrapped
+            wide = Console(file=self.stream, width=10_000, no_color=True, highlight=False, color_system=None)
+            with wide.capture() as cap:
+                wide.print(table)
+            for text in cap.get().splitlines():
+                self.line(text.rstrip())
 
     def cost(self, estimate) -> None:
         self.line(f"Estimated monthly cost (EUR, {estimate.source}):")

@@ -283,7 +283,10 @@ class Pipeline:
         yield ev.PhaseStarted(phase)
         done = 0
         saved = self.workspace.path / PLAN_FILE if plan_file is True else plan_file
-        for event in self._terraform().apply(plan_file=saved, destroy=destroy):
+        from swarmwiz.core.terraform import parallelism_for
+
+        parallelism = parallelism_for(self.spec.node_count)  # every node's resources at once, within the budget
+        for event in self._terraform().apply(plan_file=saved, destroy=destroy, parallelism=parallelism):
             if isinstance(event, ev.PlanSummary):
                 total = event.add + event.change + event.destroy
                 yield event

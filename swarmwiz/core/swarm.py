@@ -347,6 +347,9 @@ async def _wait_ready(conn, lead: Node, nodes: list[Node], on_log, *, limit: flo
     """Poll `docker node ls` until every node's hostname has a Ready entry; the timeout names the laggards."""
     wanted = {n.name for n in nodes}
     started = time.monotonic()
+    # A join usually shows Ready within a few hundred ms: poll tightly first, then back off to 0.5 s so a slow
+    # node does not cost the leader a `docker node ls` ten times a second.
+    interval = 0.1
     while True:
         ready = {m["Hostname"] for m in await _node_ls(conn, lead) if m.get("Status") == "Ready"}
         if wanted <= ready:
@@ -357,7 +360,8 @@ async def _wait_ready(conn, lead: Node, nodes: list[Node], on_log, *, limit: flo
                 f"timed out after {limit:.0f}s waiting for {', '.join(sorted(wanted - ready))} "
                 "to be Ready in `docker node ls`"
             )
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(interval)
+        interval = min(0.5, interval * 1.5)
 
 
 # ----- status -----------------------------------------------------------------------------------------------
@@ -496,25 +500,23 @@ async def remove_nodes(
             on_log(f"{node.key}: demoting to worker")
             await ssh.run(conn, ["docker", "node", "demote", node_id])
             await _poll(lambda nid=node_id: _is_worker(conn, lead, nid), f"{node.key} to become a worker")
-        for node in leaving:
-            entry = live.get(node.name)
-            if entry is None:
-                continue
-            on_log(f"{node.key}: draining")
-            await ssh.run(conn, ["docker", "node", "update", "--availability", "drain", entry["ID"]])
-            await _poll(
-                lambda nid=entry["ID"]: _no_tasks(conn, lead, nid), f"tasks to leave {node.key}", limit=drain_timeout
-            )
-        await asyncio.gather(*(_leave(n, remote, on_log) for n in leaving if n.name in live))
-        for node in leaving:
-            entry = live.get(node.name)
-            if entry is None:
-                continue
+        present = [n for n in leaving if n.name in live]
+        # The nodes of one step drain together (sessions on one connection): their tasks reschedule at once,
+        # so the step takes as long as its slowest node, not the sum of all of them.
+        await asyncio.gather(*(_drain(conn, lead, n, live[n.name]["ID"], on_log, drain_timeout) for n in present))
+        await asyncio.gather(*(_leave(n, remote, on_log) for n in present))
+        if present:
             # The managers mark a node that left Down only after missed heartbeats (~15 s); it is drained
             # and gone (or unreachable), so --force removes it now instead of waiting for that.
-            on_log(f"{node.key}: removing from the swarm")
-            await ssh.run(conn, ["docker", "node", "rm", "--force", entry["ID"]])
+            on_log(", ".join(n.key for n in present) + ": removing from the swarm")
+            await ssh.run(conn, ["docker", "node", "rm", "--force", *(live[n.name]["ID"] for n in present)])
         await _remove_stale_entries(conn, lead, remaining, leaving=leaving, on_log=on_log)
+
+
+async def _drain(conn, lead: Node, node: Node, node_id: str, on_log, limit: float) -> None:
+    on_log(f"{node.key}: draining")
+    await ssh.run(conn, ["docker", "node", "update", "--availability", "drain", node_id])
+    await _poll(lambda: _no_tasks(conn, lead, node_id), f"tasks to leave {node.key}", limit=limit)
 
 
 async def _leave(node: Node, remote: _Remote, on_log) -> None:

@@ -202,11 +202,31 @@ def plan_args(destroy: bool = False, out: Path | None = None) -> list[str]:
     )
 
 
-def apply_args(plan_file: Path | None = None, destroy: bool = False) -> list[str]:
+# Terraform's own default: 10 resource operations at once, so 100 nodes would be created in ten waves.
+DEFAULT_PARALLELISM = 10
+# Resources each node adds to the graph: its public IP and its server, plus DNS records for a manager.
+RESOURCES_PER_NODE = 3
+# Upper bound on concurrent resource operations. Each operation is a create call followed by polling (a server
+# is polled every few seconds until it runs), so 30 operations keep swarmwiz at a few tens of requests per
+# second: well inside Scaleway's per-organisation request quotas and Cloudflare's 1200 requests per 5 minutes per
+# user (4/s sustained; DNS records are only the managers' few). A 429 is retried by the providers, but the
+# budget is meant to keep them from being provoked, and a deploy sharing the organisation with other tools
+# still leaves them headroom.
+REQUEST_BUDGET = 30
+
+
+def parallelism_for(nodes: int) -> int:
+    """Concurrent resource operations for a cluster of `nodes`: every node's resources at once, within the budget."""
+    return max(DEFAULT_PARALLELISM, min(REQUEST_BUDGET, RESOURCES_PER_NODE * max(nodes, 0)))
+
+
+def apply_args(plan_file: Path | None = None, destroy: bool = False, parallelism: int | None = None) -> list[str]:
+    # flags go before the saved plan (a positional argument); None keeps Terraform's default
+    flags = ["apply", "-json", "-input=false"] + ([f"-parallelism={parallelism}"] if parallelism else [])
     # a saved plan was already approved (and knows whether it destroys); otherwise plan and apply at once
     if plan_file is not None:
-        return ["apply", "-json", "-input=false", str(plan_file)]
-    return ["apply", "-json", "-input=false", "-auto-approve"] + (["-destroy"] if destroy else [])
+        return [*flags, str(plan_file)]
+    return [*flags, "-auto-approve"] + (["-destroy"] if destroy else [])
 
 
 def output_args() -> list[str]:
@@ -261,10 +281,16 @@ class Terraform:
         yield from self._events(plan_args(destroy, out), Phase.PLAN, timeout, ok_codes=(0, 2))
 
     def apply(
-        self, plan_file: Path | None = None, destroy: bool = False, timeout: float | None = None
+        self,
+        plan_file: Path | None = None,
+        destroy: bool = False,
+        timeout: float | None = None,
+        parallelism: int | None = None,
     ) -> Iterator[Event]:
-        """`terraform apply -json` of a saved plan, or of a fresh plan with -auto-approve (and -destroy)."""
-        yield from self._events(apply_args(plan_file, destroy), Phase.DESTROY if destroy else Phase.APPLY, timeout)
+        """`terraform apply -json` of a saved plan, or of a fresh plan with -auto-approve (and -destroy);
+        `parallelism` caps concurrent resource operations (see parallelism_for)."""
+        argv = apply_args(plan_file, destroy, parallelism)
+        yield from self._events(argv, Phase.DESTROY if destroy else Phase.APPLY, timeout)
 
     def output(self, timeout: float | None = None) -> dict:
         """`terraform output -json` as plain values: {name: value}."""

