@@ -92,8 +92,9 @@ async def connect(
     except asyncssh.KeyImportError as exc:
         # An encrypted private key: swarmwiz cannot ask for its passphrase (and retrying will not help).
         raise RemoteError(
-            f"the SSH client key for {label} cannot be loaded ({exc}); swarmwiz needs a key without a passphrase "
-            "(ssh-keygen -t ed25519 -N '' -f ~/.ssh/swarmwiz, then ssh.public_key = \"~/.ssh/swarmwiz.pub\")",
+            f"the SSH client key for {label} cannot be loaded ({exc}); load it into the SSH agent (ssh-add) or use "
+            "a key without a passphrase (ssh-keygen -t ed25519 -N '' -f ~/.ssh/swarmwiz, then ssh.public_key = "
+            '"~/.ssh/swarmwiz.pub")',
             title="SSH key unusable",
         ) from None
     except asyncssh.PermissionDenied:

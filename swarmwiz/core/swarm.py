@@ -498,7 +498,7 @@ async def remove_nodes(
         for node in leaving_managers:
             node_id = live[node.name]["ID"]
             on_log(f"{node.key}: demoting to worker")
-            await ssh.run(conn, ["docker", "node", "demote", node_id])
+            await _update_node(conn, ["docker", "node", "demote", node_id])
             await _poll(lambda nid=node_id: _is_worker(conn, lead, nid), f"{node.key} to become a worker")
         present = [n for n in leaving if n.name in live]
         # The nodes of one step drain together (sessions on one connection): their tasks reschedule at once,
@@ -515,8 +515,22 @@ async def remove_nodes(
 
 async def _drain(conn, lead: Node, node: Node, node_id: str, on_log, limit: float) -> None:
     on_log(f"{node.key}: draining")
-    await ssh.run(conn, ["docker", "node", "update", "--availability", "drain", node_id])
+    await _update_node(conn, ["docker", "node", "update", "--availability", "drain", node_id])
     await _poll(lambda: _no_tasks(conn, lead, node_id), f"tasks to leave {node.key}", limit=limit)
+
+
+async def _update_node(conn, argv: list[str], *, attempts: int = 6) -> None:
+    """A node update that retries Docker's "update out of sequence" (bounded, with backoff): the CLI sends the node
+    object's version it just read, and the orchestrator may change the object in between (a demotion settling, a
+    drain of another node of the same step), which refuses the update. Any other failure is raised at once."""
+    for attempt in range(attempts):
+        try:
+            await ssh.run(conn, argv)
+            return
+        except RemoteError as exc:
+            if "update out of sequence" not in exc.message or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
 
 
 async def _leave(node: Node, remote: _Remote, on_log) -> None:
