@@ -1,0 +1,34 @@
+"""The lab's Cloudflare answers /cdn-cgi/trace in the real format, and the wizard's lookup finds the caller there."""
+
+from __future__ import annotations
+
+import httpx
+
+from swarmwiz.core.api import Endpoints
+from swarmwiz.flows.myaddress import public_cidr
+
+KEYS = ["fl", "h", "ip", "ts", "visit_scheme", "uag", "colo", "sliver", "http", "loc", "tls", "sni", "warp"]
+
+
+def test_trace_answers_the_real_format_with_the_callers_address(api_lab):
+    answer = httpx.get(f"{api_lab.url}/cdn-cgi/trace", headers={"User-Agent": "swarmwiz-test/1"}, timeout=5)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    lines = answer.text.splitlines()
+    assert all(line.count("=") >= 1 and not line.startswith("=") for line in lines), lines
+    fields = dict(line.split("=", 1) for line in lines)
+    assert [k for k in fields if k in KEYS] == KEYS  # the real answer's keys, in the real order
+    assert fields["ip"] == "127.0.0.1"  # as the server saw the connection
+    assert fields["h"] == api_lab.url.removeprefix("http://")
+    assert fields["uag"] == "swarmwiz-test/1"
+    assert fields["visit_scheme"] == "http" and fields["http"] == "http/1.1" and fields["tls"] == "off"
+    assert float(fields["ts"]) > 1.7e9
+
+
+def test_trace_needs_no_credentials(api_lab):
+    answer = httpx.get(f"{api_lab.url}/cdn-cgi/trace", timeout=5)  # no token, as on Cloudflare
+    assert answer.status_code == 200 and "ip=127.0.0.1\n" in answer.text
+
+
+def test_public_cidr_from_the_labs_cloudflare(api_lab):
+    assert public_cidr(Endpoints(scaleway=api_lab.url, cloudflare=api_lab.cloudflare_url)) == "127.0.0.1/32"
