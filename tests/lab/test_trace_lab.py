@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
+import pytest
+from support import cluster_text
 
 from swarmwiz.core.api import Endpoints
 from swarmwiz.flows.myaddress import public_cidr
@@ -32,3 +37,20 @@ def test_trace_needs_no_credentials(api_lab):
 
 def test_public_cidr_from_the_labs_cloudflare(api_lab):
     assert public_cidr(Endpoints(scaleway=api_lab.url, cloudflare=api_lab.cloudflare_url)) == "127.0.0.1/32"
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_deploy_warns_about_the_whole_internet_and_succeeds(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    config = tmp_path / "wide.toml"
+    config.write_text(cluster_text(ssh_keypair[1], name="wide", managers=1, workers=0, zones=("fr-par-1",)))
+    assert 'allowed_cidrs = ["0.0.0.0/0"]' in config.read_text()
+    run = [sys.executable, "-m", "swarmwiz"]
+    out = subprocess.run(
+        [*run, "deploy", "-c", str(config), "--lab", "--yes"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("swarmwiz: warning:")]
+    assert len(warnings) == 1 and "0.0.0.0/0: the whole internet can try to log in" in warnings[0], out.stderr
+    gone = subprocess.run([*run, "destroy", "wide", "--lab", "--yes"], capture_output=True, text=True, timeout=300)
+    assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr[-2000:]
