@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import sys
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from support import cluster_text
 
+from swarmwiz.core import paths
 from swarmwiz.core.api import Endpoints
 from swarmwiz.flows.myaddress import public_cidr
+from swarmwiz.lab.api.cloudflare.trace import caller_address
 
 KEYS = ["fl", "h", "ip", "ts", "visit_scheme", "uag", "colo", "sliver", "http", "loc", "tls", "sni", "warp"]
 
@@ -39,9 +42,25 @@ def test_public_cidr_from_the_labs_cloudflare(api_lab):
     assert public_cidr(Endpoints(scaleway=api_lab.url, cloudflare=api_lab.cloudflare_url)) == "127.0.0.1/32"
 
 
+def test_a_caller_on_loopback_is_shown_the_labs_gateway_when_the_lab_has_hosts():
+    class Net:  # the one attribute of a LabNet that the trace reads
+        public_gateway = ipaddress.IPv4Address("10.231.0.1")
+
+    assert caller_address("127.0.0.1", Net()) == "10.231.0.1"
+    assert caller_address("::1", Net()) == "10.231.0.1"
+    assert caller_address("127.0.0.1", None) == "127.0.0.1"  # an API-only lab
+    assert caller_address("10.231.0.7", Net()) == "10.231.0.7"  # a caller from the lab's own network, as it is
+
+
 @pytest.mark.lab
 @pytest.mark.slow
-def test_deploy_warns_about_the_whole_internet_and_succeeds(lab, tmp_path, ssh_keypair, swarmwiz_home):
+def test_deploy_warns_about_the_whole_internet_and_the_suggestion_reaches_the_nodes(
+    lab, tmp_path, ssh_keypair, swarmwiz_home
+):
+    """The full lab: the wide range is warned about; then the suggested /32 (the lab's gateway, which is where this
+    machine's SSH comes from) converges the cluster, which is only Ready when every node answered SSH through it."""
+    from swarmwiz.lab.hosts import LabNet
+
     config = tmp_path / "wide.toml"
     config.write_text(cluster_text(ssh_keypair[1], name="wide", managers=1, workers=0, zones=("fr-par-1",)))
     assert 'allowed_cidrs = ["0.0.0.0/0"]' in config.read_text()
@@ -52,5 +71,18 @@ def test_deploy_warns_about_the_whole_internet_and_succeeds(lab, tmp_path, ssh_k
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     warnings = [line for line in out.stderr.splitlines() if line.startswith("swarmwiz: warning:")]
     assert len(warnings) == 1 and "0.0.0.0/0: the whole internet can try to log in" in warnings[0], out.stderr
+
+    suggested = public_cidr(Endpoints(scaleway=lab.api_url, cloudflare=lab.cloudflare_url))
+    assert suggested == f"{LabNet(paths.lab_dir(), _create_dir=False).public_gateway}/32"
+    config.write_text(config.read_text().replace('["0.0.0.0/0"]', f'["{suggested}"]'))
+    narrow = subprocess.run(
+        [*run, "deploy", "-c", str(config), "--lab", "--yes"], capture_output=True, text=True, timeout=300
+    )
+    assert narrow.returncode == 0, narrow.stdout[-2000:] + narrow.stderr[-2000:]
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in narrow.stdout  # the security group's SSH rule
+    assert "swarmwiz: warning:" not in narrow.stderr
+    status = subprocess.run([*run, "status", "wide", "--lab"], capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stdout + status.stderr  # every node Ready, asked over SSH
+
     gone = subprocess.run([*run, "destroy", "wide", "--lab", "--yes"], capture_output=True, text=True, timeout=300)
     assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr[-2000:]

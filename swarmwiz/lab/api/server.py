@@ -71,7 +71,8 @@ def make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             body = _decode(self.headers, self.rfile.read(length) if length else b"")
             headers: dict[str, str] = {}
             if self.command == "GET" and url.path == trace.PATH:  # no credentials, as on Cloudflare: who is asking
-                text = trace.trace_text(self.client_address[0], self.headers, http_version=self.request_version)
+                caller = trace.caller_address(self.client_address[0], router.cloud.net)
+                text = trace.trace_text(caller, self.headers, http_version=self.request_version)
                 self._answer(200, RawBody(text.encode(), trace.CONTENT_TYPE), headers)
                 return
             try:

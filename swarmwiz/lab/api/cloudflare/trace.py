@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Mapping
+from typing import Any
 
 PATH = "/cdn-cgi/trace"
 CONTENT_TYPE = "text/plain"
+
+
+def caller_address(client_ip: str, net: Any = None) -> str:
+    """The caller's address as the lab's internet sees it.
+
+    On the real cloud the edge sees the same public address that the nodes will see this machine come from: both are
+    on the internet. In the lab the API listens on loopback while the hosts sit on the public bridge, where this
+    machine is the bridge's gateway address; so a caller on loopback is shown that address when the lab has hosts
+    (`net`, a LabNet), and a /32 suggested from it lets this machine reach the lab's nodes through their security
+    groups. An API-only lab (no hosts) shows the address of the connection itself (127.0.0.1 on loopback).
+    """
+    try:
+        loopback = ipaddress.ip_address(client_ip).is_loopback
+    except ValueError:
+        return client_ip
+    if loopback and net is not None:
+        try:
+            return str(net.public_gateway)
+        except Exception:  # the network is not set up (yet): the connection's own address is all there is
+            return client_ip
+    return client_ip
 
 
 def trace_text(client_ip: str, headers: Mapping[str, str], *, http_version: str = "HTTP/1.1") -> str:
@@ -17,7 +40,7 @@ def trace_text(client_ip: str, headers: Mapping[str, str], *, http_version: str 
     fl (the front-line server instance), h (the Host asked for), ip (the caller's address as the edge sees it),
     ts (Unix time with milliseconds), visit_scheme, uag (the User-Agent), colo (the data centre's IATA code),
     sliver, http, loc (the caller's country; XX when unknown), tls and sni (`off` over plain HTTP), warp, gateway,
-    rbi. The lab serves plain HTTP on loopback, so the caller is 127.0.0.1 and TLS is off.
+    rbi. The lab serves plain HTTP, so TLS is off; `ip` comes from `caller_address`.
     """
     fields = {
         "fl": "1lab1",
