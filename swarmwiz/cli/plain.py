@@ -175,13 +175,25 @@ def _look_up_public_address(services) -> Future:
         pool.shutdown(wait=False)  # the thread ends by itself: each attempt has a timeout of a few seconds
 
 
+def _result(own_cidr: Future | None) -> str | None:
+    """The lookup's answer, waiting for it at most a few seconds more (name resolution has no timeout of its own)."""
+    from swarmwiz.flows.myaddress import TIMEOUT_S
+
+    if own_cidr is None:
+        return None
+    try:
+        return own_cidr.result(timeout=2 * TIMEOUT_S)
+    except Exception:  # still waiting (a hung DNS), or failed: no suggestion
+        return None
+
+
 def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None) -> dict[str, Any]:
     """The Cloudflare zone, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as Draft fields.
 
     The CIDRs default to this machine's public address (`own_cidr`, when found), else to the whole internet."""
     import questionary
 
-    from swarmwiz.flows.myaddress import whole_internet_warning
+    from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
     from swarmwiz.tui.draft import ANYWHERE
 
     try:
@@ -199,9 +211,9 @@ def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None)
     if key.startswith("Generate"):
         key = str(services.generate_ssh_key())
         out.line(f"New key pair: {key}")
-    own = own_cidr.result() if own_cidr is not None else None  # bounded by the lookup's own timeouts
+    own = _result(own_cidr)
     if own:
-        out.line(f"This computer's public address, as Cloudflare sees it: {own}")
+        out.line(OWN_ADDRESS.format(cidr=own))
     cidrs_text = _ask(
         questionary.text("SSH allowed from (CIDRs, comma separated):", default=own or ", ".join(ANYWHERE))
     )

@@ -20,6 +20,7 @@ TRACE_PATH = "/cdn-cgi/trace"
 TIMEOUT_S = 3.0  # a suggestion is not worth a longer wait; the wizard never waits for it anyway
 MAX_ANSWER = 4096  # a real trace is ~250 bytes; anything much longer is not one
 
+OWN_ADDRESS = "This computer's public address, as Cloudflare sees it: {cidr}"
 WHOLE_INTERNET_WARNING = "the whole internet can try to log in"
 WHOLE_INTERNET_ADVICE = "allow only your own address (like 203.0.113.7/32) unless you must connect from anywhere"
 
@@ -94,5 +95,5 @@ def whole_internet_warning(cidrs: Iterable[str], own: str | None = None) -> str 
     if not whole_internet(cidrs):
         return None
     wide = ", ".join(c for c in cidrs if whole_internet([c]))
-    advice = f"this machine's public address is {own}" if own else WHOLE_INTERNET_ADVICE
+    advice = f"this computer's public address is {own}" if own else WHOLE_INTERNET_ADVICE
     return f"ssh.allowed_cidrs includes {wide}: {WHOLE_INTERNET_WARNING} over SSH; {advice}."

@@ -47,5 +47,5 @@ def test_the_whole_internet_is_warned_about(services):
     answers, printed = ask_access(services, "\r\r\r" + erase + "0.0.0.0/0\r")
     assert answers["allowed_cidrs"] == ("0.0.0.0/0",)
     warning = [line for line in printed.splitlines() if WARNING in line]
-    assert warning == ["Warning: ssh.allowed_cidrs includes 0.0.0.0/0: " + WARNING + " over SSH; this machine's "
+    assert warning == ["Warning: ssh.allowed_cidrs includes 0.0.0.0/0: " + WARNING + " over SSH; this computer's "
                        "public address is 127.0.0.1/32."]  # fmt: skip

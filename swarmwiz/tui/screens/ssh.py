@@ -12,7 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from swarmwiz.flows.myaddress import whole_internet_warning
+from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
 from swarmwiz.tui.draft import ANYWHERE, Draft, problems
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
@@ -84,7 +84,7 @@ class SshScreen(DraftScreen):
         if getattr(self, "looking", False):
             hint = "Looking up this computer's public address..."
         else:
-            hint = f"This computer's public address, as Cloudflare sees it: {own}" if own and not warning else ""
+            hint = OWN_ADDRESS.format(cidr=own) if own and not warning else ""
         self.query_one("#address", Static).update(hint)
 
     def _fill(self, keys: list[Path], chosen: str) -> None:
