@@ -4,6 +4,7 @@ line output (for terminals where a full-screen UI is not wanted)."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from swarmwiz.core.errors import SwarmwizError
@@ -96,10 +97,11 @@ def _new_cluster(services, out) -> int:
     """Ask every step of the wizard, then plan, confirm and deploy; returns an exit code."""
     from swarmwiz.tui.draft import Draft, to_spec
 
+    own_cidr = _look_up_public_address(services)  # answered while the user types the first answers
     creds = _credentials(services, out)
     catalog = services.catalog(creds)
     out.line(f"Catalogue: {catalog.source}")
-    answers = _ask_place_and_nodes(catalog) | _ask_domain_and_access(services, out, creds)
+    answers = _ask_place_and_nodes(catalog) | _ask_domain_and_access(services, out, creds, own_cidr)
     spec = to_spec(Draft(**answers), catalog)  # SpecError lists every problem; run_plain prints them
     out.line("")
     out.line(
@@ -164,9 +166,35 @@ def _ask_place_and_nodes(catalog) -> dict[str, Any]:
     }
 
 
-def _ask_domain_and_access(services, out, creds) -> dict[str, Any]:
-    """The Cloudflare zone, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as Draft fields."""
+def _look_up_public_address(services) -> Future:
+    """This machine's public address (`services.public_cidr`), asked in a background thread; never raises."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="public-address")
+    try:
+        return pool.submit(services.public_cidr)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends by itself: each attempt has a timeout of a few seconds
+
+
+def _result(own_cidr: Future | None) -> str | None:
+    """The lookup's answer, waiting for it at most a few seconds more (name resolution has no timeout of its own)."""
+    from swarmwiz.flows.myaddress import TIMEOUT_S
+
+    if own_cidr is None:
+        return None
+    try:
+        return own_cidr.result(timeout=2 * TIMEOUT_S)
+    except Exception:  # still waiting (a hung DNS), or failed: no suggestion
+        return None
+
+
+def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None) -> dict[str, Any]:
+    """The Cloudflare zone, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as Draft fields.
+
+    The CIDRs default to this machine's public address (`own_cidr`, when found), else to the whole internet."""
     import questionary
+
+    from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
+    from swarmwiz.tui.draft import ANYWHERE
 
     try:
         zones_dns = services.dns_zones(creds)
@@ -183,8 +211,16 @@ def _ask_domain_and_access(services, out, creds) -> dict[str, Any]:
     if key.startswith("Generate"):
         key = str(services.generate_ssh_key())
         out.line(f"New key pair: {key}")
-    cidrs_text = _ask(questionary.text("SSH allowed from (CIDRs, comma separated):", default="0.0.0.0/0"))
+    own = _result(own_cidr)
+    if own:
+        out.line(OWN_ADDRESS.format(cidr=own))
+    cidrs_text = _ask(
+        questionary.text("SSH allowed from (CIDRs, comma separated):", default=own or ", ".join(ANYWHERE))
+    )
     cidrs = tuple(c.strip() for c in cidrs_text.split(",") if c.strip())
+    warning = whole_internet_warning(cidrs, own)
+    if warning:
+        out.line(f"Warning: {warning}")
     return {"domain": domain, "apex": apex, "public_key": key, "allowed_cidrs": cidrs}
 
 

@@ -54,6 +54,7 @@ class Services:
             target = build_target(lab, env, keyring_backend)
         self.target = target
         self.ssh_dir = ssh_dir or Path.home() / ".ssh"
+        self._public_cidr: tuple[str | None] | None = None  # (answer,) once asked
 
     def prepare(self) -> str:
         """Get ready for API calls (in lab mode: start the lab); returns a short line for the status bar."""
@@ -144,6 +145,20 @@ class Services:
         public = Path(f"{private}.pub")
         public.write_bytes(key.export_public_key("openssh"))
         return public
+
+    def public_cidr(self) -> str | None:
+        """This machine's public address as a /32 (/128) as Cloudflare sees it, to suggest for the SSH range; None
+        when it cannot be found. Asked once per run (a worker's call may wait up to a few seconds); never raises."""
+        if self._public_cidr is None:
+            from swarmwiz.flows.myaddress import public_cidr
+
+            try:
+                found = public_cidr(self.target.endpoints())
+            except Exception as exc:  # the lab could not start, say: then there is simply no suggestion
+                log.info("public address unknown (%s)", type(exc).__name__)
+                found = None
+            self._public_cidr = (found,)
+        return self._public_cidr[0]
 
     # -- pipelines ----------------------------------------------------------------------------------------------
     def pipeline_for_spec(self, spec: ClusterSpec, credentials: Credentials | None = None):

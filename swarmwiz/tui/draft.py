@@ -7,6 +7,9 @@ from typing import Any
 
 from swarmwiz.core.errors import SpecError
 
+# The SSH range until the user, or this machine's public address found by a worker, gives a narrower one.
+ANYWHERE = ("0.0.0.0/0",)
+
 # Which cluster.toml fields each step owns: a step shows only the problems of its own fields.
 STEP_FIELDS = {
     "place": ("name", "zones"),
@@ -31,7 +34,7 @@ class Draft:
     domain: str = ""
     apex: bool = False
     public_key: str = ""
-    allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    allowed_cidrs: tuple[str, ...] = ANYWHERE
     image: str = "ubuntu_noble"
 
     def update(self, **changes: Any) -> Draft:

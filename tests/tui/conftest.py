@@ -92,10 +92,16 @@ def keyring_backend() -> MemoryKeyring:
     return MemoryKeyring()
 
 
+# Without a lab, the APIs point at the discard port on loopback (refused at once): a step that asks something
+# without credentials (this machine's public address) never reaches the real Cloudflare from a test.
+OFFLINE_ENV = {"SCW_API_URL": "http://127.0.0.1:9", "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4"}
+
+
 @pytest.fixture
 def make_services(ssh_dir, keyring_backend):
     def make(env: dict[str, str] | None = None, pipeline: RecordedPipeline | None = None) -> RecordedServices:
-        return RecordedServices(pipeline, ssh_dir=ssh_dir, env=env or {}, keyring_backend=keyring_backend)
+        env = {**OFFLINE_ENV, **(env or {})}
+        return RecordedServices(pipeline, ssh_dir=ssh_dir, env=env, keyring_backend=keyring_backend)
 
     return make
 

@@ -37,12 +37,23 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.spec import load_spec
     from swarmwiz.flows.access import recording, set_up_access
+    from swarmwiz.flows.myaddress import whole_internet_warning
 
     spec = load_spec(args.config)
     if args.replace_dns:
         spec = dataclasses.replace(spec, replace_existing=True)
     out = Output()
     pipeline = Pipeline.for_spec(spec, target)
+    warned = False
+
+    def warn_whole_internet() -> None:
+        """Say once (before the question, else after the run) that the whole internet may try SSH: a warning, not
+        an error, so the exit code stays; printed only after the input passed its checks (bad input: one sentence)."""
+        nonlocal warned
+        warning = whole_internet_warning(spec.allowed_cidrs)
+        if warning and not warned:
+            print(f"swarmwiz: warning: {warning}", file=sys.stderr, flush=True)
+        warned = True
 
     def confirm(summary, cost) -> bool:
         out.cost(cost)
@@ -50,6 +61,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
             return True
         if not sys.stdin.isatty():
             raise InputError("deploy: confirmation needed but stdin is not a terminal; pass --yes to apply the plan")
+        warn_whole_internet()
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
     def confirm_delete(objects) -> bool:
@@ -77,6 +89,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
         )
         result = out.run(run.events(events))
         run.note(result.health_line() if result is not None else "nothing applied")
+    warn_whole_internet()
     if result is None:
         out.line("Nothing applied.")
         return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from swarmwiz.core.target import Target
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.cli.output import Output
     from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.spec import load_spec
+    from swarmwiz.flows.myaddress import whole_internet_warning
 
     spec = load_spec(args.config)
     pipeline = Pipeline.for_spec(spec, target)
@@ -33,4 +35,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
         out.run(pipeline.plan())
     out.line(f"workspace: {pipeline.workspace.path}")
     out.cost(pipeline.cost())
+    # Allowed, but said once the plan stands (never beside an error sentence); the exit code stays 0.
+    if warning := whole_internet_warning(spec.allowed_cidrs):
+        print(f"swarmwiz: warning: {warning}", file=sys.stderr)
     return EXIT_OK

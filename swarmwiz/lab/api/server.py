@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from swarmwiz.lab import state as files
 from swarmwiz.lab.api.cloud import LabCloud, summarize
+from swarmwiz.lab.api.cloudflare import trace
 from swarmwiz.lab.api.cloudflare.routes import CloudflareRoutes
 from swarmwiz.lab.api.cloudflare.state import Cloudflare
 from swarmwiz.lab.api.errors import APIError, RawBody
@@ -69,6 +70,11 @@ def make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = _decode(self.headers, self.rfile.read(length) if length else b"")
             headers: dict[str, str] = {}
+            if self.command == "GET" and url.path == trace.PATH:  # no credentials, as on Cloudflare: who is asking
+                caller = trace.caller_address(self.client_address[0], router.cloud.net)
+                text = trace.trace_text(caller, self.headers, http_version=self.request_version)
+                self._answer(200, RawBody(text.encode(), trace.CONTENT_TYPE), headers)
+                return
             try:
                 status, out = router.dispatch(self.command, url.path.rstrip("/") or "/", query, self.headers, body)
             except APIError as exc:

@@ -1,4 +1,5 @@
-"""SSH: pick a public key from ~/.ssh or generate a new ed25519 key; the networks allowed to reach port 22."""
+"""SSH: pick a public key from ~/.ssh or generate a new ed25519 key; the networks allowed to reach port 22 (this
+machine's public address suggested, a range open to the whole internet warned about)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
+from swarmwiz.tui.draft import ANYWHERE, Draft, problems
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -22,9 +24,11 @@ class SshScreen(DraftScreen):
     HELP = (
         "Your public key lets you, and swarmwiz, log in to every server as root over SSH. Press g to create a\n"
         "new key in ~/.ssh (swarmwiz_ed25519, without a passphrase); an existing key is never overwritten.\n"
-        "Enter on a key moves to the addresses allowed to connect: write them like 203.0.113.7/32 (your own\n"
-        "address) and separate several with commas. 0.0.0.0/0 lets the whole internet try, which is less safe.\n"
-        "Enter there goes on. The servers talk to each other over a private network that is never public."
+        "Enter on a key moves to the addresses allowed to connect. swarmwiz asks Cloudflare which address this\n"
+        "computer comes from and suggests it, written like 203.0.113.7/32 (that one address only). If you will\n"
+        "also connect from somewhere else, add that address after a comma. 0.0.0.0/0 lets anyone on the\n"
+        "internet try to log in, which is less safe. Enter there goes on. The servers talk to each other over a\n"
+        "private network that is never public."
     )
     BINDINGS = [
         Binding("g", "generate", "Generate key", show=False),
@@ -39,7 +43,9 @@ class SshScreen(DraftScreen):
                 yield Button("Generate a new ed25519 key \\[g]", id="generate")
             with Horizontal(classes="field"):
                 yield Label("SSH allowed from")
-                yield Input(", ".join(self.draft.allowed_cidrs), id="cidrs", placeholder="0.0.0.0/0")
+                yield Input(", ".join(self.draft.allowed_cidrs), id="cidrs", placeholder="203.0.113.7/32")
+            yield Static("", id="whole-internet", classes="warning", markup=False)
+            yield Static("", id="address", classes="hint", markup=False)
             yield Static("", id="chosen", markup=False)
             yield Static("", id="problems", classes="problems", markup=False)
         yield from self.nav()
@@ -48,6 +54,38 @@ class SshScreen(DraftScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._fill(self.services.ssh_public_keys(), self.draft.public_key)
+        self.own_cidr: str | None = None
+        self.looking = self.draft.allowed_cidrs == ANYWHERE
+        self._show_warning()
+        if self.looking:
+            self.find_public_address()
+
+    @work(thread=True, name="find public address", group="public address", exclusive=True, exit_on_error=False)
+    def find_public_address(self) -> None:
+        # Up to a few seconds on a slow network: the field stays editable meanwhile.
+        cidr = self.services.public_cidr()
+        self.app.call_from_thread(self._found_address, cidr)
+
+    def _found_address(self, cidr: str | None) -> None:
+        if not self.is_attached:
+            return  # the user went on (or back) before the answer came
+        self.looking, self.own_cidr = False, cidr
+        field = self.query_one("#cidrs", Input)
+        if cidr and field.value.strip() == ", ".join(ANYWHERE):  # still the default: nothing typed is replaced
+            field.value = cidr
+        self._show_warning()
+
+    @on(Input.Changed, "#cidrs")
+    def _show_warning(self) -> None:
+        own = getattr(self, "own_cidr", None)
+        warning = whole_internet_warning(_split(self.query_one("#cidrs", Input).value), own)
+        self.query_one("#whole-internet", Static).update(f"Warning: {warning}" if warning else "")
+        # The address found, once: the warning names it when it shows.
+        if getattr(self, "looking", False):
+            hint = "Looking up this computer's public address..."
+        else:
+            hint = OWN_ADDRESS.format(cidr=own) if own and not warning else ""
+        self.query_one("#address", Static).update(hint)
 
     def _fill(self, keys: list[Path], chosen: str) -> None:
         options = self.query_one("#keys", OptionList)
@@ -97,8 +135,7 @@ class SshScreen(DraftScreen):
         self.query_one("#generate", Button).disabled = False
 
     def collect(self) -> Draft:
-        text = self.query_one("#cidrs", Input).value
-        cidrs = tuple(c.strip() for c in text.replace(";", ",").split(",") if c.strip())
+        cidrs = _split(self.query_one("#cidrs", Input).value)
         return self.draft.update(public_key=getattr(self, "chosen", "") or "", allowed_cidrs=cidrs)
 
     @on(Input.Submitted, "#cidrs")
@@ -114,6 +151,11 @@ class SshScreen(DraftScreen):
         if found:
             return
         self.dismiss(draft)
+
+
+def _split(text: str) -> tuple[str, ...]:
+    """The ranges typed in the field: separated by commas (or semicolons), blanks ignored."""
+    return tuple(c.strip() for c in text.replace(";", ",").split(",") if c.strip())
 
 
 def _key_kind(path: Path) -> str:
