@@ -44,7 +44,8 @@ async def test_missing_ssh_key_shows_doctors_words_and_check_again_clears_it(mak
         assert "SSH key pair" in text
         assert flat(missing.detail) in text and f"no key pair in {ssh_dir}" in text
         assert flat(missing.fix) in text and "ssh-keygen -t ed25519" in text
-        assert "failed (swarmwiz doctor)" in text
+        summary = shown(app, "#doctor-summary")
+        assert summary.startswith("A deploy would fail without:") and "SSH key pair" in summary
 
         # Fixed outside the wizard: the user creates a key pair, then asks for the checks again.
         for part in ssh_keypair:
@@ -53,6 +54,7 @@ async def test_missing_ssh_key_shows_doctors_words_and_check_again_clears_it(mak
         await settle(pilot)
         text = shown(app)
         assert "SSH key pair" not in text and "ssh-keygen" not in text
+        assert "Checking" not in text  # the checks ended (their summary replaced the one of the run in progress)
 
         # The full list still has the check, now passing, in doctor's words.
         fixed = doctor.check_ssh_key(ssh_dir=ssh_dir)

@@ -254,12 +254,16 @@ class WelcomeScreen(WizardScreen):
             summary.set_classes("ok")
             text = f"✓ All checks passed ({command}; d lists them)."
         else:
-            parts = [f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"] if failed else []
-            parts += [f"{len(warned)} warning{'s' if len(warned) != 1 else ''}"] if warned else []
-            counts = ", ".join(parts)
-            after = "You can go on; a deploy needs the failed ones fixed." if failed else "Nothing here stops a deploy."
+            warnings = f"{len(warned)} warning{'s' if len(warned) != 1 else ''}"
+            if failed:
+                # Named, not counted: a missing engine or keyring is what makes the first deploy fail.
+                names = ", ".join(dict.fromkeys(f.label for f in failed))
+                also = f" (and {warnings})" if warned else ""
+                text = f"A deploy would fail without: {names}{also}; `{command}` says the same. You can go on."
+            else:
+                text = f"{warnings} from `{command}`; nothing here stops a deploy."
             summary.set_classes("bad" if failed else "hint")
-            text = f"{counts} ({command}). {after} r: check again, d: all checks."
+            text += " r: check again, d: all checks."
         summary.update(text)
         shown = failed + warned
         rows.update(finding_rows(shown, pending) if shown or pending else "")
