@@ -486,8 +486,9 @@ def _listed(result: Finding | list[Finding]) -> list[Finding]:
 
 
 def problems(*, lab: bool = False, network: bool = False) -> list[Finding]:
-    """What the wizard's welcome screen shows when a first run would stall: the failing and warning checks.
+    """The failing and warning checks: what would stall a first run, or is worth knowing before it.
 
-    Local checks only by default (no network; about a second, for the engine's version): run it in a worker.
+    Local checks only by default (no network; about a second, for the engine's version): run it in a worker. (The
+    wizard's welcome screen calls run_checks with `progress` instead, to show each check as it ends.)
     """
     return run_checks(lab=lab, network=network).problems
