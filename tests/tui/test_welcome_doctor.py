@@ -123,3 +123,20 @@ async def test_lab_mode_runs_the_lab_checks(make_app):
         text = shown(app, "#doctor-all")
         assert "Lab parts" in text
         assert "OS keyring not used: the lab issues its own credentials" in text
+
+
+async def test_checks_that_cannot_run_say_why_and_leave_the_wizard_usable(make_app, monkeypatch):
+    from swarmwiz.core.errors import InputError
+
+    def broken(services, *, lab, progress):
+        raise InputError("SCW_API_URL: not a URL")
+
+    monkeypatch.setattr(welcome, "doctor_checks", broken)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "could not run: SCW_API_URL: not a URL (r: run them again)" in shown(app, "#doctor-summary")
+        assert isinstance(app.screen, WelcomeScreen)  # no error dialog over it
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, WelcomeScreen)

@@ -3,6 +3,7 @@ background, what a first run still needs (the checks of `swarmwiz doctor`)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,8 @@ from swarmwiz.tui.widgets.topbar import TopBar
 if TYPE_CHECKING:
     from swarmwiz.flows.doctor import Finding, Progress, Report
     from swarmwiz.tui.services import Services
+
+log = logging.getLogger(__name__)
 
 INTRO = (
     "swarmwiz stands up a Docker Swarm cluster on Scaleway, with Cloudflare DNS pointing at it, "
@@ -210,6 +213,8 @@ class WelcomeScreen(WizardScreen):
         except Exception as exc:  # shown in place of the checks: the wizard itself works without them
             from swarmwiz.core.errors import SwarmwizError
 
+            if not isinstance(exc, SwarmwizError):
+                log.error("the doctor's checks failed", exc_info=exc)  # a bug: `swarmwiz --debug` has the details
             why = exc.message if isinstance(exc, SwarmwizError) else f"{type(exc).__name__}: {exc}"
             self.post_message(DoctorFinished(run, None, why))
             return
