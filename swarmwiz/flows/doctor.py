@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -213,13 +213,13 @@ def check_credentials(
 # ---------------------------------------------------------------- local tools and keys
 
 
-def check_ssh_key(home: Path | None = None) -> Finding:
-    """An SSH key pair in ~/.ssh for the nodes' root login, usable the way a deploy uses it (core.clientkey): the
-    private key when it opens without a passphrase, else the SSH agent holding it."""
+def check_ssh_key(home: Path | None = None, ssh_dir: Path | None = None) -> Finding:
+    """An SSH key pair in ~/.ssh (or `ssh_dir`) for the nodes' root login, usable the way a deploy uses it
+    (core.clientkey): the private key when it opens without a passphrase, else the SSH agent holding it."""
     from swarmwiz.core.clientkey import client_keys
     from swarmwiz.core.errors import InputError
 
-    ssh_dir = (home or Path.home()) / ".ssh"
+    ssh_dir = ssh_dir or (home or Path.home()) / ".ssh"
     label = "SSH key pair"
     for name in KEY_NAMES:
         private, public = ssh_dir / name, ssh_dir / f"{name}.pub"
@@ -389,6 +389,11 @@ def check_lab() -> Finding:
 # ---------------------------------------------------------------- all together
 
 
+Progress = Callable[[str, str, "list[Finding] | None"], None]
+"""`progress(key, label, findings)`: once per check with None before the checks run (so that a frontend can show
+each as being checked), then with its findings when it ends, in the order they end, from run_checks' thread."""
+
+
 def run_checks(
     *,
     lab: bool = False,
@@ -396,63 +401,94 @@ def run_checks(
     home: Path | None = None,
     domain: str | None = None,
     network: bool = True,
+    ssh_dir: Path | None = None,
+    credentials: tuple[Any, Mapping[str, str]] | None = None,
+    endpoints: Any = None,
+    progress: Progress | None = None,
 ) -> Report:
     """Every check, independent ones at the same time. `network=False` leaves out the APIs, the clock and the live
-    credential checks (for a quick look). In the lab the credentials and APIs are the lab's (started if needed)."""
+    credential checks (for a quick look). In the lab the credentials and APIs are the lab's (started if needed).
+
+    A frontend passes what its target uses instead of what the environment holds: `ssh_dir`, `credentials`
+    ((credentials, sources)) and `endpoints` (both ignored in the lab); `progress` reports each check as it ends."""
     environ = dict(os.environ if environ is None else environ)
     from swarmwiz.core.api import Endpoints
 
-    local: list[Callable[[], Finding | list[Finding]]] = [
-        lambda: check_engine(environ),
-        lambda: check_ssh_key(home),
-        lambda: check_docker(environ),
-        lambda: check_ssh_client(environ),
+    tell = progress or (lambda key, label, found: None)
+    local: list[tuple[str, str, Callable[[], Any]]] = [
+        ("engine", "Terraform engine", lambda: check_engine(environ)),
+        ("ssh_key", "SSH key pair", lambda: check_ssh_key(home, ssh_dir)),
+        ("docker", "docker CLI", lambda: check_docker(environ)),
+        ("ssh_client", "ssh client", lambda: check_ssh_client(environ)),
     ]
     findings: list[Finding] = []
-    remote: list[Callable[[], Finding | list[Finding]]] = []
-    creds = sources = None
+    remote: list[tuple[str, str, Callable[[], Any]]] = []
+    creds, sources = credentials if credentials is not None and not lab else (None, None)
     if lab:
         lab_finding = check_lab()
         findings.append(lab_finding)
-        local.insert(1, lambda: Finding("keyring", "OS keyring", SKIP, "not used: the lab issues its own credentials"))
-        if lab_finding.status == OK and network:
-            from swarmwiz.lab import Lab
-
-            the_lab = Lab()
-            the_lab.ensure_running()
-            environ.update(the_lab.env())
-            from swarmwiz.core.credentials import credentials_from_env
-
-            creds = credentials_from_env(environ)
-            sources = dict.fromkeys(("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token"), "lab")
-        elif network:
+        tell("lab", lab_finding.label, [lab_finding])
+        not_used = Finding("keyring", "OS keyring", SKIP, "not used: the lab issues its own credentials")
+        local.insert(1, ("keyring", "OS keyring", lambda: not_used))
+        if lab_finding.status != OK and network:
             network = False
             findings.append(Finding("network", "APIs and credentials", SKIP, "not checked: the lab cannot start"))
+            tell("network", "APIs and credentials", [findings[-1]])
     else:
-        local.insert(1, lambda: check_keyring(environ))
-    endpoints = Endpoints.from_env(environ)
+        local.insert(1, ("keyring", "OS keyring", lambda: check_keyring(environ)))
     if network:
-        remote.append(lambda: check_credentials(creds, sources, endpoints, domain=domain, environ=environ))
-        remote.append(lambda: probe_api("Scaleway", endpoints.scaleway))
-        remote.append(lambda: probe_api("Cloudflare", endpoints.cloudflare))
+        remote = [
+            ("credentials", "Credentials", lambda: check_credentials(creds, sources, endpoints, domain=domain,
+                                                                     environ=environ)),
+            ("api:scaleway", "Scaleway API", lambda: probe_api("Scaleway", endpoints.scaleway)),
+            ("api:cloudflare", "Cloudflare API", lambda: probe_api("Cloudflare", endpoints.cloudflare)),
+        ]  # fmt: skip
+    checks = local + remote
+    for key, label, _run in checks:
+        tell(key, label, None)
+    if remote:
+        tell("clock", "Clock", None)
+    if lab and network:
+        # Started after the checks are announced: the lab's first start takes a while.
+        from swarmwiz.core.credentials import credentials_from_env
+        from swarmwiz.lab import Lab
+
+        the_lab = Lab()
+        the_lab.ensure_running()
+        environ.update(the_lab.env())
+        creds = credentials_from_env(environ)
+        sources = dict.fromkeys(("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token"), "lab")
+    if lab or endpoints is None:
+        endpoints = Endpoints.from_env(environ)
+    results: dict[int, Any] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = [f.result() for f in [pool.submit(c) for c in local + remote]]
-    probes = [r for r in results if isinstance(r, Probe)]
-    for result in results:
+        running = {pool.submit(run): i for i, (_key, _label, run) in enumerate(checks)}
+        for done in as_completed(running):
+            i = running[done]
+            results[i] = result = done.result()
+            tell(checks[i][0], checks[i][1], [api_finding(result)] if isinstance(result, Probe) else _listed(result))
+    probes = []
+    for i in range(len(checks)):  # the report keeps the order the checks were asked for
+        result = results[i]
         if isinstance(result, Probe):
+            probes.append(result)
             findings.append(api_finding(result))
-        elif isinstance(result, list):
-            findings.extend(result)
         else:
-            findings.append(result)
-    if probes:
+            findings.extend(_listed(result))
+    if remote:
         findings.append(clock_finding(probes))
+        tell("clock", "Clock", [findings[-1]])
     return Report(findings, lab=lab)
 
 
-def problems(*, lab: bool = False, network: bool = False) -> list[Finding]:
-    """What the wizard's welcome screen shows when a first run would stall: the failing and warning checks.
+def _listed(result: Finding | list[Finding]) -> list[Finding]:
+    return result if isinstance(result, list) else [result]
 
-    Local checks only by default (no network; about a second, for the engine's version): run it in a worker.
+
+def problems(*, lab: bool = False, network: bool = False) -> list[Finding]:
+    """The failing and warning checks: what would stall a first run, or is worth knowing before it.
+
+    Local checks only by default (no network; about a second, for the engine's version): run it in a worker. (The
+    wizard's welcome screen calls run_checks with `progress` instead, to show each check as it ends.)
     """
     return run_checks(lab=lab, network=network).problems

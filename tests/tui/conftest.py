@@ -58,6 +58,15 @@ def lab_api(tmp_path, monkeypatch):
         yield LabApi(url, raw)
 
 
+@pytest.fixture(autouse=True)
+def doctor_offline(monkeypatch):
+    """The welcome screen runs `swarmwiz doctor`'s checks: in tests without the APIs and live credential checks
+    (they would reach the real APIs); a test that wants them sets welcome.DOCTOR_NETWORK with lab endpoints."""
+    from swarmwiz.tui.screens import welcome
+
+    monkeypatch.setattr(welcome, "DOCTOR_NETWORK", False)
+
+
 @pytest.fixture
 def ssh_dir(tmp_path) -> Path:
     d = tmp_path / "dot-ssh"

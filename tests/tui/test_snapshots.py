@@ -55,14 +55,38 @@ def draft() -> Draft:
     )
 
 
-def test_welcome(snap_compare, make_app):
+def fixed_doctor(services, *, lab, progress):
+    """The doctor's checks with fixed inputs (a PATH without docker or ssh): their results must not vary between
+    machines, and the lab's own checks (root, Debian packages) would."""
+    from swarmwiz.flows import doctor
+
+    findings = [
+        doctor.Finding("keyring", "OS keyring", doctor.SKIP, "not used: the lab issues its own credentials"),
+        doctor.check_docker({"PATH": "/nonexistent"}),
+        doctor.check_ssh_client({"PATH": "/nonexistent"}),
+    ]
+    for f in findings:
+        progress(f.key, f.label, [f])
+    return doctor.Report(findings, lab=lab)
+
+
+def test_welcome(snap_compare, make_app, monkeypatch):
+    """The welcome screen with a known cluster and the doctor's checks stubbed at the frontend boundary
+    (welcome.doctor_checks, see fixed_doctor): two warnings, shown with doctor's words."""
+    from swarmwiz.tui.screens import welcome
+
+    monkeypatch.setattr(welcome, "doctor_checks", fixed_doctor)
     ws = paths.clusters_dir() / "demo"
     ws.mkdir(parents=True)
     (ws / "cluster.toml").write_text('name = "demo"\n')
     (ws / "swarmwiz.json").write_text(json.dumps({"state": "deployed", "lab": True, "nodes": 5}))
 
     async def ready(pilot):
-        await wait_until(pilot, lambda: idle(pilot.app) and pilot.app.screen.query("#clusters"))
+        def shown() -> bool:
+            screen = pilot.app.screen
+            return idle(pilot.app) and bool(screen.query("#clusters")) and getattr(screen, "doctor", None).done
+
+        await wait_until(pilot, shown)
 
     assert snap_compare(make_app(lab=True), terminal_size=SIZE, run_before=ready)
 

@@ -1,30 +1,152 @@
-"""Welcome: what swarmwiz does, the clusters known here (status, tear down), or start a new one."""
+"""Welcome: what swarmwiz does, the clusters known here (status, tear down), or start a new one; and, checked in the
+background, what a first run still needs (the checks of `swarmwiz doctor`)."""
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Footer, Label, Static
 
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar
+
+if TYPE_CHECKING:
+    from swarmwiz.flows.doctor import Finding, Progress, Report
+    from swarmwiz.tui.services import Services
+
+log = logging.getLogger(__name__)
 
 INTRO = (
     "swarmwiz stands up a Docker Swarm cluster on Scaleway, with Cloudflare DNS pointing at it, "
     "and tears it down again. It asks a few questions, shows the cost and the plan, then builds it."
 )
 
+DOCTOR_NETWORK = True
+"""The welcome screen's checks include the APIs, the clock and the live credential checks, as `swarmwiz doctor`
+does (each has its own timeout). The wizard's tests turn this off: those checks would reach the real APIs."""
+
+MARKS = {"fail": ("✗", "bold red"), "warn": ("!", "bold yellow"), "ok": ("✓", "green"), "skip": ("-", "dim")}
+
+
+def doctor_checks(services: Services, *, lab: bool, progress: Progress) -> Report:
+    """The checks of `swarmwiz doctor` (`--lab` in lab mode) for the wizard's own target: its SSH directory, its
+    credentials (keyring or environment) and its API endpoints. The frontend boundary: tests may replace it."""
+    from swarmwiz.core.errors import SwarmwizError
+    from swarmwiz.flows.doctor import run_checks
+
+    if lab:
+        return run_checks(lab=True, network=DOCTOR_NETWORK, ssh_dir=services.ssh_dir, progress=progress)
+    credentials = None
+    if DOCTOR_NETWORK:
+        try:
+            credentials = services.load_credentials()
+        except SwarmwizError:
+            credentials = None  # the keyring's row says why it cannot be read; the environment's are judged
+    return run_checks(
+        network=DOCTOR_NETWORK,
+        ssh_dir=services.ssh_dir,
+        credentials=credentials,
+        endpoints=services.target.endpoints(),
+        progress=progress,
+    )
+
+
+@dataclass
+class DoctorProgress(Message):
+    """One check of run number `run` ended (`findings`), or is about to run (None)."""
+
+    run: int
+    key: str
+    label: str
+    findings: list[Finding] | None
+
+
+@dataclass
+class DoctorFinished(Message):
+    """Run number `run` of the checks ended with `report`, or could not run (`error` says why)."""
+
+    run: int
+    report: Report | None
+    error: str = ""
+
+
+class DoctorRows:
+    """The checks of one run as they arrive: each key's label and findings (None while it is being checked)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, list[Finding] | None]] = {}
+        self.done = False
+        self.error = ""
+
+    def update(self, key: str, label: str, findings: list[Finding] | None) -> None:
+        if findings is not None or key not in self.rows:
+            self.rows[key] = (label, findings)
+
+    @property
+    def pending(self) -> list[str]:
+        return [label for label, found in self.rows.values() if found is None]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for _label, found in self.rows.values() for f in found or []]
+
+    def with_status(self, *statuses: str) -> list[Finding]:
+        return [f for f in self.findings if f.status in statuses]
+
+
+def finding_rows(findings: list[Finding], pending: list[str]):
+    """A compact grid: mark, the check's name, then what is wrong and (below it) what to do, as doctor says them."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=1)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for f in findings:
+        mark, style = MARKS.get(f.status, ("?", ""))
+        body = Text(f.detail, overflow="fold")  # a long path folds rather than loses its end
+        if f.fix and f.status != "ok":
+            body.append("\n→ " + f.fix, style="bold" if f.status == "fail" else "")
+        grid.add_row(Text(mark, style=style), Text(f.label, style=style if f.status != "ok" else ""), body)
+    for label in pending:
+        grid.add_row(Text("…", style="dim"), Text(label), Text("checking…", style="dim italic"))
+    return grid
+
 
 class WelcomeScreen(WizardScreen):
     TITLE = "Welcome"
     STEP = "welcome"
+    HELP = (
+        "Start a new cluster, or pick one known on this machine to see its status or tear it down.\n"
+        "Below, the checks of `swarmwiz doctor` say what a first run still needs (they run in the background;\n"
+        "nothing here stops you from going on). r runs them again after you fixed something; d lists every check."
+    )
     BINDINGS = [
         Binding("n", "new", "New cluster", show=False),
         Binding("s", "status", "Status", show=False),
         Binding("t", "teardown", "Tear down", show=False),
+        Binding("r", "recheck", "Check again", tooltip="Run the checks of `swarmwiz doctor` again"),
+        Binding("d", "checks", "All checks", tooltip="Every check of `swarmwiz doctor` and its result"),
     ]
+    DEFAULT_CSS = """
+    WelcomeScreen #doctor { height: 1fr; margin-top: 1; }
+    WelcomeScreen #doctor-summary { height: auto; }
+    WelcomeScreen #doctor-rows { height: auto; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.doctor_run = 0
+        self.doctor = DoctorRows()
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -37,6 +159,9 @@ class WelcomeScreen(WizardScreen):
                 yield Button("New cluster \\[n]", id="new", variant="primary")
                 yield Button("Status \\[s]", id="status")
                 yield Button("Tear down \\[t]", id="teardown", variant="error")
+            with VerticalScroll(id="doctor"):
+                yield Static("", id="doctor-summary", classes="hint", markup=False)
+                yield Static("", id="doctor-rows")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -44,6 +169,9 @@ class WelcomeScreen(WizardScreen):
         table = self.query_one("#clusters", DataTable)
         table.add_columns("Name", "State", "Where", "Nodes")
         self.load_clusters()
+        self.query_one("#doctor", VerticalScroll).can_focus = False  # Tab goes from button to button
+        # After the first frame: the checks import the keyring, httpx and the Terraform engine's module.
+        self.call_after_refresh(self.action_recheck)
 
     def on_screen_resume(self) -> None:
         self.load_clusters()
@@ -67,6 +195,91 @@ class WelcomeScreen(WizardScreen):
         empty.display = not has
         (table if has else self.query_one("#new", Button)).focus()
 
+    # -- the checks of `swarmwiz doctor` ------------------------------------------------------------------------
+    def action_recheck(self) -> None:
+        """Run the checks again (a run still going is abandoned: its late answers are ignored)."""
+        self.doctor_run += 1
+        self.doctor = DoctorRows()
+        self._show_doctor()
+        self.run_doctor(self.doctor_run, self.wizard.lab)
+
+    @work(thread=True, name="doctor", group="doctor", exclusive=True, exit_on_error=False)
+    def run_doctor(self, run: int, lab: bool) -> None:
+        def progress(key: str, label: str, findings: list[Finding] | None) -> None:
+            self.post_message(DoctorProgress(run, key, label, findings))
+
+        try:
+            report = doctor_checks(self.services, lab=lab, progress=progress)
+        except Exception as exc:  # shown in place of the checks: the wizard itself works without them
+            from swarmwiz.core.errors import SwarmwizError
+
+            if not isinstance(exc, SwarmwizError):
+                log.error("the doctor's checks failed", exc_info=exc)  # a bug: `swarmwiz --debug` has the details
+            why = exc.message if isinstance(exc, SwarmwizError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(DoctorFinished(run, None, why))
+            return
+        self.post_message(DoctorFinished(run, report))
+
+    def on_doctor_progress(self, message: DoctorProgress) -> None:
+        if message.run == self.doctor_run:
+            self.doctor.update(message.key, message.label, message.findings)
+            self._show_doctor()
+
+    def on_doctor_finished(self, message: DoctorFinished) -> None:
+        if message.run != self.doctor_run:
+            return
+        if message.report is not None:  # the report is the whole truth (its order is doctor's)
+            rows = DoctorRows()
+            for f in message.report.findings:
+                label, found = rows.rows.get(f.key, (f.label, []))
+                rows.rows[f.key] = (label, [*(found or []), f])
+            self.doctor = rows
+        self.doctor.done = True
+        self.doctor.error = message.error
+        self._show_doctor()
+
+    @property
+    def doctor_command(self) -> str:
+        return "swarmwiz doctor --lab" if self.wizard.lab else "swarmwiz doctor"
+
+    def _show_doctor(self) -> None:
+        summary = self.query_one("#doctor-summary", Static)
+        rows = self.query_one("#doctor-rows", Static)
+        doctor = self.doctor
+        command = self.doctor_command
+        failed, warned = doctor.with_status("fail"), doctor.with_status("warn")
+        pending = doctor.pending if not doctor.done else []
+        summary.set_classes("hint")
+        if doctor.error:
+            summary.set_classes("bad")
+            text = f"The checks of `{command}` could not run: {doctor.error} (r: run them again)"
+        elif not doctor.done:
+            text = f"Checking what a first run needs, as `{command}` does…"
+        elif not failed and not warned:
+            summary.set_classes("ok")
+            text = f"✓ All checks passed ({command}; d lists them)."
+        else:
+            warnings = f"{len(warned)} warning{'s' if len(warned) != 1 else ''}"
+            if failed:
+                # Named, not counted: a missing engine or keyring is what makes the first deploy fail.
+                names = ", ".join(dict.fromkeys(f.label for f in failed))
+                also = f" (and {warnings})" if warned else ""
+                text = f"A deploy would fail without: {names}{also}; `{command}` says the same. You can go on."
+            else:
+                text = f"{warnings} from `{command}`; nothing here stops a deploy."
+            summary.set_classes("bad" if failed else "hint")
+            text += " r: check again, d: all checks."
+        summary.update(text)
+        shown = failed + warned
+        rows.update(finding_rows(shown, pending) if shown or pending else "")
+        rows.display = bool(shown or pending)
+
+    def action_checks(self) -> None:
+        """Every check of the last run and its result, as `swarmwiz doctor` lists them."""
+        if not isinstance(self.app.screen, DoctorList):
+            self.app.push_screen(DoctorList(self.doctor, self.doctor_command))
+
+    # -- clusters -----------------------------------------------------------------------------------------------
     def _selected(self) -> str | None:
         table = self.query_one("#clusters", DataTable)
         if not table.row_count:
@@ -92,3 +305,41 @@ class WelcomeScreen(WizardScreen):
         name = self._selected()
         if name:
             self.dismiss(("teardown", name))
+
+
+class DoctorList(ModalScreen[None]):
+    """Every check and its result (the ones still running say so), in the words `swarmwiz doctor` prints."""
+
+    BINDINGS = [Binding("escape,d,q", "close", "Close", show=False)]
+
+    def __init__(self, doctor: DoctorRows, command: str) -> None:
+        super().__init__()
+        self.doctor = doctor
+        self.command = command
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog doctor-list"):
+            yield Label(f"Every check ({self.command})", classes="dialog-title")
+            with VerticalScroll(classes="dialog-scroll"):
+                findings = self.doctor.findings
+                pending = [] if self.doctor.done else self.doctor.pending
+                yield Static(finding_rows(findings, pending), id="doctor-all", classes="dialog-body")
+                if self.doctor.error:
+                    yield Static(self.doctor.error, classes="dialog-body bad", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        # Wider and lower than the other dialogs (the app's stylesheet wins over DEFAULT_CSS): rows are long.
+        dialog = self.query_one("#dialog")
+        dialog.styles.width = "96%"
+        dialog.styles.padding = (0, 1)
+        self.query_one(".dialog-scroll").styles.max_height = "55vh"
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
