@@ -46,7 +46,10 @@ class DeployScreen(WizardScreen):
         "The checklist shows each phase; the table shows every cloud resource as Terraform creates it; the log\n"
         "shows Terraform's and SSH's raw output (filter it by phase). Ctrl+C or Stop stops safely: Terraform\n"
         "finishes what is in flight and saves its state, so deploying again later picks up where it stopped.\n"
-        "A second Ctrl+C offers to force the stop."
+        "A second Ctrl+C offers to force the stop.\n"
+        "Before deleting anything (objects of this cluster left by an interrupted run, DNS records in its way with\n"
+        "dns.replace_existing) the deploy lists them and asks; Stop, the default, deletes nothing. A question left\n"
+        "unanswered for 10 minutes counts as Stop."
     )
     BINDINGS = [
         Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
