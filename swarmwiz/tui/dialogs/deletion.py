@@ -35,18 +35,20 @@ class DeletionDialog(ModalScreen[bool]):
         self.expired = False  # the asking worker gave up: no answer can delete anything any more
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog error"):
+        with Vertical(id="dialog", classes="dialog error deletion"):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.intro, classes="dialog-body", markup=False)
             with VerticalScroll(classes="dialog-scroll", id="items"):
                 for item in self.items:
                     # Names come from the cloud: never read as markup.
-                    yield Static(f"  • {item}", classes="dialog-body deletion-item", markup=False)
-            if self.after:
+                    yield Static(f"• {item}", classes="dialog-body deletion-item", markup=False)
+            # The answers (and what Stop means) stay at the bottom, whatever the length of the list.
+            with Vertical(classes="deletion-foot"):
                 yield Static(self.after, classes="dialog-body", id="after", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Stop", id="stop", variant="primary")
-                yield Button(self.delete_label, id="delete", variant="error")
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button("Close" if self.expired else "Stop", id="stop", variant="primary")
+                    if not self.expired:
+                        yield Button(self.delete_label, id="delete", variant="error")
 
     def on_mount(self) -> None:
         # The safe answer has the focus: Enter alone never deletes anything.
@@ -62,12 +64,10 @@ class DeletionDialog(ModalScreen[bool]):
     def expire(self, reason: str = "Nobody answered in time: the deploy went on as if Stop was chosen.") -> None:
         """The question is no longer asked: only closing the dialog remains possible."""
         self.expired = True
+        self.after = reason  # also when the dialog is composed after this
         for button in self.query("#delete"):
             button.remove()
         for button in self.query("#stop").results(Button):
             button.label = "Close"
         for after in self.query("#after").results(Static):
             after.update(reason)
-            return
-        for items in self.query("#items"):
-            items.parent.mount(Static(reason, classes="dialog-body", id="after", markup=False), after=items)

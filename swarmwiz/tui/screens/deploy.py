@@ -132,10 +132,10 @@ class DeployScreen(WizardScreen):
         name = self.spec.name
         dialog = DeletionDialog(
             f"Delete {_count(items, 'object')} left by an interrupted run?",
-            f"These objects carry cluster {name}'s owner id but are not in Terraform's state (a run was interrupted "
-            "before Terraform could record them). The deploy deletes them before it goes on:",
+            f"These objects carry cluster {name}'s owner id but are not in Terraform's state (left by an "
+            "interrupted run). The deploy deletes them, then goes on:",
             items,
-            after="Stop ends the deploy here and deletes nothing; the objects stay in the cloud.",
+            after="Stop ends the deploy here and deletes nothing.",
         )
         question = f"delete {_count(items, 'object')} of cluster {name} not in Terraform's state: {'; '.join(items)}?"
         if self._ask(Phase.PLAN, dialog, question, yes="delete and continue", no="stop, delete nothing"):
@@ -151,9 +151,9 @@ class DeployScreen(WizardScreen):
         dialog = DeletionDialog(
             f"Replace {_count(items, 'DNS record')}?",
             f"dns.replace_existing is set, and these records stand at the names of cluster {self.spec.name} "
-            "without being its own. The deploy deletes them, then creates the cluster's records:",
+            "without being its own. The deploy deletes them, then goes on:",
             items,
-            after="Stop ends the deploy here: nothing is deleted and nothing is created.",
+            after="Stop ends the deploy here: nothing is deleted, nothing is created.",
         )
         question = f"delete {_count(items, 'DNS record')} in the cluster's way: {'; '.join(items)}?"
         if self._ask(Phase.CREDENTIALS, dialog, question, yes="delete and continue", no="stop, delete nothing"):
