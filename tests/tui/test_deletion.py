@@ -155,3 +155,23 @@ async def test_quitting_while_asked_stops_without_deleting(make_app, ssh_dir):
         await until(pilot, lambda: app.return_code is not None, "the app to quit", timeout=10)
         assert app.return_code == 130
         assert pipeline.untracked == [STRAY] and not pipeline.confirmed
+
+
+async def test_a_long_list_scrolls_and_the_answers_stay_on_screen(make_app):
+    many = [
+        CloudObject("server", f"demo-worker-{i}", f"fr-par-2/1111111{i:x}-2222-3333-4444-555555555555", zone="fr-par-2")
+        for i in range(12)
+    ]
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:  # 80x24, the smallest terminal the wizard is made for
+        app.push_screen(DeletionDialog("Delete 12 objects?", "Not in Terraform's state:", [o.describe() for o in many]))
+        await until(pilot, lambda: isinstance(app.screen, DeletionDialog) and app.focused is not None, "the dialog")
+        await pilot.pause()
+        for selector in ("#stop", "#delete", "#after"):
+            widget = app.screen.query_one(selector)
+            region = widget.region
+            assert region.height and region.bottom <= SIZE[1], (selector, region)
+            hit, _ = app.screen.get_widget_at(region.x + 1, region.y + region.height // 2)
+            assert hit is widget or widget in hit.ancestors, (selector, hit)
+        items = app.screen.query_one("#items")
+        assert items.max_scroll_y > 0  # the list scrolls instead of pushing the answers away
