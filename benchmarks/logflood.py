@@ -38,7 +38,7 @@ class FloodPipeline:
         self.first_yield: float | None = None
         self.last_yield: float | None = None
 
-    def deploy(self, confirm):
+    def deploy(self, confirm, **_approvals):
         from swarmwiz.core.events import LogLine, Phase, PhaseFinished, PhaseStarted
 
         yield PhaseStarted(Phase.APPLY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -138,6 +139,18 @@ class Output:
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
+
+    @contextlib.contextmanager
+    def paused(self):
+        """While another library asks a question (questionary): the live view does not redraw over it."""
+        live = self._live
+        if live is not None:
+            live.stop()
+        try:
+            yield
+        finally:
+            if live is not None and self._live is live:
+                live.start()
 
     def ask(self, prompt: str) -> str:
         if self._live is not None:  # a question must not be redrawn over

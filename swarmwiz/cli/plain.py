@@ -238,13 +238,15 @@ def _plan_and_deploy(pipeline, out) -> int:
     def confirm(plan, cost) -> bool:
         if (plan.add, plan.change, plan.destroy) == reviewed:
             return True
-        out.plan(plan)
-        return bool(questionary.confirm("The plan changed since you reviewed it. Apply it?", default=False).ask())
+        with out.paused():
+            out.plan(plan)
+            return bool(questionary.confirm("The plan changed since you reviewed it. Apply it?", default=False).ask())
 
     from swarmwiz.flows.access import recording, set_up_access
 
+    approvals = deletion_questions(pipeline.spec.name, out)
     with recording(pipeline, "deploy") as run:
-        status = out.run(run.events(pipeline.deploy(confirm)))
+        status = out.run(run.events(pipeline.deploy(confirm, **approvals)))
         run.note(status.health_line() if status is not None else "nothing applied")
     if status is None:
         out.line("Nothing applied.")
@@ -259,6 +261,34 @@ def _plan_and_deploy(pipeline, out) -> int:
         out.line(line)
     out.access(pipeline.access_hints(status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
+
+
+def deletion_questions(name: str, out) -> dict[str, Any]:
+    """The deploy's `confirm_delete` and `confirm_replace_dns`: list what would be deleted, then ask (default No)."""
+    import questionary
+
+    def ask_to_delete(intro: str, lines: list[str]) -> bool:
+        with out.paused():
+            out.line(intro)
+            for line in lines:
+                out.line(f"  {line}")
+            answer = questionary.confirm("Delete them and continue?", default=False).ask()
+            out.line("Deleting them." if answer else "Not deleted: the deploy stops here.")
+        return bool(answer)  # None (Ctrl-C) is No: nothing is deleted
+
+    def confirm_delete(objects) -> bool:
+        return ask_to_delete(
+            f"{len(objects)} objects of cluster {name} are not in Terraform's state (left by an interrupted run):",
+            [obj.describe() for obj in objects],
+        )
+
+    def confirm_replace_dns(records) -> bool:
+        return ask_to_delete(
+            f"DNS records at the names of cluster {name} that are not its own (dns.replace_existing):",
+            [f"{r.type} {r.name} -> {r.content}" for r in records],
+        )
+
+    return {"confirm_delete": confirm_delete, "confirm_replace_dns": confirm_replace_dns}
 
 
 def type_choices(catalog, zones: list[str]) -> list:

@@ -12,8 +12,12 @@ keeps memory flat during a flood.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message_pump import MessagePump
@@ -26,6 +30,7 @@ from swarmwiz.tui.messages import EventsArrived, RunFinished
 MAX_BATCH = 2000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
 MAX_PENDING = MAX_BATCH  # events waiting for the UI before the worker waits for it to paint
 ROOM_WAIT_S = 0.25  # the worker re-checks for cancellation this often while it waits for the UI
+ANSWER_POLL_S = 0.25  # a worker waiting for an answer re-checks this often whether the run is being stopped
 
 
 class EventFeed:
@@ -141,3 +146,62 @@ def run_events(
         feed.target.post_message(RunFinished(kind, None, stopped=True, reason=exc.message))
         return
     feed.target.post_message(RunFinished(kind, result))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What became of a question asked from a worker: `how` is "answered", "timed out" or "stopped"."""
+
+    value: Any
+    how: str
+
+    @property
+    def yes(self) -> bool:
+        return self.how == "answered" and bool(self.value)
+
+
+_UNANSWERED = object()
+
+
+def ask(app: Any, dialog: Any, *, timeout: float, stopped: Callable[[], bool]) -> Answer:
+    """From a worker thread: show `dialog` (a ModalScreen) and block until it is answered, for at most `timeout` s.
+
+    `stopped` is polled while waiting (the run is being stopped, the screen closed, the app quitting): the wait then
+    ends at once. A question not answered is withdrawn from the screen (or, when another screen covers it, told to
+    `expire()`), so a late answer can never act on a run that has moved on.
+    """
+    answered: concurrent.futures.Future = concurrent.futures.Future()
+
+    def on_answer(value: Any) -> None:
+        # The worker may have given up on this question at the same moment: then the answer changes nothing.
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            answered.set_result(value)
+
+    # call_later posts a message, which is thread-safe and never blocks (call_from_thread would wait forever for
+    # an app whose loop is stopping); False means the app is closing: nobody can answer.
+    if stopped() or not app.call_later(app.push_screen, dialog, on_answer):
+        return Answer(None, "stopped")
+    deadline = time.monotonic() + timeout
+    how = "timed out"
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            return Answer(answered.result(timeout=min(ANSWER_POLL_S, left)), "answered")
+        except concurrent.futures.TimeoutError:
+            pass
+        if stopped():
+            how = "stopped"
+            break
+    try:
+        answered.set_result(_UNANSWERED)  # from now on a click on the dialog changes nothing
+    except concurrent.futures.InvalidStateError:
+        return Answer(answered.result(), "answered")  # answered just as the wait ended: the answer counts
+    app.call_later(_withdraw, app, dialog)
+    return Answer(None, how)
+
+
+def _withdraw(app: Any, dialog: Any) -> None:
+    """In the UI thread: close an unanswered question, or disarm it when another screen lies on top of it."""
+    if app.screen is dialog:
+        dialog.dismiss(None)
+    elif dialog in app.screen_stack and hasattr(dialog, "expire"):
+        dialog.expire()

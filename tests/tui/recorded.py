@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swarmwiz.core.api.inventory import DnsRecord
-from swarmwiz.core.errors import Interrupted
+from swarmwiz.core.errors import Interrupted, SwarmwizError
 from swarmwiz.core.events import (
     Event,
     LogLine,
@@ -118,8 +118,16 @@ class _Item:
 class RecordedPipeline:
     """Replays recorded events through the Pipeline interface, from the caller's (worker) thread."""
 
-    def __init__(self, name: str = "demo", *, gate_after: int | None = None, fail_with: Exception | None = None):
+    def __init__(
+        self,
+        name: str = "demo",
+        *,
+        gate_after: int | None = None,
+        fail_with: Exception | None = None,
+        untracked: list | None = None,
+    ):
         self.name = name
+        self.untracked = list(untracked or [])  # CloudObjects "left by an interrupted run": asked about before the plan
         self.gate_after = gate_after  # deploy pauses after this many apply events until `release()`
         self.gate = threading.Event()
         self.paused = threading.Event()
@@ -158,9 +166,19 @@ class RecordedPipeline:
         yield from events
         return summary
 
-    def deploy(self, confirm):
+    def deploy(self, confirm, *, confirm_delete=None, confirm_replace_dns=None):
         events, summary = plan_events()
         yield from events
+        if self.untracked:  # as Pipeline._remove_untracked: nothing is deleted without an approval
+            listing = "; ".join(o.describe() for o in self.untracked)
+            if confirm_delete is None or not confirm_delete(list(self.untracked)):
+                raise SwarmwizError(
+                    f"{len(self.untracked)} objects of cluster {self.name} are not in Terraform's state; nothing was "
+                    f"deleted: {listing}",
+                    title="Untracked objects",
+                )
+            self.untracked = []
+            yield Notice(Phase.PLAN, f"deleting them: {listing}")
         if not confirm(summary, self.cost()):
             return None
         self.confirmed.append(summary)

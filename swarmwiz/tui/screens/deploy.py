@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 from collections.abc import Callable
 
@@ -13,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
 from swarmwiz.core.errors import Interrupted
-from swarmwiz.core.events import Phase, PlanSummary
-from swarmwiz.tui.bridge import EventFeed, run_events
+from swarmwiz.core.events import Notice, Phase, PlanSummary
+from swarmwiz.tui.bridge import EventFeed, ask, run_events
 from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
@@ -33,6 +32,9 @@ DEPLOY_PHASES = [
 ]
 
 
+QUESTION_TIMEOUT_S = 600.0  # a question during the deploy waits this long for the user, then counts as Stop
+
+
 def _same_plan(a: PlanSummary | None, b: PlanSummary) -> bool:
     return a is not None and (a.add, a.change, a.destroy) == (b.add, b.change, b.destroy)
 
@@ -44,14 +46,23 @@ class DeployScreen(WizardScreen):
         "The checklist shows each phase; the table shows every cloud resource as Terraform creates it; the log\n"
         "shows Terraform's and SSH's raw output (filter it by phase). Ctrl+C or Stop stops safely: Terraform\n"
         "finishes what is in flight and saves its state, so deploying again later picks up where it stopped.\n"
-        "A second Ctrl+C offers to force the stop."
+        "A second Ctrl+C offers to force the stop.\n"
+        "Before deleting anything (objects of this cluster left by an interrupted run, DNS records in its way with\n"
+        "dns.replace_existing) the deploy lists them and asks; Stop, the default, deletes nothing. A question left\n"
+        "unanswered for 10 minutes counts as Stop."
     )
     BINDINGS = [
         Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
     ]
 
     def __init__(
-        self, spec, reviewed: PlanSummary | None, pipeline=None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        spec,
+        reviewed: PlanSummary | None,
+        pipeline=None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        question_timeout: float = QUESTION_TIMEOUT_S,
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -61,7 +72,9 @@ class DeployScreen(WizardScreen):
         self.status = None
         self.stop_requested = False
         self.finished = False
-        self.answer: concurrent.futures.Future[bool] | None = None
+        self.question_timeout = question_timeout
+        self.declined = ""  # what the user (or a timeout) refused to delete: the refusal that ends the run is a stop
+        self.run_log = None  # the run log while the deploy runs: questions and answers are written to it too
         self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
@@ -91,31 +104,95 @@ class DeployScreen(WizardScreen):
 
         # The run log: a failure's message (and so its error dialog) ends with "(run log: PATH)".
         with recording(self.pipeline, "deploy") as run:
-            run_events("deploy", run.events(self.pipeline.deploy(self.confirm)), self.feed, cancel=self._abandon)
+            self.run_log = run
+            events = self.pipeline.deploy(
+                self.confirm, confirm_delete=self.confirm_delete, confirm_replace_dns=self.confirm_replace_dns
+            )
+            run_events("deploy", run.events(events), self.feed, cancel=self._abandon)
 
+    # -- questions the pipeline asks (each from the worker thread, which waits for the answer) --------------------
     def confirm(self, summary: PlanSummary, cost) -> bool:
-        """Called from the pipeline's thread. The plan was confirmed on Review; ask again only if it changed."""
+        """The plan was confirmed on Review; ask again only if it changed."""
         if _same_plan(self.reviewed, summary):
             return True
         from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
-        answer: concurrent.futures.Future[bool] = concurrent.futures.Future()
-        self.answer = answer
-        dialog = ConfirmDialog(
-            "The plan changed",
+        question = (
             f"Since you reviewed it, the plan became: {summary.add} to add, {summary.change} to change, "
-            f"{summary.destroy} to destroy ({cost.total_monthly_eur:.2f} EUR/month). Apply it?",
-            yes_label="Apply",
-            danger=summary.destroy > 0,
+            f"{summary.destroy} to destroy ({cost.total_monthly_eur:.2f} EUR/month). Apply it?"
         )
-        self.app.call_from_thread(self.app.push_screen, dialog, lambda yes: answer.set_result(bool(yes)))
-        return answer.result()
+        dialog = ConfirmDialog("The plan changed", question, yes_label="Apply", danger=summary.destroy > 0)
+        return self._ask(Phase.PLAN, dialog, question, yes="apply", no="do not apply")
+
+    def confirm_delete(self, objects) -> bool:
+        """Objects of this cluster (its owner id) that Terraform does not track: delete them before going on?"""
+        from swarmwiz.tui.dialogs.deletion import DeletionDialog
+
+        items = [obj.describe() for obj in objects]
+        name = self.spec.name
+        dialog = DeletionDialog(
+            f"Delete {_count(items, 'object')} left by an interrupted run?",
+            f"These objects carry cluster {name}'s owner id but are not in Terraform's state (left by an "
+            "interrupted run). The deploy deletes them, then goes on:",
+            items,
+            after="Stop ends the deploy here and deletes nothing.",
+        )
+        question = f"delete {_count(items, 'object')} of cluster {name} not in Terraform's state: {'; '.join(items)}?"
+        if self._ask(Phase.PLAN, dialog, question, yes="delete and continue", no="stop, delete nothing"):
+            return True
+        self.declined = question
+        return False
+
+    def confirm_replace_dns(self, records) -> bool:
+        """DNS records in the cluster's way (dns.replace_existing): delete them before anything is created?"""
+        from swarmwiz.tui.dialogs.deletion import DeletionDialog
+
+        items = [f"{r.type} {r.name} -> {r.content}" for r in records]
+        dialog = DeletionDialog(
+            f"Replace {_count(items, 'DNS record')}?",
+            f"dns.replace_existing is set, and these records stand at the names of cluster {self.spec.name} "
+            "without being its own. The deploy deletes them, then goes on:",
+            items,
+            after="Stop ends the deploy here: nothing is deleted, nothing is created.",
+        )
+        question = f"delete {_count(items, 'DNS record')} in the cluster's way: {'; '.join(items)}?"
+        if self._ask(Phase.CREDENTIALS, dialog, question, yes="delete and continue", no="stop, delete nothing"):
+            return True
+        self.declined = question
+        return False
+
+    def _ask(self, phase: Phase, dialog, question: str, *, yes: str, no: str) -> bool:
+        """Show `dialog` and wait (bounded) for the answer; the log pane and the run log say what was asked and
+        what the answer was. A timeout, or a deploy being stopped or closed, answers `no`."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        self._say(phase, f"Asked: {question}")
+        answer = ask(
+            self.app,
+            dialog,
+            timeout=self.question_timeout,
+            stopped=lambda: worker.is_cancelled or self.stop_requested or self.wizard.quit_requested,
+        )
+        if answer.how == "answered":
+            said = f"Answer: {yes if answer.yes else no}."
+        elif answer.how == "timed out":
+            said = f"No answer within {_duration(self.question_timeout)}: taken as {no}."
+        else:
+            said = f"Not answered, the deploy is stopping: taken as {no}."
+        self._say(phase, said)
+        return answer.yes
+
+    def _say(self, phase: Phase, text: str) -> None:
+        """From the worker thread: a line in the log pane and in the run log."""
+        notice = Notice(phase, text)
+        if self.run_log is not None:
+            self.run_log.event(notice)
+        self.feed.put(notice)
 
     def _abandon(self) -> None:
         """The screen or the app is closing: stop safely, and never leave a question open."""
-        self.feed.close()
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result(False)
+        self.feed.close()  # a question still open sees the cancelled worker and is withdrawn
         if self.pipeline is not None and not self.finished:
             self.pipeline.cancel()
 
@@ -151,10 +228,16 @@ class DeployScreen(WizardScreen):
             outcome.update("[yellow]The swarm is up, but not every node is ready.[/] Continue shows which.")
         self.query_one(RunPanel).finish()
 
-    def worker_failed(self, name: str, exc: BaseException) -> None:
+    def worker_failed(self, name: str, exc: BaseException) -> bool:
+        """Show the failure in the outcome line; True when that says all (the App then only notifies)."""
         if name != "deploy":
-            return
+            return False
         self._finished()
+        if self.declined:
+            # The pipeline refused to go on because the user chose Stop: say so as a stop, with its sentence.
+            self.query_one(RunPanel).stopped("stopped")
+            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {_escape(str(exc))}")
+            return True
         stopped = isinstance(exc, Interrupted) or self.stop_requested
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
         self.query_one("#outcome", Static).update(
@@ -164,6 +247,7 @@ class DeployScreen(WizardScreen):
             else f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
             "deploy again (it converges)."
         )
+        return False
 
     def _finished(self) -> None:
         self.finished = True
@@ -216,6 +300,14 @@ class DeployScreen(WizardScreen):
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:
         self.dismiss(self.status)
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 def _escape(text: str) -> str:
