@@ -10,6 +10,8 @@ import shlex
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from swarmwiz.lab import metadata
+
 TIME_SCALE_ENV = "SWARMWIZ_LAB_TIME_SCALE"
 # 1 plays real durations (a 3+2 deploy then waits about two minutes for its slowest node); 0.05 keeps a median
 # boot near 6 s and the slowest possible one under 10 s, so a lab deploy stays well under a minute.
@@ -148,6 +150,7 @@ def boot_script(
     dockerd: str,
     docker: str,
     ssh_keygen: str = "ssh-keygen",
+    curl: str = "curl",
     cloud_init_error: str | None = None,
 ) -> str:
     """The shell script that plays `timeline` (already scaled) inside a host: hostname, then private NICs up,
@@ -164,15 +167,14 @@ def boot_script(
         return f"{fill}\n{text}SWARMWIZ_EOF\nmv {target}.tmp {target}"
 
     key = host_dir / "ssh_host_ed25519_key"
-    published = host_dir / "cloud-init" / "ssh-host-fingerprints"
     # cloud-init's init stage, just before sshd starts: the image generates its host key on the node (unless
-    # user data brought one) and publishes the fingerprints in its user data (see fingerprints_published).
+    # user data brought one) and publishes the fingerprints in its own user data through the metadata API, as
+    # Scaleway's scw-generate-ssh-keys does (see swarmwiz.lab.metadata); the Instance API then serves them.
     keys = "\n".join(
         [
             f"[ -s {q(str(key))} ] || {q(ssh_keygen)} -q -t ed25519 -N '' -C {q('root@' + hostname)} -f {q(str(key))}",
             f"[ -s {q(str(key))}.pub ] || {q(ssh_keygen)} -y -f {q(str(key))} > {q(str(key))}.pub",
-            f"{q(ssh_keygen)} -l -f {q(str(key))}.pub > {q(str(published))}.tmp && "
-            f"mv {q(str(published))}.tmp {q(str(published))}",
+            metadata.publish_command("ssh-host-fingerprints", f"{q(ssh_keygen)} -l -f {q(str(key))}.pub", curl=curl),
         ]
     )
     steps: list[tuple[float, str]] = [

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swarmwiz.core.paths import atomic_write
-from swarmwiz.lab import boot, kernel
+from swarmwiz.lab import boot, kernel, metadata
 from swarmwiz.lab.firewall import Firewall, apply_firewall, validate_firewall
 from swarmwiz.lab.kernel import NETNS_DIR, LabHostError
 
@@ -44,6 +44,7 @@ _REQUIRED_COMMANDS = {
     "dockerd": "docker.io",
     "docker": "docker.io",  # the CLI that SSH sessions on a lab host use
     "ssh-keygen": "openssh-client",  # lab hosts generate their own host keys
+    "curl": "curl",  # ... and publish their fingerprints through the metadata API, as Scaleway images do
     "nsenter": "util-linux",
     "unshare": "util-linux",
 }
@@ -131,6 +132,9 @@ class LabNet:
         self.run_dir = RUN_ROOT / self.prefix
         self.public_bridge = f"{self.prefix}pub"
         self._create_dir = _create_dir
+        # Where this process serves the metadata API to its hosts (see serve_metadata); None: hosts created by
+        # this object get 169.254.42.42 refused.
+        self.metadata_endpoint: tuple[str, int] | None = None
         with _THREAD_LOCKS_GUARD:
             self._thread_lock = _THREAD_LOCKS.setdefault(str(self.lab_dir), threading.RLock())
 
@@ -176,6 +180,14 @@ class LabNet:
                 kernel.ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
+    def serve_metadata(self, source: metadata.Source) -> metadata.MetadataServer:
+        """Serve Scaleway's metadata API to the hosts this object creates from now on (169.254.42.42 in each
+        host leads to it; see swarmwiz.lab.metadata), answering from `source`. The caller closes the server."""
+        self.ensure()
+        server = metadata.MetadataServer(source, str(self.public_gateway))
+        self.metadata_endpoint = server.endpoint
+        return server
+
     def create_host(self, spec: HostSpec, *, wait: bool = False) -> None:
         """Power a host on: namespace, NICs and firewall now, then its boot plays on the lab's time scale in the
         background (private NICs up, sshd, cloud-init's final stage bringing dockerd and the `docker` command;
@@ -214,6 +226,7 @@ class LabNet:
                 self._write_host_files(spec, host)
                 self._plumb(state, host)
                 apply_firewall(host["netns"], spec.firewall)
+                metadata.apply_route(host["netns"], self.metadata_endpoint)
             except BaseException:
                 self._remove_hosts(state, [spec.host_id])
                 self._save(state)
@@ -230,13 +243,6 @@ class LabNet:
             "booted" if wait else "powered on",
             time.monotonic() - started,
         )
-
-    def published_fingerprints(self, host_id: str) -> str:
-        """What the host published as its `ssh-host-fingerprints` user data (`ssh-keygen -l` lines), as a
-        Scaleway image does through the metadata API once it generated its host keys; empty before that."""
-        with contextlib.suppress(OSError):
-            return (self.host_dir(host_id) / "cloud-init" / "ssh-host-fingerprints").read_text()
-        return ""
 
     def cloud_init_status(self, host_id: str) -> str:
         """The host's `cloud-init status --long` text (empty before its boot began)."""
@@ -506,6 +512,7 @@ class LabNet:
             dockerd=kernel.which("dockerd") or "dockerd",
             docker=kernel.which("docker") or "docker",
             ssh_keygen=kernel.which("ssh-keygen") or "ssh-keygen",
+            curl=kernel.which("curl") or "curl",
             cloud_init_error=spec.cloud_init_error,
         )
         (directory / "boot.sh").write_text(script)

@@ -428,17 +428,21 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
     """No host private key is handed to the host: it generates one as it boots and publishes the fingerprints
     (as Scaleway images do); a client pins the key that matches them and refuses any other."""
     from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
+    from swarmwiz.lab.metadata import Instance, StaticSource
 
     net = LabNet(tmp_path / "lab")
     net.ensure()
     key, public = make_client_key(tmp_path)
     address = str(net.public_subnet.network_address + 10)
+    # The host publishes through the metadata API (169.254.42.42), here served from a fixed source.
+    user_data: dict[str, str] = {}
+    service = net.serve_metadata(StaticSource({address: Instance({"id": "srv-own"}, user_data)}))
     try:
         net.create_host(HostSpec("srv-own", "own-key", address, [], [public], None, None, Firewall(), time_scale=0))
         deadline = time.monotonic() + 30
-        while not net.published_fingerprints("srv-own") and time.monotonic() < deadline:
+        while not user_data.get("ssh-host-fingerprints") and time.monotonic() < deadline:
             time.sleep(0.05)
-        published = net.published_fingerprints("srv-own")
+        published = user_data.get("ssh-host-fingerprints", "")
         print(f"\npublished: {published.strip()}")
         assert "(ED25519)" in published and "root@own-key" in published
         fingerprints = parse_fingerprints(published)
@@ -465,7 +469,7 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
 
         async def published() -> str:
             calls.append(1)
-            return "" if len(calls) < 3 else net.published_fingerprints("srv-own")
+            return "" if len(calls) < 3 else user_data.get("ssh-host-fingerprints", "")
 
         again = await ssh.wait_and_pin(address, published, pinned=pinned, client_keys=[key], interval=0.05)
         assert again == pinned and len(calls) == 3
@@ -481,6 +485,7 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
             await ssh.wait_and_pin(address, nothing, client_keys=[key], node="own-key", timeout=0.3, interval=0.1)
     finally:
         net.clean()
+        service.close()
     assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
 
 

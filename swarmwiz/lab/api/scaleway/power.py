@@ -53,16 +53,6 @@ def settle(server: dict) -> dict:
     return server
 
 
-def publish_fingerprints(sw: Scaleway, server: dict) -> dict:
-    """The user data key `ssh-host-fingerprints` that the server's host wrote through the metadata API once it
-    generated its host keys (the lab host leaves it in its own directory; it lands here when read)."""
-    if server.get("host") and sw.net is not None:
-        text = sw.net.published_fingerprints(server["id"])
-        if text:
-            server["user_data"]["ssh-host-fingerprints"] = text
-    return server
-
-
 def server_action(sw: Scaleway, server: dict, action: str) -> dict:
     """Apply a power action (the real API answers 202 with a task)."""
     settle(server)

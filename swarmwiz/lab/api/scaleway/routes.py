@@ -166,7 +166,7 @@ class ScalewayRoutes:
         add(
             "GET",
             SERVER + "/user_data",
-            lambda m, q, b: (200, {"user_data": sorted(self._user_data(m))}),
+            lambda m, q, b: (200, {"user_data": sorted(self.zonal("servers", "instance_server", m)["user_data"])}),
         )
         add("GET", SERVER + "/user_data/(?P<key>[^/]+)", self.get_user_data)
         add("PATCH", SERVER + "/user_data/(?P<key>[^/]+)", self.set_user_data)
@@ -390,13 +390,8 @@ class ScalewayRoutes:
         self.sw.delete_server(self.zonal("servers", "instance_server", m))
         return 204, None
 
-    def _user_data(self, m: dict) -> dict:
-        from swarmwiz.lab.api.scaleway.power import publish_fingerprints
-
-        return publish_fingerprints(self.sw, self.zonal("servers", "instance_server", m))["user_data"]
-
     def get_user_data(self, m: dict, q: dict, b: Any) -> tuple[int, Any]:
-        self._user_data(m)
+        # What the server's host wrote through the metadata API is there too (swarmwiz.lab.metadata).
         server = self.zonal("servers", "instance_server", m)
         if m["key"] not in server["user_data"]:
             raise scw_not_found("user_data", m["key"])
