@@ -93,11 +93,12 @@ def firewall_ruleset(firewall: Firewall) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply_firewall(netns: str, firewall: Firewall) -> None:
+def apply_firewall(netns: str, firewall: Firewall, *, extra: str = "") -> None:
+    """Replace the host's filter table in one nft transaction (with `extra`, more nft script of the lab's own)."""
     nft = which("nft") or "nft"
     result = subprocess.run(
         ["nsenter", f"--net={NETNS_DIR / netns}", nft, "-f", "-"],
-        input=firewall_ruleset(firewall),
+        input=firewall_ruleset(firewall) + extra,
         capture_output=True,
         text=True,
         timeout=30,

@@ -132,9 +132,10 @@ class LabNet:
         self.run_dir = RUN_ROOT / self.prefix
         self.public_bridge = f"{self.prefix}pub"
         self._create_dir = _create_dir
-        # Where this process serves the metadata API to its hosts (see serve_metadata); None: hosts created by
-        # this object get 169.254.42.42 refused.
-        self.metadata_endpoint: tuple[str, int] | None = None
+        # The metadata API this process serves to the hosts it creates (see serve_metadata); without it, their
+        # 169.254.42.42 is refused.
+        self._metadata: metadata.MetadataServer | None = None
+        self._metadata_source: metadata.Source | None = None
         with _THREAD_LOCKS_GUARD:
             self._thread_lock = _THREAD_LOCKS.setdefault(str(self.lab_dir), threading.RLock())
 
@@ -180,13 +181,24 @@ class LabNet:
                 kernel.ip("link", "set", self.public_bridge, "up")
             self._save(state)
 
-    def serve_metadata(self, source: metadata.Source) -> metadata.MetadataServer:
+    def serve_metadata(self, source: metadata.Source) -> tuple[str, int]:
         """Serve Scaleway's metadata API to the hosts this object creates from now on (169.254.42.42 in each
-        host leads to it; see swarmwiz.lab.metadata), answering from `source`. The caller closes the server."""
+        host leads to it; see swarmwiz.lab.metadata), answering from `source`; returns where it listens.
+        Stop it with stop_metadata()."""
         self.ensure()
-        server = metadata.MetadataServer(source, str(self.public_gateway))
-        self.metadata_endpoint = server.endpoint
-        return server
+        with self._locked():
+            self.stop_metadata()
+            self._metadata_source = source
+            endpoint = self._metadata_endpoint()
+        assert endpoint is not None
+        return endpoint
+
+    def stop_metadata(self) -> None:
+        """Stop serving the metadata API (the hosts' calls then fail). Safe to repeat."""
+        with self._locked():
+            server, self._metadata, self._metadata_source = self._metadata, None, None
+        if server is not None:
+            server.close()
 
     def create_host(self, spec: HostSpec, *, wait: bool = False) -> None:
         """Power a host on: namespace, NICs and firewall now, then its boot plays on the lab's time scale in the
@@ -225,8 +237,8 @@ class LabNet:
             try:
                 self._write_host_files(spec, host)
                 self._plumb(state, host)
-                apply_firewall(host["netns"], spec.firewall)
-                metadata.apply_route(host["netns"], self.metadata_endpoint)
+                # One nft run: the security group and where 169.254.42.42 leads.
+                apply_firewall(host["netns"], spec.firewall, extra=metadata.nat_ruleset(self._metadata_endpoint()))
             except BaseException:
                 self._remove_hosts(state, [spec.host_id])
                 self._save(state)
@@ -366,6 +378,20 @@ class LabNet:
             return state["hosts"][host_id]
         except KeyError:
             raise LabHostError(f"no lab host {host_id}") from None
+
+    def _metadata_endpoint(self) -> tuple[str, int] | None:
+        """Where hosts reach the metadata API: on the public gateway, moved there if the bridge's subnet changed
+        since it started (ensure() picks another /24 when its own was taken meanwhile). Under the lab lock."""
+        if self._metadata_source is None:
+            return None
+        gateway = str(self.public_gateway)
+        if self._metadata is not None and self._metadata.endpoint[0] != gateway:
+            log.info("the lab's gateway moved to %s: moving the metadata API there", gateway)
+            self._metadata.close()
+            self._metadata = None
+        if self._metadata is None:
+            self._metadata = metadata.MetadataServer(self._metadata_source, gateway)
+        return self._metadata.endpoint
 
     def _run_dir(self, host: dict) -> Path:
         return self.run_dir / f"h{host['index']}"

@@ -25,15 +25,12 @@ import contextlib
 import json
 import logging
 import shlex
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from swarmwiz.lab.kernel import NETNS_DIR, LabHostError, which
 
 log = logging.getLogger(__name__)
 
@@ -241,19 +238,6 @@ def nat_ruleset(endpoint: tuple[str, int] | None) -> str:
             "  }",
         ]
     return "\n".join(lines + ["}"]) + "\n"
-
-
-def apply_route(netns: str, endpoint: tuple[str, int] | None) -> None:
-    """Point a host's 169.254.42.42 at the lab's service (or refuse it, when the lab runs none)."""
-    result = subprocess.run(
-        ["nsenter", f"--net={NETNS_DIR / netns}", which("nft") or "nft", "-f", "-"],
-        input=nat_ruleset(endpoint),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    if result.returncode != 0:
-        raise LabHostError(f"nft rejected the metadata route of {netns}: {result.stderr.strip()[-300:]}")
 
 
 def publish_command(key: str, producer: str, *, curl: str = "curl", tries: int = 3) -> str:

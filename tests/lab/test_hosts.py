@@ -436,7 +436,7 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
     address = str(net.public_subnet.network_address + 10)
     # The host publishes through the metadata API (169.254.42.42), here served from a fixed source.
     user_data: dict[str, str] = {}
-    service = net.serve_metadata(StaticSource({address: Instance({"id": "srv-own"}, user_data)}))
+    net.serve_metadata(StaticSource({address: Instance({"id": "srv-own"}, user_data)}))
     try:
         net.create_host(HostSpec("srv-own", "own-key", address, [], [public], None, None, Firewall(), time_scale=0))
         deadline = time.monotonic() + 30
@@ -485,7 +485,7 @@ async def test_a_host_generates_its_key_publishes_fingerprints_and_is_pinned_by_
             await ssh.wait_and_pin(address, nothing, client_keys=[key], node="own-key", timeout=0.3, interval=0.1)
     finally:
         net.clean()
-        service.close()
+        net.stop_metadata()
     assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
 
 

@@ -116,7 +116,7 @@ def test_hosts_reach_the_service_at_the_metadata_address(tmp_path):
             b_ip: Instance({"id": "srv-b", "name": "meta-b", "public_ip": {"address": b_ip}}, {}),
         }
     )
-    server = net.serve_metadata(source)
+    net.serve_metadata(source)
     try:
         for host_id, name, address in (("srv-a", "meta-a", a_ip), ("srv-b", "meta-b", b_ip)):
             net.create_host(HostSpec(host_id, name, address, [], [], None, None, Firewall("drop"), time_scale=0))
@@ -152,7 +152,7 @@ def test_hosts_reach_the_service_at_the_metadata_address(tmp_path):
         assert not (net.host_dir("srv-a") / "cloud-init" / "ssh-host-fingerprints").exists()
     finally:
         net.clean()
-        server.close()
+        net.stop_metadata()
     assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
 
 

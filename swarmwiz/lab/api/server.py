@@ -143,13 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         net = LabNet(lab_dir)
         net.ensure()
     server = serve(lab_dir, net)
-    metadata = None
     if net is not None:
         from swarmwiz.lab.api.scaleway.metadata import ScalewaySource
 
         # The hosts' 169.254.42.42: what each server learns about itself and where it publishes its host keys.
-        metadata = net.serve_metadata(ScalewaySource(server.lab))  # type: ignore[attr-defined]
-        log.info("lab metadata API on %s:%d", *metadata.endpoint)
+        source = ScalewaySource(server.lab)  # type: ignore[attr-defined]
+        log.info("lab metadata API on %s:%d", *net.serve_metadata(source))
     port = server.server_address[1]
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     files.write_json(lab_dir / files.DAEMON_FILE, {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"})
@@ -159,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        if metadata is not None:
-            metadata.close()
+        if net is not None:
+            net.stop_metadata()
         info = files.read_json(lab_dir / files.DAEMON_FILE, {})
         if info.get("pid") == os.getpid():
             (lab_dir / files.DAEMON_FILE).unlink(missing_ok=True)
