@@ -244,7 +244,8 @@ def publish_command(key: str, producer: str, *, curl: str = "curl", tries: int =
     """The shell lines a host's boot runs to write the output of the shell command `producer` as its user data
     `key`, as Scaleway's images do
     (scw-userdata: PATCH from a privileged source port; curl picks a free one in 1-1023). Bounded: `tries`
-    attempts 0.2 s apart, each at most 5 s; a failure is logged in the boot log and the boot goes on."""
+    attempts 0.2 s apart, each at most 5 s, none after a refused connection; a failure is logged in the boot log and
+    the boot goes on."""
     q = shlex.quote
     url = f"http://{METADATA_ADDRESS}/user_data/{key}"
     return "\n".join(
@@ -253,8 +254,12 @@ def publish_command(key: str, producer: str, *, curl: str = "curl", tries: int =
             "tries=0",
             f"until printf '%s\\n' \"$publish_data\" | {q(curl)} -sS --fail --max-time 5 --local-port 1-1023 -X PATCH "
             f"-H 'Content-Type: text/plain' --data-binary @- {q(url)}; do",
+            # 7: refused or unreachable, a lab without the service (see nat_ruleset): no retry, the boot goes on
+            f"    if [ $? -eq 7 ] || [ $tries -ge {int(tries) - 1} ]; then",
+            f"        echo {q(f'publishing user data {key} failed')} >&2",
+            "        break",
+            "    fi",
             "    tries=$((tries + 1))",
-            f"    if [ $tries -ge {int(tries)} ]; then echo {q(f'publishing user data {key} failed')} >&2; break; fi",
             "    sleep 0.2",
             "done",
         ]

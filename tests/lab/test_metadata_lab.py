@@ -234,3 +234,53 @@ async def test_the_instance_api_serves_the_fingerprints_the_node_wrote_and_they_
         assert conf["commercial_type"] == "DEV1-S" and conf["location"]["zone_id"] == "fr-par-1"
         listed = await ssh.run(conn, ["curl", "-sS", "--local-port", "600-700", f"{URL}/user_data"])
         assert listed.split() == ["cloud-init", "ssh-host-fingerprints"]
+
+
+def test_the_lab_cloud_answers_each_running_server_about_itself_only(api_lab):
+    """The lab API's source: a caller is the server its public IP is attached to, and only while its host runs."""
+    from scaleway.instance.v1 import InstanceV1API
+
+    from swarmwiz.lab.api.cloud import LabCloud
+    from swarmwiz.lab.api.scaleway.metadata import ScalewaySource
+
+    api = InstanceV1API(api_lab.scaleway())
+    servers, ips = [], []
+    for name in ("meta-a", "meta-b"):
+        ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
+        created = api._create_server(
+            zone="fr-par-1",
+            commercial_type="DEV1-S",
+            image="ubuntu_noble",
+            name=name,
+            protected=False,
+            public_ips=[ip.id],
+            tags=["swarmwiz"],
+        ).server
+        servers.append(created)
+        ips.append(ip.address)
+    loose = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip.address  # attached to nothing
+    cloud = LabCloud(api_lab.lab_dir)  # the state the API saved; hosts marked running below
+    for server in servers:
+        cloud.state["servers"][server.id]["host"] = True
+    source = ScalewaySource(cloud)
+
+    def ask(address: str, method: str, path: str, body: bytes = b"", port: int = 700) -> tuple[int, object]:
+        return route(source, method, path, {"format": "json"}, body, address=address, port=port)
+
+    for server, address in zip(servers, ips, strict=True):
+        status, conf = ask(address, "GET", "/conf")
+        assert status == 200 and (conf["id"], conf["name"], conf["public_ip"]["address"]) == (
+            server.id,
+            server.name,
+            address,
+        )
+        assert conf["commercial_type"] == "DEV1-S" and conf["tags"] == ["swarmwiz"]
+    assert ask(ips[0], "PATCH", "/user_data/note", b"a's", port=40000)[0] == 403
+    assert ask(ips[0], "PATCH", "/user_data/note", b"a's")[0] == 204
+    assert cloud.state["servers"][servers[0].id]["user_data"] == {"note": "a's"}
+    assert "note" not in cloud.state["servers"][servers[1].id]["user_data"]
+    assert ask(ips[1], "GET", "/user_data/note")[0] == 404
+    assert ask(ips[1], "GET", "/user_data") == (200, {"user_data": []})
+    assert ask(loose, "GET", "/conf")[0] == 403
+    cloud.state["servers"][servers[1].id]["host"] = False  # powered off: its address answers nothing
+    assert ask(ips[1], "GET", "/conf")[0] == 403
