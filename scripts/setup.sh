@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(docker.io openssh-server openssh-client iproute2 nftables gnome-keyring dbus libsecret-tools tmux)
+debs=(docker.io openssh-server openssh-client curl iproute2 nftables gnome-keyring dbus libsecret-tools tmux)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
