@@ -17,7 +17,7 @@ import pytest
 from support import cluster_text
 
 from swarmwiz.core.api.clients import ApiClients, cf_all
-from swarmwiz.core.api.inventory import Inventory, owns_comment, owns_tags
+from swarmwiz.core.api.inventory import Inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -84,14 +84,18 @@ def snapshot(lab) -> dict[str, dict[str, dict]]:
 
 def mine(shot: dict, owner: str) -> dict[str, dict[str, dict]]:
     """The objects of `shot` that carry cluster demo's tags / record comment with `owner`."""
+    # Read here from the module's own conventions, not with the core's ownership helpers (they are under test).
+    tags = {"swarmwiz-cluster=demo", f"swarmwiz-owner={owner}"}
     result: dict[str, dict[str, dict]] = {}
     for kind, objects in shot.items():
         if kind == "dns_records":
-            result[kind] = {i: o for i, o in objects.items() if owns_comment(o["comment"], "demo", owner)}
+            result[kind] = {
+                i: o for i, o in objects.items() if (o["comment"] or "").startswith(f"swarmwiz:demo:{owner}:")
+            }
         elif kind == "ssh_keys":
             result[kind] = {i: o for i, o in objects.items() if o["name"] == f"swarmwiz-demo-{owner}"}
         else:
-            result[kind] = {i: o for i, o in objects.items() if owns_tags(o.get("tags"), "demo", owner)}
+            result[kind] = {i: o for i, o in objects.items() if tags <= set(o.get("tags") or ())}
     return result
 
 
@@ -128,6 +132,8 @@ def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_pa
     # Machine B talks to the same lab: the lab's directory (daemon address, credentials, hosts) is A's.
     (b.home / "lab").symlink_to(lab.dir, target_is_directory=True)
     shot = snapshot(lab)
+    server = next(iter(shot["servers"].values()))
+    assert {"tags", "modification_date", "public_ips", "state"} <= set(server), sorted(server)  # what is compared
     objects_a = mine(shot, a.owner_id())
     assert {k: len(v) for k, v in objects_a.items()} == {
         "servers": 2,
@@ -144,6 +150,15 @@ def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_pa
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1, out.stdout[-2000:] + out.stderr[-2000:]
     assert "*.example.com" in lines[0] and "dns.subdomain" in lines[0] and "nothing was created" in lines[0], lines
+    assert snapshot(lab) == shot
+    assert not (b.home / "clusters" / "demo").exists()
+    # Replacing records in the way (--replace-dns) is for records of no swarmwiz workspace: A's live record, which
+    # carries A's owner id, is never B's to delete.
+    out = b.run("deploy", "-c", str(b.config), "--lab", "--yes", "--replace-dns")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "*.example.com" in lines[0] and "another workspace" in lines[0] and a.owner_id() in lines[0], lines
+    assert "dns.subdomain" in lines[0] and "nothing was created" in lines[0], lines
     assert snapshot(lab) == shot
     assert not (b.home / "clusters" / "demo").exists()
 
