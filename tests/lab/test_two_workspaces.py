@@ -7,6 +7,7 @@ API is compared object by object (full API answers, modification dates included)
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import subprocess
@@ -108,6 +109,11 @@ def assert_kept(before: dict, after: dict, label: str) -> None:
             assert after[kind][oid] == obj, f"{label}: {kind} {oid} modified:\n{obj}\n{after[kind][oid]}"
 
 
+def v4(subnet: str) -> ipaddress.IPv4Network | None:
+    net = ipaddress.ip_network(subnet, strict=False)
+    return net if net.version == 4 else None
+
+
 def node_ips(status: dict) -> set[str]:
     return {n["public_ip"] for n in status["nodes"]}
 
@@ -182,6 +188,12 @@ def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_pa
     }, objects_b
     for kind in KINDS:
         assert not set(objects_a[kind]) & set(objects_b[kind]), kind
+    # B's private network took a /22 of its own: A's, though it carries swarmwiz-cluster=demo, is not B's to reuse.
+    [net_a], [net_b] = (
+        [net for pn in objs["private_networks"].values() for s in pn["subnets"] if (net := v4(s["subnet"]))]
+        for objs in (objects_a, objects_b)
+    )
+    assert not net_a.overlaps(net_b), (net_a, net_b)
     # Same cluster name, same server names: both carry swarmwiz-cluster=demo.
     names = sorted(s["name"] for s in shot["servers"].values())
     assert names == ["demo-manager-1", "demo-manager-1", "demo-worker-1"], names
