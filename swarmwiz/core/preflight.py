@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from swarmwiz.core.api.inventory import DnsRecord, owns_comment, owns_tags
 from swarmwiz.core.errors import ApiError, ApiUnreachable, InputError
+from swarmwiz.core.workspace import OWNER_RE
 
 if TYPE_CHECKING:
     from swarmwiz.core.api.clients import ApiClients
@@ -170,10 +171,30 @@ def dns_names(spec: ClusterSpec) -> list[str]:
     return [f"*.{spec.dns_name}"] + ([spec.dns_name] if spec.apex else [])
 
 
+def other_workspace(record: DnsRecord) -> tuple[str, str] | None:
+    """(cluster name, owner id) when the record is a swarmwiz cluster's with an owner id (`swarmwiz:NAME:OWNER:NODE`):
+    it belongs to whichever workspace holds that owner id, never to anyone else to delete."""
+    parts = (record.comment or "").split(":")
+    if len(parts) >= 4 and parts[0] == "swarmwiz" and OWNER_RE.fullmatch(parts[2]):
+        return parts[1], parts[2]
+    return None
+
+
 def check_dns(records: list[DnsRecord], spec: ClusterSpec, owner_id: str | None) -> DnsPlan:
-    """Records at the cluster's names that are not its own: refused (InputError) unless dns.replace_existing."""
+    """Records at the cluster's names that are not its own: refused (InputError) unless dns.replace_existing;
+    another swarmwiz workspace's records are refused even then (they are that cluster's, live)."""
     names = dns_names(spec)
     in_the_way = [r for r in records if r.name.lower() in names and not owns_comment(r.comment, spec.name, owner_id)]
+    claimed = [(r, other) for r in in_the_way if (other := other_workspace(r))]
+    if claimed:
+        record, (cluster, owner) = claimed[0]
+        raise InputError(
+            f"dns: {record.name} ({record.type} -> {record.content}) belongs to swarmwiz cluster {cluster!r} of "
+            f"another workspace (owner id {owner}), which swarmwiz never replaces: set dns.subdomain (e.g. "
+            f'"{spec.name}" for *.{spec.name}.{spec.domain}) to give this cluster names of its own, or destroy that '
+            "cluster from its own workspace; nothing was created",
+            field="dns.subdomain",
+        )
     if in_the_way and not spec.replace_existing:
         first = in_the_way[0]
         more = f" (and {len(in_the_way) - 1} more records there)" if len(in_the_way) > 1 else ""
