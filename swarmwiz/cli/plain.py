@@ -95,7 +95,7 @@ def _credentials(services, out):
 
 def _new_cluster(services, out) -> int:
     """Ask every step of the wizard, then plan, confirm and deploy; returns an exit code."""
-    from swarmwiz.tui.draft import Draft, to_spec
+    from swarmwiz.flows.draft import Draft, to_spec
 
     own_cidr = _look_up_public_address(services)  # answered while the user types the first answers
     creds = _credentials(services, out)
@@ -116,7 +116,7 @@ def _ask_place_and_nodes(catalog) -> dict[str, Any]:
     """Name, region, zones, instance types and counts, as Draft fields."""
     import questionary
 
-    from swarmwiz.tui.draft import Draft, problems, quorum_text
+    from swarmwiz.flows.draft import Draft, problems, quorum_text
 
     name = _ask(
         questionary.text(
@@ -193,8 +193,8 @@ def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None)
     The CIDRs default to this machine's public address (`own_cidr`, when found), else to the whole internet."""
     import questionary
 
+    from swarmwiz.flows.draft import ANYWHERE
     from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
-    from swarmwiz.tui.draft import ANYWHERE
 
     try:
         zones_dns = services.dns_zones(creds)

@@ -100,7 +100,7 @@ class SwarmwizApp(App[int]):
 
     async def new_cluster(self) -> None:
         """Credentials, place, types, counts, domain, SSH, review; then deploy and show the result."""
-        from swarmwiz.tui.draft import Draft
+        from swarmwiz.flows.draft import Draft
         from swarmwiz.tui.screens.counts import CountsScreen
         from swarmwiz.tui.screens.credentials import CredentialsScreen
         from swarmwiz.tui.screens.deploy import DeployScreen

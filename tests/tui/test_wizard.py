@@ -10,9 +10,9 @@ from textual.widgets import Button, DataTable, Input, Log, OptionList, Static
 
 from swarmwiz.core import paths
 from swarmwiz.core.errors import RemoteError
+from swarmwiz.flows.draft import Draft
 from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 from swarmwiz.tui.dialogs.error import ErrorDialog
-from swarmwiz.tui.draft import Draft
 from swarmwiz.tui.screens.counts import CountsScreen, quorum_text
 from swarmwiz.tui.screens.credentials import CredentialsScreen
 from swarmwiz.tui.screens.deploy import DeployScreen
@@ -389,7 +389,7 @@ async def test_whole_flow_back_and_forth_then_deploy_and_result(make_app, lab_ap
 
 
 async def test_deploy_stops_safely_on_ctrl_c(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(gate_after=6)
     app = make_app(pipeline=pipeline, start="none")
@@ -422,7 +422,7 @@ async def test_deploy_stops_safely_on_ctrl_c(make_app, ssh_dir):
 
 
 async def test_quit_asks_first_while_a_deploy_runs(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(gate_after=3)
     app = make_app(pipeline=pipeline, start="none")
@@ -449,7 +449,7 @@ async def test_quit_asks_first_while_a_deploy_runs(make_app, ssh_dir):
 
 
 async def test_deploy_failure_is_routed_to_one_dialog_and_shown(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(
         fail_with=RemoteError(

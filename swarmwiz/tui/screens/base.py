@@ -14,8 +14,8 @@ from textual.widgets import Button
 from textual.worker import Worker
 
 if TYPE_CHECKING:
+    from swarmwiz.flows.draft import Draft
     from swarmwiz.tui.app import SwarmwizApp
-    from swarmwiz.tui.draft import Draft
     from swarmwiz.tui.services import Services
 
 
