@@ -469,6 +469,32 @@ async def test_deploy_failure_is_routed_to_one_dialog_and_shown(make_app, ssh_di
         assert "did not answer on port 22" in text_of(app, "#outcome")
 
 
+async def test_deploy_failure_reads_as_the_command_line_says_it(make_app, ssh_dir):
+    """A full disk during a deploy: the dialog and the outcome line use the shared words (`flows.errors.describe`,
+    which the command line prints), not a frontend's own "Unexpected error: OSError"."""
+    import errno
+
+    from swarmwiz.flows.draft import to_spec
+    from swarmwiz.flows.errors import describe
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/tmp/swarmwiz-home/demo/terraform.tfstate")
+    pipeline = RecordedPipeline(fail_with=full)
+    app = make_app(pipeline=pipeline, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        spec = to_spec(full_draft(ssh_dir))
+        _events, plan = __import__("recorded").plan_events()
+        app.push_screen(DeployScreen(spec, plan, pipeline))
+        await settle(pilot)
+        said = describe(full)
+        assert isinstance(app.screen, ErrorDialog)
+        assert (app.screen.title_text, app.screen.lines) == (said.title, said.lines) == ("File error", said.lines)
+        assert "terraform.tfstate: No space left on device; free some disk space" in app.screen.lines[0]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "free some disk space" in text_of(app, "#outcome")
+        assert "OSError" not in text_of(app, "#outcome")
+
+
 async def test_result_shows_leader_quorum_and_refreshes(make_app):
     app = make_app(start="none")
     async with app.run_test(size=SIZE) as pilot:

@@ -13,6 +13,7 @@ from textual.widgets import Button, Footer, Static
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Notice, Phase, PlanSummary
+from swarmwiz.flows.errors import describe
 from swarmwiz.tui.bridge import EventFeed, ask, run_events
 from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
 from swarmwiz.tui.screens.base import WizardScreen
@@ -233,10 +234,11 @@ class DeployScreen(WizardScreen):
         if name != "deploy":
             return False
         self._finished()
+        why = _escape(describe(exc).sentence)  # the words the command line and plain mode use for this error
         if self.declined:
             # The pipeline refused to go on because the user chose Stop: say so as a stop, with its sentence.
             self.query_one(RunPanel).stopped("stopped")
-            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {_escape(str(exc))}")
+            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {why}")
             return True
         stopped = isinstance(exc, Interrupted) or self.stop_requested
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
@@ -244,7 +246,7 @@ class DeployScreen(WizardScreen):
             "[yellow]Stopped safely.[/] Terraform finished what was in flight and saved its state; "
             "deploy again to continue."
             if stopped
-            else f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
+            else f"[red]The deploy failed:[/] {why} The workspace keeps the state; fix the cause and "
             "deploy again (it converges)."
         )
         return False
