@@ -10,6 +10,7 @@ from textual.widgets import Button, DataTable, Input, Log, OptionList, Static
 
 from swarmwiz.core import paths
 from swarmwiz.core.errors import RemoteError
+from swarmwiz.core.events import Phase
 from swarmwiz.flows.draft import Draft
 from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 from swarmwiz.tui.dialogs.error import ErrorDialog
@@ -530,6 +531,9 @@ async def test_teardown_needs_the_typed_name_then_shows_nothing_remains(make_app
         await push(pilot, "#destroy")
         await settle(pilot)
         assert "Nothing remains of demo" in text_of(app, "#outcome")
+        lines = [text for _phase, text in app.screen.query_one("#run").lines]  # the log pane says what was asked
+        assert any(line.startswith("!! Asked: destroy 4 things of cluster demo: ") for line in lines), lines
+        assert "!! Answer: destroy." in lines
         app.screen.query_one("#forget-workspace").value = True
         await push(pilot, "#done")
         await settle(pilot)
@@ -551,6 +555,64 @@ async def test_teardown_cancel_destroys_nothing(make_app):
         await settle(pilot)
         assert results == [None]
         assert (paths.clusters_dir() / "demo").exists()
+
+
+async def test_teardown_question_left_unanswered_destroys_nothing(make_app):
+    """The typed-name question waits a bounded time: then nothing is destroyed, the screen stays and says why, the
+    log pane and the run log have the question and what became of it, and a late Destroy changes nothing."""
+    from swarmwiz.tui.bridge import answer_with
+
+    known_cluster("demo")
+    pipeline = RecordedPipeline()
+    app = make_app(pipeline=pipeline, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = TeardownScreen("demo", question_timeout=0.5)
+        app.push_screen(screen)
+        for _ in range(500):  # the question times out after 0.5 s and the run ends
+            await pilot.pause(0.02)
+            if screen.unanswered and not screen.running:
+                break
+        await pilot.pause()
+        assert app.screen is screen and screen.report is None
+        assert "Nothing was destroyed: No answer within 0.5 seconds: taken as destroy nothing." in text_of(
+            app, "#outcome"
+        )
+        assert screen.query_one("#typed", Input).disabled and screen.query_one("#destroy", Button).disabled
+        assert not answer_with(screen.answer, True)  # a Destroy after the question was withdrawn changes nothing
+        lines = [text for _phase, text in screen.query_one("#run").lines]
+        assert any(line.startswith("!! Asked: destroy 4 things of cluster demo: ") for line in lines), lines
+        assert "!! No answer within 0.5 seconds: taken as destroy nothing." in lines
+        run_log = sorted((paths.clusters_dir() / "demo" / "runs").glob("*-destroy.log"))[-1].read_text()
+        assert "No answer within 0.5 seconds: taken as destroy nothing." in run_log
+        assert not any(line.startswith(f"== {Phase.DESTROY.label}") for line in lines)  # the destroy never began
+        await push(pilot, "#done")
+        await settle(pilot)
+        assert app.screen is not screen
+        assert (paths.clusters_dir() / "demo").exists()
+
+
+async def test_quitting_while_the_teardown_asks_destroys_nothing_and_quits(make_app):
+    known_cluster("demo")
+    app = make_app(pipeline=RecordedPipeline(), start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = TeardownScreen("demo")  # the question would wait 10 minutes: the quit must not wait for it
+        app.push_screen(screen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.query_one("#inventory", DataTable).row_count:
+                break
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await push(pilot, "#yes")
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if app.return_code is not None:
+                break
+        assert app.return_code == 130
+        assert (paths.clusters_dir() / "demo").exists()
+        run_log = sorted((paths.clusters_dir() / "demo" / "runs").glob("*-destroy.log"))[-1].read_text()
+        assert "Not answered, the teardown is stopping: taken as destroy nothing." in run_log
 
 
 async def test_f1_explains_the_current_step(make_app):

@@ -14,7 +14,7 @@ from textual.widgets import Button, Footer, Static
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Notice, Phase, PlanSummary
 from swarmwiz.flows.errors import describe
-from swarmwiz.tui.bridge import EventFeed, ask, run_events
+from swarmwiz.tui.bridge import QUESTION_TIMEOUT_S, EventFeed, ask, run_events
 from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
@@ -31,9 +31,6 @@ DEPLOY_PHASES = [
     Phase.DNS,
     Phase.STATUS,
 ]
-
-
-QUESTION_TIMEOUT_S = 600.0  # a question during the deploy waits this long for the user, then counts as Stop
 
 
 def _same_plan(a: PlanSummary | None, b: PlanSummary) -> bool:
@@ -175,13 +172,7 @@ class DeployScreen(WizardScreen):
             timeout=self.question_timeout,
             stopped=lambda: worker.is_cancelled or self.stop_requested or self.wizard.quit_requested,
         )
-        if answer.how == "answered":
-            said = f"Answer: {yes if answer.yes else no}."
-        elif answer.how == "timed out":
-            said = f"No answer within {_duration(self.question_timeout)}: taken as {no}."
-        else:
-            said = f"Not answered, the deploy is stopping: taken as {no}."
-        self._say(phase, said)
+        self._say(phase, answer.said(timeout=self.question_timeout, yes=yes, no=no, run="deploy"))
         return answer.yes
 
     def _say(self, phase: Phase, text: str) -> None:
@@ -306,10 +297,6 @@ class DeployScreen(WizardScreen):
 
 def _count(items: list, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 def _escape(text: str) -> str:
