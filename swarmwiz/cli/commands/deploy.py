@@ -65,18 +65,18 @@ def run(args: argparse.Namespace, target: Target) -> int:
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
     def confirm_delete(objects) -> bool:
-        out.line(
-            f"{len(objects)} objects of cluster {spec.name} are not in Terraform's state (left by an interrupted run):"
+        return approve_deletion(
+            out,
+            f"{len(objects)} objects of cluster {spec.name} are not in Terraform's state (left by an interrupted run):",
+            [obj.describe() for obj in objects],
         )
-        for obj in objects:
-            out.line(f"  {obj.describe()}")
-        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
 
     def confirm_replace_dns(records) -> bool:
-        out.line(f"DNS records at the names of cluster {spec.name} that are not its own (dns.replace_existing):")
-        for record in records:
-            out.line(f"  {record.type} {record.name} -> {record.content}")
-        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
+        return approve_deletion(
+            out,
+            f"DNS records at the names of cluster {spec.name} that are not its own (dns.replace_existing):",
+            [f"{r.type} {r.name} -> {r.content}" for r in records],
+        )
 
     if args.yes:
         out.cost(pipeline.cost())
@@ -106,3 +106,18 @@ def run(args: argparse.Namespace, target: Target) -> int:
     if not result.all_ready:
         out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED
+
+
+def approve_deletion(out, intro: str, items: list[str]) -> bool:
+    """List what the deploy would delete, then ask on a terminal (default No). A refusal says the command line's way
+    out (--yes); the core's sentence that follows it names no frontend's flag."""
+    out.line(intro)
+    for item in items:
+        out.line(f"  {item}")
+    if sys.stdin.isatty():
+        if out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes"):
+            return True
+        out.line("Not deleted; `swarmwiz deploy --yes` deletes them without asking.")
+    else:
+        out.line("Not deleted: stdin is not a terminal, so nobody can approve; pass --yes to delete them.")
+    return False
