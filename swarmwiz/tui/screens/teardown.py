@@ -14,17 +14,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Select, Static
 
 from swarmwiz.core.errors import Interrupted
-from swarmwiz.core.events import Notice, Phase
-from swarmwiz.tui.bridge import QUESTION_TIMEOUT_S, Answer, EventFeed, answer_with, run_events, wait_for
-from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.core.events import Phase
+from swarmwiz.tui.bridge import QUESTION_TIMEOUT_S, Answer, answer_with, run_events, wait_for
+from swarmwiz.tui.messages import RunEnded, RunFinished, RunStarted
+from swarmwiz.tui.screens.base import RunScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
 
 TEARDOWN_PHASES = [Phase.DRAIN, Phase.DESTROY, Phase.VERIFY]
 
 
-class TeardownScreen(WizardScreen):
+class TeardownScreen(RunScreen):
     TITLE = "Tear down"
     STEP = "teardown"
     HELP = (
@@ -45,19 +45,16 @@ class TeardownScreen(WizardScreen):
         clock: Callable[[], float] = time.monotonic,
         question_timeout: float = QUESTION_TIMEOUT_S,
     ) -> None:
-        super().__init__()
+        super().__init__(question_timeout=question_timeout)
         self.cluster = name
         self.clock = clock
-        self.question_timeout = question_timeout
         self.pipeline = None
         self.answer: concurrent.futures.Future[bool] | None = None
         self.unanswered = ""  # what became of a question nobody answered (timed out): shown instead of closing
-        self.run_log = None  # the run log while the destroy runs: the question and its answer are written to it too
         self.report = None
         self.running = False
         self.stop_requested = False
         self.left_early = False
-        self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -153,7 +150,7 @@ class TeardownScreen(WizardScreen):
         self.answer = concurrent.futures.Future()
         listing = "; ".join(f"{item.kind} {item.name}" for item in inventory)
         count = f"{len(inventory)} thing{'' if len(inventory) == 1 else 's'}"
-        self._say(f"Asked: destroy {count} of cluster {self.cluster}: {listing}?")
+        self.say(Phase.DESTROY, f"Asked: destroy {count} of cluster {self.cluster}: {listing}?")
         # call_later, not call_from_thread: the latter would wait forever for an app whose loop is stopping.
         if self.app.call_later(self._show_inventory, inventory):
             answer = wait_for(
@@ -164,18 +161,11 @@ class TeardownScreen(WizardScreen):
         else:
             answer = Answer(None, "stopped")
         said = answer.said(timeout=self.question_timeout, yes="destroy", no="destroy nothing", run="teardown")
-        self._say(said)
+        self.say(Phase.DESTROY, said)
         if answer.how == "timed out":
             self.unanswered = said
             self.app.call_later(self._withdraw_question)
         return answer.yes
-
-    def _say(self, text: str) -> None:
-        """From the worker thread: a line in the log pane and in the run log."""
-        notice = Notice(Phase.DESTROY, text)
-        if self.run_log is not None:
-            self.run_log.event(notice)
-        self.feed.put(notice)
 
     def _withdraw_question(self) -> None:
         """The question was not answered in time: the name field and Destroy go, so no late answer can act."""
@@ -221,9 +211,6 @@ class TeardownScreen(WizardScreen):
         self.query_one("#run").display = True
         self.query_one("#cancel", Button).label = "Stop"
 
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        self.query_one(RunPanel).feed(message.take())
-
     def on_run_finished(self, message: RunFinished) -> None:
         self._finished()
         self.report = message.result
@@ -240,7 +227,9 @@ class TeardownScreen(WizardScreen):
             # Nobody answered: stay, so whoever comes back reads what happened (the log pane has the question).
             self.query_one("#confirm-box").display = False
             self.query_one("#run").display = True
-            outcome.update(f"[yellow]Nothing was destroyed:[/] {_escape(self.unanswered)}")
+            from rich.markup import escape
+
+            outcome.update(f"[yellow]Nothing was destroyed:[/] {escape(self.unanswered)}")
             return
         self.query_one(RunPanel).finish()
         if self.report.clean:
@@ -318,9 +307,3 @@ class TeardownScreen(WizardScreen):
         if credentials:
             self.services.forget_credentials()
         self.app.call_from_thread(self.dismiss, None)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
