@@ -267,6 +267,8 @@ def deletion_questions(name: str, out) -> dict[str, Any]:
     """The deploy's `confirm_delete` and `confirm_replace_dns`: list what would be deleted, then ask (default No)."""
     import questionary
 
+    from swarmwiz.cli.commands.deploy import deletion_questions as listed
+
     def ask_to_delete(intro: str, lines: list[str]) -> bool:
         with out.paused():
             out.line(intro)
@@ -276,19 +278,7 @@ def deletion_questions(name: str, out) -> dict[str, Any]:
             out.line("Deleting them." if answer else "Not deleted: the deploy stops here.")
         return bool(answer)  # None (Ctrl-C) is No: nothing is deleted
 
-    def confirm_delete(objects) -> bool:
-        return ask_to_delete(
-            f"{len(objects)} objects of cluster {name} are not in Terraform's state (left by an interrupted run):",
-            [obj.describe() for obj in objects],
-        )
-
-    def confirm_replace_dns(records) -> bool:
-        return ask_to_delete(
-            f"DNS records at the names of cluster {name} that are not its own (dns.replace_existing):",
-            [f"{r.type} {r.name} -> {r.content}" for r in records],
-        )
-
-    return {"confirm_delete": confirm_delete, "confirm_replace_dns": confirm_replace_dns}
+    return listed(name, ask_to_delete)
 
 
 def type_choices(catalog, zones: list[str]) -> list:

@@ -135,7 +135,9 @@ class DeployScreen(RunScreen):
 
     def confirm_replace_dns(self, records) -> bool:
         """DNS records in the cluster's way (dns.replace_existing): delete them before anything is created?"""
-        items = [f"{r.type} {r.name} -> {r.content}" for r in records]
+        from swarmwiz.core.preflight import describe_record
+
+        items = [describe_record(r) for r in records]
         return self._ask_to_delete(
             Phase.CREDENTIALS,
             items,
