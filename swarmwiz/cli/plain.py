@@ -95,7 +95,7 @@ def _credentials(services, out):
 
 def _new_cluster(services, out) -> int:
     """Ask every step of the wizard, then plan, confirm and deploy; returns an exit code."""
-    from swarmwiz.tui.draft import Draft, to_spec
+    from swarmwiz.flows.draft import Draft, to_spec
 
     own_cidr = _look_up_public_address(services)  # answered while the user types the first answers
     creds = _credentials(services, out)
@@ -116,7 +116,7 @@ def _ask_place_and_nodes(catalog) -> dict[str, Any]:
     """Name, region, zones, instance types and counts, as Draft fields."""
     import questionary
 
-    from swarmwiz.tui.draft import Draft, problems, quorum_text
+    from swarmwiz.flows.draft import Draft, problems, quorum_text
 
     name = _ask(
         questionary.text(
@@ -193,8 +193,8 @@ def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None)
     The CIDRs default to this machine's public address (`own_cidr`, when found), else to the whole internet."""
     import questionary
 
+    from swarmwiz.flows.draft import ANYWHERE
     from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
-    from swarmwiz.tui.draft import ANYWHERE
 
     try:
         zones_dns = services.dns_zones(creds)
@@ -267,6 +267,8 @@ def deletion_questions(name: str, out) -> dict[str, Any]:
     """The deploy's `confirm_delete` and `confirm_replace_dns`: list what would be deleted, then ask (default No)."""
     import questionary
 
+    from swarmwiz.cli.commands.deploy import deletion_questions as listed
+
     def ask_to_delete(intro: str, lines: list[str]) -> bool:
         with out.paused():
             out.line(intro)
@@ -276,19 +278,7 @@ def deletion_questions(name: str, out) -> dict[str, Any]:
             out.line("Deleting them." if answer else "Not deleted: the deploy stops here.")
         return bool(answer)  # None (Ctrl-C) is No: nothing is deleted
 
-    def confirm_delete(objects) -> bool:
-        return ask_to_delete(
-            f"{len(objects)} objects of cluster {name} are not in Terraform's state (left by an interrupted run):",
-            [obj.describe() for obj in objects],
-        )
-
-    def confirm_replace_dns(records) -> bool:
-        return ask_to_delete(
-            f"DNS records at the names of cluster {name} that are not its own (dns.replace_existing):",
-            [f"{r.type} {r.name} -> {r.content}" for r in records],
-        )
-
-    return {"confirm_delete": confirm_delete, "confirm_replace_dns": confirm_replace_dns}
+    return listed(name, ask_to_delete)
 
 
 def type_choices(catalog, zones: list[str]) -> list:

@@ -220,7 +220,7 @@ class Pipeline:
                 yield ev.Notice(ev.Phase.CREDENTIALS, f"dns.replace_existing: deploy will delete {listing}")
             elif not replace_dns(dns.in_the_way):
                 raise InputError(
-                    f"dns: replacing {listing} was not confirmed (pass --yes to confirm); nothing was created",
+                    f"dns: replacing {listing} was not confirmed; nothing was created",
                     field="dns.replace_existing",
                 )
             else:
@@ -625,8 +625,8 @@ class Pipeline:
         if approve is None or not approve(untracked):
             raise SwarmwizError(
                 f"{len(untracked)} objects of cluster {self.spec.name} are not in Terraform's state (left by an "
-                f"interrupted run): {listing}; nothing was deleted: confirm their deletion (or pass --yes), or delete "
-                "them in the cloud consoles",
+                f"interrupted run): {listing}; nothing was deleted: approve their deletion, or delete them in the "
+                "cloud consoles",
                 title="Untracked objects",
             )
 

@@ -449,17 +449,32 @@ def run_checks(
     if remote:
         tell("clock", "Clock", None)
     if lab and network:
-        # Started after the checks are announced: the lab's first start takes a while.
-        from swarmwiz.core.credentials import credentials_from_env
-        from swarmwiz.lab import Lab
-
-        the_lab = Lab()
-        the_lab.ensure_running()
-        environ.update(the_lab.env())
-        creds = credentials_from_env(environ)
-        sources = dict.fromkeys(("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token"), "lab")
+        creds, sources = _start_lab(environ)  # after the checks are announced: its first start takes a while
     if lab or endpoints is None:
         endpoints = Endpoints.from_env(environ)
+    found, probes = _run_together(checks, tell)
+    findings.extend(found)
+    if remote:
+        findings.append(clock_finding(probes))
+        tell("clock", "Clock", [findings[-1]])
+    return Report(findings, lab=lab)
+
+
+def _start_lab(environ: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """Start the lab if it is not running; its environment goes into `environ`. Its credentials, and their source."""
+    from swarmwiz.core.credentials import credentials_from_env
+    from swarmwiz.lab import Lab
+
+    the_lab = Lab()
+    the_lab.ensure_running()
+    environ.update(the_lab.env())
+    sources = dict.fromkeys(("scw_access_key", "scw_secret_key", "scw_project_id", "cloudflare_token"), "lab")
+    return credentials_from_env(environ), sources
+
+
+def _run_together(checks: list[tuple[str, str, Callable[[], Any]]], tell: Progress) -> tuple[list[Finding], list]:
+    """Run `checks` at the same time, telling each one's findings as it ends. Their findings in the order the checks
+    were asked for (the report keeps it), and the API probes among the results (the clock check reads them)."""
     results: dict[int, Any] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         running = {pool.submit(run): i for i, (_key, _label, run) in enumerate(checks)}
@@ -467,18 +482,16 @@ def run_checks(
             i = running[done]
             results[i] = result = done.result()
             tell(checks[i][0], checks[i][1], [api_finding(result)] if isinstance(result, Probe) else _listed(result))
-    probes = []
-    for i in range(len(checks)):  # the report keeps the order the checks were asked for
+    findings: list[Finding] = []
+    probes: list[Probe] = []
+    for i in range(len(checks)):
         result = results[i]
         if isinstance(result, Probe):
             probes.append(result)
             findings.append(api_finding(result))
         else:
             findings.extend(_listed(result))
-    if remote:
-        findings.append(clock_finding(probes))
-        tell("clock", "Clock", [findings[-1]])
-    return Report(findings, lab=lab)
+    return findings, probes
 
 
 def _listed(result: Finding | list[Finding]) -> list[Finding]:

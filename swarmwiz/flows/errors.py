@@ -24,6 +24,11 @@ class Description:
     exit_code: int = EXIT_FAILED
     expected: bool = True  # False for a bug: the frontends then log the traceback at debug level
 
+    @property
+    def sentence(self) -> str:
+        """The lines as one paragraph, for a place with room for one line (a notification, an outcome line)."""
+        return " ".join(self.lines)
+
 
 def describe(exc: BaseException | None) -> Description:
     """Turn any exception into a `Description`; never shows a traceback, never more than the message says."""

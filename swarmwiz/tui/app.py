@@ -13,6 +13,7 @@ from textual.worker import Worker, WorkerState
 
 from swarmwiz.core import paths
 from swarmwiz.core.errors import Interrupted, SwarmwizError
+from swarmwiz.flows.errors import describe
 from swarmwiz.tui.messages import CatalogLoaded, RunEnded, RunStarted
 from swarmwiz.tui.screens.base import BACK
 from swarmwiz.tui.services import Services
@@ -100,7 +101,7 @@ class SwarmwizApp(App[int]):
 
     async def new_cluster(self) -> None:
         """Credentials, place, types, counts, domain, SSH, review; then deploy and show the result."""
-        from swarmwiz.tui.draft import Draft
+        from swarmwiz.flows.draft import Draft
         from swarmwiz.tui.screens.counts import CountsScreen
         from swarmwiz.tui.screens.credentials import CredentialsScreen
         from swarmwiz.tui.screens.deploy import DeployScreen
@@ -146,7 +147,7 @@ class SwarmwizApp(App[int]):
     async def show_error(self, exc: BaseException) -> None:
         from swarmwiz.tui.dialogs.error import ErrorDialog
 
-        await self.push_screen_wait(ErrorDialog(*_describe(exc)))
+        await self.push_screen_wait(ErrorDialog.about(exc))
 
     # -- the one error router -----------------------------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -166,17 +167,17 @@ class SwarmwizApp(App[int]):
             # A stop the user asked for: the screen says "stopped"; it is not an error to show.
             self.notify(exc.message, title="Stopped", severity="warning")
             return
-        if not isinstance(exc, SwarmwizError):
+        said = describe(exc)  # the same words as the command line and plain mode
+        if not said.expected:
             log.error("worker %r failed", event.worker.name, exc_info=exc)
         if self.quit_requested and self.running is None:
             return  # quitting: the stop the user asked for is not an error to show
         if shown:
-            title, lines = _describe(exc)
-            self.notify(" ".join(lines), title=title, severity="warning", timeout=8)
+            self.notify(said.sentence, title=said.title, severity="warning", timeout=8)
             return
         from swarmwiz.tui.dialogs.error import ErrorDialog
 
-        self.push_screen(ErrorDialog(*_describe(exc)))
+        self.push_screen(ErrorDialog(said.title, said.lines))
         if event.worker.name == "flow":
             self.run_flow()  # an unexpected failure in the flow itself: start again from the welcome screen
 
@@ -238,12 +239,6 @@ def _wizard_commands():
     from swarmwiz.tui.commands import WizardCommands
 
     return WizardCommands
-
-
-def _describe(exc: BaseException | None) -> tuple[str, list[str]]:
-    if isinstance(exc, SwarmwizError):
-        return exc.title, list(getattr(exc, "problems", None) or [exc.message])
-    return "Unexpected error", [f"{type(exc).__name__}: {exc}", "Run `swarmwiz --debug` to log the details."]
 
 
 def run_app(target: Target) -> int:

@@ -13,7 +13,6 @@ keeps memory flat during a flood.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -148,6 +147,9 @@ def run_events(
     feed.target.post_message(RunFinished(kind, result))
 
 
+QUESTION_TIMEOUT_S = 600.0  # a question asked during a run waits this long for the user, then counts as No
+
+
 @dataclass(frozen=True)
 class Answer:
     """What became of a question asked from a worker: `how` is "answered", "timed out" or "stopped"."""
@@ -158,6 +160,19 @@ class Answer:
     @property
     def yes(self) -> bool:
         return self.how == "answered" and bool(self.value)
+
+    def said(self, *, timeout: float, yes: str, no: str, run: str) -> str:
+        """The answer in one sentence for the log pane and the run log; `yes`/`no` name the two choices, `run`
+        what is running ("deploy", "teardown"). Anything but a Yes is taken as `no`."""
+        if self.how == "answered":
+            return f"Answer: {yes if self.yes else no}."
+        if self.how == "timed out":
+            return f"No answer within {_duration(timeout)}: taken as {no}."
+        return f"Not answered, the {run} is stopping: taken as {no}."
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 _UNANSWERED = object()
@@ -171,16 +186,20 @@ def ask(app: Any, dialog: Any, *, timeout: float, stopped: Callable[[], bool]) -
     `expire()`), so a late answer can never act on a run that has moved on.
     """
     answered: concurrent.futures.Future = concurrent.futures.Future()
-
-    def on_answer(value: Any) -> None:
-        # The worker may have given up on this question at the same moment: then the answer changes nothing.
-        with contextlib.suppress(concurrent.futures.InvalidStateError):
-            answered.set_result(value)
-
     # call_later posts a message, which is thread-safe and never blocks (call_from_thread would wait forever for
     # an app whose loop is stopping); False means the app is closing: nobody can answer.
-    if stopped() or not app.call_later(app.push_screen, dialog, on_answer):
+    if stopped() or not app.call_later(app.push_screen, dialog, lambda value: answer_with(answered, value)):
         return Answer(None, "stopped")
+    answer = wait_for(answered, timeout=timeout, stopped=stopped)
+    if answer.how != "answered":
+        app.call_later(_withdraw, app, dialog)
+    return answer
+
+
+def wait_for(answered: concurrent.futures.Future, *, timeout: float, stopped: Callable[[], bool]) -> Answer:
+    """From a worker thread: wait for the UI to give `answered` its value (with `answer_with`), for at most `timeout`
+    s, ending at once when `stopped()` says so. A question that asks in place, not in a dialog, waits with this; an
+    answer given after the wait ended changes nothing (`answer_with` then returns False)."""
     deadline = time.monotonic() + timeout
     how = "timed out"
     while (left := deadline - time.monotonic()) > 0:
@@ -192,11 +211,20 @@ def ask(app: Any, dialog: Any, *, timeout: float, stopped: Callable[[], bool]) -
             how = "stopped"
             break
     try:
-        answered.set_result(_UNANSWERED)  # from now on a click on the dialog changes nothing
+        answered.set_result(_UNANSWERED)  # from now on a click on the question changes nothing
     except concurrent.futures.InvalidStateError:
         return Answer(answered.result(), "answered")  # answered just as the wait ended: the answer counts
-    app.call_later(_withdraw, app, dialog)
     return Answer(None, how)
+
+
+def answer_with(answered: concurrent.futures.Future, value: Any) -> bool:
+    """From the UI thread: answer a question a worker waits for; False when it was answered or withdrawn already
+    (the worker may have given up on it at this very moment: then the answer changes nothing)."""
+    try:
+        answered.set_result(value)
+    except concurrent.futures.InvalidStateError:
+        return False
+    return True
 
 
 def _withdraw(app: Any, dialog: Any) -> None:

@@ -86,7 +86,7 @@ def log_lines(app) -> list[str]:
 async def start_deploy(pilot, app, ssh_dir, pipeline, **kwargs) -> DeployScreen:
     from recorded import plan_events
 
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     _events, plan = plan_events()
     screen = DeployScreen(to_spec(full_draft(ssh_dir)), plan, pipeline, **kwargs)

@@ -10,9 +10,9 @@ from test_wizard import SIZE, full_draft, settle, text_of
 from textual.widgets import Button, DataTable, Input, OptionList
 
 from swarmwiz.core import paths
+from swarmwiz.flows.draft import Draft
 from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 from swarmwiz.tui.dialogs.error import ErrorDialog
-from swarmwiz.tui.draft import Draft
 from swarmwiz.tui.screens.counts import CountsScreen
 from swarmwiz.tui.screens.credentials import CredentialsScreen
 from swarmwiz.tui.screens.deploy import DeployScreen
@@ -176,7 +176,7 @@ async def test_review_deploys_with_enter_and_arrows(make_app, ssh_dir):
 
 async def test_the_plan_changed_dialog_quotes_the_review_figure(make_app, ssh_dir):
     """One cost source: the dialog shown when the plan changed says the same EUR/month as the Review screen."""
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline()
     app = make_app(pipeline=pipeline, start="none")
@@ -196,7 +196,7 @@ async def test_the_plan_changed_dialog_quotes_the_review_figure(make_app, ssh_di
 async def test_deploy_focuses_continue_and_result_focuses_done(make_app, ssh_dir):
     from test_snapshots import plan_events
 
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
     from swarmwiz.tui.screens.deploy import DeployScreen
 
     pipeline = RecordedPipeline()

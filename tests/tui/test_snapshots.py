@@ -14,7 +14,7 @@ import pytest
 from recorded import RecordedPipeline, cluster_status, plan_events
 
 from swarmwiz.core import paths
-from swarmwiz.tui.draft import Draft, to_spec
+from swarmwiz.flows.draft import Draft, to_spec
 
 SIZE = (80, 24)
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from test_wizard import SIZE, settle, text_of
 from textual.widgets import Input
 
-from swarmwiz.tui.draft import Draft
+from swarmwiz.flows.draft import Draft
 from swarmwiz.tui.screens.ssh import SshScreen
 
 WARNING = "the whole internet can try to log in"

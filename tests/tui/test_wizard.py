@@ -10,9 +10,10 @@ from textual.widgets import Button, DataTable, Input, Log, OptionList, Static
 
 from swarmwiz.core import paths
 from swarmwiz.core.errors import RemoteError
+from swarmwiz.core.events import Phase
+from swarmwiz.flows.draft import Draft
 from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 from swarmwiz.tui.dialogs.error import ErrorDialog
-from swarmwiz.tui.draft import Draft
 from swarmwiz.tui.screens.counts import CountsScreen, quorum_text
 from swarmwiz.tui.screens.credentials import CredentialsScreen
 from swarmwiz.tui.screens.deploy import DeployScreen
@@ -389,7 +390,7 @@ async def test_whole_flow_back_and_forth_then_deploy_and_result(make_app, lab_ap
 
 
 async def test_deploy_stops_safely_on_ctrl_c(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(gate_after=6)
     app = make_app(pipeline=pipeline, start="none")
@@ -422,7 +423,7 @@ async def test_deploy_stops_safely_on_ctrl_c(make_app, ssh_dir):
 
 
 async def test_quit_asks_first_while_a_deploy_runs(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(gate_after=3)
     app = make_app(pipeline=pipeline, start="none")
@@ -449,7 +450,7 @@ async def test_quit_asks_first_while_a_deploy_runs(make_app, ssh_dir):
 
 
 async def test_deploy_failure_is_routed_to_one_dialog_and_shown(make_app, ssh_dir):
-    from swarmwiz.tui.draft import to_spec
+    from swarmwiz.flows.draft import to_spec
 
     pipeline = RecordedPipeline(
         fail_with=RemoteError(
@@ -467,6 +468,32 @@ async def test_deploy_failure_is_routed_to_one_dialog_and_shown(make_app, ssh_di
         await pilot.pause()
         assert "The deploy failed" in text_of(app, "#outcome")
         assert "did not answer on port 22" in text_of(app, "#outcome")
+
+
+async def test_deploy_failure_reads_as_the_command_line_says_it(make_app, ssh_dir):
+    """A full disk during a deploy: the dialog and the outcome line use the shared words (`flows.errors.describe`,
+    which the command line prints), not a frontend's own "Unexpected error: OSError"."""
+    import errno
+
+    from swarmwiz.flows.draft import to_spec
+    from swarmwiz.flows.errors import describe
+
+    full = OSError(errno.ENOSPC, "No space left on device", "/tmp/swarmwiz-home/demo/terraform.tfstate")
+    pipeline = RecordedPipeline(fail_with=full)
+    app = make_app(pipeline=pipeline, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        spec = to_spec(full_draft(ssh_dir))
+        _events, plan = __import__("recorded").plan_events()
+        app.push_screen(DeployScreen(spec, plan, pipeline))
+        await settle(pilot)
+        said = describe(full)
+        assert isinstance(app.screen, ErrorDialog)
+        assert (app.screen.title_text, app.screen.lines) == (said.title, said.lines) == ("File error", said.lines)
+        assert "terraform.tfstate: No space left on device; free some disk space" in app.screen.lines[0]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "free some disk space" in text_of(app, "#outcome")
+        assert "OSError" not in text_of(app, "#outcome")
 
 
 async def test_result_shows_leader_quorum_and_refreshes(make_app):
@@ -504,6 +531,9 @@ async def test_teardown_needs_the_typed_name_then_shows_nothing_remains(make_app
         await push(pilot, "#destroy")
         await settle(pilot)
         assert "Nothing remains of demo" in text_of(app, "#outcome")
+        lines = [text for _phase, text in app.screen.query_one("#run").lines]  # the log pane says what was asked
+        assert any(line.startswith("!! Asked: destroy 4 things of cluster demo: ") for line in lines), lines
+        assert "!! Answer: destroy." in lines
         app.screen.query_one("#forget-workspace").value = True
         await push(pilot, "#done")
         await settle(pilot)
@@ -525,6 +555,64 @@ async def test_teardown_cancel_destroys_nothing(make_app):
         await settle(pilot)
         assert results == [None]
         assert (paths.clusters_dir() / "demo").exists()
+
+
+async def test_teardown_question_left_unanswered_destroys_nothing(make_app):
+    """The typed-name question waits a bounded time: then nothing is destroyed, the screen stays and says why, the
+    log pane and the run log have the question and what became of it, and a late Destroy changes nothing."""
+    from swarmwiz.tui.bridge import answer_with
+
+    known_cluster("demo")
+    pipeline = RecordedPipeline()
+    app = make_app(pipeline=pipeline, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = TeardownScreen("demo", question_timeout=0.5)
+        app.push_screen(screen)
+        for _ in range(500):  # the question times out after 0.5 s and the run ends
+            await pilot.pause(0.02)
+            if screen.unanswered and not screen.running:
+                break
+        await pilot.pause()
+        assert app.screen is screen and screen.report is None
+        assert "Nothing was destroyed: No answer within 0.5 seconds: taken as destroy nothing." in text_of(
+            app, "#outcome"
+        )
+        assert screen.query_one("#typed", Input).disabled and screen.query_one("#destroy", Button).disabled
+        assert not answer_with(screen.answer, True)  # a Destroy after the question was withdrawn changes nothing
+        lines = [text for _phase, text in screen.query_one("#run").lines]
+        assert any(line.startswith("!! Asked: destroy 4 things of cluster demo: ") for line in lines), lines
+        assert "!! No answer within 0.5 seconds: taken as destroy nothing." in lines
+        run_log = sorted((paths.clusters_dir() / "demo" / "runs").glob("*-destroy.log"))[-1].read_text()
+        assert "No answer within 0.5 seconds: taken as destroy nothing." in run_log
+        assert not any(line.startswith(f"== {Phase.DESTROY.label}") for line in lines)  # the destroy never began
+        await push(pilot, "#done")
+        await settle(pilot)
+        assert app.screen is not screen
+        assert (paths.clusters_dir() / "demo").exists()
+
+
+async def test_quitting_while_the_teardown_asks_destroys_nothing_and_quits(make_app):
+    known_cluster("demo")
+    app = make_app(pipeline=RecordedPipeline(), start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = TeardownScreen("demo")  # the question would wait 10 minutes: the quit must not wait for it
+        app.push_screen(screen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.query_one("#inventory", DataTable).row_count:
+                break
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        await push(pilot, "#yes")
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if app.return_code is not None:
+                break
+        assert app.return_code == 130
+        assert (paths.clusters_dir() / "demo").exists()
+        run_log = sorted((paths.clusters_dir() / "demo" / "runs").glob("*-destroy.log"))[-1].read_text()
+        assert "Not answered, the teardown is stopping: taken as destroy nothing." in run_log
 
 
 async def test_f1_explains_the_current_step(make_app):

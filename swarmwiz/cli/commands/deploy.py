@@ -64,28 +64,13 @@ def run(args: argparse.Namespace, target: Target) -> int:
         warn_whole_internet()
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
-    def confirm_delete(objects) -> bool:
-        out.line(
-            f"{len(objects)} objects of cluster {spec.name} are not in Terraform's state (left by an interrupted run):"
-        )
-        for obj in objects:
-            out.line(f"  {obj.describe()}")
-        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
-
-    def confirm_replace_dns(records) -> bool:
-        out.line(f"DNS records at the names of cluster {spec.name} that are not its own (dns.replace_existing):")
-        for record in records:
-            out.line(f"  {record.type} {record.name} -> {record.content}")
-        return sys.stdin.isatty() and out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes")
-
     if args.yes:
         out.cost(pipeline.cost())
     with safe_interrupts(pipeline, out), recording(pipeline, "deploy") as run:
         events = pipeline.deploy(
             confirm=confirm,
             auto_approve=args.yes,
-            confirm_delete=confirm_delete,
-            confirm_replace_dns=confirm_replace_dns,
+            **deletion_questions(spec.name, lambda intro, items: approve_deletion(out, intro, items)),
         )
         result = out.run(run.events(events))
         run.note(result.health_line() if result is not None else "nothing applied")
@@ -106,3 +91,38 @@ def run(args: argparse.Namespace, target: Target) -> int:
     if not result.all_ready:
         out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED
+
+
+def deletion_questions(name: str, approve: Callable[[str, list[str]], bool]) -> dict[str, Callable[[list], bool]]:
+    """The deploy's `confirm_delete` and `confirm_replace_dns` on the command line (here and in plain mode): each
+    hands `approve` a line saying what would be deleted and the items, one a line; `approve` lists them and asks."""
+    from swarmwiz.core.preflight import describe_record
+
+    def confirm_delete(objects) -> bool:
+        return approve(
+            f"{len(objects)} objects of cluster {name} are not in Terraform's state (left by an interrupted run):",
+            [obj.describe() for obj in objects],
+        )
+
+    def confirm_replace_dns(records) -> bool:
+        return approve(
+            f"DNS records at the names of cluster {name} that are not its own (dns.replace_existing):",
+            [describe_record(r) for r in records],
+        )
+
+    return {"confirm_delete": confirm_delete, "confirm_replace_dns": confirm_replace_dns}
+
+
+def approve_deletion(out, intro: str, items: list[str]) -> bool:
+    """List what the deploy would delete, then ask on a terminal (default No). A refusal says the command line's way
+    out (--yes); the core's sentence that follows it names no frontend's flag."""
+    out.line(intro)
+    for item in items:
+        out.line(f"  {item}")
+    if sys.stdin.isatty():
+        if out.ask("Delete them? [y/N] ").strip().lower() in ("y", "yes"):
+            return True
+        out.line("Not deleted; `swarmwiz deploy --yes` deletes them without asking.")
+    else:
+        out.line("Not deleted: stdin is not a terminal, so nobody can approve; pass --yes to delete them.")
+    return False

@@ -1,4 +1,4 @@
-"""An error shown as a dialog with the exception's title and its one-sentence message(s)."""
+"""An error shown as a dialog: its title and sentences in the words the command line and plain mode use too."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from swarmwiz.flows.errors import describe
+
 
 class ErrorDialog(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close", show=False)]
@@ -16,6 +18,12 @@ class ErrorDialog(ModalScreen[None]):
         super().__init__()
         self.title_text = title
         self.lines = lines
+
+    @classmethod
+    def about(cls, exc: BaseException | None) -> ErrorDialog:
+        """The dialog for `exc`: `flows.errors.describe` words it, so it reads as the command line says it."""
+        said = describe(exc)
+        return cls(said.title, said.lines)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog error"):

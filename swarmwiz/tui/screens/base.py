@@ -1,4 +1,5 @@
-"""What every wizard screen shares: the step title, the Back sentinel, and routing worker failures to the App."""
+"""What every wizard screen shares: the step title, the Back sentinel, and routing worker failures to the App; and
+what the screens that run an operation (deploy, teardown) share."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from textual.widgets import Button
 from textual.worker import Worker
 
 if TYPE_CHECKING:
+    from swarmwiz.core.events import Phase
+    from swarmwiz.flows.draft import Draft
     from swarmwiz.tui.app import SwarmwizApp
-    from swarmwiz.tui.draft import Draft
+    from swarmwiz.tui.messages import EventsArrived
     from swarmwiz.tui.services import Services
 
 
@@ -59,6 +62,33 @@ class WizardScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss(BACK)
+
+
+class RunScreen(WizardScreen):
+    """A screen that runs one pipeline operation in a thread worker (deploy, teardown): its events reach the
+    screen's RunPanel through `feed`; what the user is asked meanwhile goes to the log pane and the run log (`say`)."""
+
+    def __init__(self, *, question_timeout: float) -> None:
+        from swarmwiz.tui.bridge import EventFeed
+
+        super().__init__()
+        self.question_timeout = question_timeout  # a question waits this long for the user, then counts as No
+        self.run_log = None  # the run log while the operation runs: questions and answers are written to it too
+        self.feed = EventFeed(self)
+
+    def say(self, phase: Phase, text: str) -> None:
+        """From the worker thread: a line in the log pane and in the run log."""
+        from swarmwiz.core.events import Notice
+
+        notice = Notice(phase, text)
+        if self.run_log is not None:
+            self.run_log.event(notice)
+        self.feed.put(notice)
+
+    def on_events_arrived(self, message: EventsArrived) -> None:
+        from swarmwiz.tui.widgets.runpanel import RunPanel
+
+        self.query_one(RunPanel).feed(message.take())
 
 
 class DraftScreen(WizardScreen):

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
-from swarmwiz.tui.draft import Draft, problems, quorum_text
+from swarmwiz.flows.draft import Draft, problems, quorum_text
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 

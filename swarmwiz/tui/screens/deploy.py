@@ -12,10 +12,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Static
 
 from swarmwiz.core.errors import Interrupted
-from swarmwiz.core.events import Notice, Phase, PlanSummary
-from swarmwiz.tui.bridge import EventFeed, ask, run_events
-from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.core.events import Phase, PlanSummary
+from swarmwiz.flows.errors import describe
+from swarmwiz.tui.bridge import QUESTION_TIMEOUT_S, ask, run_events
+from swarmwiz.tui.messages import RunEnded, RunFinished, RunStarted
+from swarmwiz.tui.screens.base import RunScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -32,14 +33,11 @@ DEPLOY_PHASES = [
 ]
 
 
-QUESTION_TIMEOUT_S = 600.0  # a question during the deploy waits this long for the user, then counts as Stop
-
-
 def _same_plan(a: PlanSummary | None, b: PlanSummary) -> bool:
     return a is not None and (a.add, a.change, a.destroy) == (b.add, b.change, b.destroy)
 
 
-class DeployScreen(WizardScreen):
+class DeployScreen(RunScreen):
     TITLE = "Deploying"
     STEP = "deploy"
     HELP = (
@@ -64,7 +62,7 @@ class DeployScreen(WizardScreen):
         clock: Callable[[], float] = time.monotonic,
         question_timeout: float = QUESTION_TIMEOUT_S,
     ) -> None:
-        super().__init__()
+        super().__init__(question_timeout=question_timeout)
         self.spec = spec
         self.reviewed = reviewed
         self.pipeline = pipeline  # injected by benchmarks and tests; built from the spec in the worker otherwise
@@ -72,10 +70,7 @@ class DeployScreen(WizardScreen):
         self.status = None
         self.stop_requested = False
         self.finished = False
-        self.question_timeout = question_timeout
         self.declined = ""  # what the user (or a timeout) refused to delete: the refusal that ends the run is a stop
-        self.run_log = None  # the run log while the deploy runs: questions and answers are written to it too
-        self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -126,37 +121,43 @@ class DeployScreen(WizardScreen):
 
     def confirm_delete(self, objects) -> bool:
         """Objects of this cluster (its owner id) that Terraform does not track: delete them before going on?"""
-        from swarmwiz.tui.dialogs.deletion import DeletionDialog
-
         items = [obj.describe() for obj in objects]
         name = self.spec.name
-        dialog = DeletionDialog(
-            f"Delete {_count(items, 'object')} left by an interrupted run?",
-            f"These objects carry cluster {name}'s owner id but are not in Terraform's state (left by an "
-            "interrupted run). The deploy deletes them, then goes on:",
+        return self._ask_to_delete(
+            Phase.PLAN,
             items,
+            title=f"Delete {_count(items, 'object')} left by an interrupted run?",
+            intro=f"These objects carry cluster {name}'s owner id but are not in Terraform's state (left by an "
+            "interrupted run). The deploy deletes them, then goes on:",
             after="Stop ends the deploy here and deletes nothing.",
+            question=f"delete {_count(items, 'object')} of cluster {name} not in Terraform's state",
         )
-        question = f"delete {_count(items, 'object')} of cluster {name} not in Terraform's state: {'; '.join(items)}?"
-        if self._ask(Phase.PLAN, dialog, question, yes="delete and continue", no="stop, delete nothing"):
-            return True
-        self.declined = question
-        return False
 
     def confirm_replace_dns(self, records) -> bool:
         """DNS records in the cluster's way (dns.replace_existing): delete them before anything is created?"""
+        from swarmwiz.core.preflight import describe_record
+
+        items = [describe_record(r) for r in records]
+        return self._ask_to_delete(
+            Phase.CREDENTIALS,
+            items,
+            title=f"Replace {_count(items, 'DNS record')}?",
+            intro=f"dns.replace_existing is set, and these records stand at the names of cluster {self.spec.name} "
+            "without being its own. The deploy deletes them, then goes on:",
+            after="Stop ends the deploy here: nothing is deleted, nothing is created.",
+            question=f"delete {_count(items, 'DNS record')} in the cluster's way",
+        )
+
+    def _ask_to_delete(
+        self, phase: Phase, items: list[str], *, title: str, intro: str, after: str, question: str
+    ) -> bool:
+        """List `items` in a DeletionDialog (Stop is the default) and ask; a refusal is kept as the stop that ends
+        the run (`declined`), so it is shown as a stop and not as an error."""
         from swarmwiz.tui.dialogs.deletion import DeletionDialog
 
-        items = [f"{r.type} {r.name} -> {r.content}" for r in records]
-        dialog = DeletionDialog(
-            f"Replace {_count(items, 'DNS record')}?",
-            f"dns.replace_existing is set, and these records stand at the names of cluster {self.spec.name} "
-            "without being its own. The deploy deletes them, then goes on:",
-            items,
-            after="Stop ends the deploy here: nothing is deleted, nothing is created.",
-        )
-        question = f"delete {_count(items, 'DNS record')} in the cluster's way: {'; '.join(items)}?"
-        if self._ask(Phase.CREDENTIALS, dialog, question, yes="delete and continue", no="stop, delete nothing"):
+        dialog = DeletionDialog(title, intro, items, after=after)
+        question = f"{question}: {'; '.join(items)}?"
+        if self._ask(phase, dialog, question, yes="delete and continue", no="stop, delete nothing"):
             return True
         self.declined = question
         return False
@@ -167,28 +168,15 @@ class DeployScreen(WizardScreen):
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        self._say(phase, f"Asked: {question}")
+        self.say(phase, f"Asked: {question}")
         answer = ask(
             self.app,
             dialog,
             timeout=self.question_timeout,
             stopped=lambda: worker.is_cancelled or self.stop_requested or self.wizard.quit_requested,
         )
-        if answer.how == "answered":
-            said = f"Answer: {yes if answer.yes else no}."
-        elif answer.how == "timed out":
-            said = f"No answer within {_duration(self.question_timeout)}: taken as {no}."
-        else:
-            said = f"Not answered, the deploy is stopping: taken as {no}."
-        self._say(phase, said)
+        self.say(phase, answer.said(timeout=self.question_timeout, yes=yes, no=no, run="deploy"))
         return answer.yes
-
-    def _say(self, phase: Phase, text: str) -> None:
-        """From the worker thread: a line in the log pane and in the run log."""
-        notice = Notice(phase, text)
-        if self.run_log is not None:
-            self.run_log.event(notice)
-        self.feed.put(notice)
 
     def _abandon(self) -> None:
         """The screen or the app is closing: stop safely, and never leave a question open."""
@@ -198,9 +186,6 @@ class DeployScreen(WizardScreen):
 
     def on_unmount(self) -> None:
         self._abandon()
-
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        self.query_one(RunPanel).feed(message.take())
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._finished()
@@ -233,10 +218,11 @@ class DeployScreen(WizardScreen):
         if name != "deploy":
             return False
         self._finished()
+        why = _escape(describe(exc).sentence)  # the words the command line and plain mode use for this error
         if self.declined:
             # The pipeline refused to go on because the user chose Stop: say so as a stop, with its sentence.
             self.query_one(RunPanel).stopped("stopped")
-            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {_escape(str(exc))}")
+            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {why}")
             return True
         stopped = isinstance(exc, Interrupted) or self.stop_requested
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
@@ -244,7 +230,7 @@ class DeployScreen(WizardScreen):
             "[yellow]Stopped safely.[/] Terraform finished what was in flight and saved its state; "
             "deploy again to continue."
             if stopped
-            else f"[red]The deploy failed:[/] {_escape(str(exc))} The workspace keeps the state; fix the cause and "
+            else f"[red]The deploy failed:[/] {why} The workspace keeps the state; fix the cause and "
             "deploy again (it converges)."
         )
         return False
@@ -304,10 +290,6 @@ class DeployScreen(WizardScreen):
 
 def _count(items: list, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 def _escape(text: str) -> str:

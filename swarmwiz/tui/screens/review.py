@@ -9,8 +9,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Static
 
 from swarmwiz.core.events import PhaseFinished, PhaseStarted, PlanSummary
+from swarmwiz.flows.draft import Draft, to_spec
 from swarmwiz.tui.bridge import EventFeed, run_events
-from swarmwiz.tui.draft import Draft, to_spec
 from swarmwiz.tui.messages import EventsArrived, RunFinished
 from swarmwiz.tui.screens.base import WizardScreen
 from swarmwiz.tui.widgets.topbar import TopBar

@@ -12,8 +12,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from swarmwiz.flows.draft import ANYWHERE, Draft, problems
 from swarmwiz.flows.myaddress import OWN_ADDRESS, whole_internet_warning
-from swarmwiz.tui.draft import ANYWHERE, Draft, problems
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 

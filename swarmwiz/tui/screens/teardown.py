@@ -15,39 +15,46 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Select, 
 
 from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Phase
-from swarmwiz.tui.bridge import EventFeed, run_events
-from swarmwiz.tui.messages import EventsArrived, RunEnded, RunFinished, RunStarted
-from swarmwiz.tui.screens.base import WizardScreen
+from swarmwiz.tui.bridge import QUESTION_TIMEOUT_S, Answer, answer_with, run_events, wait_for
+from swarmwiz.tui.messages import RunEnded, RunFinished, RunStarted
+from swarmwiz.tui.screens.base import RunScreen
 from swarmwiz.tui.widgets.runpanel import RunPanel
 from swarmwiz.tui.widgets.topbar import TopBar
 
 TEARDOWN_PHASES = [Phase.DRAIN, Phase.DESTROY, Phase.VERIFY]
 
 
-class TeardownScreen(WizardScreen):
+class TeardownScreen(RunScreen):
     TITLE = "Tear down"
     STEP = "teardown"
     HELP = (
         "Teardown deletes every server, IP, security group, private network and DNS record of the cluster,\n"
         "then asks the APIs whether anything is left. To confirm, type the cluster's name exactly.\n"
-        "Afterwards you may forget the local workspace (cluster.toml, Terraform state) and the stored credentials."
+        "Afterwards you may forget the local workspace (cluster.toml, Terraform state) and the stored credentials.\n"
+        "The question waits 10 minutes; left unanswered, nothing is destroyed."
     )
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
     ]
 
-    def __init__(self, name: str | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        question_timeout: float = QUESTION_TIMEOUT_S,
+    ) -> None:
+        super().__init__(question_timeout=question_timeout)
         self.cluster = name
         self.clock = clock
         self.pipeline = None
         self.answer: concurrent.futures.Future[bool] | None = None
+        self.unanswered = ""  # what became of a question nobody answered (timed out): shown instead of closing
         self.report = None
         self.running = False
         self.stop_requested = False
         self.left_early = False
-        self.feed = EventFeed(self)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -114,6 +121,7 @@ class TeardownScreen(WizardScreen):
         from swarmwiz.flows.access import recording
 
         with recording(self.pipeline, "destroy") as run:
+            self.run_log = run
             run_events("destroy", run.events(self.pipeline.destroy(self.confirm)), self.feed, cancel=self._abandon)
 
     @work(thread=True, name="remove access", group="remove access", exit_on_error=False)
@@ -131,19 +139,43 @@ class TeardownScreen(WizardScreen):
         access.display = True
 
     def confirm(self, inventory) -> bool:
-        """Called from the pipeline's thread with what will be deleted; waits until the user decides."""
+        """Called from the pipeline's thread with what will be deleted; waits (bounded) until the user decides.
+        The log pane and the run log say what was asked and what the answer was; no answer in time, or a teardown
+        being closed or quit meanwhile, destroys nothing."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
         if self.left_early:
             return False
         self.answer = concurrent.futures.Future()
-        self.app.call_from_thread(self._show_inventory, inventory)
-        return self.answer.result()
+        listing = "; ".join(f"{item.kind} {item.name}" for item in inventory)
+        count = f"{len(inventory)} thing{'' if len(inventory) == 1 else 's'}"
+        self.say(Phase.DESTROY, f"Asked: destroy {count} of cluster {self.cluster}: {listing}?")
+        # call_later, not call_from_thread: the latter would wait forever for an app whose loop is stopping.
+        if self.app.call_later(self._show_inventory, inventory):
+            answer = wait_for(
+                self.answer,
+                timeout=self.question_timeout,
+                stopped=lambda: worker.is_cancelled or self.left_early or self.wizard.quit_requested,
+            )
+        else:
+            answer = Answer(None, "stopped")
+        said = answer.said(timeout=self.question_timeout, yes="destroy", no="destroy nothing", run="teardown")
+        self.say(Phase.DESTROY, said)
+        if answer.how == "timed out":
+            self.unanswered = said
+            self.app.call_later(self._withdraw_question)
+        return answer.yes
+
+    def _withdraw_question(self) -> None:
+        """The question was not answered in time: the name field and Destroy go, so no late answer can act."""
+        self.query_one("#typed", Input).disabled = True
+        self.query_one("#destroy", Button).disabled = True
 
     def _abandon(self) -> None:
-        """The screen or the app is closing: stop safely; an open question is a No."""
+        """The screen or the app is closing: stop safely; an open question sees `left_early` and ends as a No."""
         self.left_early = True
         self.feed.close()
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result(False)
         if self.pipeline is not None and self.running:
             self.pipeline.cancel()
 
@@ -173,13 +205,11 @@ class TeardownScreen(WizardScreen):
     def _destroy_confirmed(self) -> None:
         if self.query_one("#typed", Input).value.strip() != self.cluster or self.answer is None:
             return
+        if not answer_with(self.answer, True):
+            return  # the question was withdrawn (no answer in time): this late Destroy changes nothing
         self.query_one("#confirm-box").display = False
         self.query_one("#run").display = True
         self.query_one("#cancel", Button).label = "Stop"
-        self.answer.set_result(True)
-
-    def on_events_arrived(self, message: EventsArrived) -> None:
-        self.query_one(RunPanel).feed(message.take())
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._finished()
@@ -191,7 +221,15 @@ class TeardownScreen(WizardScreen):
             return
         if self.report is None:
             outcome.update("Nothing was destroyed.")
-            self.dismiss(None)
+            if not self.unanswered:
+                self.dismiss(None)  # the user said No: back where they came from
+                return
+            # Nobody answered: stay, so whoever comes back reads what happened (the log pane has the question).
+            self.query_one("#confirm-box").display = False
+            self.query_one("#run").display = True
+            from rich.markup import escape
+
+            outcome.update(f"[yellow]Nothing was destroyed:[/] {escape(self.unanswered)}")
             return
         self.query_one(RunPanel).finish()
         if self.report.clean:
@@ -247,9 +285,8 @@ class TeardownScreen(WizardScreen):
             self.app.post_message(RunEnded())
             self.dismiss(None)
             return
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_result(False)  # the pipeline returns None: nothing destroyed
-            return
+        if self.answer is not None and answer_with(self.answer, False):
+            return  # the pipeline returns None: nothing destroyed
         if self.running:
             self.action_stop()
             return

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Button, DataTable, Footer, Static
 
-from swarmwiz.tui.draft import Draft, problems
+from swarmwiz.flows.draft import Draft, problems
 from swarmwiz.tui.messages import CatalogLoaded
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar

@@ -211,12 +211,12 @@ class WelcomeScreen(WizardScreen):
         try:
             report = doctor_checks(self.services, lab=lab, progress=progress)
         except Exception as exc:  # shown in place of the checks: the wizard itself works without them
-            from swarmwiz.core.errors import SwarmwizError
+            from swarmwiz.flows.errors import describe
 
-            if not isinstance(exc, SwarmwizError):
+            said = describe(exc)
+            if not said.expected:
                 log.error("the doctor's checks failed", exc_info=exc)  # a bug: `swarmwiz --debug` has the details
-            why = exc.message if isinstance(exc, SwarmwizError) else f"{type(exc).__name__}: {exc}"
-            self.post_message(DoctorFinished(run, None, why))
+            self.post_message(DoctorFinished(run, None, said.sentence))
             return
         self.post_message(DoctorFinished(run, report))
 

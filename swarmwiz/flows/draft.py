@@ -1,4 +1,4 @@
-"""The wizard's answers so far, and per-step validation that reuses the core's cluster.toml checks."""
+"""The cluster answers given so far (wizard and plain mode), and per-step validation reusing the core's checks."""
 
 from __future__ import annotations
 
