@@ -204,6 +204,13 @@ def check_write_rights(api: ApiClients, project: str) -> list[str]:
             f"and fails half-way if the key lacks one of {sets}; give the key IAMReadOnly (organisation-wide) to "
             "have them checked before anything is created."
         ]
+    if grants is not OWNER and not any(g.covers(project) for g in grants):
+        # The read probes passed, so something grants this project that the rules do not show (an Owner whose type
+        # was not reported, say): no ground to refuse on.
+        return [
+            f"The Scaleway API key's IAM policies show no rule for the project {project}, though the key can read "
+            "it; its write rights could not be verified, and the deploy goes on."
+        ]
     missing = unmet(grants, project)
     if missing:
         raise InputError(permissions_sentence(missing))

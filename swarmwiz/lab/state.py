@@ -77,18 +77,18 @@ def new_scaleway_key(
     *,
     project_scoped: bool,
     via_group: bool = False,
-    rule_project: str | None = None,
+    elsewhere: dict[str, list[str]] | None = None,
 ) -> tuple[str, dict]:
     """(secret key, its record) for a restricted lab API key: an IAM application whose policy (on the application,
-    or on a group of it when via_group) holds the permission sets; rule_project scopes the product rule to that
-    project instead (another project's rule grants nothing here)."""
+    or on a group of it when via_group) holds the permission sets; elsewhere: more rules, each scoped to another
+    project ({project id: sets}), from which the lab's one project never gets anything."""
     return str(uuid.uuid4()), {
         "access_key": _access_key(),
         "default_project_id": project_id,
         "permission_sets": list(permission_sets),
         "project_scoped": project_scoped,
         "via_group": via_group,
-        "rule_project": rule_project,
+        "elsewhere": dict(elsewhere or {}),
     }
 
 

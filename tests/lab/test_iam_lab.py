@@ -60,7 +60,8 @@ def test_minted_key_is_an_application_whose_policy_holds_its_sets(api_lab, via_g
 
 
 def test_project_rule_names_the_project(api_lab):
-    key = Lab(api_lab.lab_dir).mint_scaleway_key(["AllProductsFullAccess", "IAMReadOnly"], rule_project="p-1")
+    sets = ["AllProductsReadOnly", "IAMReadOnly"]
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, elsewhere={"p-1": ["AllProductsFullAccess"]})
     iam = IamV1Alpha1API(client(api_lab, key))
     app = iam.get_api_key(access_key=key["SCW_ACCESS_KEY"]).application_id
     org = api_lab.creds["SCW_DEFAULT_ORGANIZATION_ID"]

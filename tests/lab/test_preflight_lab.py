@@ -186,11 +186,14 @@ def test_read_only_key_is_refused_before_anything_exists(
 
 
 def test_rule_scoped_to_another_project_does_not_count(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    """Reads everywhere, full access in another project only: refused for this one."""
     other = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b"
-    key = Lab(api_lab.lab_dir).mint_scaleway_key(["AllProductsFullAccess", "IAMReadOnly"], rule_project=other)
+    sets = ["AllProductsReadOnly", "SSHKeysFullAccess", "IAMReadOnly"]
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, elsewhere={other: ["AllProductsFullAccess"]})
     with pytest.raises(InputError) as info:
         deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
-    assert "lacks InstancesFullAccess (" in str(info.value) and "SSHKeysFullAccess (" in str(info.value)
+    assert "lacks InstancesFullAccess (" in str(info.value) and " and VPCFullAccess (" in str(info.value)
+    assert "SSHKeysFullAccess (" not in str(info.value)
     nothing_exists(api_lab, swarmwiz_home)
 
 

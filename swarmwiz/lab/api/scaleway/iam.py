@@ -139,8 +139,8 @@ def _policy_view(cloud: LabCloud, record: dict) -> dict:
         "deletable": True,
         "managed": False,
         "nb_rules": len(_rules(cloud, record)),
-        "nb_scopes": 1,
-        "nb_permission_sets": len(record["permission_sets"]),
+        "nb_scopes": len(_rules(cloud, record)),
+        "nb_permission_sets": sum(len(r["permission_set_names"]) for r in _rules(cloud, record)),
         "created_at": cloud.created,
         "updated_at": cloud.created,
         "tags": [],
@@ -158,8 +158,8 @@ def _rules(cloud: LabCloud, record: dict) -> list[dict]:
     rules = []
     if product:
         scope = (
-            {"project_ids": [record.get("rule_project") or record["default_project_id"]]}
-            if record["project_scoped"] or record.get("rule_project")
+            {"project_ids": [record["default_project_id"]]}
+            if record["project_scoped"]
             else {"organization_id": cloud.organization}
         )
         rules.append(
@@ -169,6 +169,16 @@ def _rules(cloud: LabCloud, record: dict) -> list[dict]:
                 "condition": "",
                 "permission_set_names": product,
                 **scope,
+            }
+        )
+    for project, elsewhere in sorted((record.get("elsewhere") or {}).items()):
+        rules.append(
+            {
+                "id": _id("rule-project", record["access_key"], project),
+                "permission_sets_scope_type": "projects",
+                "condition": "",
+                "permission_set_names": list(elsewhere),
+                "project_ids": [project],
             }
         )
     if organization and not record["project_scoped"]:
