@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from swarmwiz.core.api.inventory import DnsRecord, owns_comment, owns_tags
-from swarmwiz.core.errors import ApiError, ApiUnreachable, InputError
+from swarmwiz.core.errors import ApiError, ApiUnreachable, CredentialError, InputError
 from swarmwiz.core.workspace import OWNER_RE
 
 if TYPE_CHECKING:
@@ -188,7 +188,8 @@ def key_grants(api: ApiClients) -> list[Grant] | None:
 
 
 def check_write_rights(api: ApiClients, project: str) -> list[str]:
-    """Refuse (InputError, nothing created) a key whose IAM policies do not grant a FullAccess set a deploy needs
+    """Refuse (CredentialError, as a failed read probe is; nothing created) a key whose IAM policies do not grant
+    a FullAccess set a deploy needs
     (a key holding only InstancesReadOnly passes every read probe, then fails half-way through `terraform apply`);
     returns a warning when the key cannot read IAM, so its write rights are left unverified."""
     try:
@@ -213,7 +214,7 @@ def check_write_rights(api: ApiClients, project: str) -> list[str]:
         ]
     missing = unmet(grants, project)
     if missing:
-        raise InputError(permissions_sentence(missing))
+        raise CredentialError(permissions_sentence(missing))
     return []
 
 

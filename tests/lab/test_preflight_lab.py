@@ -172,15 +172,16 @@ def lab_objects(api_lab) -> int:
 def test_read_only_key_is_refused_before_anything_exists(
     api_lab, swarmwiz_home, ssh_keypair, tmp_path, sets, via_group, lacking
 ):
-    """Its reads pass every probe; its IAM rules show that it may not write: refused, exit 2, nothing created."""
+    """Its reads pass every probe; its IAM rules show that it may not write: refused as a failed read probe is
+    (CredentialError, exit 1), nothing created."""
     lab = Lab(api_lab.lab_dir)
     key = lab.mint_scaleway_key([*sets, "IAMReadOnly"], via_group=via_group)
     before = lab_objects(api_lab)
-    with pytest.raises(InputError) as info:
+    with pytest.raises(CredentialError) as info:
         deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
     assert str(info.value).startswith(f"The Scaleway API key lacks {lacking} (needed"), str(info.value)
     assert "ReadOnly (" not in str(info.value)  # a read it has is not named
-    assert info.value.exit_code == 2
+    assert info.value.exit_code == 1
     assert lab_objects(api_lab) == before
     nothing_exists(api_lab, swarmwiz_home)
 
@@ -190,7 +191,7 @@ def test_rule_scoped_to_another_project_does_not_count(api_lab, swarmwiz_home, s
     other = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b"
     sets = ["AllProductsReadOnly", "SSHKeysFullAccess", "IAMReadOnly"]
     key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, elsewhere={other: ["AllProductsFullAccess"]})
-    with pytest.raises(InputError) as info:
+    with pytest.raises(CredentialError) as info:
         deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
     assert "lacks InstancesFullAccess (" in str(info.value) and " and VPCFullAccess (" in str(info.value)
     assert "SSHKeysFullAccess (" not in str(info.value)
@@ -221,3 +222,17 @@ def test_key_that_may_write_passes_without_warning(api_lab, swarmwiz_home, ssh_k
     notices, last = credentials_phase(api_lab, ssh_keypair, tmp_path, key)
     assert not [n for n in notices if "write rights" in n], notices
     assert type(last).__name__ == "PhaseFinished"
+
+
+def test_wizard_credential_check_names_the_write_right_a_read_only_key_lacks(api_lab):
+    """The wizard's credentials step (validate_credentials) says what deploy would refuse, before the user goes on."""
+    from swarmwiz.core.api.validate import validate_credentials
+
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(
+        ["InstancesReadOnly", "VPCFullAccess", "IPAMReadOnly", "SSHKeysFullAccess", "IAMReadOnly"]
+    )
+    target = KeyTarget(api_lab, **key)
+    checks = {c.attr: c for c in validate_credentials(target.credentials(), target.endpoints())}
+    project = checks["scw_project_id"]
+    assert not project.ok and project.reason == "permission"
+    assert project.message.startswith("The Scaleway API key lacks InstancesFullAccess ("), project.message
