@@ -210,7 +210,9 @@ class Pipeline:
                 f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
                 "or choose one of the account's zones"
             )
-        api = self._cloud().api  # validate_live already named any permission set the key lacks
+        api = self._cloud().api  # validate_live already named any permission set the key cannot even read with
+        for warning in preflight.check_write_rights(api, api.project):
+            yield ev.Notice(ev.Phase.CREDENTIALS, warning)
         for warning in preflight.check_quotas(api, self.spec, self._owner_id(), env.get("SCW_DEFAULT_ORGANIZATION_ID")):
             yield ev.Notice(ev.Phase.CREDENTIALS, warning)
         dns = preflight.check_dns(self._cloud().dns_records(self.spec.domain), self.spec, self._owner_id())

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from swarmwiz.core.api.inventory import DnsRecord, owns_comment, owns_tags
-from swarmwiz.core.errors import ApiError, ApiUnreachable, InputError
+from swarmwiz.core.errors import ApiError, ApiUnreachable, CredentialError, InputError
 from swarmwiz.core.workspace import OWNER_RE
 
 if TYPE_CHECKING:
@@ -22,11 +22,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Need:
-    """One permission set a deploy needs, the cheap read that proves the key has (at least read) access, and why."""
+    """One permission set a deploy needs, the cheap read that proves the key has (at least read) access, why, and
+    the sets that hold its rights (itself included); `write`: a read cannot prove it, the key's IAM rules must."""
 
     permission_set: str
     why: str
     probe: Callable[[ApiClients, str, str, str], object]
+    granted_by: frozenset[str]
+    write: bool
 
 
 def _servers(api: ApiClients, project: str, zone: str, region: str) -> object:
@@ -47,12 +50,38 @@ def _ssh_keys(api: ApiClients, project: str, zone: str, region: str) -> object:
     return api.iam().list_ssh_keys(project_id=project, page_size=1)
 
 
-# The names are Scaleway's IAM permission sets; a key holding AllProductsFullAccess passes every probe.
+# The names are Scaleway's IAM permission sets (docs: iam/reference-content/permission-sets): AllProductsFullAccess
+# holds every product's rights, AllProductsReadOnly every product's reads; a ReadOnly set never allows a write.
+ALL_WRITE, ALL_READ = "AllProductsFullAccess", "AllProductsReadOnly"
 NEEDS = (
-    Need("InstancesFullAccess", "needed to create the servers, their IPs and security group", _servers),
-    Need("VPCFullAccess", "needed to create the cluster's private network", _private_networks),
-    Need("IPAMReadOnly", "needed to read the nodes' private addresses", _ipam),
-    Need("SSHKeysFullAccess", "needed to register the cluster's SSH key", _ssh_keys),
+    Need(
+        "InstancesFullAccess",
+        "needed to create the servers, their IPs and security group",
+        _servers,
+        frozenset({"InstancesFullAccess", ALL_WRITE}),
+        write=True,
+    ),
+    Need(
+        "VPCFullAccess",
+        "needed to create the cluster's private network",
+        _private_networks,
+        frozenset({"VPCFullAccess", ALL_WRITE}),
+        write=True,
+    ),
+    Need(
+        "IPAMReadOnly",
+        "needed to read the nodes' private addresses",
+        _ipam,
+        frozenset({"IPAMReadOnly", "IPAMFullAccess", ALL_WRITE, ALL_READ}),
+        write=False,
+    ),
+    Need(
+        "SSHKeysFullAccess",
+        "needed to register the cluster's SSH key",
+        _ssh_keys,
+        frozenset({"SSHKeysFullAccess", "ProjectManager", ALL_WRITE}),
+        write=True,
+    ),
 )
 
 
@@ -79,6 +108,114 @@ def permissions_sentence(missing: list[Need]) -> str:
         f"The Scaleway API key lacks {listing}: add {sets} to the key's IAM policy for the project; nothing was "
         "created."
     )
+
+
+# -- write rights, from the key's IAM policies --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grant:
+    """One IAM rule as the check needs it: its permission sets and where they apply (the projects it names, or
+    the whole organisation: every project in it)."""
+
+    permission_sets: frozenset[str]
+    project_ids: frozenset[str] = frozenset()
+    organization_wide: bool = False
+
+    def covers(self, project: str) -> bool:
+        return self.organization_wide or project in self.project_ids
+
+
+OWNER = None  # what key_grants answers for an Organization Owner's key: every right, without any policy
+
+
+def unmet(grants: list[Grant] | None, project: str, needs: tuple[Need, ...] = NEEDS) -> list[Need]:
+    """The write needs that no rule covering `project` grants (`grants` None: the Owner, who has every right).
+    Read needs are left to the read probes, which prove them exactly."""
+    if grants is OWNER:
+        return []
+    held: set[str] = set()
+    for grant in grants:
+        if grant.covers(project):
+            held |= grant.permission_sets
+    return [n for n in needs if n.write and not held & n.granted_by]
+
+
+def key_grants(api: ApiClients) -> list[Grant] | None:
+    """The rules of every policy that applies to the calling key (its user's or application's, and its groups'),
+    or OWNER for an Organization Owner's key. ApiError (403 without IAM read) propagates."""
+    from scaleway.iam.v1alpha1 import UserType
+
+    iam = api.iam()
+    key = iam.get_api_key(access_key=api.credentials.value("scw_access_key"))
+    if key.user_id:
+        user = iam.get_user(user_id=key.user_id)
+        if str(user.type_) == UserType.OWNER.value:
+            return OWNER
+        organization, principal = user.organization_id, {"user_ids": [key.user_id]}
+    elif key.application_id:
+        organization = iam.get_application(application_id=key.application_id).organization_id
+        principal = {"application_ids": [key.application_id]}
+    else:
+        return []
+    pid = key.user_id or key.application_id
+    # Each answer is checked here too: a group or policy counts only when it names this principal.
+    groups = [
+        g.id
+        for g in iam.list_groups_all(organization_id=organization, **principal)
+        if pid in (g.user_ids or [])
+        or pid in (g.application_ids or [])
+        or (g.all_users if key.user_id else g.all_applications)
+    ]
+    policies = [
+        p
+        for p in iam.list_policies_all(organization_id=organization, **principal)
+        if pid in (p.user_id, p.application_id)
+    ]
+    if groups:
+        policies += [
+            p for p in iam.list_policies_all(organization_id=organization, group_ids=groups) if p.group_id in groups
+        ]
+    grants = []
+    for policy in {p.id: p for p in policies}.values():
+        for rule in iam.list_rules_all(policy_id=policy.id):
+            grants.append(
+                Grant(
+                    frozenset(rule.permission_set_names or []),
+                    frozenset(rule.project_ids or []),
+                    organization_wide=bool(rule.organization_id) and rule.organization_id == organization,
+                )
+            )
+    return grants
+
+
+def check_write_rights(api: ApiClients, project: str) -> list[str]:
+    """Refuse (CredentialError, as a failed read probe is; nothing created) a key whose IAM policies do not grant
+    a FullAccess set a deploy needs
+    (a key holding only InstancesReadOnly passes every read probe, then fails half-way through `terraform apply`);
+    returns a warning when the key cannot read IAM, so its write rights are left unverified."""
+    try:
+        grants = key_grants(api)
+    except ApiUnreachable:
+        raise
+    except ApiError as exc:
+        if exc.status not in (401, 403):
+            raise
+        sets = ", ".join(n.permission_set for n in NEEDS if n.write)
+        return [
+            "The Scaleway API key's write rights could not be verified (it may not read IAM): the deploy goes on, "
+            f"and fails half-way if the key lacks one of {sets}; give the key IAMReadOnly (organisation-wide) to "
+            "have them checked before anything is created."
+        ]
+    if grants is not OWNER and not any(g.covers(project) for g in grants):
+        # The read probes passed, so something grants this project that the rules do not show (an Owner whose type
+        # was not reported, say): no ground to refuse on.
+        return [
+            f"The Scaleway API key's IAM policies show no rule for the project {project}, though the key can read "
+            "it; its write rights could not be verified, and the deploy goes on."
+        ]
+    missing = unmet(grants, project)
+    if missing:
+        raise CredentialError(permissions_sentence(missing))
+    return []
 
 
 # -- quotas -------------------------------------------------------------------------------------------------------

@@ -189,14 +189,26 @@ class Lab:
             files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
         return token
 
-    def mint_scaleway_key(self, permission_sets: list[str], *, project_scoped: bool = False) -> dict[str, str]:
+    def mint_scaleway_key(
+        self,
+        permission_sets: list[str],
+        *,
+        project_scoped: bool = False,
+        via_group: bool = False,
+        elsewhere: dict[str, list[str]] | None = None,
+    ) -> dict[str, str]:
         """A restricted lab API key carrying these IAM permission sets (e.g. ["InstancesFullAccess",
         "VPCFullAccess"]); project_scoped: its policy applies to the default project only, so organisation-level
-        reads (IAM API keys, projects, quotas) answer 403. Returns SCW_ACCESS_KEY, SCW_SECRET_KEY and the project."""
+        reads (IAM API keys, projects, quotas) answer 403. Without "IAMReadOnly" the key cannot read IAM (403), as a
+        real key without it. The IAM API shows the key as an application with one policy (via_group: on a group
+        of it) whose rules hold the sets; elsewhere: {project id: sets} adds rules scoped to other projects (they
+        grant nothing in the lab's project). Returns SCW_ACCESS_KEY, SCW_SECRET_KEY and the project."""
         with files.locked(self.dir):
             creds = files.load_credentials(self.dir)
             project = creds["SCW_DEFAULT_PROJECT_ID"]
-            secret, record = files.new_scaleway_key(project, permission_sets, project_scoped=project_scoped)
+            secret, record = files.new_scaleway_key(
+                project, permission_sets, project_scoped=project_scoped, via_group=via_group, elsewhere=elsewhere
+            )
             creds.setdefault("scaleway_keys", {})[secret] = record
             files.write_json(self.dir / files.CREDENTIALS_FILE, creds)
         return {"SCW_ACCESS_KEY": record["access_key"], "SCW_SECRET_KEY": secret, "SCW_DEFAULT_PROJECT_ID": project}

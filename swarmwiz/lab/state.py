@@ -71,13 +71,24 @@ def new_token_record(*, dns_edit: bool = True, expired: bool = False, account_ow
 DEFAULT_PERMISSION_SETS = ["AllProductsFullAccess", "IAMReadOnly", "ProjectReadOnly"]
 
 
-def new_scaleway_key(project_id: str, permission_sets: list[str], *, project_scoped: bool) -> tuple[str, dict]:
-    """(secret key, its record) for a restricted lab API key."""
+def new_scaleway_key(
+    project_id: str,
+    permission_sets: list[str],
+    *,
+    project_scoped: bool,
+    via_group: bool = False,
+    elsewhere: dict[str, list[str]] | None = None,
+) -> tuple[str, dict]:
+    """(secret key, its record) for a restricted lab API key: an IAM application whose policy (on the application,
+    or on a group of it when via_group) holds the permission sets; elsewhere: more rules, each scoped to another
+    project ({project id: sets}), from which the lab's one project never gets anything."""
     return str(uuid.uuid4()), {
         "access_key": _access_key(),
         "default_project_id": project_id,
         "permission_sets": list(permission_sets),
         "project_scoped": project_scoped,
+        "via_group": via_group,
+        "elsewhere": dict(elsewhere or {}),
     }
 
 

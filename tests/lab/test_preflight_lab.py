@@ -150,3 +150,89 @@ def test_routed_ip_quota_counts_what_exists(api_lab, swarmwiz_home, ssh_keypair,
     assert "quota ip_routed_ipv4 allows 3 routed IPv4 addresses and the project has 1" in str(info.value)
     assert "needs 3 more, 1 over the quota" in str(info.value)
     assert len(Lab(api_lab.lab_dir).status()["ips"]) == 1
+
+
+# -- write rights, read from the key's IAM policies (a read probe cannot tell ReadOnly from FullAccess) ----------
+WRITERS = ["InstancesFullAccess", "VPCFullAccess", "IPAMReadOnly", "SSHKeysFullAccess"]
+
+
+def lab_objects(api_lab) -> int:
+    status = Lab(api_lab.lab_dir).status()
+    return sum(len(v) for k, v in status.items() if isinstance(v, list) and k != "dns_zones")
+
+
+@pytest.mark.parametrize(
+    ("sets", "via_group", "lacking"),
+    [
+        (["InstancesReadOnly", "VPCFullAccess", "IPAMReadOnly", "SSHKeysFullAccess"], False, "InstancesFullAccess"),
+        (["InstancesFullAccess", "VPCReadOnly", "IPAMReadOnly", "SSHKeysFullAccess"], True, "VPCFullAccess"),
+        (["AllProductsReadOnly"], False, "InstancesFullAccess"),
+    ],
+)
+def test_read_only_key_is_refused_before_anything_exists(
+    api_lab, swarmwiz_home, ssh_keypair, tmp_path, sets, via_group, lacking
+):
+    """Its reads pass every probe; its IAM rules show that it may not write: refused as a failed read probe is
+    (CredentialError, exit 1), nothing created."""
+    lab = Lab(api_lab.lab_dir)
+    key = lab.mint_scaleway_key([*sets, "IAMReadOnly"], via_group=via_group)
+    before = lab_objects(api_lab)
+    with pytest.raises(CredentialError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
+    assert str(info.value).startswith(f"The Scaleway API key lacks {lacking} (needed"), str(info.value)
+    assert "ReadOnly (" not in str(info.value)  # a read it has is not named
+    assert info.value.exit_code == 1
+    assert lab_objects(api_lab) == before
+    nothing_exists(api_lab, swarmwiz_home)
+
+
+def test_rule_scoped_to_another_project_does_not_count(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    """Reads everywhere, full access in another project only: refused for this one."""
+    other = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b"
+    sets = ["AllProductsReadOnly", "SSHKeysFullAccess", "IAMReadOnly"]
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(sets, elsewhere={other: ["AllProductsFullAccess"]})
+    with pytest.raises(CredentialError) as info:
+        deploy(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
+    assert "lacks InstancesFullAccess (" in str(info.value) and " and VPCFullAccess (" in str(info.value)
+    assert "SSHKeysFullAccess (" not in str(info.value)
+    nothing_exists(api_lab, swarmwiz_home)
+
+
+def credentials_phase(api_lab, ssh_keypair, tmp_path, key) -> tuple[list[str], object]:
+    pipeline = Pipeline.for_spec(spec_of(ssh_keypair, tmp_path), KeyTarget(api_lab, **key))
+    events = list(pipeline._phase_credentials())
+    return [e.message for e in events if type(e).__name__ == "Notice"], events[-1]
+
+
+def test_key_without_iam_read_is_warned_and_goes_on(api_lab, swarmwiz_home, ssh_keypair, tmp_path):
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(WRITERS)  # no IAMReadOnly: 403 on the IAM reads
+    notices, last = credentials_phase(api_lab, ssh_keypair, tmp_path, key)
+    warned = [n for n in notices if "write rights could not be verified" in n]
+    assert len(warned) == 1 and "IAMReadOnly" in warned[0], notices
+    assert type(last).__name__ == "PhaseFinished"
+
+
+@pytest.mark.parametrize(
+    ("sets", "via_group"),
+    [(["AllProductsFullAccess", "IAMReadOnly"], False), ([*WRITERS, "IAMReadOnly"], True), (None, False)],
+)
+def test_key_that_may_write_passes_without_warning(api_lab, swarmwiz_home, ssh_keypair, tmp_path, sets, via_group):
+    """An application's policy (or its group's) with the FullAccess sets, or the Owner's key (None): no policy."""
+    key = {} if sets is None else Lab(api_lab.lab_dir).mint_scaleway_key(sets, via_group=via_group)
+    notices, last = credentials_phase(api_lab, ssh_keypair, tmp_path, key)
+    assert not [n for n in notices if "write rights" in n], notices
+    assert type(last).__name__ == "PhaseFinished"
+
+
+def test_wizard_credential_check_names_the_write_right_a_read_only_key_lacks(api_lab):
+    """The wizard's credentials step (validate_credentials) says what deploy would refuse, before the user goes on."""
+    from swarmwiz.core.api.validate import validate_credentials
+
+    key = Lab(api_lab.lab_dir).mint_scaleway_key(
+        ["InstancesReadOnly", "VPCFullAccess", "IPAMReadOnly", "SSHKeysFullAccess", "IAMReadOnly"]
+    )
+    target = KeyTarget(api_lab, **key)
+    checks = {c.attr: c for c in validate_credentials(target.credentials(), target.endpoints())}
+    project = checks["scw_project_id"]
+    assert not project.ok and project.reason == "permission"
+    assert project.message.startswith("The Scaleway API key lacks InstancesFullAccess ("), project.message

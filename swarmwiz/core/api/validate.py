@@ -105,7 +105,7 @@ def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
                 f"The Scaleway project ID names a project this key may not read ({exc.detail}), and it is not "
                 "the key's default project: check the ID or the key's IAM policy.",
             )
-    from swarmwiz.core.preflight import missing_permissions, permissions_sentence
+    from swarmwiz.core.preflight import check_write_rights, missing_permissions, permissions_sentence
 
     try:
         # Cheap reads of each API a deploy needs: a 403 names the permission set the key lacks.
@@ -116,6 +116,13 @@ def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
         return _bad(attr, "rejected", f"The Scaleway project's instances could not be listed ({exc.detail}).")
     if missing:
         return _bad(attr, "permission", permissions_sentence(missing))
+    try:
+        # Reads pass; IAM tells whether the key may also write (a ReadOnly set where a FullAccess one is needed).
+        check_write_rights(api, pid)
+    except CredentialError as exc:
+        return _bad(attr, "permission", str(exc))
+    except ApiError:
+        pass  # an unknown key is named by the access-key check; a deploy checks the write rights again
     what = f"project {name!r}" if name else "the key's default project"
     return Check(attr, True, "ok", f"The Scaleway project ID names {what}, and the key may use what a deploy needs.")
 

@@ -14,8 +14,12 @@ def _denied(reason: str) -> Exception:
     return scw_error(401, "denied_authentication", "authentication is denied", method="api_key", reason=reason)
 
 
-# Which IAM permission sets allow a call, by API path prefix: (read, write). AllProductsFullAccess allows every
-# product API; organisation-level APIs (IAM, Account) also need an organisation-wide policy.
+# Which IAM permission sets allow a call, by API path prefix: (read, write). A ReadOnly set allows reads (GET)
+# only, a write (POST, PUT, PATCH, DELETE) needs the FullAccess set; AllProductsFullAccess allows every product API
+# and AllProductsReadOnly reads them all (Scaleway docs, iam/reference-content/permission-sets). Organisation-level
+# APIs (IAM, Account) also need an organisation-wide policy.
+ALL_PRODUCTS_WRITE = "AllProductsFullAccess"
+ALL_PRODUCTS_READ = "AllProductsReadOnly"
 PERMISSIONS = (
     ("/instance/", {"InstancesReadOnly", "InstancesFullAccess"}, {"InstancesFullAccess"}),
     ("/vpc/", {"VPCReadOnly", "VPCFullAccess"}, {"VPCFullAccess"}),
@@ -27,8 +31,15 @@ PERMISSIONS = (
         {"SSHKeysFullAccess", "ProjectManager"},
     ),
 )
+# Reading users, applications, groups, policies and rules is IAMReadOnly's (its docs: "list and read access to
+# users, groups, applications, policies, and API keys"); a key without it gets 403 there.
 ORGANIZATION_LEVEL = (
     ("/iam/v1alpha1/api-keys", {"IAMReadOnly", "IAMManager"}),
+    ("/iam/v1alpha1/users", {"IAMReadOnly", "IAMManager"}),
+    ("/iam/v1alpha1/applications", {"IAMReadOnly", "IAMManager"}),
+    ("/iam/v1alpha1/groups", {"IAMReadOnly", "IAMManager"}),
+    ("/iam/v1alpha1/policies", {"IAMReadOnly", "IAMManager"}),
+    ("/iam/v1alpha1/rules", {"IAMReadOnly", "IAMManager"}),
     ("/iam/v1alpha1/quota", {"IAMReadOnly", "IAMManager", "OrganizationReadOnly"}),
     ("/account/v3/projects", {"ProjectReadOnly", "ProjectManager"}),
 )
@@ -73,7 +84,8 @@ def authorize(key: dict, method: str, path: str) -> None:
             return
     for prefix, readers, writers in PERMISSIONS:
         if path.startswith(prefix):
-            if "AllProductsFullAccess" not in sets and not sets & (writers if write else readers):
+            granted = sets & (writers if write else (readers | {ALL_PRODUCTS_READ}))
+            if ALL_PRODUCTS_WRITE not in sets and not granted:
                 raise scw_denied(PRODUCT_RESOURCES[prefix], action)
             return
 

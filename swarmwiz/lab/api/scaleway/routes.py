@@ -8,7 +8,7 @@ from typing import Any
 from swarmwiz.lab.api.cloud import Filters, filtered, now, paginate, uuid_ok, values
 from swarmwiz.lab.api.errors import RawBody, in_use, scw_error, scw_invalid, scw_not_found
 from swarmwiz.lab.api.router import Router
-from swarmwiz.lab.api.scaleway import power, views
+from swarmwiz.lab.api.scaleway import iam, power, views
 from swarmwiz.lab.api.scaleway.state import Scaleway
 
 ZONE = r"(?P<zone>[a-z]{2}-[a-z]{3}-[1-9])"
@@ -88,6 +88,11 @@ class ScalewayRoutes:
     def _iam(self, add: Any) -> None:
         sw, cloud = self.sw, self.cloud
         add("GET", "/iam/v1alpha1/api-keys/(?P<ak>[^/]+)", lambda m, q, b: (200, views.api_key_view(cloud, m["ak"])))
+        add("GET", "/iam/v1alpha1/users/" + ID, lambda m, q, b: (200, iam.user_view(cloud, m["id"])))
+        add("GET", "/iam/v1alpha1/applications/" + ID, lambda m, q, b: (200, iam.application_view(cloud, m["id"])))
+        add("GET", "/iam/v1alpha1/groups", lambda m, q, b: (200, iam.list_groups(cloud, q)))
+        add("GET", "/iam/v1alpha1/policies", lambda m, q, b: (200, iam.list_policies(cloud, q)))
+        add("GET", "/iam/v1alpha1/rules", lambda m, q, b: (200, iam.list_rules(cloud, q)))
         add("GET", "/account/v3/projects/" + ID, self.get_project)
         add("GET", "/iam/v1alpha1/quota", lambda m, q, b: (200, views.quota(cloud, q)))
         add("GET", "/iam/v1alpha1/quota/(?P<name>[^/]+)", self.get_quotum)

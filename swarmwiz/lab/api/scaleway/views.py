@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 
 from swarmwiz.lab.api.cloud import Filters, LabCloud, filtered, paginate, values
-from swarmwiz.lab.api.errors import scw_not_found
-from swarmwiz.lab.api.scaleway import power
+from swarmwiz.lab.api.scaleway import iam, power
 
 
 def api_key_view(cloud: LabCloud, access_key: str) -> dict:
-    minted = [k for k in cloud.creds.get("scaleway_keys", {}).values() if k["access_key"] == access_key]
-    if access_key != cloud.creds["SCW_ACCESS_KEY"] and not minted:
-        raise scw_not_found("access_key", access_key)
+    # The default key is the organisation Owner's (user_id), a minted one an application's (see scaleway.iam).
+    owner = iam.principal(cloud, access_key)
     return {
         "access_key": access_key,
         "secret_key": None,
-        "description": "swarmwiz lab key" if not minted else "swarmwiz lab key (restricted)",
+        "description": "swarmwiz lab key" if "user_id" in owner else "swarmwiz lab key (restricted)",
         "default_project_id": cloud.creds["SCW_DEFAULT_PROJECT_ID"],
         "editable": True,
         "deletable": True,
@@ -25,7 +23,7 @@ def api_key_view(cloud: LabCloud, access_key: str) -> dict:
         "created_at": cloud.created,
         "updated_at": cloud.created,
         "expires_at": None,
-        "user_id": cloud.organization,
+        **owner,
     }
 
 
