@@ -14,8 +14,7 @@ from swarmwiz.tui.widgets.topbar import TopBar
 
 def planned_records(draft: Draft) -> list[str]:
     """The DNS records the module creates, one line each (the IPs are known only after apply)."""
-    domain = draft.domain or "<domain>"
-    names = [f"*.{domain}"] + ([domain] if draft.apex else [])
+    names = [f"*.{draft.dns_name}"] + ([draft.dns_name] if draft.apex else [])
     return [f"{name:<28} A  public IP of manager-{i + 1}" for name in names for i in range(draft.managers)]
 
 
@@ -26,7 +25,8 @@ class DomainScreen(DraftScreen):
         "swarmwiz points every name under your domain (*.<domain>) at all the managers, so a service you publish\n"
         "on ports 80 or 443 can be reached by name. The domain must be one of the domains in your Cloudflare\n"
         "account; the list shows those your token can see. Enter on a domain uses it and goes on. Ticking the\n"
-        "box below also points the domain itself (not only names under it) at the managers."
+        "box below also points the domain itself (not only names under it) at the managers. A subdomain gives\n"
+        "the cluster names of its own below the domain, so several clusters can share one Cloudflare domain."
     )
 
     def compose(self) -> ComposeResult:
@@ -37,6 +37,11 @@ class DomainScreen(DraftScreen):
             with Horizontal(classes="field"):
                 yield Label("Domain")
                 yield Input(self.draft.domain, id="domain", placeholder="example.com")
+            with Horizontal(classes="field"):
+                yield Label("Subdomain (optional)")
+                yield Input(self.draft.subdomain, id="subdomain", placeholder=self._subdomain_placeholder())
+            yield Static("", id="subdomain-problem", classes="problems check-result", markup=False)
+            yield Static("", id="subdomain-help", classes="hint check-result", markup=False)
             yield Checkbox("Also point the domain itself (apex) at the managers", self.draft.apex, id="apex")
             yield Static("Records that will be created", classes="section")
             yield Static("", id="records", markup=False)
@@ -80,12 +85,25 @@ class DomainScreen(DraftScreen):
         return True  # shown here: the App only notifies (a dialog would take the keys meant for the field)
 
     def collect(self) -> Draft:
+        # The subdomain is taken as typed (not lowercased): the spec's own rule judges it, as in a cluster.toml.
         return self.draft.update(
-            domain=self.query_one("#domain", Input).value.strip().lower(), apex=self.query_one("#apex", Checkbox).value
+            domain=self.query_one("#domain", Input).value.strip().lower(),
+            subdomain=self.query_one("#subdomain", Input).value.strip(),
+            apex=self.query_one("#apex", Checkbox).value,
         )
 
+    def _subdomain_placeholder(self, domain: str = "") -> str:
+        return f"none: *.{domain or self.draft.domain or 'example.com'}"
+
     def _show_records(self) -> None:
-        self.query_one("#records", Static).update("\n".join(planned_records(self.collect())))
+        draft = self.collect()
+        self.query_one("#records", Static).update("\n".join(planned_records(draft)))
+        domain = draft.domain or "DOMAIN"
+        self.query_one("#subdomain", Input).placeholder = self._subdomain_placeholder(draft.domain)
+        self.query_one("#subdomain-help", Static).update(
+            f"Leave empty to use *.{domain}; with a subdomain such as demo, the cluster gets *.demo.{domain}. "
+            "Use one per cluster when several clusters share a domain."
+        )
 
     @on(OptionList.OptionHighlighted, "#zones-list")
     def _zone_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -99,17 +117,23 @@ class DomainScreen(DraftScreen):
             self.next()
 
     @on(Input.Changed, "#domain")
+    @on(Input.Changed, "#subdomain")
     @on(Checkbox.Changed, "#apex")
     def _changed(self) -> None:
         self._show_records()
 
     @on(Input.Submitted, "#domain")
+    @on(Input.Submitted, "#subdomain")
     @on(Button.Pressed, "#next")
     def next(self) -> None:
         draft = self.collect()
         found = problems(draft, "domain")
-        self.query_one("#problems", Static).update("\n".join(found))
+        # The subdomain's problem goes under its own field; the others below the records, as before.
+        of_subdomain = [p for p in found if p.field == "dns.subdomain"]
+        others = [p for p in found if p.field != "dns.subdomain"]
+        self.query_one("#subdomain-problem", Static).update("\n".join(of_subdomain))
+        self.query_one("#problems", Static).update("\n".join(others))
         if found:
-            self.query_one("#domain", Input).focus()
+            self.query_one("#domain" if others else "#subdomain", Input).focus()
             return
         self.dismiss(draft)

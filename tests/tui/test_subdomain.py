@@ -1,0 +1,122 @@
+"""The wizard's optional subdomain (dns.subdomain): the Domain step previews the records under it and refuses a bad
+one with the spec's sentence, Review shows it, and plain mode asks for it; zones come from the lab's Cloudflare API."""
+
+from __future__ import annotations
+
+import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from test_plain_address import ask_access
+from test_wizard import SIZE, settle, text_of
+from textual.widgets import Input
+
+from swarmwiz.cli import plain
+from swarmwiz.flows.draft import Draft, to_spec
+from swarmwiz.flows.services import Services
+from swarmwiz.tui.screens.domain import DomainScreen
+from swarmwiz.tui.screens.review import ReviewScreen
+
+BAD = "'Demo!' is not allowed; use DNS labels of lowercase letters, digits and '-' joined by dots"
+
+
+def draft(ssh_dir) -> Draft:
+    return Draft(name="second", managers=3, public_key=str(ssh_dir / "id_ed25519.pub"))
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Focus the field, empty it, and type `text` key by key, as a user would."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+async def test_a_subdomain_is_previewed_carried_into_the_spec_and_reviewed(make_app, lab_api, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    app = make_app(env=lab_api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await settle(pilot)
+        assert app.screen.query_one("#domain", Input).value == "example.com"
+        assert text_of(app, "#records").count("*.example.com ") == 3
+        await type_into(pilot, "#subdomain", "demo")
+        records = text_of(app, "#records").splitlines()
+        assert len(records) == 3 and all(r.startswith("*.demo.example.com ") for r in records), records
+        await pilot.press("enter")  # Enter in the subdomain field: check the step and go on
+        await pilot.pause()
+        assert results, text_of(app, "#subdomain-problem")
+        chosen = results[0]
+        assert chosen.subdomain == "demo" and chosen.to_dict()["dns"]["subdomain"] == "demo"
+        spec = to_spec(chosen)
+        assert (spec.subdomain, spec.dns_name) == ("demo", "demo.example.com")
+
+        app.push_screen(ReviewScreen(chosen))
+        await settle(pilot)
+        assert "*.demo.example.com -> the managers" in text_of(app, "#summary")
+
+
+async def test_no_subdomain_leaves_it_out_of_the_spec_data(make_app, lab_api, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    app = make_app(env=lab_api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await settle(pilot)
+        assert app.screen.query_one("#subdomain", Input).placeholder == "none: *.example.com"
+        await type_into(pilot, "#subdomain", "  ")  # blanks only: no subdomain
+        await pilot.press("enter")
+        await pilot.pause()
+        assert results and results[0].subdomain == ""
+        assert "subdomain" not in results[0].to_dict()["dns"]
+
+
+async def test_a_bad_subdomain_is_refused_under_its_field(make_app, lab_api, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    app = make_app(env=lab_api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await settle(pilot)
+        await type_into(pilot, "#subdomain", "Demo!")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not results and isinstance(app.screen, DomainScreen)
+        said = text_of(app, "#subdomain-problem")
+        assert said.startswith("dns.subdomain: " + BAD), said
+        assert app.focused is app.screen.query_one("#subdomain", Input)
+        assert text_of(app, "#problems") == ""  # the domain itself is fine: nothing said about it
+        await type_into(pilot, "#subdomain", "demo")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert results and results[0].subdomain == "demo"
+
+
+@pytest.fixture
+def services(lab_api, ssh_dir, keyring_backend):
+    return Services(env={**lab_api.env, **lab_api.raw}, ssh_dir=ssh_dir, keyring_backend=keyring_backend)
+
+
+def test_plain_mode_asks_for_a_subdomain(services):
+    # Enter on the zone; the subdomain "demo"; Enter on: apex (No), the key, the addresses as offered.
+    answers, _ = ask_access(services, "\rdemo\r\r\r\r")
+    assert answers["domain"] == "example.com" and answers["subdomain"] == "demo"
+    assert Draft(**answers).to_dict()["dns"] == {"domain": "example.com", "apex": False, "subdomain": "demo"}
+
+
+def test_plain_mode_refuses_a_bad_subdomain_with_the_specs_sentence():
+    assert plain.subdomain_problem("example.com", "Demo!").startswith("dns.subdomain: " + BAD)
+    assert plain.subdomain_problem("example.com", "apps.eu") is None
+    assert plain.subdomain_problem("example.com", "") is None
+    # The question itself: the refused answer is not taken, the question stays until an allowed one is given.
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("Demo!\r" + "\x7f" * 5 + "apps.eu\r")
+        assert plain._ask_subdomain("example.com") == "apps.eu"
