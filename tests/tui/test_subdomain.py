@@ -100,6 +100,51 @@ async def test_a_bad_subdomain_is_refused_under_its_field(make_app, lab_api, ssh
         assert results and results[0].subdomain == "demo"
 
 
+def put_wildcard(lab_api, comment: str) -> None:
+    """A record at *.example.com in the lab's Cloudflare zone, through its API, as another cluster leaves it."""
+    import httpx
+
+    base = lab_api.env["CLOUDFLARE_BASE_URL"]
+    headers = {"Authorization": f"Bearer {lab_api.raw['CLOUDFLARE_API_TOKEN']}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+        zone = http.get("/zones", params={"name": "example.com"}).json()["result"][0]["id"]
+        body = {"type": "A", "name": "*.example.com", "content": "192.0.2.7", "ttl": 60, "comment": comment}
+        http.post(f"/zones/{zone}/dns_records", json=body).raise_for_status()
+
+
+async def test_a_wildcard_of_another_cluster_suggests_the_clusters_name(make_app, lab_api, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
+    app = make_app(env=lab_api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await settle(pilot)
+        await settle(pilot)  # the zones, then the look at the zone's records they started
+        assert app.screen.query_one("#subdomain", Input).value == "second"
+        assert "*.example.com is already taken by swarmwiz cluster 'first', so" in text_of(app, "#subdomain-note")
+        assert text_of(app, "#records").count("*.second.example.com ") == 3
+        await pilot.press("enter")  # Enter on the zone: the step is complete with the suggestion
+        await pilot.pause()
+        assert results and to_spec(results[0]).dns_name == "second.example.com"
+
+
+async def test_a_subdomain_the_user_chose_is_kept(make_app, lab_api, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    put_wildcard(lab_api, "made by hand")
+    app = make_app(env=lab_api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        app.push_screen(DomainScreen(draft(ssh_dir).update(domain="example.com", subdomain="apps")))
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen.query_one("#subdomain", Input).value == "apps"
+        assert "*.example.com is already taken by an A record to 192.0.2.7, so" in text_of(app, "#subdomain-note")
+
+
 @pytest.fixture
 def services(lab_api, ssh_dir, keyring_backend):
     return Services(env={**lab_api.env, **lab_api.raw}, ssh_dir=ssh_dir, keyring_backend=keyring_backend)

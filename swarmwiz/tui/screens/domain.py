@@ -18,6 +18,22 @@ def planned_records(draft: Draft) -> list[str]:
     return [f"{name:<28} A  public IP of manager-{i + 1}" for name in names for i in range(draft.managers)]
 
 
+def wildcard_holder(records, draft: Draft) -> str | None:
+    """Who already has *.DOMAIN ("swarmwiz cluster 'first'", "an A record to 192.0.2.1"), None when nobody but
+    this cluster: pre-flight would refuse to share it, so the step suggests a subdomain."""
+    from swarmwiz.core.preflight import other_workspace
+
+    wildcard = f"*.{draft.domain}"
+    for record in records:
+        parts = (record.comment or "").split(":")
+        if record.name.lower() != wildcard or parts[:2] == ["swarmwiz", draft.name]:
+            continue
+        other = other_workspace(record)
+        article = "an" if record.type[:1] in "AEIOU" else "a"
+        return f"swarmwiz cluster {other[0]!r}" if other else f"{article} {record.type} record to {record.content}"
+    return None
+
+
 class DomainScreen(DraftScreen):
     TITLE = "5/7 Domain"
     STEP = "domain"
@@ -28,6 +44,11 @@ class DomainScreen(DraftScreen):
         "box below also points the domain itself (not only names under it) at the managers. A subdomain gives\n"
         "the cluster names of its own below the domain, so several clusters can share one Cloudflare domain."
     )
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__(draft)
+        self.zones: list[str] = []
+        self.suggested = ""  # the subdomain this step filled in itself (cleared again if the reason goes away)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -40,7 +61,10 @@ class DomainScreen(DraftScreen):
             with Horizontal(classes="field"):
                 yield Label("Subdomain (optional)")
                 yield Input(self.draft.subdomain, id="subdomain", placeholder=self._subdomain_placeholder())
-            yield Static("", id="subdomain-problem", classes="problems check-result", markup=False)
+            for line, kind in (("subdomain-problem", "problems"), ("subdomain-note", "warning")):
+                said = Static("", id=line, classes=f"{kind} check-result", markup=False)
+                said.display = False  # shown by `_say` when there is something to say
+                yield said
             yield Static("", id="subdomain-help", classes="hint check-result", markup=False)
             yield Checkbox("Also point the domain itself (apex) at the managers", self.draft.apex, id="apex")
             yield Static("Records that will be created", classes="section")
@@ -68,6 +92,7 @@ class DomainScreen(DraftScreen):
             options.add_option("The token sees no zones: type the domain below.")
             self.query_one("#domain", Input).focus()
             return
+        self.zones = zones
         options.add_options(zones)
         options.disabled = False
         if self.draft.domain in zones:
@@ -76,8 +101,45 @@ class DomainScreen(DraftScreen):
             self.query_one("#domain", Input).value = zones[0]
             options.highlighted = 0
         options.focus()
+        if self.draft.domain in zones:  # coming back to this step: the field keeps its value, so look now
+            self.look_at_wildcard(self.draft.domain)
+
+    @work(thread=True, name="look at the wildcard", group="look at the wildcard", exclusive=True, exit_on_error=False)
+    def look_at_wildcard(self, domain: str) -> None:
+        from swarmwiz.core.errors import SwarmwizError
+
+        try:
+            records = self.services.dns_records(self.wizard.credentials, domain)
+        except SwarmwizError:
+            return  # only a suggestion: pre-flight checks the names again before anything is created
+        holder = wildcard_holder(records, self.draft.update(domain=domain))
+        self.app.call_from_thread(self._suggest_subdomain, domain, holder)
+
+    def _suggest_subdomain(self, domain: str, holder: str | None) -> None:
+        """When *.DOMAIN is already in use, fill in the cluster's name as the subdomain (unless the user typed one):
+        pre-flight would refuse to share the wildcard."""
+        if not self.is_attached or self.query_one("#domain", Input).value.strip().lower() != domain:
+            return  # the step is done, or the user has moved on to another domain meanwhile
+        field = self.query_one("#subdomain", Input)
+        name = self.draft.name.rstrip("-")
+        if holder:
+            filled = bool(name) and field.value.strip() in ("", self.suggested)
+            if filled:
+                self.suggested = field.value = name
+            self._say(
+                "#subdomain-note",
+                f"*.{domain} is already taken by {holder}, so this cluster needs a subdomain of its own"
+                + (f"; its name is filled in, for *.{name}.{domain}." if filled else "."),
+            )
+        else:
+            self._say("#subdomain-note", "")
+            if self.suggested and field.value.strip() == self.suggested:
+                field.value = ""
+            self.suggested = ""
 
     def worker_failed(self, name: str, exc: BaseException) -> bool:
+        if name == "look at the wildcard":
+            return True  # only a suggestion: a notification is enough, the zones and the field stay as they are
         options = self.query_one("#zones-list", OptionList)
         options.clear_options()
         options.add_option("Could not list zones: type the domain below.")
@@ -91,6 +153,12 @@ class DomainScreen(DraftScreen):
             subdomain=self.query_one("#subdomain", Input).value.strip(),
             apex=self.query_one("#apex", Checkbox).value,
         )
+
+    def _say(self, selector: str, text: str) -> None:
+        """A line under the subdomain field, taking no room while it has nothing to say."""
+        line = self.query_one(selector, Static)
+        line.update(text)
+        line.display = bool(text)
 
     def _subdomain_placeholder(self, domain: str = "") -> str:
         return f"none: *.{domain or self.draft.domain or 'example.com'}"
@@ -122,6 +190,14 @@ class DomainScreen(DraftScreen):
     def _changed(self) -> None:
         self._show_records()
 
+    @on(Input.Changed, "#domain")
+    def _domain_changed(self, event: Input.Changed) -> None:
+        domain = event.value.strip().lower()
+        if domain in self.zones:  # one of the account's zones: its records can be read
+            self.look_at_wildcard(domain)
+        else:
+            self._suggest_subdomain(domain, None)
+
     @on(Input.Submitted, "#domain")
     @on(Input.Submitted, "#subdomain")
     @on(Button.Pressed, "#next")
@@ -131,7 +207,7 @@ class DomainScreen(DraftScreen):
         # The subdomain's problem goes under its own field; the others below the records, as before.
         of_subdomain = [p for p in found if p.field == "dns.subdomain"]
         others = [p for p in found if p.field != "dns.subdomain"]
-        self.query_one("#subdomain-problem", Static).update("\n".join(of_subdomain))
+        self._say("#subdomain-problem", "\n".join(of_subdomain))
         self.query_one("#problems", Static).update("\n".join(others))
         if found:
             self.query_one("#domain" if others else "#subdomain", Input).focus()
