@@ -146,6 +146,39 @@ async def test_a_subdomain_the_user_chose_is_kept(make_app, lab_api, ssh_dir):
 
 
 @pytest.fixture
+def two_zones(tmp_path, monkeypatch):
+    """The lab's API with two zones, example.com and example.org."""
+    from conftest import LabApi
+    from support import api_only_lab
+
+    monkeypatch.setenv("SWARMWIZ_LAB_ZONES", "example.com,example.org")
+    with api_only_lab(tmp_path / "lab") as (url, raw):
+        yield LabApi(url, raw)
+
+
+async def test_the_suggestion_goes_when_the_other_zone_is_free(make_app, two_zones, ssh_dir):
+    from swarmwiz.core.credentials import credentials_from_env
+
+    put_wildcard(two_zones, "swarmwiz:first:0123456789ab:manager-1")
+    app = make_app(env=two_zones.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(two_zones.raw)
+        app.push_screen(DomainScreen(draft(ssh_dir)))
+        await settle(pilot)
+        await settle(pilot)
+        subdomain = app.screen.query_one("#subdomain", Input)
+        assert subdomain.value == "second"
+        await pilot.press("down")  # example.org: nobody has *.example.org
+        await settle(pilot)
+        assert app.screen.query_one("#domain", Input).value == "example.org"
+        assert subdomain.value == "" and not app.screen.query_one("#subdomain-note").display
+        assert text_of(app, "#records").count("*.example.org ") == 3
+        await pilot.press("up")  # back to example.com: suggested again
+        await settle(pilot)
+        assert subdomain.value == "second" and app.screen.query_one("#subdomain-note").display
+
+
+@pytest.fixture
 def services(lab_api, ssh_dir, keyring_backend):
     return Services(env={**lab_api.env, **lab_api.raw}, ssh_dir=ssh_dir, keyring_backend=keyring_backend)
 

@@ -19,14 +19,13 @@ def planned_records(draft: Draft) -> list[str]:
 
 
 def wildcard_holder(records, draft: Draft) -> str | None:
-    """Who already has *.DOMAIN ("swarmwiz cluster 'first'", "an A record to 192.0.2.1"), None when nobody but
-    this cluster: pre-flight would refuse to share it, so the step suggests a subdomain."""
+    """Who already has *.DOMAIN ("swarmwiz cluster 'first'", "an A record to 192.0.2.1"), None when nobody: the
+    wizard makes a new workspace, so any record there is someone else's and pre-flight would refuse to share it."""
     from swarmwiz.core.preflight import other_workspace
 
     wildcard = f"*.{draft.domain}"
     for record in records:
-        parts = (record.comment or "").split(":")
-        if record.name.lower() != wildcard or parts[:2] == ["swarmwiz", draft.name]:
+        if record.name.lower() != wildcard:
             continue
         other = other_workspace(record)
         article = "an" if record.type[:1] in "AEIOU" else "a"
