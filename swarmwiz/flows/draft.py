@@ -121,3 +121,18 @@ def quorum_text(managers: int) -> str:
             else "More managers, more resilience, slightly slower agreement."
         )
     )
+
+
+def wildcard_holder(records, domain: str) -> str | None:
+    """Who already has *.DOMAIN among the zone's `records` ("swarmwiz cluster 'first'", "an A record to
+    192.0.2.1"), None when nobody. A new cluster gets a new workspace, so any record there is someone else's and
+    pre-flight would refuse to share it: the wizard and plain mode then suggest a subdomain."""
+    from swarmwiz.core.preflight import other_workspace
+
+    for record in records:
+        if record.name.lower() != f"*.{domain}":
+            continue
+        other = other_workspace(record)
+        article = "an" if record.type[:1] in "AEIOU" else "a"
+        return f"swarmwiz cluster {other[0]!r}" if other else f"{article} {record.type} record to {record.content}"
+    return None

@@ -3,6 +3,8 @@ one with the spec's sentence, Review shows it, and plain mode asks for it; zones
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
@@ -12,6 +14,8 @@ from test_wizard import SIZE, settle, text_of
 from textual.widgets import Input
 
 from swarmwiz.cli import plain
+from swarmwiz.cli.output import Output
+from swarmwiz.core.credentials import credentials_from_env
 from swarmwiz.flows.draft import Draft, to_spec
 from swarmwiz.flows.services import Services
 from swarmwiz.tui.screens.domain import DomainScreen
@@ -34,8 +38,6 @@ async def type_into(pilot, selector: str, text: str) -> None:
 
 
 async def test_a_subdomain_is_previewed_carried_into_the_spec_and_reviewed(make_app, lab_api, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     app = make_app(env=lab_api.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
         app.credentials = credentials_from_env(lab_api.raw)
@@ -61,8 +63,6 @@ async def test_a_subdomain_is_previewed_carried_into_the_spec_and_reviewed(make_
 
 
 async def test_no_subdomain_leaves_it_out_of_the_spec_data(make_app, lab_api, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     app = make_app(env=lab_api.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
         app.credentials = credentials_from_env(lab_api.raw)
@@ -78,8 +78,6 @@ async def test_no_subdomain_leaves_it_out_of_the_spec_data(make_app, lab_api, ss
 
 
 async def test_a_bad_subdomain_is_refused_under_its_field(make_app, lab_api, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     app = make_app(env=lab_api.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
         app.credentials = credentials_from_env(lab_api.raw)
@@ -113,8 +111,6 @@ def put_wildcard(lab_api, comment: str) -> None:
 
 
 async def test_a_wildcard_of_another_cluster_suggests_the_clusters_name(make_app, lab_api, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
     app = make_app(env=lab_api.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
@@ -132,8 +128,6 @@ async def test_a_wildcard_of_another_cluster_suggests_the_clusters_name(make_app
 
 
 async def test_a_subdomain_the_user_chose_is_kept(make_app, lab_api, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     put_wildcard(lab_api, "made by hand")
     app = make_app(env=lab_api.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
@@ -157,8 +151,6 @@ def two_zones(tmp_path, monkeypatch):
 
 
 async def test_the_suggestion_goes_when_the_other_zone_is_free(make_app, two_zones, ssh_dir):
-    from swarmwiz.core.credentials import credentials_from_env
-
     put_wildcard(two_zones, "swarmwiz:first:0123456789ab:manager-1")
     app = make_app(env=two_zones.env, start="none")
     async with app.run_test(size=SIZE) as pilot:
@@ -188,6 +180,20 @@ def test_plain_mode_asks_for_a_subdomain(services):
     answers, _ = ask_access(services, "\rdemo\r\r\r\r")
     assert answers["domain"] == "example.com" and answers["subdomain"] == "demo"
     assert Draft(**answers).to_dict()["dns"] == {"domain": "example.com", "apex": False, "subdomain": "demo"}
+
+
+def test_plain_mode_offers_the_clusters_name_when_the_wildcard_is_taken(services, lab_api):
+    put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
+    printed = io.StringIO()
+    creds = credentials_from_env(services.target.environment())
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("\r\r\r\r\r")  # Enter on: the zone, the subdomain offered, apex (No), the key, the addresses
+        answers = plain._ask_domain_and_access(services, Output(printed, live=False), creds, None, name="second")
+    assert answers["subdomain"] == "second"
+    assert (
+        "*.example.com is already taken by swarmwiz cluster 'first', so this cluster needs a subdomain of its own; "
+        "its name is offered, for *.second.example.com." in printed.getvalue()
+    )
 
 
 def test_plain_mode_refuses_a_bad_subdomain_with_the_specs_sentence():

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Static
 
-from swarmwiz.flows.draft import Draft, problems
+from swarmwiz.flows.draft import Draft, problems, wildcard_holder
 from swarmwiz.tui.screens.base import DraftScreen
 from swarmwiz.tui.widgets.topbar import TopBar
 
@@ -16,21 +16,6 @@ def planned_records(draft: Draft) -> list[str]:
     """The DNS records the module creates, one line each (the IPs are known only after apply)."""
     names = [f"*.{draft.dns_name}"] + ([draft.dns_name] if draft.apex else [])
     return [f"{name:<28} A  public IP of manager-{i + 1}" for name in names for i in range(draft.managers)]
-
-
-def wildcard_holder(records, draft: Draft) -> str | None:
-    """Who already has *.DOMAIN ("swarmwiz cluster 'first'", "an A record to 192.0.2.1"), None when nobody: the
-    wizard makes a new workspace, so any record there is someone else's and pre-flight would refuse to share it."""
-    from swarmwiz.core.preflight import other_workspace
-
-    wildcard = f"*.{draft.domain}"
-    for record in records:
-        if record.name.lower() != wildcard:
-            continue
-        other = other_workspace(record)
-        article = "an" if record.type[:1] in "AEIOU" else "a"
-        return f"swarmwiz cluster {other[0]!r}" if other else f"{article} {record.type} record to {record.content}"
-    return None
 
 
 class DomainScreen(DraftScreen):
@@ -111,7 +96,7 @@ class DomainScreen(DraftScreen):
             records = self.services.dns_records(self.wizard.credentials, domain)
         except SwarmwizError:
             return  # only a suggestion: pre-flight checks the names again before anything is created
-        holder = wildcard_holder(records, self.draft.update(domain=domain))
+        holder = wildcard_holder(records, domain)
         self.app.call_from_thread(self._suggest_subdomain, domain, holder)
 
     def _suggest_subdomain(self, domain: str, holder: str | None) -> None:
