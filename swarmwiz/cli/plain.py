@@ -101,7 +101,8 @@ def _new_cluster(services, out) -> int:
     creds = _credentials(services, out)
     catalog = services.catalog(creds)
     out.line(f"Catalogue: {catalog.source}")
-    answers = _ask_place_and_nodes(catalog) | _ask_domain_and_access(services, out, creds, own_cidr)
+    place = _ask_place_and_nodes(catalog)
+    answers = place | _ask_domain_and_access(services, out, creds, own_cidr, name=place["name"])
     spec = to_spec(Draft(**answers), catalog)  # SpecError lists every problem; run_plain prints them
     out.line("")
     out.line(
@@ -187,10 +188,12 @@ def _result(own_cidr: Future | None) -> str | None:
         return None
 
 
-def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None) -> dict[str, Any]:
-    """The Cloudflare zone, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as Draft fields.
+def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None, name: str = "") -> dict[str, Any]:
+    """The Cloudflare zone, the subdomain, the apex choice, the SSH key (or a new one) and the allowed CIDRs, as
+    Draft fields.
 
-    The CIDRs default to this machine's public address (`own_cidr`, when found), else to the whole internet."""
+    The subdomain defaults to the cluster's `name` when the zone's wildcard is already taken; the CIDRs default to
+    this machine's public address (`own_cidr`, when found), else to the whole internet."""
     import questionary
 
     from swarmwiz.flows.draft import ANYWHERE
@@ -205,7 +208,10 @@ def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None)
         domain = _ask(questionary.select("Domain (a zone in your Cloudflare account):", choices=zones_dns))
     else:
         domain = _ask(questionary.text("Domain (a zone in your Cloudflare account):")).strip().lower()
-    apex = _ask(questionary.confirm(f"Also point {domain} itself at the managers?", default=False))
+    suggested = _subdomain_suggestion(services, out, creds, domain, name) if domain in zones_dns else ""
+    subdomain = _ask_subdomain(domain, suggested)
+    dns_name = f"{subdomain}.{domain}" if subdomain else domain
+    apex = _ask(questionary.confirm(f"Also point {dns_name} itself at the managers?", default=False))
     keys = [str(k) for k in services.ssh_public_keys()]
     key = _ask(questionary.select("SSH public key for the nodes:", choices=keys + ["Generate a new ed25519 key"]))
     if key.startswith("Generate"):
@@ -221,7 +227,43 @@ def _ask_domain_and_access(services, out, creds, own_cidr: Future | None = None)
     warning = whole_internet_warning(cidrs, own)
     if warning:
         out.line(f"Warning: {warning}")
-    return {"domain": domain, "apex": apex, "public_key": key, "allowed_cidrs": cidrs}
+    return {"domain": domain, "subdomain": subdomain, "apex": apex, "public_key": key, "allowed_cidrs": cidrs}
+
+
+def _ask_subdomain(domain: str, default: str = "") -> str:
+    """The optional subdomain (records at *.SUBDOMAIN.DOMAIN), judged by the spec's own rule for dns.subdomain."""
+    import questionary
+
+    question = questionary.text(
+        f"Subdomain (empty for *.{domain}):", default=default, validate=lambda v: subdomain_problem(domain, v) or True
+    )
+    return _ask(question).strip()
+
+
+def _subdomain_suggestion(services, out, creds, domain: str, name: str) -> str:
+    """The cluster's name when *.DOMAIN is already someone's (pre-flight would refuse to share it), said why;
+    else "". Only a suggestion: a zone that cannot be read suggests nothing."""
+    from swarmwiz.flows.draft import wildcard_holder
+
+    try:
+        holder = wildcard_holder(services.dns_records(creds, domain), domain)
+    except SwarmwizError:
+        return ""
+    if not holder:
+        return ""
+    name = name.rstrip("-")
+    out.line(
+        f"*.{domain} is already taken by {holder}, so this cluster needs a subdomain of its own"
+        + (f"; its name is offered, for *.{name}.{domain}." if name else ".")
+    )
+    return name
+
+
+def subdomain_problem(domain: str, value: str) -> str | None:
+    """The spec's sentence about `value` as dns.subdomain below `domain`, or None when it is allowed."""
+    from swarmwiz.flows.draft import Draft, problems
+
+    return _first(problems(Draft(domain=domain, subdomain=value.strip()), "domain"), "dns.subdomain")
 
 
 def _plan_and_deploy(pipeline, out) -> int:

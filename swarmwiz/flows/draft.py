@@ -32,6 +32,7 @@ class Draft:
     managers: int = 3
     workers: int = 2
     domain: str = ""
+    subdomain: str = ""  # "" for *.DOMAIN; "demo" puts the cluster's records at *.demo.DOMAIN
     apex: bool = False
     public_key: str = ""
     allowed_cidrs: tuple[str, ...] = ANYWHERE
@@ -40,6 +41,12 @@ class Draft:
     def update(self, **changes: Any) -> Draft:
         return replace(self, **changes)
 
+    @property
+    def dns_name(self) -> str:
+        """The name the records hang below, as the spec's `dns_name` ("<domain>" while no domain is given)."""
+        domain = self.domain or "<domain>"
+        return f"{self.subdomain}.{domain}" if self.subdomain else domain
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -47,7 +54,12 @@ class Draft:
             "image": self.image,
             "managers": {"count": self.managers, "type": self.manager_type},
             "workers": {"count": self.workers, "type": self.worker_type},
-            "dns": {"domain": self.domain, "apex": self.apex},
+            "dns": {
+                "domain": self.domain,
+                "apex": self.apex,
+                # only when given, as a hand-written cluster.toml would have it
+                **({"subdomain": self.subdomain} if self.subdomain else {}),
+            },
             "ssh": {"public_key": self.public_key, "allowed_cidrs": list(self.allowed_cidrs)},
         }
 
@@ -109,3 +121,18 @@ def quorum_text(managers: int) -> str:
             else "More managers, more resilience, slightly slower agreement."
         )
     )
+
+
+def wildcard_holder(records, domain: str) -> str | None:
+    """Who already has *.DOMAIN among the zone's `records` ("swarmwiz cluster 'first'", "an A record to
+    192.0.2.1"), None when nobody. A new cluster gets a new workspace, so any record there is someone else's and
+    pre-flight would refuse to share it: the wizard and plain mode then suggest a subdomain."""
+    from swarmwiz.core.preflight import other_workspace
+
+    for record in records:
+        if record.name.lower() != f"*.{domain}":
+            continue
+        other = other_workspace(record)
+        article = "an" if record.type[:1] in "AEIOU" else "a"
+        return f"swarmwiz cluster {other[0]!r}" if other else f"{article} {record.type} record to {record.content}"
+    return None

@@ -105,6 +105,15 @@ class Services:
             raise CredentialError("No Cloudflare API token was entered: go back to the credentials step.")
         return list_cloudflare_zones(creds, self.target.endpoints())
 
+    def dns_records(self, creds: Credentials, domain: str) -> list:
+        """Every record of the zone `domain` ([] when the token does not see it): the Domain step's check whether
+        *.domain is already another cluster's."""
+        from swarmwiz.core.api.clients import ApiClients
+        from swarmwiz.core.api.inventory import Inventory
+
+        with ApiClients(creds, self.target.endpoints()) as api:
+            return Inventory(api).dns_records(domain)
+
     # -- catalogue ----------------------------------------------------------------------------------------------
     def bundled_catalog(self) -> Catalog:
         from swarmwiz.core.catalog import bundled

@@ -35,8 +35,8 @@ def services(lab_api, ssh_dir, keyring_backend):
 
 
 def test_the_default_is_this_machines_address(services):
-    # Enter on: the zone, "also the apex?" (No), the key, and the addresses as offered.
-    answers, printed = ask_access(services, "\r\r\r\r")
+    # Enter on: the zone, the subdomain (none), "also the apex?" (No), the key, and the addresses as offered.
+    answers, printed = ask_access(services, "\r\r\r\r\r")
     assert answers["allowed_cidrs"] == ("127.0.0.1/32",)
     assert "This computer's public address, as Cloudflare sees it: 127.0.0.1/32" in printed
     assert WARNING not in printed
@@ -44,7 +44,7 @@ def test_the_default_is_this_machines_address(services):
 
 def test_the_whole_internet_is_warned_about(services):
     erase = "\x7f" * len("127.0.0.1/32")  # backspaces over the offered default
-    answers, printed = ask_access(services, "\r\r\r" + erase + "0.0.0.0/0\r")
+    answers, printed = ask_access(services, "\r\r\r\r" + erase + "0.0.0.0/0\r")
     assert answers["allowed_cidrs"] == ("0.0.0.0/0",)
     warning = [line for line in printed.splitlines() if WARNING in line]
     assert warning == ["Warning: ssh.allowed_cidrs includes 0.0.0.0/0: " + WARNING + " over SSH; this computer's "
