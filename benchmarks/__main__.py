@@ -120,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="lab: node counts for the barrier variant (default: the --sizes), e.g. --barrier-sizes 5,20",
     )
+    parser.add_argument(
+        "--realtime-barrier-sizes",
+        type=_sizes,
+        default=None,
+        help="lab: node counts for the barrier variant at time scale 1 (default none), e.g. 5",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="lab: runs per size (default 3)")
     parser.add_argument("--no-barrier", action="store_true", help="lab: skip the barrier variant")
     parser.add_argument("--no-baseline", action="store_true", help="lab: skip the old recipe's sequential flow")
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         lab_options["realtime_sizes"] = args.realtime_sizes
     if args.barrier_sizes is not None:
         lab_options["barrier_sizes"] = args.barrier_sizes
+    if args.realtime_barrier_sizes is not None:
+        lab_options["realtime_barrier_sizes"] = args.realtime_barrier_sizes
     if args.repeats is not None:
         lab_options |= {"repeats": args.repeats, "big_repeats": min(2, args.repeats)}
     if args.no_barrier:

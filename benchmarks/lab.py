@@ -29,6 +29,7 @@ ONCE_ABOVE = 20  # sizes above this are deployed once per variant: each such dep
 VARIANTS = {
     "default": {},
     "realtime": {"SWARMWIZ_LAB_TIME_SCALE": "1"},
+    "realtime-barrier": {"SWARMWIZ_LAB_TIME_SCALE": "1", "SWARMWIZ_SCHEDULING": "barrier"},
     "barrier": {"SWARMWIZ_SCHEDULING": "barrier"},
 }
 DEPLOY_TIMEOUT_S = 900
@@ -139,7 +140,7 @@ class LabRun:
             "variant": variant,
             "scheduling": scheduling,
             "lab_time_scale": self.daemon_time_scale(),
-            "ok": code == 0 and (scheduling == "barrier") == (variant == "barrier"),
+            "ok": code == 0 and (scheduling == "barrier") == variant.endswith("barrier"),
             "deploy_s": round(took, 2),
             "phases_s": phases(stdout),
             "swarm_steps_s": swarm_steps(stamped),
@@ -406,6 +407,7 @@ def measure(
     realtime_sizes: tuple[int, ...] = REALTIME_SIZES,
     barrier: bool = True,
     barrier_sizes: tuple[int, ...] | None = None,
+    realtime_barrier_sizes: tuple[int, ...] = (),
     baseline: bool = True,
 ) -> dict:
     """Deploy each size `repeats` times (sizes above BASELINE_SIZE only `big_repeats` times: they take minutes),
@@ -424,7 +426,9 @@ def measure(
     def one(variant: str, n: int, tag: str) -> None:
         if n >= failed.get(variant, n + 1):
             return
-        run = lab.deploy(f"b{variant[0]}{n}-{tag}", n, variant)
+        # The same name for every variant of a size and round (deployed one after another): hostnames seed the
+        # lab's boot timelines, so the variants compared get the same boots.
+        run = lab.deploy(f"b{n}-{tag}", n, variant)
         runs.append(run)
         log.info("lab deploy %s %d nodes: %s", variant, n, run)
         if not run["ok"]:
@@ -455,14 +459,16 @@ def measure(
             return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines, "lab_errors": errors}
         finally:
             leftovers = lab.clean()
-    if realtime_sizes:
+    if realtime_sizes or realtime_barrier_sizes:
         # The lab daemon reads the time scale when it starts: time scale 1 needs a lab of its own.
         with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-lab-rt-") as tmp:
             lab = LabRun(Path(tmp), VARIANTS["realtime"])
             try:
                 lab.warm_up()
-                for n in realtime_sizes:
-                    one("realtime", n, "r0")
+                for n in sorted(set(realtime_sizes) | set(realtime_barrier_sizes)):
+                    for variant in ("realtime", "realtime-barrier"):
+                        if n in (realtime_sizes if variant == "realtime" else realtime_barrier_sizes):
+                            one(variant, n, "r0")
             except Exception as exc:  # noqa: BLE001 - the real-time lab failed: the other figures still count
                 errors["realtime:lab"] = f"{type(exc).__name__}: {exc}"[-600:]
             finally:
@@ -478,6 +484,7 @@ def measure(
         "lab_deploy_s": medians("default", sizes),
         "lab_barrier_deploy_s": medians("barrier", barrier_sizes),
         "lab_realtime_deploy_s": medians("realtime", realtime_sizes),
+        "lab_realtime_barrier_deploy_s": medians("realtime-barrier", realtime_barrier_sizes),
         # The fastest run of each size: on a shared machine, the one least disturbed by other work.
         "lab_deploy_min_s": {
             str(n): min((x["deploy_s"] for x in default if x["nodes"] == n and x["ok"]), default=None) for n in sizes

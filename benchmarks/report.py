@@ -80,6 +80,7 @@ def plot(result: dict, path: Path) -> Path | None:
     for key, style, words in (
         ("lab_barrier_deploy_s", "^-.", "swarmwiz, node barrier (old scheduling)"),
         ("lab_realtime_deploy_s", "d:", "swarmwiz at time scale 1 (real boot durations)"),
+        ("lab_realtime_barrier_deploy_s", "v:", "swarmwiz at time scale 1, node barrier"),
     ):
         line = sorted((int(n), s) for n, s in (result.get(key) or {}).items() if s is not None)
         if line:
