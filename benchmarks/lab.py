@@ -9,6 +9,7 @@ import os
 import re
 import resource
 import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -166,6 +167,10 @@ class LabRun:
         out["destroy_s"] = round(time.monotonic() - t0, 2)
         if gone.returncode != 0:
             out["destroy_error"] = _tail(gone)
+        else:
+            # The next variant deploys under the same name: from a fresh workspace, as the first one did (a destroyed
+            # workspace keeps its pinned host keys, which the new servers' keys would rightly contradict).
+            shutil.rmtree(self.home / "clusters" / name, ignore_errors=True)
         return out
 
     def daemon_time_scale(self) -> str:
