@@ -114,15 +114,36 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="lab: node counts to deploy at time scale 1 (default 5,20; empty string for none)",
     )
+    parser.add_argument(
+        "--barrier-sizes",
+        type=_sizes,
+        default=None,
+        help="lab: node counts for the barrier variant (default: the --sizes), e.g. --barrier-sizes 5,20",
+    )
+    parser.add_argument(
+        "--realtime-barrier-sizes",
+        type=_sizes,
+        default=None,
+        help="lab: node counts for the barrier variant at time scale 1 (default none), e.g. 5",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="lab: runs per size (default 3)")
     parser.add_argument("--no-barrier", action="store_true", help="lab: skip the barrier variant")
     parser.add_argument("--no-baseline", action="store_true", help="lab: skip the old recipe's sequential flow")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: recompute ratios, targets, the plot and the table from the existing result JSON",
+    )
     args = parser.parse_args(argv)
     lab_options: dict = {}
     if args.sizes is not None:
         lab_options["sizes"] = args.sizes
     if args.realtime_sizes is not None:
         lab_options["realtime_sizes"] = args.realtime_sizes
+    if args.barrier_sizes is not None:
+        lab_options["barrier_sizes"] = args.barrier_sizes
+    if args.realtime_barrier_sizes is not None:
+        lab_options["realtime_barrier_sizes"] = args.realtime_barrier_sizes
     if args.repeats is not None:
         lab_options |= {"repeats": args.repeats, "big_repeats": min(2, args.repeats)}
     if args.no_barrier:
@@ -132,10 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = args.out or HERE / "results" / ("latest-quick.json" if args.quick else "latest.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    machine = common.machine_info()
-    result = report.assemble(
-        run(args.quick, set(args.only) if args.only else None, lab_options), machine, "quick" if args.quick else "full"
-    )
+    if args.report_only:
+        stored = json.loads(out.read_text())
+        result = report.assemble(stored, stored.get("machine", {}), stored.get("mode", "full"))
+    else:
+        machine = common.machine_info()
+        result = report.assemble(
+            run(args.quick, set(args.only) if args.only else None, lab_options),
+            machine,
+            "quick" if args.quick else "full",
+        )
     out.write_text(json.dumps(result, indent=2) + "\n")
     png = report.plot(result, out.with_suffix(".png"))
     out.with_suffix(".md").write_text(report.table(result))

@@ -9,8 +9,10 @@ import os
 import re
 import resource
 import shlex
+import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,12 +23,14 @@ log = logging.getLogger(__name__)
 SIZES = (1, 5, 20, 50)
 REALTIME_SIZES = (5, 20)  # at time scale 1 (real boot durations) a deploy takes minutes: fewer sizes
 BASELINE_SIZE = 5
+ONCE_ABOVE = 20  # sizes above this are deployed once per variant: each such deploy takes minutes on 2 cores
 # Variants of `swarmwiz deploy --lab`, each the environment it runs with. SWARMWIZ_LAB_TIME_SCALE is the lab's
 # boot timeline (default 0.05; 1 = real durations); SWARMWIZ_SCHEDULING=barrier is the benchmark-only switch back
 # to the old scheduling (all SSH, then all cloud-init, then all joins), read where the pipeline schedules nodes.
 VARIANTS = {
     "default": {},
     "realtime": {"SWARMWIZ_LAB_TIME_SCALE": "1"},
+    "realtime-barrier": {"SWARMWIZ_LAB_TIME_SCALE": "1", "SWARMWIZ_SCHEDULING": "barrier"},
     "barrier": {"SWARMWIZ_SCHEDULING": "barrier"},
 }
 DEPLOY_TIMEOUT_S = 900
@@ -71,14 +75,15 @@ allowed_cidrs = ["0.0.0.0/0"]
 class LabRun:
     """One benchmark lab: a temporary SWARMWIZ_HOME (own lab, own workspaces) and an SSH key; cleaned at the end."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lab_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.home = root / "home"
         self.key = root / "id_ed25519"
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "swarmwiz-bench", "-f", str(self.key)], check=True
         )
-        self.env = {**os.environ, "SWARMWIZ_HOME": str(self.home)}
+        # lab_env reaches the lab daemon too (it starts from this environment): the time scale is read there
+        self.env = {**os.environ, **(lab_env or {}), "SWARMWIZ_HOME": str(self.home)}
         self._lab_env: dict[str, str] | None = None
 
     def swarmwiz(self, *args: str, timeout: float = DEPLOY_TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -120,18 +125,23 @@ class LabRun:
             text=True,
         )
         stamped = []
-        for line in proc.stdout:
-            stamped.append((time.monotonic() - t0, line.rstrip("\n")))
-        err = proc.stderr.read()
-        code = proc.wait(timeout=DEPLOY_TIMEOUT_S)
+        with _HostSampler() as host:
+            for line in proc.stdout:
+                stamped.append((time.monotonic() - t0, line.rstrip("\n")))
+            err = proc.stderr.read()
+            code = proc.wait(timeout=DEPLOY_TIMEOUT_S)
         took = time.monotonic() - t0
         cpu1, busy1 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_busy()
         lab1 = common.cpu_by_pid(*self.lab_markers())
         stdout = "\n".join(text for _, text in stamped)
+        # the barrier variant announces itself in the bootstrap's log: proof the switch was honoured
+        scheduling = "barrier" if "barrier scheduling:" in stdout else "pipeline"
         out = {
             "nodes": nodes,
             "variant": variant,
-            "ok": code == 0,
+            "scheduling": scheduling,
+            "lab_time_scale": self.daemon_time_scale(),
+            "ok": code == 0 and (scheduling == "barrier") == variant.endswith("barrier"),
             "deploy_s": round(took, 2),
             "phases_s": phases(stdout),
             "swarm_steps_s": swarm_steps(stamped),
@@ -139,16 +149,38 @@ class LabRun:
             # the lab's side: API daemon, and each host's sshd, dockerd, containerd (still running: not destroyed)
             "lab_cpu_s": round(sum(c - lab0.get(p, 0.0) for p, c in lab1.items()), 2),
             "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
+            # what a size that does not fit runs out of: memory, or CPU (run queue far above the 2 cores)
+            "host_min_available_mb": host.min_available_mb,
+            "host_max_load1": host.max_load1,
         }
         if code != 0:
             # the CLI's error sentence is on stderr; the stdout tail (joins still logging) would hide it
             out["error"] = (err.strip() or stdout)[-600:]
+        elif not out["ok"]:
+            out["error"] = f"variant {variant} ran with {scheduling} scheduling (SWARMWIZ_SCHEDULING not honoured)"
+        scale = VARIANTS[variant].get("SWARMWIZ_LAB_TIME_SCALE")
+        if scale is not None and out["lab_time_scale"] != scale:
+            out["ok"] = False  # the hosts booted on another scale: not this variant's figure
+            out["error"] = f"the lab daemon runs with time scale {out['lab_time_scale'] or 'default'}, not {scale}"
         t0 = time.monotonic()
         gone = self.swarmwiz("destroy", name, "--lab", "--yes")
         out["destroy_s"] = round(time.monotonic() - t0, 2)
         if gone.returncode != 0:
             out["destroy_error"] = _tail(gone)
+        else:
+            # The next variant deploys under the same name: from a fresh workspace, as the first one did (a destroyed
+            # workspace keeps its pinned host keys, which the new servers' keys would rightly contradict).
+            shutil.rmtree(self.home / "clusters" / name, ignore_errors=True)
         return out
+
+    def daemon_time_scale(self) -> str:
+        """SWARMWIZ_LAB_TIME_SCALE as the running lab daemon sees it (its hosts boot on that scale); "" = default."""
+        try:
+            pid = json.loads((self.home / "lab" / "api.json").read_text())["pid"]
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, KeyError):
+            return "?"
+        return next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"SWARMWIZ_LAB_TIME_SCALE=")), "")
 
     def lab_markers(self) -> list[str]:
         """Command-line fragments of this lab's processes: its state directory (API daemon, sshd) and its
@@ -315,6 +347,36 @@ def swarm_steps(stamped: list[tuple[float, str]]) -> dict[str, float]:
     return out
 
 
+class _HostSampler:
+    """Every 2 s while a deploy runs: the machine's available memory and 1-minute load average (min / max)."""
+
+    def __init__(self) -> None:
+        self.min_available_mb: int | None = None
+        self.max_load1 = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-host-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                info = Path("/proc/meminfo").read_text()
+                mb = next(int(line.split()[1]) // 1024 for line in info.splitlines() if line.startswith("MemAvailable"))
+                self.min_available_mb = mb if self.min_available_mb is None else min(self.min_available_mb, mb)
+            except (OSError, StopIteration, ValueError):
+                pass
+            self.max_load1 = round(max(self.max_load1, os.getloadavg()[0]), 2)
+            if self._stop.wait(2.0):
+                return
+
+    def __enter__(self) -> _HostSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _cpu_busy() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -349,23 +411,29 @@ def measure(
     *,
     realtime_sizes: tuple[int, ...] = REALTIME_SIZES,
     barrier: bool = True,
+    barrier_sizes: tuple[int, ...] | None = None,
+    realtime_barrier_sizes: tuple[int, ...] = (),
     baseline: bool = True,
 ) -> dict:
     """Deploy each size `repeats` times (sizes above BASELINE_SIZE only `big_repeats` times: they take minutes),
     the barrier variant at the same sizes, and the baseline as often, interleaved so load drift hits all alike;
     then the real-time sizes once each. A size that fails (e.g. 50 hosts not fitting the machine) is recorded
-    with its error in `lab_errors` and the larger sizes of that variant are skipped."""
+    with its error in `lab_errors` and the larger sizes of that variant are skipped. `barrier_sizes` limits the
+    barrier variant (default: every size); sizes above ONCE_ABOVE run once per variant."""
     runs: list[dict] = []
     baselines: list[dict] = []
     leftovers: list[str] = []
     errors: dict[str, str] = {}
     variants = ["default"] + (["barrier"] if barrier else [])
+    barrier_sizes = tuple(sizes if barrier_sizes is None else barrier_sizes) if barrier else ()
     failed: dict[str, int] = {}  # variant -> smallest size that failed
 
     def one(variant: str, n: int, tag: str) -> None:
         if n >= failed.get(variant, n + 1):
             return
-        run = lab.deploy(f"b{variant[0]}{n}-{tag}", n, variant)
+        # The same name for every variant of a size and round (deployed one after another): hostnames seed the
+        # lab's boot timelines, so the variants compared get the same boots.
+        run = lab.deploy(f"b{n}-{tag}", n, variant)
         runs.append(run)
         log.info("lab deploy %s %d nodes: %s", variant, n, run)
         if not run["ok"]:
@@ -377,25 +445,39 @@ def measure(
         try:
             lab.warm_up()
             for r in range(repeats):
-                for n in sizes:
-                    if n > BASELINE_SIZE and r >= big_repeats:
+                for n in sorted(set(sizes) | set(barrier_sizes)):
+                    if (n > BASELINE_SIZE and r >= big_repeats) or (n > ONCE_ABOVE and r >= 1):
                         continue
                     for variant in variants:
-                        one(variant, n, f"r{r}")
+                        if n in (sizes if variant == "default" else barrier_sizes):
+                            one(variant, n, f"r{r}")
                 if baseline and BASELINE_SIZE in sizes:
                     baselines.append(lab.baseline(f"base{BASELINE_SIZE}-r{r}"))
                     log.info("baseline: %s", baselines[-1])
-            big = max(sizes)
+            # the largest size the default variant deployed (a size that did not fit the machine is not retried)
+            big = max((n for n in sizes if n < failed.get("default", n + 1)), default=0)
             if baseline and big > BASELINE_SIZE:  # once, for the plot: how the sequential recipe itself scales
                 baselines.append(lab.baseline(f"base{big}-r0", nodes=big))
                 log.info("baseline %d nodes: %s", big, baselines[-1])
-            for n in realtime_sizes:
-                one("realtime", n, "r0")
         except Exception as exc:  # the lab itself failed: report what we have
             error = f"{type(exc).__name__}: {exc}"[-600:]
             return {"lab_error": error, "lab_runs": runs, "lab_baseline_runs": baselines, "lab_errors": errors}
         finally:
             leftovers = lab.clean()
+    if realtime_sizes or realtime_barrier_sizes:
+        # The lab daemon reads the time scale when it starts: time scale 1 needs a lab of its own.
+        with tempfile.TemporaryDirectory(prefix="swarmwiz-bench-lab-rt-") as tmp:
+            lab = LabRun(Path(tmp), VARIANTS["realtime"])
+            try:
+                lab.warm_up()
+                for n in sorted(set(realtime_sizes) | set(realtime_barrier_sizes)):
+                    for variant in ("realtime", "realtime-barrier"):
+                        if n in (realtime_sizes if variant == "realtime" else realtime_barrier_sizes):
+                            one(variant, n, "r0")
+            except Exception as exc:  # noqa: BLE001 - the real-time lab failed: the other figures still count
+                errors["realtime:lab"] = f"{type(exc).__name__}: {exc}"[-600:]
+            finally:
+                leftovers += lab.clean()
 
     def medians(variant: str, ns) -> dict[str, float | None]:
         ok = [x for x in runs if x.get("variant", "default") == variant and x["ok"]]
@@ -405,8 +487,9 @@ def measure(
     base_ok = [b for b in baselines if b.get("ok")]
     return {
         "lab_deploy_s": medians("default", sizes),
-        "lab_barrier_deploy_s": medians("barrier", sizes) if barrier else {},
+        "lab_barrier_deploy_s": medians("barrier", barrier_sizes),
         "lab_realtime_deploy_s": medians("realtime", realtime_sizes),
+        "lab_realtime_barrier_deploy_s": medians("realtime-barrier", realtime_barrier_sizes),
         # The fastest run of each size: on a shared machine, the one least disturbed by other work.
         "lab_deploy_min_s": {
             str(n): min((x["deploy_s"] for x in default if x["nodes"] == n and x["ok"]), default=None) for n in sizes

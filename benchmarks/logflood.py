@@ -34,9 +34,18 @@ class FloodPipeline:
     """Stands in for Pipeline: deploy() yields `n` log lines, then returns no status (nothing applied)."""
 
     def __init__(self, n: int) -> None:
+        from swarmwiz.core.workspace import Workspace
+
         self.n = n
         self.first_yield: float | None = None
         self.last_yield: float | None = None
+        # The deploy screen records every run in the workspace's run log, as for a real deploy: the flood goes
+        # there too (SWARMWIZ_HOME is the benchmark's temporary directory).
+        self.workspace = Workspace.for_name("bench")
+        self.workspace.path.mkdir(parents=True, exist_ok=True)
+
+    def secrets(self) -> list[str]:
+        return []
 
     def deploy(self, confirm, **_approvals):
         from swarmwiz.core.events import LogLine, Phase, PhaseFinished, PhaseStarted

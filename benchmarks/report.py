@@ -6,7 +6,7 @@ from pathlib import Path
 
 from benchmarks.common import ratio
 
-# Targets from issue 8; each is (key it reads, test, how it reads in words).
+# Targets from issues 8 and 14; each is (key it reads, test, how it reads in words).
 TARGETS = {
     "startup_within_1_5x_bare": ("startup_ratio", lambda v: v <= 1.5, "first frame <= 1.5x bare Textual"),
     "log_ingest_50k_per_s": ("log_ingest_lines_per_s", lambda v: v >= 50_000, ">= 50k log lines/s"),
@@ -19,6 +19,14 @@ TARGETS = {
     "idle_cpu_below_2pct": ("tui_idle_cpu_percent", lambda v: v < 2, "idle CPU < 2%"),
     "lab_20_within_1_5x_5": ("lab_20_vs_5_ratio", lambda v: v <= 1.5, "20-node deploy <= 1.5x 5-node"),
     "lab_beats_baseline": ("lab_5_vs_baseline_ratio", lambda v: v < 1, "5-node deploy faster than sequential"),
+    "lab_20_within_1_3x_5": ("lab_20_vs_5_ratio", lambda v: v <= 1.3, "20-node deploy <= 1.3x 5-node (issue 14)"),
+    "lab_50_within_2x_5": ("lab_50_vs_5_ratio", lambda v: v <= 2, "50-node deploy <= 2x 5-node"),
+    "realtime_3_2_under_3_min": ("lab_realtime_5_s", lambda v: v < 180, "3+2 at time scale 1 < 3 min"),
+    "lab_beats_barrier": (
+        "lab_vs_barrier_worst_ratio",
+        lambda v: v < 1,
+        "faster than the barrier variant at every size measured",
+    ),
 }
 
 
@@ -39,6 +47,12 @@ def assemble(raw: dict, machine: dict, mode: str) -> dict:
     deploy = raw.get("lab_deploy_s") or {}
     out["lab_20_vs_5_ratio"] = ratio(deploy.get("20"), deploy.get("5"))
     out["lab_5_vs_baseline_ratio"] = ratio(deploy.get("5"), raw.get("lab_baseline_sequential_s"))
+    out["lab_50_vs_5_ratio"] = ratio(deploy.get("50"), deploy.get("5"))
+    out["lab_realtime_5_s"] = (raw.get("lab_realtime_deploy_s") or {}).get("5")
+    barrier = raw.get("lab_barrier_deploy_s") or {}
+    vs_barrier = {n: ratio(deploy.get(n), s) for n, s in barrier.items() if ratio(deploy.get(n), s) is not None}
+    out["lab_vs_barrier_ratio"] = vs_barrier
+    out["lab_vs_barrier_worst_ratio"] = max(vs_barrier.values(), default=None)
     out["targets"] = {}
     for name, (key, test, words) in TARGETS.items():
         value = out.get(key)
@@ -66,6 +80,7 @@ def plot(result: dict, path: Path) -> Path | None:
     for key, style, words in (
         ("lab_barrier_deploy_s", "^-.", "swarmwiz, node barrier (old scheduling)"),
         ("lab_realtime_deploy_s", "d:", "swarmwiz at time scale 1 (real boot durations)"),
+        ("lab_realtime_barrier_deploy_s", "v:", "swarmwiz at time scale 1, node barrier"),
     ):
         line = sorted((int(n), s) for n, s in (result.get(key) or {}).items() if s is not None)
         if line:
@@ -73,6 +88,11 @@ def plot(result: dict, path: Path) -> Path | None:
     runs = [r for r in result.get("lab_runs") or [] if r.get("ok")]
     if runs:
         ax.scatter([r["nodes"] for r in runs], [r["deploy_s"] for r in runs], s=12, alpha=0.4, label="each run")
+    failed = [r for r in result.get("lab_runs") or [] if not r.get("ok") and r.get("deploy_s") is not None]
+    if failed:
+        ax.scatter(
+            [r["nodes"] for r in failed], [r["deploy_s"] for r in failed], marker="x", color="black", label="failed run"
+        )
     base = result.get("lab_baseline_sequential_by_nodes_s") or {}
     if not base and result.get("lab_baseline_sequential_s") is not None:
         base = {"5": result["lab_baseline_sequential_s"]}
@@ -88,11 +108,11 @@ def plot(result: dict, path: Path) -> Path | None:
         )
     ax.set_xlabel("nodes")
     ax.set_ylabel("seconds to a running swarm")
-    ax.set_xticks([n for n, _ in points])
+    ax.set_xticks(sorted({n for n, _ in points} | {r["nodes"] for r in failed}))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.set_title(f"Lab deploy time vs node count ({result.get('date', '')[:10]})")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -107,12 +127,22 @@ def table(result: dict) -> str:
         value = result.get(key)
         return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
 
+    def times(key: str) -> str:
+        return "n/a" if result.get(key) is None else f"x{result[key]:.2f}"
+
     def verdict(name: str) -> str:
         met = result["targets"][name]["met"]
         return {True: "met", False: "**missed**", None: "not measured"}[met]
 
     deploy = result.get("lab_deploy_s") or {}
-    d = {n: ("n/a" if deploy.get(n) is None else f"{deploy[n]:.1f} s") for n in ("1", "5", "20", "50")}
+    failed = result.get("lab_errors") or {}
+
+    def size(n: str) -> str:
+        if deploy.get(n) is not None:
+            return f"{deploy[n]:.1f} s"
+        return "failed" if f"default:{n}" in failed else "n/a"
+
+    d = {n: size(n) for n in ("1", "5", "20", "50")}
 
     def sizes(key: str, ns: tuple[str, ...]) -> str:
         values = result.get(key) or {}
@@ -122,7 +152,7 @@ def table(result: dict) -> str:
         (
             "First frame (tmux 120x40), swarmwiz / bare Textual",
             f"{f('startup_first_frame_ms', ' ms')} / {f('bare_textual_first_frame_ms', ' ms')} "
-            f"(x{f('startup_ratio', '', 2)})",
+            f"({times('startup_ratio')})",
             "<= 1.5x",
             verdict("startup_within_1_5x_bare"),
         ),
@@ -153,10 +183,33 @@ def table(result: dict) -> str:
             "",
         ),
         ("Lab deploy at time scale 1, 5 / 20 nodes", sizes("lab_realtime_deploy_s", ("5", "20")), "", ""),
-        ("Lab deploy 20 vs 5 nodes", f"x{f('lab_20_vs_5_ratio', '', 2)}", "<= 1.5x", verdict("lab_20_within_1_5x_5")),
+        (
+            "Lab deploy 20 vs 5 nodes",
+            times("lab_20_vs_5_ratio"),
+            "<= 1.5x (#8), <= 1.3x (#14)",
+            f"{verdict('lab_20_within_1_5x_5')}, {verdict('lab_20_within_1_3x_5')}",
+        ),
+        (
+            "Lab deploy 50 vs 5 nodes",
+            "50 failed" if d["50"] == "failed" else times("lab_50_vs_5_ratio"),
+            "<= 2x",
+            "**missed**" if d["50"] == "failed" else verdict("lab_50_within_2x_5"),
+        ),
+        (
+            "Lab deploy vs barrier variant (worst size)",
+            times("lab_vs_barrier_worst_ratio"),
+            "< 1x",
+            verdict("lab_beats_barrier"),
+        ),
+        (
+            "3+2 at time scale 1, end to end",
+            f("lab_realtime_5_s", " s", 1),
+            "< 180 s",
+            verdict("realtime_3_2_under_3_min"),
+        ),
         (
             "Lab 5 nodes, swarmwiz vs old recipe (sequential)",
-            f"{d['5']} vs {f('lab_baseline_sequential_s', ' s', 1)} (x{f('lab_5_vs_baseline_ratio', '', 2)})",
+            f"{d['5']} vs {f('lab_baseline_sequential_s', ' s', 1)} ({times('lab_5_vs_baseline_ratio')})",
             "< 1x",
             verdict("lab_beats_baseline"),
         ),

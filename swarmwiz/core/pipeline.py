@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 SSH_TIMEOUT_S = 300.0
 SWARM_TIMEOUT_S = 300.0
 PLAN_FILE = "swarmwiz.tfplan"
+# Benchmark-only switch back to the old scheduling ("barrier": every node waits for the slowest before the swarm
+# work); unset or "pipeline" is the normal per-node scheduling. benchmarks/lab.py compares the two.
+SCHEDULING_ENV = "SWARMWIZ_SCHEDULING"
 
 Events = Generator[ev.Event, None, Any]
 
@@ -392,6 +395,7 @@ class Pipeline:
                 on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
                 on_ready=on_ready,
                 timeout=SWARM_TIMEOUT_S,
+                barrier=scheduling() == "barrier",
                 **self._ssh_options(),
             )
 
@@ -479,6 +483,7 @@ class Pipeline:
         in the cluster's way (with dns.replace_existing) go to `confirm_replace_dns` the same way.
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
+        scheduling()  # so is a mistyped SWARMWIZ_SCHEDULING
         approve_dns = (lambda _records: True) if auto_approve else confirm_replace_dns or (lambda _records: False)
         yield from self._phase_credentials(approve_dns)  # before anything is written: nothing exists on refusal
         network = self._network()  # a clashing pinned subnet is refused before the workspace exists
@@ -669,6 +674,14 @@ class Pipeline:
             hints.append(f"docker context create swarmwiz-{name} --docker host=ssh://root@{target}")
         hints.append(f"docker --context swarmwiz-{name} node ls")
         return hints
+
+
+def scheduling(environ: dict[str, str] | None = None) -> str:
+    """SWARMWIZ_SCHEDULING: "pipeline" (unset: each node joins once its own cloud-init is done) or "barrier"."""
+    value = (os.environ if environ is None else environ).get(SCHEDULING_ENV, "").strip() or "pipeline"
+    if value not in ("pipeline", "barrier"):
+        raise InputError(f"{SCHEDULING_ENV} must be 'pipeline' or 'barrier' (a benchmark switch), not {value!r}")
+    return value
 
 
 def refuse_other_target(ws: Workspace, target: Target) -> None:

@@ -107,6 +107,7 @@ async def bootstrap(
     timeout: float = 300,
     cloud_init_timeout: float = CLOUD_INIT_TIMEOUT,
     username: str = "root",
+    barrier: bool = False,
 ) -> None:
     """Make `nodes` one swarm; only what is missing is done, so a second run changes nothing.
 
@@ -118,6 +119,9 @@ async def bootstrap(
     a manager that does not answer may hold the swarm, and a second one would split the cluster. Each other
     node joins as soon as it has answered (no barrier), advertising and carrying data on its private address.
     Join tokens stay in this function's memory and are rotated once the nodes have joined.
+
+    `barrier` is the old scheduling, kept only as a benchmark variant (SWARMWIZ_SCHEDULING=barrier): every node
+    waits for the slowest node's cloud-init before the swarm is initialised and anything joins.
     """
     _check_nodes(nodes, on_log)
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
@@ -126,6 +130,9 @@ async def bootstrap(
         run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, cloud_init_timeout=cloud_init_timeout)
         run.answers = {n: asyncio.ensure_future(_answer(run, n)) for n in nodes}
         try:
+            if barrier:
+                on_log(f"barrier scheduling: waiting for all {len(nodes)} nodes' cloud-init before any swarm work")
+                await asyncio.gather(*(_outcome(run, n) for n in nodes))
             await _find_or_init_lead(run)
             joined = await _join_all(run)
             reached = [n for n in nodes if _answered(run, n)]

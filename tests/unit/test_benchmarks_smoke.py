@@ -47,7 +47,12 @@ def test_assemble_ratios_and_verdicts():
         "idle_cpu_below_2pct": True,
         "lab_20_within_1_5x_5": False,
         "lab_beats_baseline": True,
+        "lab_20_within_1_3x_5": False,
+        "lab_50_within_2x_5": None,  # 50 did not deploy
+        "realtime_3_2_under_3_min": True,
+        "lab_beats_barrier": True,
     }
+    assert result["lab_vs_barrier_ratio"] == {"1": 0.933, "5": 0.833, "20": 0.75}
     json.dumps(result)  # the document must be plain JSON
 
 
