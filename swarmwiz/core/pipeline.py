@@ -591,6 +591,10 @@ class Pipeline:
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
             )
             self.workspace.set_state("destroyed" if not left else "destroy-incomplete", nodes=0)
+            if not left:
+                # The pins belong to servers that no longer exist: a later deploy of this name pins its new servers'
+                # published keys instead of calling them replaced.
+                self.workspace.write_known_hosts({})
             if not left and self.shared_state() is not None:
                 # nothing remains to share: a later clone says so plainly (only this workspace's own prefix)
                 self.shared_state().remove(self.workspace.ensure_owner_id())

@@ -286,3 +286,17 @@ def test_domain_outside_the_account_leaves_no_workspace(lab, tmp_path, ssh_keypa
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1 and "dns.domain" in lines[0], out.stderr
     assert not (swarmwiz_home / "clusters").exists()
+
+
+def test_destroy_then_deploy_again_under_the_same_name(lab, tmp_path, ssh_keypair):
+    """A destroyed cluster's pinned host keys go with its servers: the next deploy of the name pins its new servers'
+    published keys instead of calling them replaced (found by the benchmark, which redeploys one name)."""
+    spec = make_spec(tmp_path, ssh_keypair, name="again", managers=1, workers=0)
+    pipeline, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
+    assert pipeline.workspace.pinned_host_keys()
+    destroy(spec, lab)
+    assert not pipeline.workspace.pinned_host_keys()
+    _, _, status = deploy(spec)
+    assert_healthy(status, 1, 0)
+    destroy(spec, lab)
