@@ -62,3 +62,36 @@ def test_ssh_alias_and_docker_context_come_and_go_with_the_cluster(lab, tmp_path
     if has_docker:
         assert "removed the Docker context swarmwiz-acc" in gone.stdout
         assert subprocess.run(["docker", "context", "inspect", "swarmwiz-acc"], capture_output=True).returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None or shutil.which("docker") is None, reason="no OpenSSH or docker CLI")
+def test_docker_context_reaches_the_swarm_right_after_a_deploy(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """`docker --context swarmwiz-NAME node ls` works with no manual step once the Include line is accepted.
+
+    OpenSSH finds ~/.ssh/config through the password database, so this test cannot point it at its own user config
+    by $HOME; an `ssh` first on PATH that adds `-F <the test's user config>` stands in for the user's ~/.ssh/config
+    (the one substitution here; docker, ssh, the Include, the alias and the pinned keys are all real)."""
+    user_config = os.environ["SWARMWIZ_SSH_USER_CONFIG"]
+    config = tmp_path / "ctx.toml"
+    config.write_text(cluster_text(ssh_keypair[1], name="ctx", managers=1, workers=1, zones=("fr-par-1",)))
+    out = swarmwiz("deploy", "-c", str(config), "--lab", "--yes", "--ssh-config")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Docker context swarmwiz-ctx created (ssh://root@ctx-manager-1)" in out.stdout, out.stdout[-2000:]
+
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "ssh").write_text(f'#!/bin/sh\nexec {shutil.which("ssh")} -F {user_config} -o BatchMode=yes "$@"\n')
+    (shim / "ssh").chmod(0o755)
+    env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
+    nodes = subprocess.run(
+        ["docker", "--context", "swarmwiz-ctx", "node", "ls", "--format", "{{.Hostname}} {{.Status}}"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert nodes.returncode == 0, nodes.stderr
+    assert sorted(nodes.stdout.split("\n")[:-1]) == ["ctx-manager-1 Ready", "ctx-worker-1 Ready"], nodes.stdout
+
+    gone = swarmwiz("destroy", "ctx", "--lab", "--yes")
+    assert gone.returncode == 0, gone.stdout[-2000:] + gone.stderr[-2000:]
+    from pathlib import Path
+
+    assert "Include" not in Path(user_config).read_text()
