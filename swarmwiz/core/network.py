@@ -17,12 +17,18 @@ POOLS = (ipaddress.IPv4Network("172.16.0.0/12"), ipaddress.IPv4Network("10.0.0.0
 
 @dataclass(frozen=True)
 class NetworkChoice:
-    """The VPC (as Terraform takes it: "region/uuid") and the private network's IPv4 subnet."""
+    """The VPC (as Terraform takes it: "region/uuid") and the private network's IPv4 subnet.
 
-    vpc_id: str
+    `vpc_id` is None only in a preview (plan) of a project that has no usable VPC yet: the deploy creates it."""
+
+    vpc_id: str | None
     private_subnet: str
 
-    def tfvars(self) -> dict[str, str]:
+    @property
+    def vpc_to_create(self) -> bool:
+        return self.vpc_id is None
+
+    def tfvars(self) -> dict[str, str | None]:
         return {"vpc_id": self.vpc_id, "private_subnet": self.private_subnet}
 
 
@@ -41,8 +47,9 @@ def _is_ours(pn: Any, cluster: str, owner_id: str | None) -> bool:
     return bool(owner_id) and {f"swarmwiz-cluster={cluster}", f"swarmwiz-owner={owner_id}"} <= tags
 
 
-def _vpc(vpc_api: Any, region: str, project: str | None) -> Any:
-    """The project's default VPC, else swarmwiz's own (tagged and named swarmwiz), created once per project+region."""
+def _vpc(vpc_api: Any, region: str, project: str | None, *, create: bool) -> Any:
+    """The project's default VPC, else swarmwiz's own (tagged and named swarmwiz), created once per project+region
+    (None when there is neither and `create` is false)."""
     # The project filter is the server's; a VPC of another project is never used, whatever it returned.
     listed = vpc_api.list_vp_cs_all(region=region, project_id=project)
     vpcs = [v for v in listed if not project or v.project_id == project]
@@ -52,6 +59,8 @@ def _vpc(vpc_api: Any, region: str, project: str | None) -> Any:
     for vpc in vpcs:
         if vpc.name == VPC_NAME and VPC_TAG in (vpc.tags or []):
             return vpc
+    if not create:
+        return None
     return vpc_api.create_vpc(
         region=region, project_id=project, name=VPC_NAME, tags=[VPC_TAG], enable_routing=True, enable_transitivity=False
     )
@@ -64,16 +73,21 @@ def choose(
     owner_id: str | None,
     *,
     pinned: str | None,
-    stored: dict[str, str] | None,
+    stored: dict[str, str | None] | None,
+    create: bool = True,
 ) -> NetworkChoice:
     """The VPC and subnet for this cluster; `pinned` (cluster.toml) wins, then `stored` (an earlier deploy), then
     the first free /22. A pinned subnet that overlaps another private network of the VPC is refused here, before
-    anything is created. Creates swarmwiz's VPC when the project has no default VPC and none of ours yet."""
+    anything is created. Creates swarmwiz's VPC when the project has no default VPC and none of ours yet, unless
+    `create` is false (a plan creates nothing: the choice then has no vpc_id and every subnet is free)."""
     vpc_api = api.vpc()
     project = api.project or None
     if stored and stored.get("vpc_id") and stored.get("private_subnet") and not pinned:
         return NetworkChoice(stored["vpc_id"], stored["private_subnet"])  # a re-deploy keeps its private network
-    vpc = _vpc(vpc_api, region, project)
+    vpc = _vpc(vpc_api, region, project, create=create)
+    if vpc is None:
+        subnet = str(ipaddress.IPv4Network(pinned)) if pinned else (stored or {}).get("private_subnet")
+        return NetworkChoice(None, subnet or free_subnet([]))  # a VPC of its own has no other network yet
     vpc_id = f"{region}/{vpc.id}"
     if stored and stored.get("private_subnet") and not pinned:
         # A workspace from before VPC choice: its network sits in the default VPC with the subnet of its tfvars.

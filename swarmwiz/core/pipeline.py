@@ -25,6 +25,7 @@ from swarmwiz.core.api.inventory import CloudObject, ClusterObjects, DnsRecord, 
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
+from swarmwiz.core.network import VPC_NAME
 from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.sharedstate import BACKEND_FILE, BACKEND_TF, SharedState
 from swarmwiz.core.spec import ClusterSpec
@@ -160,19 +161,19 @@ class Pipeline:
             self._cloud_client = Inventory(ApiClients(self.target.credentials(), self.target.endpoints()))
         return self._cloud_client
 
-    def _network(self) -> dict[str, str]:
-        """VPC and private subnet for tfvars: pinned, kept from an earlier deploy, or a free /22 (core/network.py).
+    def _network(self, *, create: bool = True):
+        """VPC and private subnet: pinned, kept from an earlier deploy, or a free /22 (core/network.py).
 
-        Runs before the workspace is written, so a pinned subnet that clashes leaves nothing behind."""
+        Runs before the workspace is written, so a pinned subnet that clashes leaves nothing behind. With `create`
+        false (a plan) a missing VPC is not created: the choice then says that the deploy will create it."""
         from swarmwiz.core import network
 
         ws = self.workspace
         owner = self._owner_id() if ws.exists() else None
         stored = ws.network if ws.exists() else None
-        choice = network.choose(
-            self._cloud().api, self.spec.region, self.spec.name, owner, pinned=self.spec.private_subnet, stored=stored
-        )
-        return choice.tfvars()
+        api = self._cloud().api
+        pinned = self.spec.private_subnet
+        return network.choose(api, self.spec.region, self.spec.name, owner, pinned=pinned, stored=stored, create=create)
 
     def _owner_id(self) -> str | None:
         """The workspace's owner id (None for a workspace made before owner ids: then nothing is provably ours)."""
@@ -460,9 +461,15 @@ class Pipeline:
     def plan(self) -> Generator[ev.Event, None, ev.PlanSummary]:
         """Check credentials, render the workspace, init and plan; returns the plan summary."""
         yield from self._phase_credentials()  # before anything is written: a bad domain leaves no workspace
-        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
+        network = self._network(create=False)  # a preview creates nothing in the cloud, not even the VPC
+        if network.vpc_to_create:
+            yield ev.Notice(
+                ev.Phase.PLAN,
+                f"the project has no VPC in {self.spec.region} to join; deploy will create swarmwiz's own VPC "
+                f"{VPC_NAME!r} there (shared by this project's clusters, kept by teardown)",
+            )
         with self.workspace.lock("plan"):
-            self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
+            self.workspace.render(self.spec, lab=self.target.is_lab, network=network.tfvars())
             yield from self._phase_init()
             return (yield from self._phase_plan())
 
@@ -486,7 +493,7 @@ class Pipeline:
         scheduling()  # so is a mistyped SWARMWIZ_SCHEDULING
         approve_dns = (lambda _records: True) if auto_approve else confirm_replace_dns or (lambda _records: False)
         yield from self._phase_credentials(approve_dns)  # before anything is written: nothing exists on refusal
-        network = self._network()  # a clashing pinned subnet is refused before the workspace exists
+        network = self._network().tfvars()  # a clashing pinned subnet is refused before the workspace exists
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()

@@ -11,6 +11,7 @@ from test_lifecycle import assert_healthy, deploy, destroy, make_spec, run
 
 from swarmwiz.core.api.clients import ApiClients
 from swarmwiz.core.errors import InputError
+from swarmwiz.core.events import Notice
 from swarmwiz.core.network import VPC_NAME, VPC_TAG
 from swarmwiz.core.pipeline import Pipeline
 from swarmwiz.core.workspace import Workspace
@@ -60,6 +61,12 @@ def test_two_clusters_in_one_region_each_get_a_free_subnet(lab, tmp_path, ssh_ke
 def test_project_without_default_vpc_deploys_in_a_shared_swarmwiz_vpc(lab, tmp_path, ssh_keypair):
     lab.set_options(default_vpc=False)
     spec = make_spec(tmp_path, ssh_keypair, name="fresh", managers=1, workers=0)
+    # A plan is a preview: it creates nothing in the cloud, not even the VPC, and says that deploy will.
+    events, summary = run(Pipeline.for_spec(spec, LabTarget()).plan())
+    assert vpcs(lab) == []
+    notices = [e.message for e in events if isinstance(e, Notice)]
+    assert any("no VPC in fr-par" in n and VPC_NAME in n for n in notices), notices
+    assert summary.add > 0
     _, _, status = deploy(spec)
     assert_healthy(status, 1, 0)
     [vpc] = vpcs(lab)

@@ -61,4 +61,4 @@ def test_a_vpc_of_another_project_is_never_used_whatever_the_filter_returned():
         def list_vp_cs_all(self, region, project_id):
             return [theirs, ours]
 
-    assert _vpc(Api(), "fr-par", "p-mine").id == "ours"
+    assert _vpc(Api(), "fr-par", "p-mine", create=True).id == "ours"
