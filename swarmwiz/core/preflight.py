@@ -33,8 +33,8 @@ def run(
     owner_id: str | None,
     replace_dns: Callable[[list[DnsRecord]], bool] | None = None,
 ) -> Generator[ev.Event, None, None]:
-    """The credentials phase: credentials (with the key's permission sets and write rights), the domain, quotas and
-    DNS names, before anything exists; warnings arrive as Notices, refusals as exceptions.
+    """The credentials phase: credentials (with the key's permission sets, its write rights read once from IAM), the
+    domain, quotas and DNS names, before anything exists; warnings arrive as Notices, refusals as exceptions.
 
     `environment` prepares the target and gives the run's environment; `cloud` the run's API client.
     `replace_dns` approves deleting records in the way (dns.replace_existing); None: only list them (plan).
@@ -43,7 +43,8 @@ def run(
 
     yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
     env = environment()
-    validate_live(target.credentials(), target.endpoints(), domain=spec.domain)
+    # The write rights are checked below, where their warnings become notices: IAM is read once per pre-flight.
+    validate_live(target.credentials(), target.endpoints(), domain=spec.domain, write_rights=False)
     if not cloud().zone_id(spec.domain):
         raise InputError(
             f"dns.domain: {spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
