@@ -284,7 +284,7 @@ def _plan_and_deploy(pipeline, out) -> int:
             out.plan(plan)
             return bool(questionary.confirm("The plan changed since you reviewed it. Apply it?", default=False).ask())
 
-    from swarmwiz.flows.access import recording, set_up_access
+    from swarmwiz.flows.access import access_hints, recording, set_up_access
 
     approvals = deletion_questions(pipeline.spec.name, out)
     with recording(pipeline, "deploy") as run:
@@ -301,7 +301,7 @@ def _plan_and_deploy(pipeline, out) -> int:
     # As the CLI's deploy: ask for the Include line, then write the aliases and the Docker context.
     for line in set_up_access(pipeline, status, consent=False, ask=ask):
         out.line(line)
-    out.access(pipeline.access_hints(status))
+    out.access(access_hints(pipeline, status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
 
 
@@ -350,14 +350,14 @@ def _first(found: list[str], prefix: str) -> str | None:
 
 
 def _status(services, out, name: str) -> int:
-    from swarmwiz.flows.access import recording
+    from swarmwiz.flows.access import access_hints, recording
 
     pipeline = services.pipeline_for_name(name)
     with recording(pipeline, "status") as run:
         status = pipeline.read_status()
         run.note(status.health_line())
     out.status(status)
-    out.access(pipeline.access_hints(status))
+    out.access(access_hints(pipeline, status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
 
 

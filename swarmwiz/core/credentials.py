@@ -302,8 +302,10 @@ def check_format(creds: Credentials) -> list[Check]:
     return results
 
 
-def validate_live(creds: Credentials, endpoints=None, *, domain: str | None = None) -> None:
-    """Format then live checks; CredentialError with the first failure's sentence (see api.validate)."""
+def validate_live(creds: Credentials, endpoints=None, *, domain: str | None = None, write_rights: bool = True) -> None:
+    """Format then live checks; CredentialError with the first failure's sentence (see api.validate).
+
+    `write_rights=False`: the key's IAM rules are not read (the caller checks them itself)."""
     from swarmwiz.core.api.validate import require_valid
 
-    require_valid(creds, endpoints, domain=domain)
+    require_valid(creds, endpoints, domain=domain, write_rights=write_rights)

@@ -21,13 +21,14 @@ from typing import Any
 
 from swarmwiz.core import events as ev
 from swarmwiz.core import tfstate
-from swarmwiz.core.api.inventory import CloudObject, ClusterObjects, DnsRecord, Inventory
+from swarmwiz.core.api.inventory import CloudObject, DnsRecord, Inventory
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.network import VPC_NAME
+from swarmwiz.core.ownership import Ownership
 from swarmwiz.core.paths import atomic_write
-from swarmwiz.core.sharedstate import BACKEND_FILE, BACKEND_TF, SharedState
+from swarmwiz.core.sharedstate import SharedState, StateSync
 from swarmwiz.core.spec import ClusterSpec
 from swarmwiz.core.status import ClusterStatus
 from swarmwiz.core.target import Target
@@ -77,8 +78,9 @@ class Pipeline:
         self._secrets: list[str] = []
         self._tf = None
         self._cloud_client: Inventory | None = None
-        self._shared: SharedState | None = None
         self._cancelled = threading.Event()
+        self.sync = StateSync(spec, workspace, target, environment=self._environment, terraform=self._terraform)
+        self.ownership = Ownership(spec, workspace, self._cloud)
 
     @classmethod
     def for_spec(cls, spec: ClusterSpec, target: Target, **kwargs: Any) -> Pipeline:
@@ -109,12 +111,7 @@ class Pipeline:
             self.target.prepare()
             self._env = dict(self.target.environment())
             self._secrets = list(self.target.secrets())
-            if self.spec.state_bucket:
-                region = self.spec.region
-                self._shared = SharedState(
-                    self.spec.state_bucket, self.spec.name, region, self.target.s3_endpoint(region), self._env
-                )
-                self._env |= self._shared.environment()
+            self._env |= self.sync.backend_environment(self._env)
         return self._env
 
     def secrets(self) -> list[str]:
@@ -123,26 +120,7 @@ class Pipeline:
 
     def shared_state(self) -> SharedState | None:
         """The cluster's shared state in Object Storage ([state] bucket), or None for a local state."""
-        if not self.spec.state_bucket:
-            return None  # a local state needs no credentials to be read
-        self._environment()
-        return self._shared
-
-    def _pull_state(self) -> None:
-        """Refresh the workspace's copy of a shared state (what inventory and ownership checks read)."""
-        if self.shared_state() is not None:
-            text = self._terraform().state_pull()
-            if text.strip():
-                atomic_write(self.workspace.state_path, text)
-            else:  # nothing applied yet: no copy, as with a local state before the first apply
-                self.workspace.state_path.unlink(missing_ok=True)
-
-    def _push_workspace(self) -> None:
-        """Store the spec, owner identity, host keys and known hosts beside a shared state."""
-        shared = self.shared_state()
-        if shared is not None:
-            identity = {"owner_id": self.workspace.ensure_owner_id(), "lab": self.target.is_lab}
-            shared.push(self.workspace.path, identity)
+        return self.sync.shared
 
     def _terraform(self):
         if self._tf is None:
@@ -176,8 +154,8 @@ class Pipeline:
         return network.choose(api, self.spec.region, self.spec.name, owner, pinned=pinned, stored=stored, create=create)
 
     def _owner_id(self) -> str | None:
-        """The workspace's owner id (None for a workspace made before owner ids: then nothing is provably ours)."""
-        return getattr(self.workspace, "owner_id", None)
+        """The workspace's owner id, or None (see Ownership.owner_id)."""
+        return self.ownership.owner_id
 
     def cancel(self) -> None:
         """First Ctrl-C: ask Terraform to stop safely (in-flight operations finish, state is saved)."""
@@ -199,76 +177,35 @@ class Pipeline:
 
     # -- phases --------------------------------------------------------------------------------------------------
     def _phase_credentials(self, replace_dns: Callable[[list[DnsRecord]], bool] | None = None) -> Events:
-        """Credentials (with the key's permission sets), the domain, quotas and DNS names, before anything exists.
+        """Pre-flight (preflight.run): credentials, write rights, domain, quotas and DNS names, before anything exists.
 
         `replace_dns` approves deleting records in the way (dns.replace_existing); None: only list them (plan).
         """
         from swarmwiz.core import preflight
-        from swarmwiz.core.credentials import validate_live
 
-        yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
-        env = self._environment()
-        validate_live(self.target.credentials(), self.target.endpoints(), domain=self.spec.domain)
-        if not self._cloud().zone_id(self.spec.domain):
-            raise InputError(
-                f"dns.domain: {self.spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
-                "or choose one of the account's zones"
-            )
-        api = self._cloud().api  # validate_live already named any permission set the key cannot even read with
-        for warning in preflight.check_write_rights(api, api.project):
-            yield ev.Notice(ev.Phase.CREDENTIALS, warning)
-        for warning in preflight.check_quotas(api, self.spec, self._owner_id(), env.get("SCW_DEFAULT_ORGANIZATION_ID")):
-            yield ev.Notice(ev.Phase.CREDENTIALS, warning)
-        dns = preflight.check_dns(self._cloud().dns_records(self.spec.domain), self.spec, self._owner_id())
-        if dns.in_the_way:
-            listing = "; ".join(preflight.describe_record(r) for r in dns.in_the_way)
-            if replace_dns is None:
-                yield ev.Notice(ev.Phase.CREDENTIALS, f"dns.replace_existing: deploy will delete {listing}")
-            elif not replace_dns(dns.in_the_way):
-                raise InputError(
-                    f"dns: replacing {listing} was not confirmed; nothing was created",
-                    field="dns.replace_existing",
-                )
-            else:
-                preflight.delete_records(api, dns.in_the_way)
-                yield ev.Notice(ev.Phase.CREDENTIALS, f"deleted the DNS records in the cluster's way: {listing}")
-        yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message=f"credentials valid ({self.target.label})")
+        return preflight.run(
+            self.spec,
+            self.target,
+            environment=self._environment,
+            cloud=self._cloud,
+            owner_id=self._owner_id(),
+            replace_dns=replace_dns,
+        )
 
     def _phase_init(self) -> Events:
         yield ev.PhaseStarted(ev.Phase.INIT)
         marker = self.workspace.path / ".terraform" / "swarmwiz-init"
         lockfile = self.workspace.path / ".terraform.lock.hcl"
         versions = self.workspace.path / "versions.tf"
-        shared = self.shared_state()
-        backend = self.workspace.path / BACKEND_FILE
-        if shared is None and backend.is_file():
-            raise InputError(
-                "state.bucket: this cluster's Terraform state is shared in Object Storage; keep its [state] bucket "
-                "in cluster.toml"
-            )
-        wanted = versions.read_text() + (shared.fingerprint() if shared else "")
+        wanted = versions.read_text() + self.sync.backend_fingerprint()
         if marker.is_file() and lockfile.is_file() and marker.read_text() == wanted:
-            self._pull_state()
+            self.sync.pull()
             yield ev.PhaseFinished(ev.Phase.INIT, skipped=True, message="providers already installed")
             return
-        if shared is not None:
-            local = self.workspace.path / "terraform.tfstate"
-            if not backend.is_file() and local.is_file() and tfstate.holds_resources(tfstate.load(local)):
-                # Terraform would start from an empty shared state and create the cluster a second time.
-                raise InputError(
-                    f"state.bucket: cluster {self.spec.name!r} is deployed with a local state ({local}); moving it "
-                    "to a bucket is not supported: remove [state] from cluster.toml, or destroy the cluster first"
-                )
-            shared.ensure_bucket()
-            shared.check_owner(self.workspace.ensure_owner_id())  # before Terraform reads another cluster's state
-            atomic_write(backend, BACKEND_TF)
-        yield from self._terraform().init(backend_config=shared.backend_config() if shared else ())
+        yield from self._terraform().init(backend_config=self.sync.prepare_backend())
         atomic_write(marker, wanted)
-        self._pull_state()
-        if shared is not None:
-            yield ev.PhaseFinished(ev.Phase.INIT, message=f"state shared at {shared.where}")
-        else:
-            yield ev.PhaseFinished(ev.Phase.INIT)
+        self.sync.pull()
+        yield ev.PhaseFinished(ev.Phase.INIT, message=self.sync.init_message())
 
     def _phase_plan(self, *, destroy: bool = False) -> Generator[ev.Event, None, ev.PlanSummary]:
         yield ev.PhaseStarted(ev.Phase.PLAN)
@@ -305,7 +242,7 @@ class Pipeline:
             else:
                 yield event
         self.workspace.discard_plan()  # the saved plan holds every input in clear text: gone after its apply
-        self._pull_state()
+        self.sync.pull()
         yield ev.PhaseFinished(phase, message=f"{done} resources {'destroyed' if destroy else 'changed'}")
 
     def _nodes(self) -> list[Any]:
@@ -498,10 +435,10 @@ class Pipeline:
             self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()
             yield from self._phase_init()
-            self._push_workspace()
+            self.sync.push()
             self._checkpoint()
             before = self._known_nodes()
-            yield from self._remove_untracked(
+            yield from self.ownership.remove_untracked(
                 ev.Phase.PLAN, (lambda _objects: True) if auto_approve else confirm_delete
             )
             wanted = set(self.spec.node_keys())
@@ -532,7 +469,7 @@ class Pipeline:
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
             yield from self._phase_ssh(nodes)
-            self._push_workspace()  # with the host keys just pinned: another machine connects to the same keys
+            self.sync.push()  # with the host keys just pinned: another machine connects to the same keys
             self._checkpoint()
             yield from self._phase_swarm(nodes)
             self._checkpoint()
@@ -582,7 +519,7 @@ class Pipeline:
         with self.workspace.lock("destroy"):
             self._environment()
             yield from self._phase_init()
-            untracked = self._untracked()  # StateUnreadable before anything is asked or deleted
+            untracked = self.ownership.untracked()  # StateUnreadable before anything is asked or deleted
             items = self.inventory() if self.workspace.state_path.is_file() else []
             items += [InventoryItem(o.kind, f"{o.describe()} (not in Terraform's state)", o.id) for o in untracked]
             if not confirm(items):
@@ -592,8 +529,10 @@ class Pipeline:
             summary = yield from self._phase_plan(destroy=True)
             yield from self._phase_apply(summary.destroy, destroy=True)
             yield ev.PhaseStarted(ev.Phase.VERIFY)
-            yield from self._remove_untracked(ev.Phase.VERIFY, lambda _objects: True, {o.id for o in untracked})
-            left = self._leftovers()
+            yield from self.ownership.remove_untracked(
+                ev.Phase.VERIFY, lambda _objects: True, {o.id for o in untracked}
+            )
+            left = self.ownership.leftovers()
             yield ev.PhaseFinished(
                 ev.Phase.VERIFY, ok=not left, message="nothing remains" if not left else f"{len(left)} objects remain"
             )
@@ -602,89 +541,9 @@ class Pipeline:
                 # The pins belong to servers that no longer exist: a later deploy of this name pins its new servers'
                 # published keys instead of calling them replaced.
                 self.workspace.write_known_hosts({})
-            if not left and self.shared_state() is not None:
-                # nothing remains to share: a later clone says so plainly (only this workspace's own prefix)
-                self.shared_state().remove(self.workspace.ensure_owner_id())
+            if not left:
+                self.sync.remove()
             return DestroyReport(self.spec.name, [o.describe() for o in left])
-
-    def _cluster_objects(self) -> ClusterObjects:
-        spec = self.spec
-        return self._cloud().cluster_objects(spec.name, self._owner_id(), spec.region, list(spec.zones), spec.domain)
-
-    def _leftovers(self) -> list[CloudObject]:
-        """What remains of the cluster: its owned objects (without an owner id: everything carrying its name)."""
-        found = self._cluster_objects()
-        return found.owned if found.owner_id else found.foreign
-
-    def _state_ids(self) -> set[str]:
-        """IDs of every object in the Terraform state; StateUnreadable when it cannot be read."""
-        return self.workspace.tracked_ids()
-
-    def _untracked(self) -> list[CloudObject]:
-        """Objects of this cluster that Terraform does not track (left by a killed run); raises StateUnreadable.
-
-        Empty while a Terraform process still holds the state's lock (it may be about to record those objects):
-        Terraform then refuses to plan and explains the lock itself.
-        """
-        if _terraform_holds_state(self.workspace.state_path):
-            return []
-        tracked = self._state_ids()
-        return [o for o in self._leftovers() if o.id.rsplit("/", 1)[-1] not in tracked]
-
-    def _remove_untracked(
-        self, phase: ev.Phase, approve: Callable[[list[CloudObject]], bool] | None, only: set[str] | None = None
-    ) -> Events:
-        """Delete the untracked objects, after `approve` saw the list (None: nobody to ask, so nothing is deleted);
-        `only` limits the deletion to objects approved earlier (destroy lists them in its inventory)."""
-        untracked = [o for o in self._untracked() if only is None or o.id in only]
-        if not untracked:
-            return
-        listing = "; ".join(o.describe() for o in untracked)
-        if approve is None or not approve(untracked):
-            raise SwarmwizError(
-                f"{len(untracked)} objects of cluster {self.spec.name} are not in Terraform's state (left by an "
-                f"interrupted run): {listing}; nothing was deleted: approve their deletion, or delete them in the "
-                "cloud consoles",
-                title="Untracked objects",
-            )
-
-        from swarmwiz.core.api.cleanup import Cleanup
-
-        # Refuses (before the notice) objects not proved to carry this workspace's owner id.
-        deleting = Cleanup(self._cloud().api, self.spec.region, self._owner_id()).delete_all(untracked)
-        yield ev.Notice(
-            phase,
-            f"{len(untracked)} objects tagged for cluster {self.spec.name} are not in Terraform's state (left by an "
-            "interrupted run); deleting them: " + listing,
-        )
-        for obj in deleting:
-            yield ev.LogLine(phase, f"deleted untracked {obj.describe()}")
-
-    def access_hints(self, status: ClusterStatus) -> list[str]:
-        """How to reach the swarm: by the node alias of the cluster's SSH config and the Docker context once access
-        is set up (flows/access.py records it in the workspace's metadata), else by address with the pinned keys."""
-        managers = [n for n in status.nodes if n.role == "manager" and n.public_ip]
-        if not managers:
-            return []
-        name = self.spec.name
-        alias = f"{name}-{managers[0].key}" if managers[0].key else managers[0].hostname
-        access = self.workspace.meta().get("access") or {}
-        hints: list[str] = []
-        if access.get("included_in"):
-            hints.append(f"ssh {alias}")
-        elif access.get("ssh_config"):
-            hints.append(f"ssh -F {access['ssh_config']} {alias}")
-        else:
-            key = self.spec.ssh_private_key_path
-            ident = f" -i {key}" if key else ""
-            hints.append(
-                f"ssh -o UserKnownHostsFile={self.workspace.known_hosts_path}{ident} root@{managers[0].public_ip}"
-            )
-        if not access.get("docker_host"):
-            target = alias if access.get("included_in") else managers[0].public_ip
-            hints.append(f"docker context create swarmwiz-{name} --docker host=ssh://root@{target}")
-        hints.append(f"docker --context swarmwiz-{name} node ls")
-        return hints
 
 
 def scheduling(environ: dict[str, str] | None = None) -> str:
@@ -708,29 +567,6 @@ def refuse_other_target(ws: Workspace, target: Target) -> None:
         f"cluster {ws.name!r} was made in {made} and this run talks to {here}; run the command {flag} --lab "
         "(a cluster never moves between the lab and the real clouds)"
     )
-
-
-def _terraform_holds_state(state: Path) -> bool:
-    """Whether a Terraform process holds the local state's lock (an fcntl lock on terraform.tfstate).
-
-    A stale `.terraform.tfstate.lock.info` left by a killed run does not count: the OS drops the lock itself
-    when the process dies.
-    """
-    import fcntl
-
-    try:
-        fd = os.open(state, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.lockf(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def _index(node: Any) -> int:

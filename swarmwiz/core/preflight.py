@@ -1,23 +1,74 @@
-"""Pre-flight checks run before anything is created: the key's permission sets, the project's quotas, and the DNS
-names swarmwiz will write (each refusal is one sentence naming what is missing and the way out)."""
+"""Pre-flight checks run before anything is created: the credentials, the key's permission sets, the project's
+quotas, and the DNS names swarmwiz will write (each refusal is one sentence naming what is missing and the way out).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from swarmwiz.core import events as ev
 from swarmwiz.core.api.inventory import DnsRecord, owns_comment, owns_tags
 from swarmwiz.core.errors import ApiError, ApiUnreachable, CredentialError, InputError
 from swarmwiz.core.workspace import OWNER_RE
 
 if TYPE_CHECKING:
     from swarmwiz.core.api.clients import ApiClients
+    from swarmwiz.core.api.inventory import Inventory
     from swarmwiz.core.spec import ClusterSpec
+    from swarmwiz.core.target import Target
 
 log = logging.getLogger(__name__)
+
+
+def run(
+    spec: ClusterSpec,
+    target: Target,
+    *,
+    environment: Callable[[], Mapping[str, str]],
+    cloud: Callable[[], Inventory],
+    owner_id: str | None,
+    replace_dns: Callable[[list[DnsRecord]], bool] | None = None,
+) -> Generator[ev.Event, None, None]:
+    """The credentials phase: credentials (with the key's permission sets, its write rights read once from IAM), the
+    domain, quotas and DNS names, before anything exists; warnings arrive as Notices, refusals as exceptions.
+
+    `environment` prepares the target and gives the run's environment; `cloud` the run's API client.
+    `replace_dns` approves deleting records in the way (dns.replace_existing); None: only list them (plan).
+    """
+    from swarmwiz.core.credentials import validate_live
+
+    yield ev.PhaseStarted(ev.Phase.CREDENTIALS)
+    env = environment()
+    # The write rights are checked below, where their warnings become notices: IAM is read once per pre-flight.
+    validate_live(target.credentials(), target.endpoints(), domain=spec.domain, write_rights=False)
+    if not cloud().zone_id(spec.domain):
+        raise InputError(
+            f"dns.domain: {spec.domain} is not a zone of the Cloudflare account; add it in Cloudflare first "
+            "or choose one of the account's zones"
+        )
+    api = cloud().api  # validate_live already named any permission set the key cannot even read with
+    for warning in check_write_rights(api, api.project):
+        yield ev.Notice(ev.Phase.CREDENTIALS, warning)
+    for warning in check_quotas(api, spec, owner_id, env.get("SCW_DEFAULT_ORGANIZATION_ID")):
+        yield ev.Notice(ev.Phase.CREDENTIALS, warning)
+    dns = check_dns(cloud().dns_records(spec.domain), spec, owner_id)
+    if dns.in_the_way:
+        listing = "; ".join(describe_record(r) for r in dns.in_the_way)
+        if replace_dns is None:
+            yield ev.Notice(ev.Phase.CREDENTIALS, f"dns.replace_existing: deploy will delete {listing}")
+        elif not replace_dns(dns.in_the_way):
+            raise InputError(
+                f"dns: replacing {listing} was not confirmed; nothing was created",
+                field="dns.replace_existing",
+            )
+        else:
+            delete_records(api, dns.in_the_way)
+            yield ev.Notice(ev.Phase.CREDENTIALS, f"deleted the DNS records in the cluster's way: {listing}")
+    yield ev.PhaseFinished(ev.Phase.CREDENTIALS, message=f"credentials valid ({target.label})")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,18 @@ Credentials reach Terraform and boto3 only through the environment / arguments, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from swarmwiz.core import tfstate
 from swarmwiz.core.errors import InputError, RemoteError
 from swarmwiz.core.paths import atomic_write
+
+if TYPE_CHECKING:
+    from swarmwiz.core.spec import ClusterSpec
+    from swarmwiz.core.target import Target
+    from swarmwiz.core.workspace import Workspace
 
 PREFIX = "swarmwiz"
 BACKEND_FILE = "backend.tf"
@@ -207,3 +213,103 @@ class SharedState:
             for obj in page.get("Contents", []):
                 if not obj["Key"].endswith(".tflock"):
                     client.delete_object(Bucket=self.bucket, Key=obj["Key"])
+
+
+class StateSync:
+    """Keeps one pipeline's workspace in step with the cluster's shared state ([state] bucket in cluster.toml);
+    with a local state there is nothing to sync and every method does nothing.
+
+    `environment` builds the pipeline's run environment (preparing the target, then calling `backend_environment`);
+    `terraform` gives the pipeline's Terraform runner. Both are called only when needed.
+    """
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        workspace: Workspace,
+        target: Target,
+        *,
+        environment: Callable[[], Mapping[str, str]],
+        terraform: Callable[[], Any],
+    ) -> None:
+        self.spec = spec
+        self.workspace = workspace
+        self.target = target
+        self._environment = environment
+        self._terraform = terraform
+        self._shared: SharedState | None = None
+
+    def backend_environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """What Terraform's S3 backend adds to the run's environment `env` (empty for a local state)."""
+        if not self.spec.state_bucket:
+            return {}
+        region = self.spec.region
+        self._shared = SharedState(self.spec.state_bucket, self.spec.name, region, self.target.s3_endpoint(region), env)
+        return self._shared.environment()
+
+    @property
+    def shared(self) -> SharedState | None:
+        """The cluster's shared state in Object Storage, or None for a local state."""
+        if not self.spec.state_bucket:
+            return None  # a local state needs no credentials to be read
+        self._environment()
+        return self._shared
+
+    def pull(self) -> None:
+        """Refresh the workspace's copy of a shared state (what inventory and ownership checks read)."""
+        if self.shared is not None:
+            text = self._terraform().state_pull()
+            if text.strip():
+                atomic_write(self.workspace.state_path, text)
+            else:  # nothing applied yet: no copy, as with a local state before the first apply
+                self.workspace.state_path.unlink(missing_ok=True)
+
+    def push(self) -> None:
+        """Store the spec, owner identity, host keys and known hosts beside a shared state."""
+        shared = self.shared
+        if shared is not None:
+            identity = {"owner_id": self.workspace.ensure_owner_id(), "lab": self.target.is_lab}
+            shared.push(self.workspace.path, identity)
+
+    def backend_fingerprint(self) -> str:
+        """What `terraform init` records of the backend (empty for a local state): a change means init again.
+
+        InputError when the workspace's backend file says the state is shared but cluster.toml has no [state]."""
+        shared = self.shared
+        if shared is None and (self.workspace.path / BACKEND_FILE).is_file():
+            raise InputError(
+                "state.bucket: this cluster's Terraform state is shared in Object Storage; keep its [state] bucket "
+                "in cluster.toml"
+            )
+        return shared.fingerprint() if shared else ""
+
+    def prepare_backend(self) -> list[str]:
+        """Before `terraform init`: make sure the bucket is usable and holds no other workspace's cluster, and write
+        the backend file; returns init's -backend-config arguments (none for a local state)."""
+        shared = self.shared
+        if shared is None:
+            return []
+        backend = self.workspace.path / BACKEND_FILE
+        local = self.workspace.path / "terraform.tfstate"
+        if not backend.is_file() and local.is_file() and tfstate.holds_resources(tfstate.load(local)):
+            # Terraform would start from an empty shared state and create the cluster a second time.
+            raise InputError(
+                f"state.bucket: cluster {self.spec.name!r} is deployed with a local state ({local}); moving it "
+                "to a bucket is not supported: remove [state] from cluster.toml, or destroy the cluster first"
+            )
+        shared.ensure_bucket()
+        shared.check_owner(self.workspace.ensure_owner_id())  # before Terraform reads another cluster's state
+        atomic_write(backend, BACKEND_TF)
+        return shared.backend_config()
+
+    def init_message(self) -> str:
+        """The init phase's closing line: where the state is shared (empty for a local state)."""
+        shared = self.shared
+        return f"state shared at {shared.where}" if shared is not None else ""
+
+    def remove(self) -> None:
+        """After a clean destroy nothing remains to share: a later clone says so plainly (only this workspace's own
+        prefix)."""
+        shared = self.shared
+        if shared is not None:
+            shared.remove(self.workspace.ensure_owner_id())

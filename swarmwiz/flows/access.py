@@ -61,6 +61,34 @@ def set_up_access(pipeline, result, *, consent: bool, ask=None) -> list[str]:
     )
 
 
+def access_hints(pipeline, status) -> list[str]:
+    """How to reach the swarm of `pipeline` (its spec and workspace) whose ClusterStatus is `status`: by the node
+    alias of the cluster's SSH config and the Docker context once access is set up (set_up_access records it in the
+    workspace's metadata), else by address with the pinned keys."""
+    managers = [n for n in status.nodes if n.role == "manager" and n.public_ip]
+    if not managers:
+        return []
+    name = pipeline.spec.name
+    alias = f"{name}-{managers[0].key}" if managers[0].key else managers[0].hostname
+    access = pipeline.workspace.meta().get("access") or {}
+    hints: list[str] = []
+    if access.get("included_in"):
+        hints.append(f"ssh {alias}")
+    elif access.get("ssh_config"):
+        hints.append(f"ssh -F {access['ssh_config']} {alias}")
+    else:
+        key = pipeline.spec.ssh_private_key_path
+        ident = f" -i {key}" if key else ""
+        hints.append(
+            f"ssh -o UserKnownHostsFile={pipeline.workspace.known_hosts_path}{ident} root@{managers[0].public_ip}"
+        )
+    if not access.get("docker_host"):
+        target = alias if access.get("included_in") else managers[0].public_ip
+        hints.append(f"docker context create swarmwiz-{name} --docker host=ssh://root@{target}")
+    hints.append(f"docker --context swarmwiz-{name} node ls")
+    return hints
+
+
 def recording(pipeline, operation: str):
     """The run log of one deploy, destroy or status run (core/runlog.py), masking the run's credentials."""
     from swarmwiz.core.runlog import recording as record

@@ -182,6 +182,12 @@ class Services:
 
         return Pipeline.for_name(name, self.target)
 
+    def access_hints(self, pipeline, status) -> list[str]:
+        """The commands that reach a deployed cluster (flows/access.py), as the wizard's result screen shows them."""
+        from swarmwiz.flows.access import access_hints
+
+        return access_hints(pipeline, status)
+
     def estimate(self, spec: ClusterSpec, catalog: Catalog | None = None):
         from swarmwiz.core.catalog import estimate
 

@@ -151,7 +151,7 @@ def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert "Stopping safely" in out
     assert "Traceback" not in err
-    tracked = Pipeline.for_name("intr", LabTarget())._state_ids()
+    tracked = Pipeline.for_name("intr", LabTarget()).ownership.state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("intr-")]
     assert any(s["name"].startswith("intr-worker-") for s in servers), "the in-flight creates did not finish"
     assert all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), "a server escaped the state"
@@ -183,7 +183,7 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     lab.set_faults([])
     _, events, status = deploy(spec)
     assert_healthy(status, 1, 2)
-    tracked = Pipeline.for_name("killed", LabTarget())._state_ids()
+    tracked = Pipeline.for_name("killed", LabTarget()).ownership.state_ids()
     servers = [s for s in lab.status()["servers"] if s["name"].startswith("killed-")]
     assert len(servers) == 3 and all(s["id"].rsplit("/", 1)[-1] in tracked for s in servers), servers
     destroy(spec, lab)

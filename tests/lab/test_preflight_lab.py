@@ -4,6 +4,7 @@ before any object exists, each in one sentence naming what is missing and the wa
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from support import cluster_text
@@ -210,6 +211,19 @@ def test_key_without_iam_read_is_warned_and_goes_on(api_lab, swarmwiz_home, ssh_
     warned = [n for n in notices if "write rights could not be verified" in n]
     assert len(warned) == 1 and "IAMReadOnly" in warned[0], notices
     assert type(last).__name__ == "PhaseFinished"
+
+
+def test_write_rights_are_read_from_iam_once_per_preflight(api_lab, swarmwiz_home, ssh_keypair, tmp_path, caplog):
+    """The key's IAM rules are read once per pre-flight (the credentials check used to read them a second time),
+    counted in the lab API's access log: one listing (from its first page) of the key's groups, one of its rules."""
+    key = Lab(api_lab.lab_dir).mint_scaleway_key([*WRITERS, "IAMReadOnly"], via_group=True)
+    with caplog.at_level(logging.DEBUG, logger="swarmwiz.lab.api"):
+        _notices, last = credentials_phase(api_lab, ssh_keypair, tmp_path, key)
+    assert type(last).__name__ == "PhaseFinished"
+    access_log = [r.getMessage() for r in caplog.records if r.name == "swarmwiz.lab.api"]
+    listings = [m.split()[2] for m in access_log if "/iam/v1alpha1/" in m and "page=1" in m]
+    assert len([path for path in listings if path.startswith("/iam/v1alpha1/groups?")]) == 1, listings
+    assert len([path for path in listings if path.startswith("/iam/v1alpha1/rules?")]) == 1, listings
 
 
 @pytest.mark.parametrize(

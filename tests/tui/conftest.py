@@ -95,6 +95,9 @@ class RecordedServices(Services):
         self.pipeline.name = name
         return self.pipeline
 
+    def access_hints(self, pipeline, status) -> list[str]:
+        return pipeline.access_hints(status)  # the recorded hints: no workspace path in a snapshot
+
 
 @pytest.fixture
 def keyring_backend() -> MemoryKeyring:

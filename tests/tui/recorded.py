@@ -1,7 +1,8 @@
 """Recorded pipeline runs for the TUI tests: real Terraform -json streams parsed by the core, wrapped in phases.
 
-`RecordedPipeline` has the Pipeline's interface (plan, deploy, read_status, access_hints, destroy, cancel, force)
-and replays these events; `gate` holds a run at a chosen event so a test can look at a deploy in progress.
+`RecordedPipeline` has the Pipeline's interface (plan, deploy, read_status, destroy, cancel, force) and replays
+these events, plus fixed access hints that RecordedServices hands the result screen; `gate` holds a run at a
+chosen event so a test can look at a deploy in progress.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ class RecordedPipeline:
     def deploy(self, confirm, *, confirm_delete=None, confirm_replace_dns=None):
         events, summary = plan_events()
         yield from events
-        if self.untracked:  # as Pipeline._remove_untracked: nothing is deleted without an approval
+        if self.untracked:  # as Ownership.remove_untracked: nothing is deleted without an approval
             listing = "; ".join(o.describe() for o in self.untracked)
             if confirm_delete is None or not confirm_delete(list(self.untracked)):
                 raise SwarmwizError(

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
     from swarmwiz.cli.output import Output
     from swarmwiz.core.pipeline import Pipeline
     from swarmwiz.core.spec import load_spec
-    from swarmwiz.flows.access import recording, set_up_access
+    from swarmwiz.flows.access import access_hints, recording, set_up_access
     from swarmwiz.flows.myaddress import whole_internet_warning
 
     spec = load_spec(args.config)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, target: Target) -> int:
     # Access first, so the hints name what now exists (the node alias, the Docker context).
     for line in set_up_access(pipeline, result, consent=args.ssh_config, ask=ask if interactive else None):
         out.line(line)
-    out.access(pipeline.access_hints(result))
+    out.access(access_hints(pipeline, result))
     if not result.all_ready:
         out.line(f"run log: {run.path}")
     return EXIT_OK if result.all_ready else EXIT_FAILED

@@ -31,12 +31,12 @@ def _bad(attr: str, reason: str, message: str) -> Check:
     return Check(attr, False, reason, message)
 
 
-def _check_scaleway(creds: Credentials, api: ApiClients, checks: dict[str, Check]) -> None:
+def _check_scaleway(creds: Credentials, api: ApiClients, checks: dict[str, Check], write_rights: bool) -> None:
     """Fill the three Scaleway checks: API key lookup (access + secret key), then project access."""
     try:
         key = _check_api_key(creds, api, checks)
         if key is not None:
-            checks["scw_project_id"] = _check_project(creds.scw_project_id, key, api)
+            checks["scw_project_id"] = _check_project(creds.scw_project_id, key, api, write_rights)
     except ApiUnreachable as exc:
         for attr in SCALEWAY_ATTRS:
             if attr not in checks:
@@ -82,8 +82,9 @@ def _check_api_key(creds: Credentials, api: ApiClients, checks: dict[str, Check]
     return {"default_project_id": key.default_project_id}
 
 
-def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
-    """The project must be readable (or be the key's default project), and its instances listable."""
+def _check_project(pid: str, key: dict, api: ApiClients, write_rights: bool) -> Check:
+    """The project must be readable (or be the key's default project), and its instances listable; with
+    `write_rights`, the key's IAM rules must also grant the FullAccess sets a deploy needs."""
     from scaleway.account.v3 import AccountV3ProjectAPI
 
     attr = "scw_project_id"
@@ -116,13 +117,14 @@ def _check_project(pid: str, key: dict, api: ApiClients) -> Check:
         return _bad(attr, "rejected", f"The Scaleway project's instances could not be listed ({exc.detail}).")
     if missing:
         return _bad(attr, "permission", permissions_sentence(missing))
-    try:
-        # Reads pass; IAM tells whether the key may also write (a ReadOnly set where a FullAccess one is needed).
-        check_write_rights(api, pid)
-    except CredentialError as exc:
-        return _bad(attr, "permission", str(exc))
-    except ApiError:
-        pass  # an unknown key is named by the access-key check; a deploy checks the write rights again
+    if write_rights:
+        try:
+            # Reads pass; IAM tells whether the key may also write (a ReadOnly set where a FullAccess one is needed).
+            check_write_rights(api, pid)
+        except CredentialError as exc:
+            return _bad(attr, "permission", str(exc))
+        except ApiError:
+            pass  # an unknown key is named by the access-key check; a deploy's pre-flight checks the write rights
     what = f"project {name!r}" if name else "the key's default project"
     return Check(attr, True, "ok", f"The Scaleway project ID names {what}, and the key may use what a deploy needs.")
 
@@ -225,16 +227,18 @@ def validate_credentials(
     domain: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retry: RetryPolicy | None = None,
+    write_rights: bool = True,
 ) -> list[Check]:
     """Check all four credentials: format first (offline), then live against Scaleway and Cloudflare.
 
     Returns one Check per credential in FIELDS order; a credential with a bad format is not sent anywhere.
-    `domain` narrows the Cloudflare check to that zone. Never raises for a bad credential.
+    `domain` narrows the Cloudflare check to that zone; `write_rights=False` leaves the key's IAM rules unread (a
+    deploy's pre-flight reads them itself, for their warnings). Never raises for a bad credential.
     """
     checks = {c.attr: c for c in check_format(creds) if not c.ok}
     with ApiClients(creds, endpoints, timeout=timeout, retry=retry) as api:
         if not (set(SCALEWAY_ATTRS) & checks.keys()):
-            _check_scaleway(creds, api, checks)
+            _check_scaleway(creds, api, checks, write_rights)
         else:
             for attr in SCALEWAY_ATTRS:
                 checks.setdefault(attr, Check(attr, False, "skipped", _skipped_message(attr)))
@@ -247,12 +251,14 @@ def _skipped_message(attr: str) -> str:
     return f"The {_label(attr)} is well formed but was not checked live: fix the other Scaleway credentials first."
 
 
-def require_valid(creds: Credentials, endpoints: Endpoints | None = None, *, domain: str | None = None) -> None:
+def require_valid(
+    creds: Credentials, endpoints: Endpoints | None = None, *, domain: str | None = None, write_rights: bool = True
+) -> None:
     """Raise CredentialError with the first failing check's sentence (for the pipeline's credentials phase).
 
     A domain the token does not see is bad input (InputError, exit 2) naming dns.domain.
     """
-    for check in validate_credentials(creds, endpoints, domain=domain):
+    for check in validate_credentials(creds, endpoints, domain=domain, write_rights=write_rights):
         if check.reason == "unknown_zone":
             raise InputError(f"dns.domain: {check.message}")
         if not check.ok and check.reason != "skipped":

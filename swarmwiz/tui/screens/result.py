@@ -105,7 +105,7 @@ class ResultScreen(WizardScreen):
             return answer.result()
 
         said = set_up_access(self.pipeline, self.status, consent=False, ask=ask)
-        hints = self.pipeline.access_hints(self.status)
+        hints = self.services.access_hints(self.pipeline, self.status)
         self.app.call_from_thread(self._access_ready, said, hints)
 
     def on_unmount(self) -> None:
@@ -140,7 +140,7 @@ class ResultScreen(WizardScreen):
             with recording(self.pipeline, "status") as run:
                 status = self.pipeline.read_status()
                 run.note(status.health_line())
-        hints = self.pipeline.access_hints(status)
+        hints = self.services.access_hints(self.pipeline, status)
         self.app.call_from_thread(self.show, status, hints)
 
     def show(self, status, hints: list[str] | None) -> None:
