@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -51,3 +53,55 @@ def cluster_text(public_key: Path | str, *, name="demo", managers=3, workers=2, 
     """A cluster.toml over `zones` with DEV1-S managers and DEV1-M workers, for tests."""
     quoted = ", ".join(f'"{z}"' for z in zones)
     return CLUSTER_TEMPLATE.format(name=name, zones=quoted, managers=managers, workers=workers, key=public_key)
+
+
+def run_events(gen: Generator) -> tuple[list, Any]:
+    """Drain a pipeline generator; returns (its events, its return value)."""
+    from swarmwiz.core.events import drain
+
+    seen: list = []
+    result = drain(gen, seen.append)
+    return seen, result
+
+
+async def until(
+    pilot, condition, what: str, timeout: float = 30, *, every: float = 0.02, check: Callable | None = None
+) -> None:
+    """Pause the app (`every` seconds at a time) until `condition()` holds, at most `timeout` seconds, then once more
+    so that what it set off is drawn. `check(app)`, when given, runs on each turn and may fail the wait early."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if check is not None:
+            check(pilot.app)
+        assert time.monotonic() < deadline, f"timed out waiting for {what} (screen: {pilot.app.screen})"
+        await pilot.pause(every)
+    await pilot.pause()
+
+
+def leave_a_stray_server(pipeline, name: str) -> None:
+    """A server in fr-par-2 as a run killed before Terraform saved it leaves one: tagged with the pipeline's cluster
+    and its workspace's owner id, made through the (lab's) Instance API."""
+    import httpx
+
+    env = pipeline._environment()
+    cluster = pipeline.workspace.name
+    stray = httpx.post(
+        f"{env['SCW_API_URL']}/instance/v1/zones/fr-par-2/servers",
+        headers={"X-Auth-Token": env["SCW_SECRET_KEY"]},
+        json={
+            "name": name,
+            "commercial_type": "DEV1-S",
+            "image": "ubuntu_noble",
+            "project": env["SCW_DEFAULT_PROJECT_ID"],
+            "tags": ["swarmwiz", f"swarmwiz-cluster={cluster}", f"swarmwiz-owner={pipeline.workspace.owner_id}"],
+        },
+        timeout=10,
+    )
+    assert stray.status_code in (200, 201), stray.text
+
+
+def new_server(api, name: str, commercial_type: str = "DEV1-S", zone: str = "fr-par-1", **extra):
+    """A stopped Ubuntu server made through the Scaleway SDK's Instance API `api` (e.g. `public_ips=[ip.id]`)."""
+    return api._create_server(
+        zone=zone, commercial_type=commercial_type, image="ubuntu_noble", name=name, protected=False, **extra
+    ).server

@@ -59,12 +59,7 @@ class Output:
             self._live = Live(get_renderable=self.renderable, console=self.console, refresh_per_second=4)
             self._live.start()
         try:
-            while True:
-                try:
-                    event = next(gen)
-                except StopIteration as done:
-                    return done.value
-                self.event(event)
+            return ev.drain(gen, self.event)
         finally:
             if self._live is not None:
                 self._phase = None

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
+
+R = TypeVar("R")
 
 
 class Phase(StrEnum):
@@ -116,3 +120,24 @@ class Notice(Event):
 
     phase: Phase
     message: str
+
+
+def tap(gen: Generator[Event, None, R], each: Callable[[Event], object]) -> Generator[Event, None, R]:
+    """Yield `gen`'s events unchanged, calling `each` on every one first, and return `gen`'s return value."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        each(event)
+        yield event
+
+
+def drain(gen: Generator[Event, None, R], each: Callable[[Event], object]) -> R:
+    """Run `gen` to its end, calling `each` on every event, and return `gen`'s return value."""
+    events = tap(gen, each)
+    while True:
+        try:
+            next(events)
+        except StopIteration as done:
+            return done.value

@@ -78,13 +78,7 @@ class RunLog:
 
     def events(self, gen: Generator[ev.Event, None, Any]) -> Generator[ev.Event, None, Any]:
         """Yield `gen`'s events unchanged (logging each one) and return its return value."""
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as done:
-                return done.value
-            self.event(event)
-            yield event
+        return (yield from ev.tap(gen, self.event))
 
     def note(self, text: str) -> None:
         """A line of the run's own (a result, a decision) that is not a pipeline event."""

@@ -22,15 +22,16 @@ Not modelled: the IPv6 address, vendor data, and hosts without a public IP (they
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shlex
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from swarmwiz.lab import httpd
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +130,10 @@ def make_handler(source: Source) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, out: Any) -> None:
             if isinstance(out, str):
-                data, ctype = out.encode(), "text/plain; charset=utf-8"
-            elif out is None:
-                data, ctype = b"", "text/plain; charset=utf-8"
+                data, ctype = out.encode(), httpd.TEXT
             else:
-                data, ctype = json.dumps(out).encode(), "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if data:
-                self.wfile.write(data)
+                data, ctype = httpd.json_body(out, empty_type=httpd.TEXT)
+            httpd.send(self, status, data, ctype)
 
         do_GET = do_PATCH = do_PUT = do_DELETE = do_POST = _serve
 
@@ -203,8 +197,7 @@ class MetadataServer:
     """The service for one lab, on `address` (the lab's public gateway) and a free port, in a daemon thread."""
 
     def __init__(self, source: Source, address: str) -> None:
-        self.httpd = ThreadingHTTPServer((address, 0), make_handler(source))
-        self.httpd.daemon_threads = True
+        self.httpd = httpd.serve(address, 0, make_handler(source))
         self.endpoint: tuple[str, int] = (address, self.httpd.server_address[1])
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="lab-metadata", daemon=True

@@ -15,6 +15,7 @@ from scaleway.instance.v1.types import SetSecurityGroupRulesRequestRule
 from scaleway.ipam.v1 import IpamV1API
 from scaleway.vpc.v2 import VpcV2API
 from scaleway_core.api import ScalewayException
+from support import new_server
 
 from swarmwiz.core import paths
 from swarmwiz.lab import Lab
@@ -151,16 +152,7 @@ def test_server_with_ip_security_group_and_private_network(api_lab, monkeypatch)
     pn = VpcV2API(client).create_private_network(
         name="swarm", subnets=["172.16.8.0/22"], default_route_propagation_enabled=False
     )
-    server = api._create_server(
-        zone="fr-par-1",
-        commercial_type="DEV1-S",
-        image="ubuntu_noble",
-        name="demo-1",
-        protected=False,
-        public_ips=[ip.id],
-        security_group=sg.id,
-        tags=["a", "b"],
-    ).server
+    server = new_server(api, "demo-1", public_ips=[ip.id], security_group=sg.id, tags=["a", "b"])
     assert server.state == "stopped" and server.public_ips[0].address == ip.address
     nic = api.create_private_nic(server_id=server.id, private_network_id=pn.id).private_nic
     ipam = IpamV1API(client).list_i_ps(region="fr-par", resource_id=nic.id).ips
@@ -264,23 +256,18 @@ def test_faults_quota_failure_and_delay(api_lab):
     )
     api = InstanceV1API(api_lab.scaleway())
 
-    def create(name: str):
-        return api._create_server(
-            zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name=name, protected=False
-        ).server
-
     with pytest.raises(ScalewayException) as caught:
-        create("demo-worker-1")
+        new_server(api, "demo-worker-1")
     body = error_body(caught.value)
     assert caught.value.status_code == 403 and body["type"] == "quotas_exceeded"
     assert body["details"][0]["resource"] == "instances_dev1_s"
     with pytest.raises(ScalewayException) as caught:
-        create("demo-broken")
+        new_server(api, "demo-broken")
     assert caught.value.status_code == 500 and error_body(caught.value)["type"] == "internal_error"
     started = time.monotonic()
-    assert create("demo-slow").name == "demo-slow"
+    assert new_server(api, "demo-slow").name == "demo-slow"
     assert time.monotonic() - started >= 0.5
-    assert create("demo-manager-1").name == "demo-manager-1"
+    assert new_server(api, "demo-manager-1").name == "demo-manager-1"
     assert [s.name for s in api.list_servers(zone="fr-par-1").servers] == ["demo-slow", "demo-manager-1"]
 
 
@@ -478,14 +465,9 @@ def test_termination_volumes_and_objects_in_use(api_lab):
         name="pn", subnets=["172.16.8.0/22"], default_route_propagation_enabled=False
     )
 
-    def server(name: str, commercial_type: str, **extra):
-        return api._create_server(
-            zone="fr-par-1", commercial_type=commercial_type, image="ubuntu_noble", name=name, protected=False, **extra
-        ).server
-
-    local = server("local", "DEV1-S", public_ips=[ip.id], security_group=sg.id)
+    local = new_server(api, "local", "DEV1-S", public_ips=[ip.id], security_group=sg.id)
     api.create_private_nic(server_id=local.id, private_network_id=pn.id)
-    block = server("block", "POP2-2C-8G")
+    block = new_server(api, "block", "POP2-2C-8G")
     assert local.volumes["0"].volume_type == "l_ssd" and block.volumes["0"].volume_type == "sbs_volume"
     assert [v.id for v in api.list_volumes(zone="fr-par-1").volumes] == [local.volumes["0"].id]
     from scaleway.block.v1alpha1 import BlockV1Alpha1API
@@ -541,9 +523,9 @@ def test_quotas_refuse_and_iam_quota_api_answers(api_lab):
     assert caught.value.status_code == 403 and body["type"] == "quotas_exceeded"
     assert body["details"] == [{"resource": "ip_routed_ipv4", "quota": 1, "current": 1}]
     for name in ("a", "b"):
-        api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name=name, protected=False)
+        new_server(api, name)
     with pytest.raises(ScalewayException) as caught:
-        api._create_server(zone="fr-par-1", commercial_type="DEV1-S", image="ubuntu_noble", name="c", protected=False)
+        new_server(api, "c")
     assert error_body(caught.value)["details"][0]["resource"] == "instances"
     iam = IamV1Alpha1API(client)
     limits = {

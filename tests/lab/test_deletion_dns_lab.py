@@ -7,9 +7,9 @@ import dataclasses
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+import support
 from support import cluster_text
 from test_preflight_lab import KeyTarget, spec_of
 from textual.widgets import Button, Static
@@ -23,12 +23,8 @@ from swarmwiz.tui.services import Services
 pytestmark = [pytest.mark.lab]
 
 
-async def until(pilot, condition, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what} (screen: {pilot.app.screen})"
-        await pilot.pause(0.05)
-    await pilot.pause()
+async def until(pilot, condition, what: str) -> None:
+    await support.until(pilot, condition, what, 60, every=0.05)
 
 
 def text(screen, selector: str) -> str:

@@ -5,10 +5,10 @@ Delete removes it and the deploy finishes with a healthy swarm."""
 from __future__ import annotations
 
 import asyncio
-import time
 
-import httpx
 import pytest
+import support
+from support import leave_a_stray_server
 from test_lifecycle import assert_healthy, deploy, destroy, make_spec
 from textual.widgets import Button, Static
 
@@ -28,14 +28,11 @@ STRAY = "ask-worker-9"
 
 
 async def until(pilot, condition, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        app = pilot.app
+    def no_question(app) -> None:
         # A plan-changed question would mean the re-deploy wanted to change the cluster: not what is tested here.
         assert not isinstance(app.screen, (ErrorDialog, ConfirmDialog)), (what, app.screen, _outcome(app))
-        assert time.monotonic() < deadline, f"timed out waiting for {what} (screen: {app.screen})"
-        await pilot.pause(0.1)
-    await pilot.pause()
+
+    await support.until(pilot, condition, what, timeout, every=0.1, check=no_question)
 
 
 def _outcome(app) -> str:
@@ -49,30 +46,12 @@ def lab_servers(lab) -> list[str]:
     return [s["name"] for s in lab.status()["servers"]]
 
 
-def leave_a_stray(pipeline) -> None:
-    """A server as a run killed before Terraform saved it leaves one: tagged with this workspace's owner id."""
-    env = pipeline._environment()
-    stray = httpx.post(
-        f"{env['SCW_API_URL']}/instance/v1/zones/fr-par-2/servers",
-        headers={"X-Auth-Token": env["SCW_SECRET_KEY"]},
-        json={
-            "name": STRAY,
-            "commercial_type": "DEV1-S",
-            "image": "ubuntu_noble",
-            "project": env["SCW_DEFAULT_PROJECT_ID"],
-            "tags": ["swarmwiz", "swarmwiz-cluster=ask", f"swarmwiz-owner={pipeline.workspace.owner_id}"],
-        },
-        timeout=10,
-    )
-    assert stray.status_code in (200, 201), stray.text
-
-
 async def test_wizard_deploy_asks_before_deleting_an_untracked_object(lab, tmp_path, ssh_keypair):
     spec = make_spec(tmp_path, ssh_keypair, name="ask", managers=1, workers=0)
     # The core runs its own event loops (asyncssh): outside the test's loop, in a thread.
     first, _events, status = await asyncio.to_thread(deploy, spec)  # the cluster exists, as after an earlier run
     assert_healthy(status, 1, 0)
-    leave_a_stray(first)
+    leave_a_stray_server(first, STRAY)
     assert STRAY in lab_servers(lab)
 
     target = LabTarget()

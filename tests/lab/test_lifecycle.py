@@ -4,7 +4,6 @@ untracked leftovers, and teardown that leaves nothing of the cluster."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import stat
 import subprocess
@@ -12,7 +11,8 @@ import sys
 import time
 
 import pytest
-from support import cluster_text
+from support import cluster_text, leave_a_stray_server
+from support import run_events as run
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.errors import EngineError, Interrupted, RemoteError, StateUnreadable, SwarmwizError
@@ -28,16 +28,6 @@ def make_spec(tmp_path, ssh_keypair, *, name="life", managers=1, workers=1):
     path = tmp_path / f"{name}.toml"
     path.write_text(cluster_text(ssh_keypair[1], name=name, managers=managers, workers=workers))
     return load_spec(path)
-
-
-def run(gen):
-    """Drain a pipeline generator; returns (events, result)."""
-    seen = []
-    while True:
-        try:
-            seen.append(next(gen))
-        except StopIteration as stop:
-            return seen, stop.value
 
 
 def deploy(spec, confirm_delete=None):
@@ -102,22 +92,7 @@ def test_untracked_leftovers_are_removed_on_rerun(lab, tmp_path, ssh_keypair):
     spec = make_spec(tmp_path, ssh_keypair, name="orphan", managers=1, workers=0)
     pipeline, _, status = deploy(spec)
     assert_healthy(status, 1, 0)
-    env = pipeline._environment()
-    import httpx
-
-    stray = httpx.post(
-        f"{env['SCW_API_URL']}/instance/v1/zones/fr-par-2/servers",
-        headers={"X-Auth-Token": env["SCW_SECRET_KEY"]},
-        json={
-            "name": "orphan-worker-9",
-            "commercial_type": "DEV1-S",
-            "image": "ubuntu_noble",
-            "project": env["SCW_DEFAULT_PROJECT_ID"],
-            "tags": ["swarmwiz", "swarmwiz-cluster=orphan", f"swarmwiz-owner={pipeline.workspace.owner_id}"],
-        },
-        timeout=10,
-    )
-    assert stray.status_code in (200, 201), stray.text
+    leave_a_stray_server(pipeline, "orphan-worker-9")
     with pytest.raises(SwarmwizError, match="orphan-worker-9.*nothing was deleted"):
         deploy(spec, confirm_delete=lambda objects: False)  # declined: listed, nothing deleted
     assert "orphan-worker-9" in [s["name"] for s in lab.status()["servers"]]
@@ -131,17 +106,21 @@ def test_untracked_leftovers_are_removed_on_rerun(lab, tmp_path, ssh_keypair):
     destroy(spec, lab)
 
 
-def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_home):
-    """SIGINT (a terminal's Ctrl-C) to `swarmwiz deploy` mid-apply: exit 130, state saved, nothing untracked."""
-    spec = make_spec(tmp_path, ssh_keypair, name="intr", managers=1, workers=2)
-    lab.set_faults([{"match": "intr-worker-*", "action": "delay", "seconds": 4}])
-    proc = subprocess.Popen(
+def start_deploy_process(spec) -> subprocess.Popen:
+    """`swarmwiz deploy --lab --yes` of `spec` in a process of its own (to be signalled), its output kept as text."""
+    return subprocess.Popen(
         [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ},
     )
+
+
+def test_interrupt_during_apply_then_rerun(lab, tmp_path, ssh_keypair, swarmwiz_home):
+    """SIGINT (a terminal's Ctrl-C) to `swarmwiz deploy` mid-apply: exit 130, state saved, nothing untracked."""
+    spec = make_spec(tmp_path, ssh_keypair, name="intr", managers=1, workers=2)
+    lab.set_faults([{"match": "intr-worker-*", "action": "delay", "seconds": 4}])
+    proc = start_deploy_process(spec)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(s["name"] == "intr-manager-1" for s in lab.status()["servers"]):
         time.sleep(0.1)  # the manager is up; the two workers are now being created (each delayed by 4 s)
@@ -166,12 +145,7 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     and no server is left that the state does not track."""
     spec = make_spec(tmp_path, ssh_keypair, name="killed", managers=1, workers=2)
     lab.set_faults([{"match": "killed-worker-*", "action": "delay", "seconds": 3}])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swarmwiz", "deploy", "-c", str(spec.source), "--lab", "--yes"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_deploy_process(spec)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not any(s["name"] == "killed-manager-1" for s in lab.status()["servers"]):
         time.sleep(0.1)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from hostlab import leftovers, make_client_key
+from support import new_server
 
 from swarmwiz.core import ssh
 from swarmwiz.core.hostkeys import fingerprint, parse_fingerprints
@@ -103,11 +104,22 @@ def _curl(netns: str, *args: str, ports: str) -> tuple[int, str]:
     return int(status), body
 
 
-@pytest.mark.lab
-@needs_lab
-def test_hosts_reach_the_service_at_the_metadata_address(tmp_path):
+@pytest.fixture
+def net(tmp_path):
+    """The lab's network alone (no API), for hosts made by the test; afterwards nothing of it is left."""
     net = LabNet(tmp_path / "lab")
     net.ensure()
+    try:
+        yield net
+    finally:
+        net.clean()
+        net.stop_metadata()
+    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+@pytest.mark.lab
+@needs_lab
+def test_hosts_reach_the_service_at_the_metadata_address(net):
     a_ip = str(net.public_subnet.network_address + 10)
     b_ip = str(net.public_subnet.network_address + 11)
     source = StaticSource(
@@ -117,63 +129,53 @@ def test_hosts_reach_the_service_at_the_metadata_address(tmp_path):
         }
     )
     net.serve_metadata(source)
-    try:
-        for host_id, name, address in (("srv-a", "meta-a", a_ip), ("srv-b", "meta-b", b_ip)):
-            net.create_host(HostSpec(host_id, name, address, [], [], None, None, Firewall("drop"), time_scale=0))
-        a, b = net.netns("srv-a"), net.netns("srv-b")
+    for host_id, name, address in (("srv-a", "meta-a", a_ip), ("srv-b", "meta-b", b_ip)):
+        net.create_host(HostSpec(host_id, name, address, [], [], None, None, Firewall("drop"), time_scale=0))
+    a, b = net.netns("srv-a"), net.netns("srv-b")
 
-        status, text = _curl(a, f"{URL}/conf?format=json", ports="30000-40000")
-        assert status == 200 and json.loads(text)["id"] == "srv-a"
-        status, text = _curl(b, f"{URL}/conf", ports="30000-40000")
-        assert status == 200 and "ID=srv-b" in text.splitlines() and f"PUBLIC_IP_ADDRESS={b_ip}" in text
+    status, text = _curl(a, f"{URL}/conf?format=json", ports="30000-40000")
+    assert status == 200 and json.loads(text)["id"] == "srv-a"
+    status, text = _curl(b, f"{URL}/conf", ports="30000-40000")
+    assert status == 200 and "ID=srv-b" in text.splitlines() and f"PUBLIC_IP_ADDRESS={b_ip}" in text
 
-        write = ["-X", "PATCH", "-H", "Content-Type: text/plain", "--data-binary", "from b"]
-        status, text = _curl(b, *write, f"{URL}/user_data/note", ports="30000-40000")
-        assert status == 403 and "below 1024" in text
-        assert "note" not in source.instances[b_ip].user_data
-        assert _curl(b, *write, f"{URL}/user_data/note", ports="1-1023")[0] == 204
-        assert source.instances[b_ip].user_data["note"] == "from b"
-        assert _curl(b, f"{URL}/user_data/note", ports="1-1023") == (200, "from b")
-        # a cannot read b's user data, nor list it: it only ever sees its own server
-        assert _curl(a, f"{URL}/user_data/note", ports="1-1023")[0] == 404
-        status, text = _curl(a, f"{URL}/user_data?format=json", ports="1-1023")
-        assert status == 200 and "note" not in json.loads(text)["user_data"]
+    write = ["-X", "PATCH", "-H", "Content-Type: text/plain", "--data-binary", "from b"]
+    status, text = _curl(b, *write, f"{URL}/user_data/note", ports="30000-40000")
+    assert status == 403 and "below 1024" in text
+    assert "note" not in source.instances[b_ip].user_data
+    assert _curl(b, *write, f"{URL}/user_data/note", ports="1-1023")[0] == 204
+    assert source.instances[b_ip].user_data["note"] == "from b"
+    assert _curl(b, f"{URL}/user_data/note", ports="1-1023") == (200, "from b")
+    # a cannot read b's user data, nor list it: it only ever sees its own server
+    assert _curl(a, f"{URL}/user_data/note", ports="1-1023")[0] == 404
+    status, text = _curl(a, f"{URL}/user_data?format=json", ports="1-1023")
+    assert status == 200 and "note" not in json.loads(text)["user_data"]
 
-        # each host published its own fingerprints as it booted, from a privileged port, through the service
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(
-            "ssh-host-fingerprints" in i.user_data for i in source.instances.values()
-        ):
-            time.sleep(0.05)
-        for host_id, address in (("srv-a", a_ip), ("srv-b", b_ip)):
-            published = source.instances[address].user_data.get("ssh-host-fingerprints", "")
-            host_public = (net.host_dir(host_id) / "ssh_host_ed25519_key.pub").read_text()
-            assert parse_fingerprints(published) == {fingerprint(host_public)}, (host_id, published)
-        assert not (net.host_dir("srv-a") / "cloud-init" / "ssh-host-fingerprints").exists()
-    finally:
-        net.clean()
-        net.stop_metadata()
-    assert leftovers(net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+    # each host published its own fingerprints as it booted, from a privileged port, through the service
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+        "ssh-host-fingerprints" in i.user_data for i in source.instances.values()
+    ):
+        time.sleep(0.05)
+    for host_id, address in (("srv-a", a_ip), ("srv-b", b_ip)):
+        published = source.instances[address].user_data.get("ssh-host-fingerprints", "")
+        host_public = (net.host_dir(host_id) / "ssh_host_ed25519_key.pub").read_text()
+        assert parse_fingerprints(published) == {fingerprint(host_public)}, (host_id, published)
+    assert not (net.host_dir("srv-a") / "cloud-init" / "ssh-host-fingerprints").exists()
 
 
 @pytest.mark.lab
 @needs_lab
-def test_without_a_service_the_boot_goes_on_and_nothing_leaves_the_lab(tmp_path):
-    net = LabNet(tmp_path / "lab")
-    net.ensure()
+def test_without_a_service_the_boot_goes_on_and_nothing_leaves_the_lab(net):
     address = str(net.public_subnet.network_address + 12)
-    try:
-        net.create_host(HostSpec("srv-c", "meta-c", address, [], [], None, None, Firewall(), time_scale=0), wait=True)
-        result = subprocess.run(
-            ["nsenter", f"--net={NETNS_DIR / net.netns('srv-c')}", "curl", "-sS", "--max-time", "3", f"{URL}/conf"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        assert result.returncode == 7, result  # refused inside the host: the call never leaves it
-        assert "publishing user data ssh-host-fingerprints failed" in (net.host_dir("srv-c") / "boot.log").read_text()
-    finally:
-        net.clean()
+    net.create_host(HostSpec("srv-c", "meta-c", address, [], [], None, None, Firewall(), time_scale=0), wait=True)
+    result = subprocess.run(
+        ["nsenter", f"--net={NETNS_DIR / net.netns('srv-c')}", "curl", "-sS", "--max-time", "3", f"{URL}/conf"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 7, result  # refused inside the host: the call never leaves it
+    assert "publishing user data ssh-host-fingerprints failed" in (net.host_dir("srv-c") / "boot.log").read_text()
 
 
 # ----- through the lab API ----------------------------------------------------------------------------------
@@ -199,14 +201,7 @@ async def test_the_instance_api_serves_the_fingerprints_the_node_wrote_and_they_
     api, user_data = InstanceV1API(client), InstanceUtilsV1API(client)
     key, public = make_client_key(tmp_path)
     ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
-    server = api._create_server(
-        zone="fr-par-1",
-        commercial_type="DEV1-S",
-        image="ubuntu_noble",
-        name="meta-1",
-        protected=False,
-        public_ips=[ip.id],
-    ).server
+    server = new_server(api, "meta-1", public_ips=[ip.id])
     cloud_init = f"#cloud-config\nhostname: meta-1\nssh_authorized_keys:\n  - {public}\n"
     user_data.set_server_user_data(server_id=server.id, key="cloud-init", content=cloud_init.encode())
     assert "ssh-host-fingerprints" not in api.list_server_user_data(server_id=server.id).user_data
@@ -247,15 +242,7 @@ def test_the_lab_cloud_answers_each_running_server_about_itself_only(api_lab):
     servers, ips = [], []
     for name in ("meta-a", "meta-b"):
         ip = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip
-        created = api._create_server(
-            zone="fr-par-1",
-            commercial_type="DEV1-S",
-            image="ubuntu_noble",
-            name=name,
-            protected=False,
-            public_ips=[ip.id],
-            tags=["swarmwiz"],
-        ).server
+        created = new_server(api, name, public_ips=[ip.id], tags=["swarmwiz"])
         servers.append(created)
         ips.append(ip.address)
     loose = api.create_ip(zone="fr-par-1", type_="routed_ipv4").ip.address  # attached to nothing

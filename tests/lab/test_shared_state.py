@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from support import cluster_text
+from support import cluster_text, run_events
 
 from swarmwiz.core.errors import EngineError
 from swarmwiz.core.events import PlanSummary
@@ -35,16 +35,6 @@ def s3_client(url: str):
         aws_secret_access_key="lab",
         config=Config(s3={"addressing_style": "path"}),
     )
-
-
-def run_events(gen):
-    """Drain a pipeline generator; returns (events, result)."""
-    seen = []
-    while True:
-        try:
-            seen.append(next(gen))
-        except StopIteration as stop:
-            return seen, stop.value
 
 
 def run(gen):

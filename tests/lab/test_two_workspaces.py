@@ -124,6 +124,13 @@ def assert_ready(status: dict, count: int) -> None:
     assert [n["manager_status"] for n in nodes].count("Leader") == 1, nodes
 
 
+def assert_one_cluster(objects: dict, nodes: int) -> None:
+    """`objects` (by kind) are one cluster's: a server and an IP per node, one of each other kind."""
+    counts = {k: len(v) for k, v in objects.items()}
+    one_each = {"security_groups": 1, "private_networks": 1, "ssh_keys": 1, "dns_records": 1}
+    assert counts == {"servers": nodes, "ips": nodes, **one_each}, objects
+
+
 def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_path_factory, ssh_keypair, swarmwiz_home):
     one_zone = (ZONE,)
     spec_dir = tmp_path_factory.mktemp("specs")
@@ -141,14 +148,7 @@ def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_pa
     server = next(iter(shot["servers"].values()))
     assert {"tags", "modification_date", "public_ips", "state"} <= set(server), sorted(server)  # what is compared
     objects_a = mine(shot, a.owner_id())
-    assert {k: len(v) for k, v in objects_a.items()} == {
-        "servers": 2,
-        "ips": 2,
-        "security_groups": 1,
-        "private_networks": 1,
-        "ssh_keys": 1,
-        "dns_records": 1,
-    }, objects_a
+    assert_one_cluster(objects_a, nodes=2)
     assert all(mine(shot, a.owner_id())[k] == shot[k] for k in KINDS if k != "dns_records")  # nothing else there
 
     # B's demo would write *.example.com, which is A's: refused with one sentence, before anything exists.
@@ -178,14 +178,7 @@ def test_two_workspaces_with_one_cluster_name_leave_each_other_alone(lab, tmp_pa
     shot = snapshot(lab)
     assert_kept(objects_a, shot, "B's deploy")
     objects_b = mine(shot, b.owner_id())
-    assert {k: len(v) for k, v in objects_b.items()} == {
-        "servers": 1,
-        "ips": 1,
-        "security_groups": 1,
-        "private_networks": 1,
-        "ssh_keys": 1,
-        "dns_records": 1,
-    }, objects_b
+    assert_one_cluster(objects_b, nodes=1)
     for kind in KINDS:
         assert not set(objects_a[kind]) & set(objects_b[kind]), kind
     # B's private network took a /22 of its own: A's, though it carries swarmwiz-cluster=demo, is not B's to reuse.

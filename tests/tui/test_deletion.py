@@ -4,9 +4,10 @@ time, and a quit while the question is open. The lab test (test_deletion_lab.py)
 
 from __future__ import annotations
 
-import time
+import contextlib
 
 from recorded import RecordedPipeline
+from support import until
 from test_wizard import SIZE, full_draft, text_of
 from textual.widgets import Button, Static
 
@@ -16,14 +17,6 @@ from swarmwiz.tui.dialogs.error import ErrorDialog
 from swarmwiz.tui.screens.deploy import DeployScreen
 
 STRAY = CloudObject("server", "demo-worker-9", "fr-par-2/11111111-2222-3333-4444-555555555555", zone="fr-par-2")
-
-
-async def until(pilot, condition, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what} (screen: {pilot.app.screen})"
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def dialog() -> DeletionDialog:
@@ -83,23 +76,26 @@ def log_lines(app) -> list[str]:
     return [text for _phase, text in app.screen.query_one("#run").lines]
 
 
-async def start_deploy(pilot, app, ssh_dir, pipeline, **kwargs) -> DeployScreen:
+@contextlib.asynccontextmanager
+async def asked_to_delete(make_app, ssh_dir, **kwargs):
+    """The deploy screen (`kwargs` its options) on a recorded pipeline that finds STRAY untracked, once it asks
+    about it. Yields (app, pilot, pipeline, screen)."""
     from recorded import plan_events
 
     from swarmwiz.flows.draft import to_spec
 
-    _events, plan = plan_events()
-    screen = DeployScreen(to_spec(full_draft(ssh_dir)), plan, pipeline, **kwargs)
-    app.push_screen(screen)
-    return screen
-
-
-async def test_deploy_asks_and_stop_deletes_nothing(make_app, ssh_dir):
     pipeline = RecordedPipeline(untracked=[STRAY])
     app = make_app(pipeline=pipeline, start="none")
     async with app.run_test(size=SIZE) as pilot:
-        screen = await start_deploy(pilot, app, ssh_dir, pipeline)
+        _events, plan = plan_events()
+        screen = DeployScreen(to_spec(full_draft(ssh_dir)), plan, pipeline, **kwargs)
+        app.push_screen(screen)
         await until(pilot, lambda: isinstance(app.screen, DeletionDialog), "the deletion question")
+        yield app, pilot, pipeline, screen
+
+
+async def test_deploy_asks_and_stop_deletes_nothing(make_app, ssh_dir):
+    async with asked_to_delete(make_app, ssh_dir) as (app, pilot, pipeline, screen):
         assert any("demo-worker-9" in item for item in shown_items(app))
         assert app.focused is app.screen.query_one("#stop", Button)
         await pilot.press("escape")
@@ -116,11 +112,7 @@ async def test_deploy_asks_and_stop_deletes_nothing(make_app, ssh_dir):
 
 
 async def test_deploy_asks_and_delete_goes_on(make_app, ssh_dir):
-    pipeline = RecordedPipeline(untracked=[STRAY])
-    app = make_app(pipeline=pipeline, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await start_deploy(pilot, app, ssh_dir, pipeline)
-        await until(pilot, lambda: isinstance(app.screen, DeletionDialog), "the deletion question")
+    async with asked_to_delete(make_app, ssh_dir) as (app, pilot, pipeline, screen):
         await pilot.click("#delete")
         await until(pilot, lambda: screen.finished, "the deploy to end")
         assert pipeline.untracked == [] and pipeline.confirmed
@@ -129,11 +121,7 @@ async def test_deploy_asks_and_delete_goes_on(make_app, ssh_dir):
 
 
 async def test_an_unanswered_question_times_out_as_stop(make_app, ssh_dir):
-    pipeline = RecordedPipeline(untracked=[STRAY])
-    app = make_app(pipeline=pipeline, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await start_deploy(pilot, app, ssh_dir, pipeline, question_timeout=0.5)
-        await until(pilot, lambda: isinstance(app.screen, DeletionDialog), "the deletion question")
+    async with asked_to_delete(make_app, ssh_dir, question_timeout=0.5) as (app, pilot, pipeline, screen):
         await until(pilot, lambda: screen.finished, "the question to time out", timeout=10)
         assert app.screen is screen  # the unanswered dialog was withdrawn
         assert pipeline.untracked == [STRAY]
@@ -144,11 +132,7 @@ async def test_an_unanswered_question_times_out_as_stop(make_app, ssh_dir):
 async def test_quitting_while_asked_stops_without_deleting(make_app, ssh_dir):
     from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
-    pipeline = RecordedPipeline(untracked=[STRAY])
-    app = make_app(pipeline=pipeline, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        await start_deploy(pilot, app, ssh_dir, pipeline)
-        await until(pilot, lambda: isinstance(app.screen, DeletionDialog), "the deletion question")
+    async with asked_to_delete(make_app, ssh_dir) as (app, pilot, pipeline, _screen):
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the quit question")
         await pilot.click("#yes")

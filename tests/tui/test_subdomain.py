@@ -3,6 +3,7 @@ one with the spec's sentence, Review shows it, and plain mode asks for it; zones
 
 from __future__ import annotations
 
+import contextlib
 import io
 
 import pytest
@@ -28,6 +29,20 @@ def draft(ssh_dir) -> Draft:
     return Draft(name="second", managers=3, public_key=str(ssh_dir / "id_ed25519.pub"))
 
 
+@contextlib.asynccontextmanager
+async def domain_step(make_app, api, chosen: Draft):
+    """The wizard's Domain step for `chosen` over the zones of the lab `api`, its first answers settled.
+
+    Yields (app, pilot, the drafts the step was dismissed with)."""
+    app = make_app(env=api.env, start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(chosen), results.append)
+        await settle(pilot)
+        yield app, pilot, results
+
+
 async def type_into(pilot, selector: str, text: str) -> None:
     """Focus the field, empty it, and type `text` key by key, as a user would."""
     field = pilot.app.screen.query_one(selector, Input)
@@ -38,12 +53,7 @@ async def type_into(pilot, selector: str, text: str) -> None:
 
 
 async def test_a_subdomain_is_previewed_carried_into_the_spec_and_reviewed(make_app, lab_api, ssh_dir):
-    app = make_app(env=lab_api.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(lab_api.raw)
-        results: list = []
-        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
-        await settle(pilot)
+    async with domain_step(make_app, lab_api, draft(ssh_dir)) as (app, pilot, results):
         assert app.screen.query_one("#domain", Input).value == "example.com"
         assert text_of(app, "#records").count("*.example.com ") == 3
         await type_into(pilot, "#subdomain", "demo")
@@ -63,12 +73,7 @@ async def test_a_subdomain_is_previewed_carried_into_the_spec_and_reviewed(make_
 
 
 async def test_no_subdomain_leaves_it_out_of_the_spec_data(make_app, lab_api, ssh_dir):
-    app = make_app(env=lab_api.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(lab_api.raw)
-        results: list = []
-        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
-        await settle(pilot)
+    async with domain_step(make_app, lab_api, draft(ssh_dir)) as (app, pilot, results):
         assert app.screen.query_one("#subdomain", Input).placeholder == "none: *.example.com"
         await type_into(pilot, "#subdomain", "  ")  # blanks only: no subdomain
         await pilot.press("enter")
@@ -78,12 +83,7 @@ async def test_no_subdomain_leaves_it_out_of_the_spec_data(make_app, lab_api, ss
 
 
 async def test_a_bad_subdomain_is_refused_under_its_field(make_app, lab_api, ssh_dir):
-    app = make_app(env=lab_api.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(lab_api.raw)
-        results: list = []
-        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
-        await settle(pilot)
+    async with domain_step(make_app, lab_api, draft(ssh_dir)) as (app, pilot, results):
         await type_into(pilot, "#subdomain", "Demo!")
         await pilot.press("enter")
         await pilot.pause()
@@ -112,12 +112,7 @@ def put_wildcard(lab_api, comment: str) -> None:
 
 async def test_a_wildcard_of_another_cluster_suggests_the_clusters_name(make_app, lab_api, ssh_dir):
     put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
-    app = make_app(env=lab_api.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(lab_api.raw)
-        results: list = []
-        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
-        await settle(pilot)
+    async with domain_step(make_app, lab_api, draft(ssh_dir)) as (app, pilot, results):
         await settle(pilot)  # the zones, then the look at the zone's records they started
         assert app.screen.query_one("#subdomain", Input).value == "second"
         assert "*.example.com is already taken by swarmwiz cluster 'first', so" in text_of(app, "#subdomain-note")
@@ -129,11 +124,8 @@ async def test_a_wildcard_of_another_cluster_suggests_the_clusters_name(make_app
 
 async def test_a_subdomain_the_user_chose_is_kept(make_app, lab_api, ssh_dir):
     put_wildcard(lab_api, "made by hand")
-    app = make_app(env=lab_api.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(lab_api.raw)
-        app.push_screen(DomainScreen(draft(ssh_dir).update(domain="example.com", subdomain="apps")))
-        await settle(pilot)
+    chosen = draft(ssh_dir).update(domain="example.com", subdomain="apps")
+    async with domain_step(make_app, lab_api, chosen) as (app, pilot, _):
         await settle(pilot)
         assert app.screen.query_one("#subdomain", Input).value == "apps"
         assert "*.example.com is already taken by an A record to 192.0.2.7, so" in text_of(app, "#subdomain-note")
@@ -152,11 +144,7 @@ def two_zones(tmp_path, monkeypatch):
 
 async def test_the_suggestion_goes_when_the_other_zone_is_free(make_app, two_zones, ssh_dir):
     put_wildcard(two_zones, "swarmwiz:first:0123456789ab:manager-1")
-    app = make_app(env=two_zones.env, start="none")
-    async with app.run_test(size=SIZE) as pilot:
-        app.credentials = credentials_from_env(two_zones.raw)
-        app.push_screen(DomainScreen(draft(ssh_dir)))
-        await settle(pilot)
+    async with domain_step(make_app, two_zones, draft(ssh_dir)) as (app, pilot, _):
         await settle(pilot)
         subdomain = app.screen.query_one("#subdomain", Input)
         assert subdomain.value == "second"

@@ -10,24 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import cluster_text
 
 from swarmwiz.cli import main
 
-GOOD = """\
-name = "demo"
-zones = ["fr-par-1", "fr-par-2"]
-[managers]
-count = 3
-type = "DEV1-S"
-[workers]
-count = 2
-type = "DEV1-M"
-[dns]
-domain = "example.com"
-[ssh]
-public_key = "{key}"
-allowed_cidrs = ["0.0.0.0/0"]
-"""
+GOOD = cluster_text("{key}")  # the key is filled in per test
 
 # (description, replacement applied to GOOD, field named in the error)
 SPEC_CASES = [

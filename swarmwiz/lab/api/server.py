@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from swarmwiz.lab import httpd
 from swarmwiz.lab import state as files
 from swarmwiz.lab.api.cloud import LabCloud, summarize
 from swarmwiz.lab.api.cloudflare import trace
@@ -85,39 +86,20 @@ def make_handler(router: Router) -> type[BaseHTTPRequestHandler]:
             self._answer(status, out, headers)
 
         def _answer(self, status: int, out: Any, headers: dict[str, str]) -> None:
-            if isinstance(out, RawBody):
-                data, ctype = out.data, out.content_type
-            elif out is None:
-                data, ctype = b"", "application/json"
-            else:
-                data, ctype = json.dumps(out).encode(), "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
+            data, ctype = (out.data, out.content_type) if isinstance(out, RawBody) else httpd.json_body(out)
             if isinstance(out, dict) and "total_count" in out:
-                self.send_header("X-Total-Count", str(out["total_count"]))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if data:
-                self.wfile.write(data)
+                headers = {"X-Total-Count": str(out["total_count"]), **headers}
+            httpd.send(self, status, data, ctype, headers)
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    # The stdlib's listen backlog is 5: Terraform's parallel calls (up to 30 for a large cluster) overflowed it
-    # and got "connection reset by peer" on a 20-node lab deploy.
-    request_queue_size = 128
-
-
 def serve(lab_dir: Path, net: Any, port: int = 0) -> ThreadingHTTPServer:
     """Bind the lab API on 127.0.0.1 (a free port unless given) and return the server, not yet serving."""
     cloud = LabCloud(lab_dir, net)
-    server = _Server(("127.0.0.1", port), make_handler(build_router(cloud)))
-    server.daemon_threads = True
+    server = httpd.serve("127.0.0.1", port, make_handler(build_router(cloud)))
     server.lab = cloud  # type: ignore[attr-defined]
     return server
 

@@ -140,6 +140,20 @@ def sg_view(cloud: LabCloud, sg: dict) -> dict:
     }
 
 
+def _vpc_api_fields(cloud: LabCloud, item: dict) -> dict:
+    """The fields every resource of the VPC API (private networks, VPCs) carries, in the API's order."""
+    return {
+        "id": item["id"],
+        "name": item["name"],
+        "organization_id": cloud.organization,
+        "project_id": item["project_id"],
+        "region": item["region"],
+        "tags": item["tags"],
+        "created_at": item["created_at"],
+        "updated_at": item["updated_at"],
+    }
+
+
 def pn_view(cloud: LabCloud, pn: dict) -> dict:
     subnets = [
         {
@@ -156,14 +170,7 @@ def pn_view(cloud: LabCloud, pn: dict) -> dict:
         if subnet
     ]
     return {
-        "id": pn["id"],
-        "name": pn["name"],
-        "organization_id": cloud.organization,
-        "project_id": pn["project_id"],
-        "region": pn["region"],
-        "tags": pn["tags"],
-        "created_at": pn["created_at"],
-        "updated_at": pn["updated_at"],
+        **_vpc_api_fields(cloud, pn),
         "subnets": subnets,
         "vpc_id": pn["vpc_id"],
         "dhcp_enabled": True,
@@ -174,15 +181,8 @@ def pn_view(cloud: LabCloud, pn: dict) -> dict:
 
 def vpc_view(cloud: LabCloud, vpc: dict) -> dict:
     return {
-        "id": vpc["id"],
-        "name": vpc["name"],
-        "organization_id": cloud.organization,
-        "project_id": vpc["project_id"],
-        "region": vpc["region"],
-        "tags": vpc["tags"],
+        **_vpc_api_fields(cloud, vpc),
         "is_default": vpc["is_default"],
-        "created_at": vpc["created_at"],
-        "updated_at": vpc["updated_at"],
         "private_network_count": sum(p["vpc_id"] == vpc["id"] for p in cloud.state["private_networks"].values()),
         "routing_enabled": vpc.get("routing_enabled", True),
         "custom_routes_propagation_enabled": True,
