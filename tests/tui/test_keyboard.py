@@ -127,6 +127,8 @@ async def test_enter_on_a_domain_goes_on(make_app, lab_api):
         app.credentials = credentials_from_env(lab_api.raw)
         answers: list = []
         app.push_screen(DomainScreen(Draft(name="demo")), answers.append)
+        # The zones load in a worker started on mount, which may come after a first settle: wait for the list.
+        await until(pilot, lambda: any(not z.disabled for z in app.screen.query("#zones-list")), "the zones")
         await settle(pilot)
         assert app.focused is app.screen.query_one("#zones-list", OptionList)
         await pilot.press("enter")
@@ -293,3 +295,54 @@ async def test_a_stop_of_the_teardown_says_stopped_not_an_error(make_app):
         assert not isinstance(app.screen, ErrorDialog)
         assert "Stopped safely" in text_of(app, "#outcome")
         assert app.focused is app.screen.query_one("#done", Button)
+
+
+def _known_cluster(name: str, state: str = "deployed") -> None:
+    ws = paths.clusters_dir() / name
+    ws.mkdir(parents=True)
+    (ws / "cluster.toml").write_text(f'name = "{name}"\n')
+    (ws / "swarmwiz.json").write_text(json.dumps({"state": state, "lab": True, "nodes": 2}))
+
+
+async def test_the_arrows_reach_tear_down_from_the_clusters_list(make_app):
+    """With clusters known, the list has the focus; the arrow down past its last row reaches the buttons and
+    left/right move between them, so Tear down needs no Tab and no letter."""
+    _known_cluster("demo")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: app.screen.query_one("#clusters", DataTable).row_count == 1, "the clusters")
+        assert app.focused is app.screen.query_one("#clusters", DataTable)
+        await pilot.press("down")
+        assert app.focused is app.screen.query_one("#new", Button)
+        await pilot.press("right", "right")
+        assert app.focused is app.screen.query_one("#teardown", Button)
+        await pilot.press("left")
+        assert app.focused is app.screen.query_one("#status", Button)
+        await pilot.press("up")
+        assert app.focused is app.screen.query_one("#clusters", DataTable)
+        await pilot.press("down", "right", "right", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TeardownScreen), "the teardown screen")
+
+
+async def test_a_status_that_cannot_be_read_leaves_with_one_enter(make_app):
+    """The failure is shown on the status screen itself (with its run log), not in a dialog on top of it."""
+    from swarmwiz.core.errors import InputError
+
+    class NoNodes(RecordedPipeline):
+        def read_status(self):
+            raise InputError("cluster 'demo' has no nodes in its Terraform state")
+
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        left: list = []
+        app.push_screen(ResultScreen("demo", None, NoNodes()), left.append)
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "has no nodes" in text_of(app, "#health")
+        assert not isinstance(app.screen, ErrorDialog)
+        assert app.focused is app.screen.query_one("#done", Button)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert left, "one Enter on Done leaves the status screen"
