@@ -346,3 +346,23 @@ async def test_a_status_that_cannot_be_read_leaves_with_one_enter(make_app):
         await pilot.press("enter")
         await pilot.pause()
         assert left, "one Enter on Done leaves the status screen"
+
+
+async def test_after_a_teardown_the_arrows_reach_the_forget_boxes(make_app):
+    """The run ends on Done; up reaches "Forget the workspace" and space ticks it, with no Tab."""
+    app = make_app(pipeline=RecordedPipeline(), start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TeardownScreen("demo"))
+        await until(pilot, lambda: any(t.row_count == 4 for t in app.screen.query("#inventory")), "the inventory")
+        app.screen.query_one("#typed", Input).value = "demo"
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.screen.query_one("#done", Button).disabled, "the run's end")
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#done", Button)
+        await pilot.press("up", "up")
+        box = app.screen.query_one("#forget-workspace")
+        assert app.focused is box
+        await pilot.press("space")
+        assert box.value
+        await pilot.press("down", "down")
+        assert app.focused is app.screen.query_one("#done", Button)
