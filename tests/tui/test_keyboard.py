@@ -366,3 +366,56 @@ async def test_after_a_teardown_the_arrows_reach_the_forget_boxes(make_app):
         assert box.value
         await pilot.press("down", "down")
         assert app.focused is app.screen.query_one("#done", Button)
+
+
+async def test_enter_before_the_wildcard_look_waits_for_it(make_app, lab_api, ssh_dir):
+    """Enter on the zone while the step still asks Cloudflare whether *.DOMAIN is free: the step waits for the
+    answer and goes on with the suggested subdomain, instead of going on without it (the plan then failed on
+    Review, naming the other cluster). The real lookup is held until Enter has been pressed."""
+    import threading
+
+    from test_subdomain import draft, put_wildcard
+
+    from swarmwiz.core.credentials import credentials_from_env
+    from swarmwiz.flows.draft import to_spec
+
+    put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
+    app = make_app(env=lab_api.env, start="none")
+    entered = threading.Event()
+    real = app.services.dns_records
+
+    def held(*args, **kwargs):
+        assert entered.wait(30), "Enter was never pressed"
+        return real(*args, **kwargs)
+
+    app.services.dns_records = held
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await until(pilot, lambda: any(not z.disabled for z in app.screen.query("#zones-list")), "the zones")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not results, "went on before knowing whether *.example.com is free"
+        entered.set()
+        await until(pilot, lambda: bool(results), "the step to go on once the answer is in")
+        assert to_spec(results[0]).dns_name == "second.example.com"
+
+
+async def test_the_arrows_move_along_the_bottom_bar(make_app, ssh_dir):
+    """Review's "Fix it and press Re-plan, or go back": Re-plan and Back are reached with the arrows, no Tab."""
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        answers: list = []
+        app.push_screen(ReviewScreen(full_draft(ssh_dir)), answers.append)
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#deploy", Button)
+        await pilot.press("left")
+        assert app.focused is app.screen.query_one("#replan", Button)
+        await pilot.press("left", "left")  # stops at the first button
+        assert app.focused is app.screen.query_one("#back", Button)
+        await pilot.press("right")
+        assert app.focused is app.screen.query_one("#replan", Button)
+        await pilot.press("left", "enter")
+        await pilot.pause()
+        assert answers and repr(answers[0]) == "BACK"
