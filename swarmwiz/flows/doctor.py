@@ -201,6 +201,8 @@ def check_credentials(
                 keyring_note or " and the OS keyring holds none"
             )
         fix = "" if check.ok else _FIXES.get(check.reason, "").format(env=f.env if f else "")
+        if keyring_note and check.reason == "missing" and f is not None:
+            fix = f"set {f.env} in the environment (`credentials set` needs the OS keyring)"
         findings.append(Finding(f"credential:{check.attr}", check.label, status, detail, fix))
     if len(findings) < len(FIELDS):  # a validator that reports less than every field must not hide one
         seen = {f.key for f in findings}

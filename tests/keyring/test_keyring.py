@@ -230,6 +230,22 @@ def test_cli_flow_against_the_lab_api(secret_service, child_env, tmp_path):
         thread.join(timeout=10)
 
 
+def test_interactive_set_without_a_keyring_says_so_before_asking(child_env, tmp_path):
+    """On a terminal without a keyring, `credentials set` fails before its first prompt, not after four answers
+    that have nowhere to go (a pty from util-linux `script`: the prompts only come on a terminal)."""
+    import shutil
+
+    assert shutil.which("script"), "util-linux script is needed"
+    env = {k: v for k, v in child_env().items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    done = subprocess.run(
+        ["script", "-qec", f"{sys.executable} -m swarmwiz credentials set", "/dev/null"],
+        input="", capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Scaleway access key" not in done.stdout
+    assert "DBUS_SESSION_BUS_ADDRESS is unset" in done.stdout and "nothing was asked or stored" in done.stdout
+
+
 def test_interactive_set_masks_secrets_in_a_real_terminal(secret_service, tmp_path):
     """`credentials set` in tmux: the secret key and token echo as stars; a malformed answer is refused."""
     import os

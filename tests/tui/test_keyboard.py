@@ -127,6 +127,8 @@ async def test_enter_on_a_domain_goes_on(make_app, lab_api):
         app.credentials = credentials_from_env(lab_api.raw)
         answers: list = []
         app.push_screen(DomainScreen(Draft(name="demo")), answers.append)
+        # The zones load in a worker started on mount, which may come after a first settle: wait for the list.
+        await until(pilot, lambda: any(not z.disabled for z in app.screen.query("#zones-list")), "the zones")
         await settle(pilot)
         assert app.focused is app.screen.query_one("#zones-list", OptionList)
         await pilot.press("enter")
@@ -293,3 +295,127 @@ async def test_a_stop_of_the_teardown_says_stopped_not_an_error(make_app):
         assert not isinstance(app.screen, ErrorDialog)
         assert "Stopped safely" in text_of(app, "#outcome")
         assert app.focused is app.screen.query_one("#done", Button)
+
+
+def _known_cluster(name: str, state: str = "deployed") -> None:
+    ws = paths.clusters_dir() / name
+    ws.mkdir(parents=True)
+    (ws / "cluster.toml").write_text(f'name = "{name}"\n')
+    (ws / "swarmwiz.json").write_text(json.dumps({"state": state, "lab": True, "nodes": 2}))
+
+
+async def test_the_arrows_reach_tear_down_from_the_clusters_list(make_app):
+    """With clusters known, the list has the focus; the arrow down past its last row reaches the buttons and
+    left/right move between them, so Tear down needs no Tab and no letter."""
+    _known_cluster("demo")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: app.screen.query_one("#clusters", DataTable).row_count == 1, "the clusters")
+        assert app.focused is app.screen.query_one("#clusters", DataTable)
+        await pilot.press("down")
+        assert app.focused is app.screen.query_one("#new", Button)
+        await pilot.press("right", "right")
+        assert app.focused is app.screen.query_one("#teardown", Button)
+        await pilot.press("left")
+        assert app.focused is app.screen.query_one("#status", Button)
+        await pilot.press("up")
+        assert app.focused is app.screen.query_one("#clusters", DataTable)
+        await pilot.press("down", "right", "right", "enter")
+        await until(pilot, lambda: isinstance(app.screen, TeardownScreen), "the teardown screen")
+
+
+async def test_a_status_that_cannot_be_read_leaves_with_one_enter(make_app):
+    """The failure is shown on the status screen itself (with its run log), not in a dialog on top of it."""
+    from swarmwiz.core.errors import InputError
+
+    class NoNodes(RecordedPipeline):
+        def read_status(self):
+            raise InputError("cluster 'demo' has no nodes in its Terraform state")
+
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        left: list = []
+        app.push_screen(ResultScreen("demo", None, NoNodes()), left.append)
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "has no nodes" in text_of(app, "#health")
+        assert not isinstance(app.screen, ErrorDialog)
+        assert app.focused is app.screen.query_one("#done", Button)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert left, "one Enter on Done leaves the status screen"
+
+
+async def test_after_a_teardown_the_arrows_reach_the_forget_boxes(make_app):
+    """The run ends on Done; up reaches "Forget the workspace" and space ticks it, with no Tab."""
+    app = make_app(pipeline=RecordedPipeline(), start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(TeardownScreen("demo"))
+        await until(pilot, lambda: any(t.row_count == 4 for t in app.screen.query("#inventory")), "the inventory")
+        app.screen.query_one("#typed", Input).value = "demo"
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.screen.query_one("#done", Button).disabled, "the run's end")
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#done", Button)
+        await pilot.press("up", "up")
+        box = app.screen.query_one("#forget-workspace")
+        assert app.focused is box
+        await pilot.press("space")
+        assert box.value
+        await pilot.press("down", "down")
+        assert app.focused is app.screen.query_one("#done", Button)
+
+
+async def test_enter_before_the_wildcard_look_waits_for_it(make_app, lab_api, ssh_dir):
+    """Enter on the zone while the step still asks Cloudflare whether *.DOMAIN is free: the step waits for the
+    answer and goes on with the suggested subdomain, instead of going on without it (the plan then failed on
+    Review, naming the other cluster). The real lookup is held until Enter has been pressed."""
+    import threading
+
+    from test_subdomain import draft, put_wildcard
+
+    from swarmwiz.core.credentials import credentials_from_env
+    from swarmwiz.flows.draft import to_spec
+
+    put_wildcard(lab_api, "swarmwiz:first:0123456789ab:manager-1")
+    app = make_app(env=lab_api.env, start="none")
+    entered = threading.Event()
+    real = app.services.dns_records
+
+    def held(*args, **kwargs):
+        assert entered.wait(30), "Enter was never pressed"
+        return real(*args, **kwargs)
+
+    app.services.dns_records = held
+    async with app.run_test(size=SIZE) as pilot:
+        app.credentials = credentials_from_env(lab_api.raw)
+        results: list = []
+        app.push_screen(DomainScreen(draft(ssh_dir)), results.append)
+        await until(pilot, lambda: any(not z.disabled for z in app.screen.query("#zones-list")), "the zones")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not results, "went on before knowing whether *.example.com is free"
+        entered.set()
+        await until(pilot, lambda: bool(results), "the step to go on once the answer is in")
+        assert to_spec(results[0]).dns_name == "second.example.com"
+
+
+async def test_the_arrows_move_along_the_bottom_bar(make_app, ssh_dir):
+    """Review's "Fix it and press Re-plan, or go back": Re-plan and Back are reached with the arrows, no Tab."""
+    app = make_app(start="none")
+    async with app.run_test(size=SIZE) as pilot:
+        answers: list = []
+        app.push_screen(ReviewScreen(full_draft(ssh_dir)), answers.append)
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#deploy", Button)
+        await pilot.press("left")
+        assert app.focused is app.screen.query_one("#replan", Button)
+        await pilot.press("left", "left")  # stops at the first button
+        assert app.focused is app.screen.query_one("#back", Button)
+        await pilot.press("right")
+        assert app.focused is app.screen.query_one("#replan", Button)
+        await pilot.press("left", "enter")
+        await pilot.pause()
+        assert answers and repr(answers[0]) == "BACK"

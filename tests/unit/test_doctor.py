@@ -185,3 +185,22 @@ def test_lab_parts_say_what_is_missing(monkeypatch):
     assert found.fix == "install them with scripts/setup.sh (as root), then run `swarmwiz --lab` as root (sudo)"
     monkeypatch.setattr(kernel, "which", lambda command: f"/usr/sbin/{command}")
     assert doctor.check_lab().fix == "run `swarmwiz --lab` as root (sudo)"
+
+
+def test_without_a_keyring_the_credentials_say_set_the_variable_not_credentials_set(tmp_path):
+    """`credentials set` needs the keyring the line above says is missing: the fix names the variable instead.
+    (Run in a child with a user's bare environment: no D-Bus session, so no keyring; missing credentials are judged
+    without the network.)"""
+    code = (
+        "import json; from swarmwiz.flows.doctor import check_credentials\n"
+        "print(json.dumps([[f.status, f.detail, f.fix] for f in check_credentials()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=base_env(tmp_path), timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    creds = json.loads(out.stdout)
+    assert len(creds) == 4 and all(status == "fail" for status, _, _ in creds), creds
+    for _, detail, fix in creds:
+        assert "keyring cannot be read" in detail
+        assert fix.startswith("set ") and "in the environment" in fix and "credentials set`" in fix, fix

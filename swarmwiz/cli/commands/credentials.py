@@ -73,6 +73,11 @@ def _set(args: argparse.Namespace, store: KeyringStore) -> int:
         if not sys.stdin.isatty():
             _err("`credentials set` prompts on a terminal; without one use `credentials set --from-env`.")
             return EXIT_USAGE
+        unusable = _keyring_unusable(store)
+        if unusable:
+            # Say it before the four prompts, not after them: the answers would have nowhere to go.
+            _err(f"{unusable}; nothing was asked or stored.")
+            return EXIT_FAILED
         creds = _prompt(store)
         if creds is None:
             _err("cancelled; nothing was stored.")
@@ -81,6 +86,20 @@ def _set(args: argparse.Namespace, store: KeyringStore) -> int:
     _print(f'Stored {len(written)} entries under "{SERVICE}" in the OS keyring: {", ".join(written)}.')
     _print("Run `swarmwiz credentials check` to validate them against Scaleway and Cloudflare.")
     return EXIT_OK
+
+
+def _keyring_unusable(store: KeyringStore) -> str | None:
+    """Why the OS keyring cannot take the entries (the doctor's probe: a backend, reachable and unlocked), or None.
+
+    A store built on a given backend (tests) is taken as it is."""
+    if getattr(store, "_backend", None) is not None:
+        return None
+    from swarmwiz.flows.doctor import FAIL, check_keyring
+
+    finding = check_keyring(environ={})  # the environment does not matter here: these entries go to the keyring
+    if finding.status != FAIL:
+        return None
+    return f"{finding.detail}; {finding.fix}" if finding.fix else finding.detail
 
 
 def _prompt(store: KeyringStore) -> Credentials | None:

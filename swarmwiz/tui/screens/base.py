@@ -37,6 +37,11 @@ class WizardScreen(Screen):
 
     TITLE = ""
     STEP = ""
+    BINDINGS = [
+        # Buttons take no arrows themselves: left/right move along the bottom bar (Back, Re-plan, Deploy...).
+        Binding("left", "nav_move(-1)", "Previous button", show=False),
+        Binding("right", "nav_move(1)", "Next button", show=False),
+    ]
 
     @property
     def wizard(self) -> SwarmwizApp:
@@ -62,6 +67,14 @@ class WizardScreen(Screen):
 
     def action_back(self) -> None:
         self.dismiss(BACK)
+
+    def action_nav_move(self, step: int) -> None:
+        focused = self.focused
+        if not isinstance(focused, Button) or focused.parent is None or not focused.parent.has_class("nav"):
+            return
+        buttons = [b for b in focused.parent.query(Button) if b.focusable]
+        if focused in buttons:
+            buttons[max(0, min(len(buttons) - 1, buttons.index(focused) + step))].focus()
 
 
 class RunScreen(WizardScreen):

@@ -33,6 +33,8 @@ class DomainScreen(DraftScreen):
         super().__init__(draft)
         self.zones: list[str] = []
         self.suggested = ""  # the subdomain this step filled in itself (cleared again if the reason goes away)
+        self.looking = ""  # the domain whose *.DOMAIN is being looked at, until the answer is in
+        self.go_on_when_looked = False  # Enter came before that answer: go on once it is in (with its suggestion)
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -86,7 +88,20 @@ class DomainScreen(DraftScreen):
             options.highlighted = 0
         options.focus()
         if self.draft.domain in zones:  # coming back to this step: the field keeps its value, so look now
-            self.look_at_wildcard(self.draft.domain)
+            self.start_look(self.draft.domain)
+
+    def start_look(self, domain: str) -> None:
+        self.looking = domain
+        self.look_at_wildcard(domain)
+
+    def _looked(self, domain: str) -> None:
+        """The look at `domain` is over (answered or not): an Enter that came meanwhile goes on now."""
+        if not self.is_attached or self.looking != domain:
+            return  # the step is done, or another domain is being looked at
+        self.looking = ""
+        if self.go_on_when_looked:
+            self.go_on_when_looked = False
+            self.next()
 
     @work(thread=True, name="look at the wildcard", group="look at the wildcard", exclusive=True, exit_on_error=False)
     def look_at_wildcard(self, domain: str) -> None:
@@ -95,9 +110,12 @@ class DomainScreen(DraftScreen):
         try:
             records = self.services.dns_records(self.wizard.credentials, domain)
         except SwarmwizError:
-            return  # only a suggestion: pre-flight checks the names again before anything is created
+            # Only a suggestion: pre-flight checks the names again before anything is created.
+            self.app.call_from_thread(self._looked, domain)
+            return
         holder = wildcard_holder(records, domain)
         self.app.call_from_thread(self._suggest_subdomain, domain, holder)
+        self.app.call_from_thread(self._looked, domain)
 
     def _suggest_subdomain(self, domain: str, holder: str | None) -> None:
         """When *.DOMAIN is already in use, fill in the cluster's name as the subdomain (unless the user typed one):
@@ -123,6 +141,7 @@ class DomainScreen(DraftScreen):
 
     def worker_failed(self, name: str, exc: BaseException) -> bool:
         if name == "look at the wildcard":
+            self._looked(self.looking)
             return True  # only a suggestion: a notification is enough, the zones and the field stay as they are
         options = self.query_one("#zones-list", OptionList)
         options.clear_options()
@@ -178,8 +197,9 @@ class DomainScreen(DraftScreen):
     def _domain_changed(self, event: Input.Changed) -> None:
         domain = event.value.strip().lower()
         if domain in self.zones:  # one of the account's zones: its records can be read
-            self.look_at_wildcard(domain)
+            self.start_look(domain)
         else:
+            self.looking = ""
             self._suggest_subdomain(domain, None)
 
     @on(Input.Submitted, "#domain")
@@ -187,6 +207,11 @@ class DomainScreen(DraftScreen):
     @on(Button.Pressed, "#next")
     def next(self) -> None:
         draft = self.collect()
+        if self.looking and self.looking == draft.domain:
+            # Going on now would miss a *.DOMAIN held by another cluster (the plan would then fail on Review).
+            self.go_on_when_looked = True
+            self.query_one("#problems", Static).update(f"Checking whether *.{draft.domain} is free...")
+            return
         found = problems(draft, "domain")
         # The subdomain's problem goes under its own field; the others below the records, as before.
         of_subdomain = [p for p in found if p.field == "dns.subdomain"]

@@ -172,9 +172,13 @@ class ResultScreen(WizardScreen):
             access.clear_options()
             access.add_options(hints)
 
-    def worker_failed(self, name: str, exc: BaseException) -> None:
+    def worker_failed(self, name: str, exc: BaseException) -> bool:
+        # The screen says it in full (with the run log): no dialog on top, so one Enter on Done leaves.
         self.query_one("#refresh", Button).disabled = False
-        self.query_one("#health", Static).update(Text(f"Could not read the status: {exc}", "red"))
+        what = "set up SSH access" if name == "set up access" else "read the status"
+        self.query_one("#health", Static).update(Text(f"Could not {what}: {exc}", "red"))
+        self.query_one("#done", Button).focus()
+        return True
 
     @on(Button.Pressed, "#refresh")
     def _refresh(self) -> None:

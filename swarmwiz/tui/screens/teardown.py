@@ -36,6 +36,10 @@ class TeardownScreen(RunScreen):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+c", "stop", "Stop", priority=True, show=False),
+        # After the run: the arrows move between the two "Forget" boxes and Done (space ticks a box), so they are
+        # reached without Tab.
+        Binding("up,left", "move_after_run(-1)", "Previous", show=False),
+        Binding("down,right", "move_after_run(1)", "Next", show=False),
     ]
 
     def __init__(
@@ -265,6 +269,14 @@ class TeardownScreen(RunScreen):
         done.disabled = False
         done.focus()
         self.query_one("#cancel", Button).disabled = True  # after Done has the focus, so the focus stays there
+
+    def action_move_after_run(self, step: int) -> None:
+        if not self.query_one("#forget").display:
+            return
+        order = [self.query_one(f"#{i}") for i in ("forget-workspace", "forget-credentials", "done")]
+        order = [w for w in order if w.focusable]
+        if self.focused in order:
+            order[max(0, min(len(order) - 1, order.index(self.focused) + step))].focus()
 
     def action_stop(self) -> None:
         if self.running and self.pipeline is not None and self.answer is not None and self.answer.done():

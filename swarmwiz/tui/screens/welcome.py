@@ -33,6 +33,20 @@ DOCTOR_NETWORK = True
 """The welcome screen's checks include the APIs, the clock and the live credential checks, as `swarmwiz doctor`
 does (each has its own timeout). The wizard's tests turn this off: those checks would reach the real APIs."""
 
+BUTTONS = ("new", "status", "teardown")
+
+
+class ClusterTable(DataTable):
+    """The clusters known here; the arrow down on the last row (or up on the first) leaves for the buttons, so
+    New cluster, Status and Tear down are reached with the arrows alone."""
+
+    def action_cursor_down(self) -> None:
+        if self.cursor_row >= self.row_count - 1:
+            self.screen.query_one("#new", Button).focus()
+        else:
+            super().action_cursor_down()
+
+
 MARKS = {"fail": ("✗", "bold red"), "warn": ("!", "bold yellow"), "ok": ("✓", "green"), "skip": ("-", "dim")}
 
 
@@ -136,6 +150,10 @@ class WelcomeScreen(WizardScreen):
         Binding("t", "teardown", "Tear down", show=False),
         Binding("r", "recheck", "Check again", tooltip="Run the checks of `swarmwiz doctor` again"),
         Binding("d", "checks", "All checks", tooltip="Every check of `swarmwiz doctor` and its result"),
+        # On the buttons (which take no arrows themselves): left/right move between them, up goes back to the list.
+        Binding("left", "move_button(-1)", "Previous button", show=False),
+        Binding("right", "move_button(1)", "Next button", show=False),
+        Binding("up", "to_clusters", "Clusters", show=False),
     ]
     DEFAULT_CSS = """
     WelcomeScreen #doctor { height: 1fr; margin-top: 1; }
@@ -153,7 +171,7 @@ class WelcomeScreen(WizardScreen):
         with Vertical(classes="body"):
             yield Static(INTRO, id="intro")
             yield Static("Clusters known here", classes="section")
-            yield DataTable(id="clusters", cursor_type="row", zebra_stripes=True)
+            yield ClusterTable(id="clusters", cursor_type="row", zebra_stripes=True)
             yield Static("", id="empty", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("New cluster \\[n]", id="new", variant="primary")
@@ -191,8 +209,11 @@ class WelcomeScreen(WizardScreen):
         self.query_one("#status", Button).disabled = not has
         self.query_one("#teardown", Button).disabled = not has
         empty = self.query_one("#empty", Static)
-        empty.update("" if has else "None yet. Press n to create your first cluster.")
-        empty.display = not has
+        empty.update(
+            "Enter shows the highlighted cluster's status; the arrow down past the last one reaches the buttons."
+            if has
+            else "None yet. Press Enter (or n) to create your first cluster."
+        )
         (table if has else self.query_one("#new", Button)).focus()
 
     # -- the checks of `swarmwiz doctor` ------------------------------------------------------------------------
@@ -280,6 +301,19 @@ class WelcomeScreen(WizardScreen):
             self.app.push_screen(DoctorList(self.doctor, self.doctor_command))
 
     # -- clusters -----------------------------------------------------------------------------------------------
+    def action_move_button(self, step: int) -> None:
+        focused = self.focused
+        if not isinstance(focused, Button) or focused.id not in BUTTONS:
+            return
+        enabled = [b for b in (self.query_one(f"#{i}", Button) for i in BUTTONS) if not b.disabled]
+        if focused in enabled:
+            enabled[(enabled.index(focused) + step) % len(enabled)].focus()
+
+    def action_to_clusters(self) -> None:
+        table = self.query_one("#clusters", DataTable)
+        if table.display and isinstance(self.focused, Button):
+            table.focus()
+
     def _selected(self) -> str | None:
         table = self.query_one("#clusters", DataTable)
         if not table.row_count:
