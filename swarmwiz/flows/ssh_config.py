@@ -185,7 +185,10 @@ def set_up(
         if include(name, config, user_config):
             said.append(f"Added `Include {config}` to {user_config}: `ssh {_first_manager(hosts, name)}` works now")
     elif not is_included(name, config, user_config):
-        said.append(f"ssh -F {config} {_first_manager(hosts, name)}  (or deploy with --ssh-config to include it)")
+        # Worded for every frontend (the wizard has no --ssh-config flag): what to add by hand to drop the -F.
+        said.append(
+            f"ssh -F {config} {_first_manager(hosts, name)}  (add `Include {config}` to {user_config} to drop -F)"
+        )
     else:
         included = True
     record: dict[str, Any] = {"ssh_config": str(config), "included_in": str(user_config) if included else None}

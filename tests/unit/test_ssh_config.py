@@ -97,8 +97,13 @@ def test_set_up_and_tear_down_record_and_remove_only_their_own(workspace, tmp_pa
     assert "access" not in workspace.meta() and len(gone) == 2
 
     calls.clear()
-    ssh_config.set_up(workspace, HOSTS, None, include_config=False, user_config=user_config, docker_context=context)
+    said = ssh_config.set_up(
+        workspace, HOSTS, None, include_config=False, user_config=user_config, docker_context=context
+    )
     assert calls == [("demo", "192.0.2.11")]  # no Include: the context goes by address
+    # The hint reads right in the wizard too, which has no --ssh-config flag: it names the line to add by hand.
+    [hint] = [line for line in said if line.startswith("ssh -F")]
+    assert f"Include {workspace.path / 'ssh_config'}" in hint and str(user_config) in hint and "--" not in hint
     assert "demo" not in user_config.read_text()
 
 
