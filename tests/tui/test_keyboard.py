@@ -256,6 +256,28 @@ async def test_palette_opens_a_clusters_status_from_the_welcome_screen(make_app)
         assert "demo-manager-1" in text_of(app, "#health")
 
 
+async def test_a_destroyed_cluster_is_listed_last_and_enter_says_why_no_status(make_app):
+    """A workspace kept after its destroy used to sort among live clusters and Enter opened a status that must fail."""
+    for name, state in (("alpha", "destroyed"), ("beta", "deployed")):
+        ws = paths.clusters_dir() / name
+        ws.mkdir(parents=True)
+        (ws / "cluster.toml").write_text(f'name = "{name}"\n')
+        (ws / "swarmwiz.json").write_text(json.dumps({"state": state, "lab": True, "nodes": 1}))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#clusters", DataTable)
+        await until(pilot, lambda: table.row_count == 2, "the cluster list")
+        assert [table.get_row_at(i)[0] for i in range(2)] == ["beta", "alpha"]
+        welcome = app.screen
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.screen is welcome  # no status screen for a cluster without servers
+        assert any("alpha was destroyed" in str(n.message) for n in app._notifications)
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen), "the status screen of beta")
+
+
 async def test_palette_offers_refresh_a_shell_and_tear_down_on_the_status_screen(make_app):
     from swarmwiz.tui.commands import WizardCommands
 

@@ -165,6 +165,7 @@ class WelcomeScreen(WizardScreen):
         super().__init__()
         self.doctor_run = 0
         self.doctor = DoctorRows()
+        self._destroyed: set[str] = set()  # clusters whose workspace outlived their destroy
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -202,7 +203,9 @@ class WelcomeScreen(WizardScreen):
     def _show_clusters(self, clusters) -> None:
         table = self.query_one("#clusters", DataTable)
         table.clear()
-        for c in clusters:
+        self._destroyed = {c.name for c in clusters if c.state == "destroyed"}
+        # Running clusters first: a kept workspace of a destroyed cluster is history, not something to look at.
+        for c in sorted(clusters, key=lambda c: (c.name in self._destroyed, c.name)):
             table.add_row(c.name, c.state, "lab" if c.lab else "scaleway", str(c.nodes or "-"), key=c.name)
         has = bool(clusters)
         table.display = has
@@ -325,14 +328,20 @@ class WelcomeScreen(WizardScreen):
         getattr(self, f"action_{event.button.id}")()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.dismiss(("status", event.row_key.value))
+        self.action_status()
 
     def action_new(self) -> None:
         self.dismiss(("new", None))
 
     def action_status(self) -> None:
         name = self._selected()
-        if name:
+        if name in self._destroyed:  # it has no servers: a status read could only fail
+            self.notify(
+                f"{name} was destroyed: it has no servers to show, only its workspace is kept. "
+                "New cluster (n) starts another.",
+                title="Nothing to show",
+            )
+        elif name:
             self.dismiss(("status", name))
 
     def action_teardown(self) -> None:
