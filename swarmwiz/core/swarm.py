@@ -22,6 +22,9 @@ SWARM_PORT = 2377
 # cloud-init's final stage installs Docker one to two minutes after sshd answers on a real server; a node still
 # busy after ten minutes is stuck (a package mirror down, a failing custom image), and waiting longer fixes nothing.
 CLOUD_INIT_TIMEOUT = 600.0
+# At most this many `docker swarm join` run at once: 50 nodes joining together overloaded the first manager's raft
+# in a 50-node lab benchmark; the others wait for a slot, which costs little since a join takes about a second.
+JOINS_AT_ONCE = 8
 _CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
@@ -88,6 +91,7 @@ class _Run:
     silent_managers: list[Node] = field(default_factory=list)  # managers that did not answer
     tokens: dict[str, str] = field(default_factory=dict)  # role -> join token, in memory only
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    join_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(JOINS_AT_ONCE))
     on_ready: Callable[[Node], None] = lambda node: None
     cloud_init_timeout: float = CLOUD_INIT_TIMEOUT
     problems: dict[Node, RemoteError] = field(default_factory=dict)  # why a node did not answer
@@ -282,7 +286,8 @@ async def _join_one(run: _Run, node: Node) -> str | None:
             # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
             out = await ssh.run(lead_conn, ["docker", "swarm", "join-token", "-q", node.role])
             run.tokens[node.role] = out.strip()
-    node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
+    async with run.join_slots:
+        node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
     answer.info = {"LocalNodeState": "active", "NodeID": node_id}
     return node_id
 
