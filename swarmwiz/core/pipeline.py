@@ -332,11 +332,14 @@ class Pipeline:
         return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
     def _phase_ssh(self, nodes: list[Any]) -> Events:
+        """The barrier scheduling's SSH phase (SWARMWIZ_SCHEDULING=barrier): every node's host key pinned before any
+        swarm work, each on a connection of its own that is closed again."""
         from swarmwiz.core.ssh import wait_and_pin
 
         yield ev.PhaseStarted(ev.Phase.SSH)
         done = 0
         pinned, pins = self.workspace.pinned_host_keys(), {}
+        keys = self._ssh_options()["client_keys"]
 
         async def wait_all(emit: Callable[[ev.Event], None]) -> None:
             nonlocal done
@@ -346,15 +349,13 @@ class Pipeline:
                 # The node's own host key, pinned by the fingerprints it published (no private key leaves it).
                 pins[node.key] = await wait_and_pin(
                     node.public_ip,
-                    lambda: asyncio.to_thread(self._cloud().host_fingerprints, node.server_id),
+                    self._published(node),
                     pinned=pinned.get(node.key),
-                    client_keys=self._ssh_options()["client_keys"],
+                    client_keys=keys,
                     node=node.name,
                     timeout=self.ssh_timeout,
                 )
-                self.workspace.write_known_hosts(
-                    {n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins}
-                )
+                self._write_pins(nodes, pins)
                 done += 1
                 emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
 
@@ -364,44 +365,133 @@ class Pipeline:
             if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
                 raise next(f for f in failed if not isinstance(f, RemoteError) or f.title == "SSH host key changed")
             if failed:
-                raise RemoteError(
-                    f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
-                    f"and are tracked. Check that ssh.allowed_cidrs ({', '.join(self.spec.allowed_cidrs)}) includes "
-                    "this machine's address, then run deploy again",
-                    title="Nodes not answering",
-                )
+                raise self._unanswered(nodes, failed)
 
         yield from _run_async(wait_all, self._cancelled)
         yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with the host keys they published")
 
-    def _phase_swarm(self, nodes: list[Any]) -> Events:
+    def _published(self, node: Any) -> Callable[[], Coroutine[Any, Any, str]]:
+        """Reads the host key fingerprints `node` publishes in its user data (authenticated API, off the loop)."""
+        return lambda: asyncio.to_thread(self._cloud().host_fingerprints, node.server_id)
+
+    def _write_pins(self, nodes: list[Any], pins: dict[str, str]) -> None:
+        self.workspace.write_known_hosts(
+            {n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins}
+        )
+
+    def _unanswered(
+        self, nodes: list[Any], failed: list[RemoteError], also: list[str] = (), rest_up: bool = False
+    ) -> RemoteError:
+        """The sentence for nodes whose SSH never answered with their published key (`also`: other problems;
+        `rest_up`: the nodes that answered are in the swarm)."""
+        up = ", the other nodes are in the swarm" if rest_up else ""
+        cidrs = ", ".join(self.spec.allowed_cidrs)
+        return RemoteError(
+            f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
+            f"and are tracked{up}. Check that ssh.allowed_cidrs ({cidrs}) includes this machine's address, then run "
+            "deploy again" + "".join(f"; also {m}" for m in also),
+            title="Nodes not answering",
+        )
+
+    def _phase_swarm(self, nodes: list[Any]) -> Generator[ev.Event, None, ClusterStatus]:
+        """Each node is its own pipeline: its SSH answers with the key it published (pinned) -> on that same
+        connection cloud-init finishes -> it joins (once the first manager has the swarm). Returns the swarm's
+        status read at the end on the lead's connection. The SSH, cloud-init and swarm phases overlap: each is
+        started when its first node gets there and finished once, when its last node is through.
+
+        SWARMWIZ_SCHEDULING=barrier runs the old scheduling instead (a benchmark variant): every node's SSH, then
+        every node's cloud-init, then the swarm work, then the status on new connections."""
         from swarmwiz.core.swarm import bootstrap
 
-        yield ev.PhaseStarted(ev.Phase.CLOUD_INIT)
+        barrier = scheduling() == "barrier"
+        if barrier:
+            yield from self._phase_ssh(nodes)
+            self._push_workspace()  # with the host keys just pinned: another machine connects to the same keys
+            self._checkpoint()
+        total = len(nodes)
+        pinned, pins = self.workspace.pinned_host_keys(), {}
+        keys = self._ssh_options()["client_keys"]
+        unanswered: dict[str, RemoteError] = {}
+        counts = {ev.Phase.SSH: 0, ev.Phase.CLOUD_INIT: 0, ev.Phase.SWARM: 0}
+        started: set[ev.Phase] = set()
+        managers = sum(1 for n in nodes if n.role == "manager")
 
-        async def run(emit: Callable[[ev.Event], None]) -> None:
-            ready: list[Any] = []  # each node joins once its own cloud-init is done; the phase ends with the last
+        async def run(emit: Callable[[ev.Event], None]) -> ClusterStatus:
+            def start(phase: ev.Phase, waiting: str = "") -> None:
+                if phase not in started:
+                    started.add(phase)
+                    emit(ev.PhaseStarted(phase))
+                    if waiting:
+                        emit(ev.PhaseProgress(phase, 0, total, waiting))
 
-            def on_ready(node: Any) -> None:
-                ready.append(node)
-                emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, len(ready), len(nodes), f"{node.name} has Docker"))
-                if len(ready) == len(nodes):
-                    emit(ev.PhaseFinished(ev.Phase.CLOUD_INIT, message=f"{len(nodes)} nodes finished cloud-init"))
-                    emit(ev.PhaseStarted(ev.Phase.SWARM))
+            def advance(phase: ev.Phase, node: Any, what: str, message: str = "") -> None:
+                start(phase)
+                counts[phase] += 1
+                emit(ev.PhaseProgress(phase, counts[phase], total, f"{node.name} {what}"))
+                if counts[phase] == total and message:  # the swarm phase ends after the Ready wait instead
+                    emit(ev.PhaseFinished(phase, message=message))
 
-            emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 0, len(nodes), "waiting for cloud-init to install Docker"))
-            await bootstrap(
+            async def connect(node: Any):
+                from swarmwiz.core.ssh import wait_and_connect
+
+                try:
+                    key, conn = await wait_and_connect(
+                        node.public_ip,
+                        self._published(node),
+                        pinned=pinned.get(node.key),
+                        client_keys=keys,
+                        node=node.name,
+                        timeout=self.ssh_timeout,
+                    )
+                except RemoteError as exc:
+                    if exc.title != "SSH host key changed":
+                        unanswered[node.key] = exc
+                        if len(unanswered) + counts[ev.Phase.SSH] == total:
+                            emit(ev.PhaseFinished(ev.Phase.SSH, ok=False, message=f"{len(unanswered)} not answering"))
+                    raise
+                pins[node.key] = key
+                self._write_pins(nodes, pins)
+                if counts[ev.Phase.SSH] + 1 == total:
+                    # every host key is pinned: another machine sharing the state connects to the same keys
+                    await asyncio.to_thread(self._push_workspace)
+                advance(ev.Phase.SSH, node, "answers", f"{total} nodes answer with the host keys they published")
+                start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+                return conn
+
+            if barrier:
+                start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+            else:
+                start(ev.Phase.SSH, f"waiting up to {self.ssh_timeout:.0f}s for sshd")
+            status = await bootstrap(
                 nodes,
-                on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
-                on_ready=on_ready,
+                on_log=lambda text: (start(ev.Phase.SWARM), emit(ev.LogLine(ev.Phase.SWARM, text))),
+                on_ready=lambda node: advance(
+                    ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init"
+                ),
+                on_member=lambda node: advance(ev.Phase.SWARM, node, "in the swarm"),
+                connect=None if barrier else connect,
+                connect_wait=0.0 if barrier else self.ssh_timeout,
                 timeout=SWARM_TIMEOUT_S,
-                barrier=scheduling() == "barrier",
+                barrier=barrier,
                 **self._ssh_options(),
             )
+            start(ev.Phase.SWARM)
+            emit(ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {total - managers} workers"))
+            return status
 
-        yield from _run_async(run, self._cancelled)
-        managers = sum(1 for n in nodes if n.role == "manager")
-        yield ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {len(nodes) - managers} workers")
+        try:
+            status = yield from _run_async(run, self._cancelled)
+        except RemoteError as exc:
+            if not unanswered or exc.title in ("SSH host key changed", "Swarm locked"):
+                raise
+            problems = getattr(exc, "problems", None)
+            also = [e.message for k, e in problems.items() if k not in unanswered] if problems else [exc.message]
+            # bootstrap raises these titles only after every node that answered is in the swarm
+            rest_up = exc.title in ("Nodes not answering", "Cloud-init not finished")
+            raise self._unanswered(nodes, list(unanswered.values()), also, rest_up) from None
+        if barrier:
+            return self._status(nodes, [])  # the old scheduling read the status on new connections
+        return status
 
     def _phase_drain(self, leaving: list[Any], staying: list[Any]) -> Events:
         """Take leaving nodes out of the swarm before Terraform destroys their servers.
@@ -524,14 +614,11 @@ class Pipeline:
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
-            yield from self._phase_ssh(nodes)
-            self._push_workspace()  # with the host keys just pinned: another machine connects to the same keys
-            self._checkpoint()
-            yield from self._phase_swarm(nodes)
+            swarm_status = yield from self._phase_swarm(nodes)  # per node: SSH -> cloud-init -> join
             self._checkpoint()
             records = yield from self._phase_dns(nodes)
             yield ev.PhaseStarted(ev.Phase.STATUS)
-            status = self._status(nodes, records)
+            status = dataclasses.replace(swarm_status, cluster=self.spec.name, dns=list(records))
             yield ev.PhaseFinished(ev.Phase.STATUS, ok=status.all_ready, message=status.health_line())
             self.workspace.set_state("deployed" if status.all_ready else "degraded", nodes=len(nodes))
             return status
