@@ -430,6 +430,13 @@ class Pipeline:
                 emit(ev.PhaseProgress(phase, counts[phase], total, f"{node.name} {what}"))
                 if counts[phase] == total and message:  # the swarm phase ends after the Ready wait instead
                     emit(ev.PhaseFinished(phase, message=message))
+                    if barrier and phase == ev.Phase.CLOUD_INIT:
+                        start(ev.Phase.SWARM)  # the old order: the swarm work begins once every node has Docker
+
+            def log(text: str) -> None:
+                if not barrier:
+                    start(ev.Phase.SWARM)  # per node: the swarm phase begins with its first step (swarm init)
+                emit(ev.LogLine(ev.Phase.SWARM, text))
 
             async def connect(node: Any):
                 from swarmwiz.core.ssh import wait_and_connect
@@ -464,7 +471,7 @@ class Pipeline:
                 start(ev.Phase.SSH, f"waiting up to {self.ssh_timeout:.0f}s for sshd")
             status = await bootstrap(
                 nodes,
-                on_log=lambda text: (start(ev.Phase.SWARM), emit(ev.LogLine(ev.Phase.SWARM, text))),
+                on_log=log,
                 on_ready=lambda node: advance(
                     ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init"
                 ),
