@@ -43,9 +43,10 @@ class Output:
         self.console = console or Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
         self.stream = self.console.file
         self.live = self.console.is_terminal if live is None else live
-        self._phase: ev.Phase | None = None
-        self._phase_started = 0.0
-        self._progress: tuple[int, int, str] | None = None
+        # The running phases (a deploy's SSH, cloud-init and swarm phases overlap, node by node): when each started
+        # and its latest progress; the live view shows one line per running phase.
+        self._running: dict[ev.Phase, float] = {}
+        self._progress: dict[ev.Phase, tuple[int, int, str]] = {}
         self._nodes: dict[str, tuple[str, str]] = {}  # node -> (phase label, what happened)
         self._live: Live | None = None
 
@@ -62,20 +63,21 @@ class Output:
             return ev.drain(gen, self.event)
         finally:
             if self._live is not None:
-                self._phase = None
+                self._running.clear()
                 self._live.stop()
                 self._live = None
 
     def renderable(self):
-        """The live view: the running phase with its progress bar and elapsed time, then one row per node."""
-        if self._phase is None:
+        """The live view: each running phase with its progress bar and elapsed time, then one row per node."""
+        if not self._running:
             return Text("")
-        elapsed = time.monotonic() - self._phase_started
         head = Table.grid(padding=(0, 1))
-        done, total, message = self._progress or (0, 0, "")
-        bar = ProgressBar(total=total or None, completed=done, width=30)
-        count = f"{done}/{total}" if total else ""
-        head.add_row(Text(f"… {self._phase.label}", style="bold"), bar, count, f"{elapsed:4.0f}s", escape(message))
+        for phase, started in self._running.items():
+            elapsed = time.monotonic() - started
+            done, total, message = self._progress.get(phase, (0, 0, ""))
+            bar = ProgressBar(total=total or None, completed=done, width=30)
+            count = f"{done}/{total}" if total else ""
+            head.add_row(Text(f"… {phase.label}", style="bold"), bar, count, f"{elapsed:4.0f}s", escape(message))
         if not self._nodes:
             return head
         nodes = Table(box=None, padding=(0, 2), show_edge=False)
@@ -89,18 +91,20 @@ class Output:
 
     def event(self, event: ev.Event) -> None:
         if isinstance(event, ev.PhaseStarted):
-            self._phase, self._phase_started, self._progress = event.phase, time.monotonic(), None
+            self._running[event.phase] = time.monotonic()
+            self._progress.pop(event.phase, None)
             if not self.live:
                 self.line(f"==> {event.phase.label}")
         elif isinstance(event, ev.PhaseProgress):
-            self._progress = (event.done, event.total, event.message)
+            self._progress[event.phase] = (event.done, event.total, event.message)
             if event.phase in NODE_PHASES:
                 for name, what in node_states(event.message):
                     self._nodes[name] = (event.phase.label, what)
             if not self.live and event.message != "resources":  # resource progress is one line per resource
                 self.line(f"    {event.phase.value}: {event.done}/{event.total} {event.message}".rstrip())
         elif isinstance(event, ev.PhaseFinished):
-            elapsed = time.monotonic() - self._phase_started if self._phase == event.phase else 0.0
+            started = self._running.pop(event.phase, None)
+            elapsed = time.monotonic() - started if started is not None else 0.0
             mark = "skipped" if event.skipped else ("ok" if event.ok else "FAILED")
             detail = f" - {event.message}" if event.message else ""
             if self.live:
@@ -111,7 +115,6 @@ class Output:
                 )
             else:
                 self.line(f"<== {event.phase.label} {mark} ({elapsed:.1f}s){detail}")
-            self._phase = None
         elif isinstance(event, ev.ResourceChanged):
             if event.state in ("done", "failed") and not self.live:
                 took = f" after {event.elapsed_s:.0f}s" if event.elapsed_s is not None else ""

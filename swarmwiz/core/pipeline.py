@@ -11,8 +11,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import os
-import queue
 import threading
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
@@ -20,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from swarmwiz.core import events as ev
-from swarmwiz.core import tfstate
+from swarmwiz.core import nodeflow, tfstate
+from swarmwiz.core.aiobridge import run_async, run_sync
 from swarmwiz.core.api.inventory import CloudObject, DnsRecord, Inventory
 from swarmwiz.core.catalog import CostEstimate, bundled, estimate
 from swarmwiz.core.clientkey import client_keys
 from swarmwiz.core.errors import InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.network import VPC_NAME
+from swarmwiz.core.nodeflow import SCHEDULING_ENV, SWARM_TIMEOUT_S, scheduling  # noqa: F401 (re-exported)
 from swarmwiz.core.ownership import Ownership
 from swarmwiz.core.paths import atomic_write
 from swarmwiz.core.sharedstate import SharedState, StateSync
@@ -38,11 +38,7 @@ from swarmwiz.core.workspace import Workspace
 log = logging.getLogger(__name__)
 
 SSH_TIMEOUT_S = 300.0
-SWARM_TIMEOUT_S = 300.0
 PLAN_FILE = "swarmwiz.tfplan"
-# Benchmark-only switch back to the old scheduling ("barrier": every node waits for the slowest before the swarm
-# work); unset or "pipeline" is the normal per-node scheduling. benchmarks/lab.py compares the two.
-SCHEDULING_ENV = "SWARMWIZ_SCHEDULING"
 
 Events = Generator[ev.Event, None, Any]
 
@@ -269,77 +265,9 @@ class Pipeline:
         keys = client_keys(self.spec.ssh_private_key_path, self.spec.ssh_public_key)  # the agent for a locked key
         return {"known_hosts": self.workspace.known_hosts_path, "client_keys": keys}
 
-    def _phase_ssh(self, nodes: list[Any]) -> Events:
-        from swarmwiz.core.ssh import wait_and_pin
-
-        yield ev.PhaseStarted(ev.Phase.SSH)
-        done = 0
-        pinned, pins = self.workspace.pinned_host_keys(), {}
-
-        async def wait_all(emit: Callable[[ev.Event], None]) -> None:
-            nonlocal done
-
-            async def one(node) -> None:
-                nonlocal done
-                # The node's own host key, pinned by the fingerprints it published (no private key leaves it).
-                pins[node.key] = await wait_and_pin(
-                    node.public_ip,
-                    lambda: asyncio.to_thread(self._cloud().host_fingerprints, node.server_id),
-                    pinned=pinned.get(node.key),
-                    client_keys=self._ssh_options()["client_keys"],
-                    node=node.name,
-                    timeout=self.ssh_timeout,
-                )
-                self.workspace.write_known_hosts(
-                    {n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins}
-                )
-                done += 1
-                emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
-
-            emit(ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), f"waiting up to {self.ssh_timeout:.0f}s for sshd"))
-            results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
-                raise next(f for f in failed if not isinstance(f, RemoteError) or f.title == "SSH host key changed")
-            if failed:
-                raise RemoteError(
-                    f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
-                    f"and are tracked. Check that ssh.allowed_cidrs ({', '.join(self.spec.allowed_cidrs)}) includes "
-                    "this machine's address, then run deploy again",
-                    title="Nodes not answering",
-                )
-
-        yield from _run_async(wait_all, self._cancelled)
-        yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with the host keys they published")
-
-    def _phase_swarm(self, nodes: list[Any]) -> Events:
-        from swarmwiz.core.swarm import bootstrap
-
-        yield ev.PhaseStarted(ev.Phase.CLOUD_INIT)
-
-        async def run(emit: Callable[[ev.Event], None]) -> None:
-            ready: list[Any] = []  # each node joins once its own cloud-init is done; the phase ends with the last
-
-            def on_ready(node: Any) -> None:
-                ready.append(node)
-                emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, len(ready), len(nodes), f"{node.name} has Docker"))
-                if len(ready) == len(nodes):
-                    emit(ev.PhaseFinished(ev.Phase.CLOUD_INIT, message=f"{len(nodes)} nodes finished cloud-init"))
-                    emit(ev.PhaseStarted(ev.Phase.SWARM))
-
-            emit(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 0, len(nodes), "waiting for cloud-init to install Docker"))
-            await bootstrap(
-                nodes,
-                on_log=lambda text: emit(ev.LogLine(ev.Phase.SWARM, text)),
-                on_ready=on_ready,
-                timeout=SWARM_TIMEOUT_S,
-                barrier=scheduling() == "barrier",
-                **self._ssh_options(),
-            )
-
-        yield from _run_async(run, self._cancelled)
-        managers = sum(1 for n in nodes if n.role == "manager")
-        yield ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {len(nodes) - managers} workers")
+    def _published(self, node: Any) -> Callable[[], Coroutine[Any, Any, str]]:
+        """Reads the host key fingerprints `node` publishes in its user data (authenticated API, off the loop)."""
+        return lambda: asyncio.to_thread(self._cloud().host_fingerprints, node.server_id)
 
     def _phase_drain(self, leaving: list[Any], staying: list[Any]) -> Events:
         """Take leaving nodes out of the swarm before Terraform destroys their servers.
@@ -355,7 +283,7 @@ class Pipeline:
         for done, step in enumerate(steps, start=1):
             self._checkpoint()
 
-            yield from _run_async(functools.partial(self._remove_step, list(managers), step), self._cancelled)
+            yield from run_async(functools.partial(self._remove_step, list(managers), step), self._cancelled)
             managers = [m for m in managers if m not in step]
             yield ev.PhaseProgress(ev.Phase.DRAIN, done, len(steps), ", ".join(n.name for n in step) + " removed")
         yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
@@ -391,7 +319,7 @@ class Pipeline:
     def _status(self, nodes: list[Any], dns: list[DnsRecord]) -> ClusterStatus:
         from swarmwiz.core.swarm import status as swarm_status
 
-        result = _run_sync(swarm_status(nodes, timeout=60.0, **self._ssh_options()))
+        result = run_sync(swarm_status(nodes, timeout=60.0, **self._ssh_options()))
         return dataclasses.replace(result, cluster=self.spec.name, dns=list(dns))
 
     # -- operations ----------------------------------------------------------------------------------------------
@@ -468,14 +396,11 @@ class Pipeline:
                 raise
             self._checkpoint()
             nodes = current if current is not None and {n.key for n in current} == wanted else self._nodes()
-            yield from self._phase_ssh(nodes)
-            self.sync.push()  # with the host keys just pinned: another machine connects to the same keys
-            self._checkpoint()
-            yield from self._phase_swarm(nodes)
+            swarm_status = yield from nodeflow.phase_swarm(self, nodes)  # per node: SSH -> cloud-init -> join
             self._checkpoint()
             records = yield from self._phase_dns(nodes)
             yield ev.PhaseStarted(ev.Phase.STATUS)
-            status = self._status(nodes, records)
+            status = dataclasses.replace(swarm_status, cluster=self.spec.name, dns=list(records))
             yield ev.PhaseFinished(ev.Phase.STATUS, ok=status.all_ready, message=status.health_line())
             self.workspace.set_state("deployed" if status.all_ready else "degraded", nodes=len(nodes))
             return status
@@ -546,14 +471,6 @@ class Pipeline:
             return DestroyReport(self.spec.name, [o.describe() for o in left])
 
 
-def scheduling(environ: dict[str, str] | None = None) -> str:
-    """SWARMWIZ_SCHEDULING: "pipeline" (unset: each node joins once its own cloud-init is done) or "barrier"."""
-    value = (os.environ if environ is None else environ).get(SCHEDULING_ENV, "").strip() or "pipeline"
-    if value not in ("pipeline", "barrier"):
-        raise InputError(f"{SCHEDULING_ENV} must be 'pipeline' or 'barrier' (a benchmark switch), not {value!r}")
-    return value
-
-
 def refuse_other_target(ws: Workspace, target: Target) -> None:
     """InputError when the workspace was made for the lab and the target is the real clouds, or the other way round.
 
@@ -572,47 +489,3 @@ def refuse_other_target(ws: Workspace, target: Target) -> None:
 def _index(node: Any) -> int:
     """The number in a node key: manager-3 -> 3."""
     return int(node.key.rsplit("-", 1)[1])
-
-
-# -- asyncio bridge ----------------------------------------------------------------------------------------------
-def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
-
-
-def _run_async(
-    factory: Callable[[Callable[[ev.Event], None]], Coroutine[Any, Any, Any]],
-    cancelled: threading.Event | None = None,
-) -> Events:
-    """Run an async phase in its own thread and loop, yielding the events it emits while it runs.
-
-    When `cancelled` is set the phase is abandoned (its remote commands are idempotent, so a re-run converges)
-    and Interrupted is raised.
-    """
-    q: queue.Queue = queue.Queue()
-    done = object()
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = asyncio.run(factory(q.put))
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-        finally:
-            q.put(done)
-
-    thread = threading.Thread(target=target, name="swarmwiz-async-phase", daemon=True)
-    thread.start()
-    while True:
-        try:
-            item = q.get(timeout=0.2)
-        except queue.Empty:
-            if cancelled is not None and cancelled.is_set():
-                raise Interrupted("stopped while waiting on the nodes; run deploy again to continue") from None
-            continue
-        if item is done:
-            break
-        yield item
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")

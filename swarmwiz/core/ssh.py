@@ -138,12 +138,17 @@ async def pin_host_key(
         port=port,
     )
     try:
-        key = conn.get_server_host_key()
+        return _key_line(conn, _label(address, node))
     finally:
         conn.close()
         await conn.wait_closed()
+
+
+def _key_line(conn: Connection, label: str) -> str:
+    """The public line ("ssh-ed25519 AAAA...") of the host key the server presented on `conn`."""
+    key = conn.get_server_host_key()
     if key is None:
-        raise RemoteError(f"{_label(address, node)} presented no host key to pin", title="SSH host key")
+        raise RemoteError(f"{label} presented no host key to pin", title="SSH host key")
     return key.export_public_key("openssh").decode().split("\n")[0].strip()
 
 
@@ -167,6 +172,36 @@ async def wait_and_pin(
     the node publishes other fingerprints, the server was replaced (or someone is in between): that is refused
     with an explicit RemoteError, never silently trusted again. Bounded by `timeout`, retried every `interval`.
     """
+    key, conn = await wait_and_connect(
+        address,
+        published,
+        pinned=pinned,
+        client_keys=client_keys,
+        username=username,
+        node=node,
+        timeout=timeout,
+        interval=interval,
+        port=port,
+    )
+    conn.close()
+    await conn.wait_closed()
+    return key
+
+
+async def wait_and_connect(
+    address: str,
+    published: Callable[[], Awaitable[str]],
+    *,
+    pinned: str | None = None,
+    client_keys: list[Path] | None = None,
+    username: str = "root",
+    node: str | None = None,
+    timeout: float = 300,
+    interval: float = 1.0,
+    port: int = 22,
+) -> tuple[str, Connection]:
+    """`wait_and_pin` that keeps the connection it pinned the key through: returns (key line, open connection),
+    so a deploy runs the node's whole bootstrap on that one connection instead of logging in again."""
     label = _label(address, node)
     deadline = time.monotonic() + timeout
     last = "no fingerprints published yet"
@@ -181,9 +216,9 @@ async def wait_and_pin(
             )
         if fingerprints:
             try:
-                return await pin_host_key(
+                conn = await connect(
                     address,
-                    fingerprints,
+                    fingerprints=frozenset(fingerprints),
                     client_keys=client_keys,
                     username=username,
                     connect_timeout=max(1.0, min(10.0, deadline - time.monotonic())),
@@ -194,6 +229,12 @@ async def wait_and_pin(
                 if exc.title == "SSH host key changed":
                     raise
                 last = exc.message
+            else:
+                try:
+                    return _key_line(conn, label), conn
+                except BaseException:
+                    conn.close()
+                    raise
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise RemoteError(

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,9 @@ SWARM_PORT = 2377
 # cloud-init's final stage installs Docker one to two minutes after sshd answers on a real server; a node still
 # busy after ten minutes is stuck (a package mirror down, a failing custom image), and waiting longer fixes nothing.
 CLOUD_INIT_TIMEOUT = 600.0
+# At most this many `docker swarm join` run at once: 50 nodes joining together overloaded the first manager's raft
+# in a 50-node lab benchmark; the others wait for a slot, which costs little since a join takes about a second.
+JOINS_AT_ONCE = 8
 _CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
@@ -88,7 +91,10 @@ class _Run:
     silent_managers: list[Node] = field(default_factory=list)  # managers that did not answer
     tokens: dict[str, str] = field(default_factory=dict)  # role -> join token, in memory only
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    join_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(JOINS_AT_ONCE))
     on_ready: Callable[[Node], None] = lambda node: None
+    on_member: Callable[[Node], None] = lambda node: None
+    connect: Callable[[Node], Awaitable[ssh.Connection]] | None = None
     cloud_init_timeout: float = CLOUD_INIT_TIMEOUT
     problems: dict[Node, RemoteError] = field(default_factory=dict)  # why a node did not answer
 
@@ -104,16 +110,22 @@ async def bootstrap(
     client_keys: list[Path] | None = None,
     on_log: Callable[[str], None] = lambda line: None,
     on_ready: Callable[[Node], None] = lambda node: None,
+    on_member: Callable[[Node], None] = lambda node: None,
+    connect: Callable[[Node], Awaitable[ssh.Connection]] | None = None,
+    connect_wait: float = 0.0,
     timeout: float = 300,
     cloud_init_timeout: float = CLOUD_INIT_TIMEOUT,
     username: str = "root",
     barrier: bool = False,
-) -> None:
-    """Make `nodes` one swarm; only what is missing is done, so a second run changes nothing.
+) -> ClusterStatus:
+    """Make `nodes` one swarm; only what is missing is done, so a second run changes nothing. Returns the
+    swarm's node list as the lead manager sees it at the end, read on the bootstrap's own connection.
 
-    Each node is first waited for until cloud-init has finished (it installs Docker after sshd answers),
-    at most `cloud_init_timeout` seconds; `on_ready(node)` is called when it has, and the swarm work that
-    follows is bounded by `timeout`.
+    Each node gets one SSH connection for the whole run: `connect(node)` when given (a deploy's wait for SSH,
+    which pins the node's host key; it may take up to `connect_wait` seconds), else one checked against
+    `known_hosts`. Then it is waited for until cloud-init has finished (it installs Docker after sshd answers),
+    at most `cloud_init_timeout` seconds; `on_ready(node)` is called when it has, `on_member(node)` once it is
+    in the swarm, and the swarm work is bounded by `timeout`.
 
     A new swarm is initialised on the first manager only when every manager answered and none is in a swarm:
     a manager that does not answer may hold the swarm, and a second one would split the cluster. Each other
@@ -125,9 +137,11 @@ async def bootstrap(
     """
     _check_nodes(nodes, on_log)
     remote = _Remote(known_hosts, client_keys, username, min(30.0, timeout))
-    deadline = time.monotonic() + timeout + cloud_init_timeout
-    async with _deadline(timeout + cloud_init_timeout, "the swarm bootstrap"), AsyncExitStack() as stack:
-        run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, cloud_init_timeout=cloud_init_timeout)
+    budget = connect_wait + cloud_init_timeout + timeout
+    deadline = time.monotonic() + budget
+    async with _deadline(budget, "the swarm bootstrap"), AsyncExitStack() as stack:
+        run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, on_member=on_member, connect=connect)
+        run.cloud_init_timeout = cloud_init_timeout
         run.answers = {n: asyncio.ensure_future(_answer(run, n)) for n in nodes}
         try:
             if barrier:
@@ -143,19 +157,30 @@ async def bootstrap(
             await _remove_stale_entries(lead_conn, run.lead, nodes, leaving=[], on_log=on_log, current=current)
             if run.tokens:
                 await _rotate_tokens(run, lead_conn)
+            result = _merge(nodes, await _node_ls(lead_conn, run.lead), source=run.lead.key)
         finally:
             run.tokens.clear()
             for task in run.answers.values():
                 task.cancel()
             await asyncio.gather(*run.answers.values(), return_exceptions=True)
         if run.problems:
-            raise RemoteError(
+            raise _problems(
                 "; ".join(e.message for e in run.problems.values())
                 + "; the rest of the swarm is up. Run again once they are ready.",
                 title=_CLOUD_INIT_PROBLEM
                 if all(e.title == _CLOUD_INIT_PROBLEM for e in run.problems.values())
                 else "Nodes not answering",
+                problems=run.problems,
             )
+        return result
+
+
+def _problems(message: str, *, title: str, problems: dict[Node, RemoteError]) -> RemoteError:
+    """A RemoteError that also carries each node's own problem (`.problems`, by node key), so a caller that knows
+    more about one kind of problem (a deploy: why SSH did not answer) can say so without parsing the message."""
+    error = RemoteError(message, title=title)
+    error.problems = {n.key: e for n, e in problems.items()}  # type: ignore[attr-defined]
+    return error
 
 
 def _check_nodes(nodes: list[Node], on_log) -> None:
@@ -178,7 +203,11 @@ def _check_nodes(nodes: list[Node], on_log) -> None:
 async def _answer(run: _Run, node: Node) -> _Answer:
     """Connect to `node`, wait for its cloud-init, and read its swarm state; RemoteError when it does not
     answer or cloud-init did not finish."""
-    conn = await run.stack.enter_async_context(_connection(node, run.remote))
+    if run.connect is None:
+        conn = await run.stack.enter_async_context(_connection(node, run.remote))
+    else:
+        conn = await run.connect(node)
+        run.stack.callback(conn.close)
     await wait_for_cloud_init(conn, node, timeout=run.cloud_init_timeout)
     run.on_ready(node)
     info = await _swarm_info(conn, node)
@@ -217,14 +246,16 @@ async def _find_or_init_lead(run: _Run) -> None:
     if run.lead is not None:
         run.on_log(f"{run.lead.key}: already a manager of the swarm")
         run.members = await _node_ls(answers[run.lead].conn, run.lead)
+        run.on_member(run.lead)
         return
     if run.silent_managers:
-        raise RemoteError(
+        raise _problems(
             f"not initialising a swarm because {_names(run.silent_managers)} did not answer and may already hold "
             "one (a second swarm would split the cluster); run again once every manager answers ("
             + "; ".join(run.problems[m].message for m in run.silent_managers)
             + ")",
             title="Managers not answering",
+            problems={m: run.problems[m] for m in run.silent_managers},
         )
     in_swarm = [m for m, a in answers.items() if a.info.get("LocalNodeState") not in ("inactive", "", None)]
     if in_swarm:
@@ -241,6 +272,7 @@ async def _find_or_init_lead(run: _Run) -> None:
     await ssh.run(conn, ["docker", "swarm", "init", "--advertise-addr", address, "--data-path-addr", address])
     answers[run.lead].info = await _swarm_info(conn, run.lead)
     run.members = await _node_ls(conn, run.lead)
+    run.on_member(run.lead)
 
 
 async def _join_all(run: _Run) -> dict[str, str]:
@@ -268,6 +300,7 @@ async def _join_one(run: _Run, node: Node) -> str | None:
     member_ids = {m["ID"] for m in run.members}
     if answer.info.get("LocalNodeState") == "active" and answer.info.get("NodeID") in member_ids:
         await _converge_role(lead_conn, run.lead, node, answer.info, run.members, run.on_log)
+        run.on_member(node)
         return None
     if answer.info.get("LocalNodeState") in ("pending", "error", "active"):
         if run.silent_managers:
@@ -282,8 +315,10 @@ async def _join_one(run: _Run, node: Node) -> str | None:
             # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
             out = await ssh.run(lead_conn, ["docker", "swarm", "join-token", "-q", node.role])
             run.tokens[node.role] = out.strip()
-    node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
+    async with run.join_slots:
+        node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
     answer.info = {"LocalNodeState": "active", "NodeID": node_id}
+    run.on_member(node)
     return node_id
 
 

@@ -94,3 +94,24 @@ def test_node_states_reads_node_messages_only():
     assert node_states("w-1, w-2 removed") == [("w-1", "removed"), ("w-2", "removed")]
     assert node_states("waiting up to 300s for sshd") == []
     assert node_states("resources") == []
+
+
+def test_overlapping_phases_each_keep_their_line_and_time():
+    """A deploy's SSH, cloud-init and swarm phases overlap node by node: the live view shows every running phase,
+    and finishing one leaves the others running (each finished line times its own phase)."""
+    file = StringIO()
+    out = Output(console=Console(file=file, force_terminal=True, width=120, color_system=None))
+    out.event(ev.PhaseStarted(ev.Phase.SSH))
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 1, 2, "node-1 answers"))
+    out.event(ev.PhaseStarted(ev.Phase.CLOUD_INIT))
+    out.event(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 1, 2, "node-1 has Docker"))
+    out.console.print(out.renderable())
+    view = file.getvalue()
+    assert "Wait for SSH" in view and ev.Phase.CLOUD_INIT.label in view and view.count("1/2") == 2
+    out.event(ev.PhaseFinished(ev.Phase.SSH))
+    assert list(out._running) == [ev.Phase.CLOUD_INIT]
+    file.truncate(0)
+    out.console.print(out.renderable())
+    assert ev.Phase.CLOUD_INIT.label in file.getvalue() and "Wait for SSH" not in file.getvalue()
+    rows = [line for line in file.getvalue().splitlines() if line.strip().startswith("node-1")]
+    assert rows and "has Docker" in rows[0]

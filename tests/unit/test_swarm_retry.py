@@ -1,4 +1,4 @@
-"""Docker's "update out of sequence" is retried (bounded); any other failure is not.
+"""Docker's "update out of sequence" is retried (bounded); any other failure is not; joins are bounded.
 
 The lab's real dockerd produced this refusal when a step drained several nodes together right after a demotion
 (tests/lab/test_swarm.py::test_remove_worker_then_managers_three_to_one, once under load); the race cannot be
@@ -45,3 +45,39 @@ def test_other_failures_and_a_lasting_race_are_raised(monkeypatch):
     with pytest.raises(RemoteError, match="out of sequence"):
         asyncio.run(swarm._update_node(None, ["docker", "node", "demote", "x"], attempts=3))
     assert len(calls) == 3
+
+
+def test_joins_run_at_most_joins_at_once_together(monkeypatch):
+    """Twenty nodes that answered together join through `_join_all`; no more than JOINS_AT_ONCE of their
+    `docker swarm join` run at the same moment (50 joins at once overloaded the first manager's raft)."""
+    running, most = 0, 0
+
+    async def run(conn, argv, **kwargs):
+        nonlocal running, most
+        if argv[:2] == ["sh", "-c"]:  # the join script
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0.01)
+            running -= 1
+            return f"id-{conn}\n"
+        return "token\n"  # `docker swarm join-token -q`
+
+    monkeypatch.setattr(swarm.ssh, "run", run)
+    nodes = [
+        swarm.Node(f"{role}-{i}", f"n-{role}-{i}", role, "fr-par-1", f"51.0.0.{i}", f"10.0.0.{i}")
+        for role, count in (("manager", 1), ("worker", 20))
+        for i in range(1, count + 1)
+    ]
+
+    async def main():
+        run_ = swarm._Run(nodes, None, None, lambda line: None)
+        loop = asyncio.get_running_loop()
+        for node in nodes:
+            run_.answers[node] = loop.create_future()
+            run_.answers[node].set_result(swarm._Answer(node.key, {"LocalNodeState": "inactive"}))
+        run_.lead = nodes[0]
+        return await swarm._join_all(run_)
+
+    joined = asyncio.run(main())
+    assert len(joined) == 20
+    assert most == swarm.JOINS_AT_ONCE

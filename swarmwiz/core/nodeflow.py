@@ -1,0 +1,199 @@
+"""The per-node part of a deploy: each node's SSH answers with the key it published -> cloud-init finishes -> it
+joins, on one connection per node; and the old barrier scheduling, kept as a benchmark variant."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from swarmwiz.core import events as ev
+from swarmwiz.core.aiobridge import run_async
+from swarmwiz.core.errors import InputError, RemoteError
+from swarmwiz.core.status import ClusterStatus
+
+if TYPE_CHECKING:
+    from swarmwiz.core.pipeline import Pipeline
+
+SWARM_TIMEOUT_S = 300.0
+# Benchmark-only switch back to the old scheduling ("barrier": every node waits for the slowest before the swarm
+# work); unset or "pipeline" is the normal per-node scheduling. benchmarks/lab.py compares the two.
+SCHEDULING_ENV = "SWARMWIZ_SCHEDULING"
+
+Events = Generator[ev.Event, None, Any]
+
+
+def scheduling(environ: dict[str, str] | None = None) -> str:
+    """SWARMWIZ_SCHEDULING: "pipeline" (unset: each node joins once its own cloud-init is done) or "barrier"."""
+    value = (os.environ if environ is None else environ).get(SCHEDULING_ENV, "").strip() or "pipeline"
+    if value not in ("pipeline", "barrier"):
+        raise InputError(f"{SCHEDULING_ENV} must be 'pipeline' or 'barrier' (a benchmark switch), not {value!r}")
+    return value
+
+
+def phase_ssh(p: Pipeline, nodes: list[Any]) -> Events:
+    """The barrier scheduling's SSH phase (SWARMWIZ_SCHEDULING=barrier): every node's host key pinned before any
+    swarm work, each on a connection of its own that is closed again."""
+    from swarmwiz.core.ssh import wait_and_pin
+
+    yield ev.PhaseStarted(ev.Phase.SSH)
+    done = 0
+    pinned, pins = p.workspace.pinned_host_keys(), {}
+    keys = p._ssh_options()["client_keys"]
+
+    async def wait_all(emit: Callable[[ev.Event], None]) -> None:
+        nonlocal done
+
+        async def one(node) -> None:
+            nonlocal done
+            # The node's own host key, pinned by the fingerprints it published (no private key leaves it).
+            pins[node.key] = await wait_and_pin(
+                node.public_ip,
+                p._published(node),
+                pinned=pinned.get(node.key),
+                client_keys=keys,
+                node=node.name,
+                timeout=p.ssh_timeout,
+            )
+            write_pins(p, nodes, pins)
+            done += 1
+            emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
+
+        emit(ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), f"waiting up to {p.ssh_timeout:.0f}s for sshd"))
+        results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
+            raise next(f for f in failed if not isinstance(f, RemoteError) or f.title == "SSH host key changed")
+        if failed:
+            raise unanswered(p, nodes, failed)
+
+    yield from run_async(wait_all, p._cancelled)
+    yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with the host keys they published")
+
+
+def write_pins(p: Pipeline, nodes: list[Any], pins: dict[str, str]) -> None:
+    p.workspace.write_known_hosts({n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins})
+
+
+def unanswered(
+    p: Pipeline, nodes: list[Any], failed: list[RemoteError], also: list[str] = (), rest_up: bool = False
+) -> RemoteError:
+    """The sentence for nodes whose SSH never answered with their published key (`also`: other problems;
+    `rest_up`: the nodes that answered are in the swarm)."""
+    up = ", the other nodes are in the swarm" if rest_up else ""
+    cidrs = ", ".join(p.spec.allowed_cidrs)
+    return RemoteError(
+        f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
+        f"and are tracked{up}. Check that ssh.allowed_cidrs ({cidrs}) includes this machine's address, then run "
+        "deploy again" + "".join(f"; also {m}" for m in also),
+        title="Nodes not answering",
+    )
+
+
+def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, ClusterStatus]:
+    """Each node is its own pipeline: its SSH answers with the key it published (pinned) -> on that same
+    connection cloud-init finishes -> it joins (once the first manager has the swarm). Returns the swarm's
+    status read at the end on the lead's connection. The SSH, cloud-init and swarm phases overlap: each is
+    started when its first node gets there and finished once, when its last node is through.
+
+    SWARMWIZ_SCHEDULING=barrier runs the old scheduling instead (a benchmark variant): every node's SSH, then
+    every node's cloud-init, then the swarm work, then the status on new connections."""
+    from swarmwiz.core.swarm import bootstrap
+
+    barrier = scheduling() == "barrier"
+    if barrier:
+        yield from phase_ssh(p, nodes)
+        p.sync.push()  # with the host keys just pinned: another machine connects to the same keys
+        p._checkpoint()
+    total = len(nodes)
+    pinned, pins = p.workspace.pinned_host_keys(), {}
+    keys = p._ssh_options()["client_keys"]
+    unanswered: dict[str, RemoteError] = {}
+    counts = {ev.Phase.SSH: 0, ev.Phase.CLOUD_INIT: 0, ev.Phase.SWARM: 0}
+    started: set[ev.Phase] = set()
+    managers = sum(1 for n in nodes if n.role == "manager")
+
+    async def run(emit: Callable[[ev.Event], None]) -> ClusterStatus:
+        def start(phase: ev.Phase, waiting: str = "") -> None:
+            if phase not in started:
+                started.add(phase)
+                emit(ev.PhaseStarted(phase))
+                if waiting:
+                    emit(ev.PhaseProgress(phase, 0, total, waiting))
+
+        def advance(phase: ev.Phase, node: Any, what: str, message: str = "") -> None:
+            start(phase)
+            counts[phase] += 1
+            emit(ev.PhaseProgress(phase, counts[phase], total, f"{node.name} {what}"))
+            if counts[phase] == total and message:  # the swarm phase ends after the Ready wait instead
+                emit(ev.PhaseFinished(phase, message=message))
+                if barrier and phase == ev.Phase.CLOUD_INIT:
+                    start(ev.Phase.SWARM)  # the old order: the swarm work begins once every node has Docker
+
+        def log(text: str) -> None:
+            if not barrier:
+                start(ev.Phase.SWARM)  # per node: the swarm phase begins with its first step (swarm init)
+            emit(ev.LogLine(ev.Phase.SWARM, text))
+
+        async def connect(node: Any):
+            from swarmwiz.core.ssh import wait_and_connect
+
+            try:
+                key, conn = await wait_and_connect(
+                    node.public_ip,
+                    p._published(node),
+                    pinned=pinned.get(node.key),
+                    client_keys=keys,
+                    node=node.name,
+                    timeout=p.ssh_timeout,
+                )
+            except RemoteError as exc:
+                if exc.title != "SSH host key changed":
+                    unanswered[node.key] = exc
+                    if len(unanswered) + counts[ev.Phase.SSH] == total:
+                        emit(ev.PhaseFinished(ev.Phase.SSH, ok=False, message=f"{len(unanswered)} not answering"))
+                raise
+            pins[node.key] = key
+            write_pins(p, nodes, pins)
+            if counts[ev.Phase.SSH] + 1 == total:
+                # every host key is pinned: another machine sharing the state connects to the same keys
+                await asyncio.to_thread(p.sync.push)
+            advance(ev.Phase.SSH, node, "answers", f"{total} nodes answer with the host keys they published")
+            start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+            return conn
+
+        if barrier:
+            start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+        else:
+            start(ev.Phase.SSH, f"waiting up to {p.ssh_timeout:.0f}s for sshd")
+        status = await bootstrap(
+            nodes,
+            on_log=log,
+            on_ready=lambda node: advance(
+                ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init"
+            ),
+            on_member=lambda node: advance(ev.Phase.SWARM, node, "in the swarm"),
+            connect=None if barrier else connect,
+            connect_wait=0.0 if barrier else p.ssh_timeout,
+            timeout=SWARM_TIMEOUT_S,
+            barrier=barrier,
+            **p._ssh_options(),
+        )
+        start(ev.Phase.SWARM)
+        emit(ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {total - managers} workers"))
+        return status
+
+    try:
+        status = yield from run_async(run, p._cancelled)
+    except RemoteError as exc:
+        if not unanswered or exc.title in ("SSH host key changed", "Swarm locked"):
+            raise
+        problems = getattr(exc, "problems", None)
+        also = [e.message for k, e in problems.items() if k not in unanswered] if problems else [exc.message]
+        # bootstrap raises these titles only after every node that answered is in the swarm
+        rest_up = exc.title in ("Nodes not answering", "Cloud-init not finished")
+        raise unanswered(p, nodes, list(unanswered.values()), also, rest_up) from None
+    if barrier:
+        return p._status(nodes, [])  # the old scheduling read the status on new connections
+    return status
