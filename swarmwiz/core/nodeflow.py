@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from swarmwiz.core.pipeline import Pipeline
 
 SWARM_TIMEOUT_S = 300.0
+# A wait of minutes says what it still waits for (in the log pane, the CLI and the run log), this often.
+HEARTBEAT_S = 30.0
 # Benchmark-only switch back to the old scheduling ("barrier": every node waits for the slowest before the swarm
 # work); unset or "pipeline" is the normal per-node scheduling. benchmarks/lab.py compares the two.
 SCHEDULING_ENV = "SWARMWIZ_SCHEDULING"
@@ -66,7 +69,7 @@ def phase_ssh(p: Pipeline, nodes: list[Any]) -> Events:
         if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
             raise next(f for f in failed if not isinstance(f, RemoteError) or f.title == "SSH host key changed")
         if failed:
-            raise unanswered(p, nodes, failed)
+            raise not_answering(p, nodes, failed)
 
     yield from run_async(wait_all, p._cancelled)
     yield ev.PhaseFinished(ev.Phase.SSH, message=f"{len(nodes)} nodes answer with the host keys they published")
@@ -76,7 +79,7 @@ def write_pins(p: Pipeline, nodes: list[Any], pins: dict[str, str]) -> None:
     p.workspace.write_known_hosts({n.key: (pins[n.key], [n.public_ip, n.private_ip]) for n in nodes if n.key in pins})
 
 
-def unanswered(
+def not_answering(
     p: Pipeline, nodes: list[Any], failed: list[RemoteError], also: list[str] = (), rest_up: bool = False
 ) -> RemoteError:
     """The sentence for nodes whose SSH never answered with their published key (`also`: other problems;
@@ -113,8 +116,35 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
     counts = {ev.Phase.SSH: 0, ev.Phase.CLOUD_INIT: 0, ev.Phase.SWARM: 0}
     started: set[ev.Phase] = set()
     managers = sum(1 for n in nodes if n.role == "manager")
+    has_docker: set[str] = set()
+
+    async def heartbeat(emit: Callable[[ev.Event], None]) -> None:
+        """Every HEARTBEAT_S: the nodes whose SSH or cloud-init is still waited for, and for how long."""
+        began = time.monotonic()
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            elapsed = time.monotonic() - began
+            if not barrier:
+                silent = [n.name for n in nodes if n.key not in pins and n.key not in unanswered]
+                if silent:
+                    limit = f"{elapsed:.0f}s of {p.ssh_timeout:.0f}s"
+                    emit(ev.LogLine(ev.Phase.SSH, f"still waiting for SSH on {_few(silent)} ({limit})"))
+            busy = [n.name for n in nodes if (barrier or n.key in pins) and n.name not in has_docker]
+            if busy:
+                emit(ev.LogLine(ev.Phase.CLOUD_INIT, f"cloud-init still running on {_few(busy)} ({elapsed:.0f}s)"))
+
+    def docker_ready(node: Any, advance: Callable[..., None]) -> None:
+        has_docker.add(node.name)
+        advance(ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init")
 
     async def run(emit: Callable[[ev.Event], None]) -> ClusterStatus:
+        beat = asyncio.create_task(heartbeat(emit))
+        try:
+            return await run_nodes(emit)
+        finally:
+            beat.cancel()
+
+    async def run_nodes(emit: Callable[[ev.Event], None]) -> ClusterStatus:
         def start(phase: ev.Phase, waiting: str = "") -> None:
             if phase not in started:
                 started.add(phase)
@@ -170,9 +200,7 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
         status = await bootstrap(
             nodes,
             on_log=log,
-            on_ready=lambda node: advance(
-                ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init"
-            ),
+            on_ready=lambda node: docker_ready(node, advance),
             on_member=lambda node: advance(ev.Phase.SWARM, node, "in the swarm"),
             connect=None if barrier else connect,
             connect_wait=0.0 if barrier else p.ssh_timeout,
@@ -193,7 +221,13 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
         also = [e.message for k, e in problems.items() if k not in unanswered] if problems else [exc.message]
         # bootstrap raises these titles only after every node that answered is in the swarm
         rest_up = exc.title in ("Nodes not answering", "Cloud-init not finished")
-        raise unanswered(p, nodes, list(unanswered.values()), also, rest_up) from None
+        raise not_answering(p, nodes, list(unanswered.values()), also, rest_up) from None
     if barrier:
         return p._status(nodes, [])  # the old scheduling read the status on new connections
     return status
+
+
+def _few(names: list[str], shown: int = 5) -> str:
+    """Up to `shown` names, then how many more (a hundred-node wait stays one readable line)."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

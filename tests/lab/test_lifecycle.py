@@ -163,14 +163,23 @@ def test_kill_9_mid_apply_then_rerun_converges(lab, tmp_path, ssh_keypair):
     destroy(spec, lab)
 
 
-def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh_keypair):
+def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh_keypair, monkeypatch):
     """A wrong ssh.allowed_cidrs: the security group drops SSH, the wait times out with a sentence that says
-    what exists and what to check; fixing the spec and re-running converges."""
+    what exists and what to check; fixing the spec and re-running converges. Meanwhile the wait says every
+    HEARTBEAT_S which nodes it still waits for (a five-minute wait used to be silent until its timeout)."""
+    from swarmwiz.core import events, nodeflow
+
+    monkeypatch.setattr(nodeflow, "HEARTBEAT_S", 1.0)
     spec = make_spec(tmp_path, ssh_keypair, name="closed", managers=1, workers=0)
     closed = dataclasses.replace(spec, allowed_cidrs=("192.0.2.0/24",))
     pipeline = Pipeline.for_spec(closed, LabTarget(), ssh_timeout=4)
+    seen = []
     with pytest.raises(RemoteError) as err:
-        run(pipeline.deploy(auto_approve=True))
+        for event in pipeline.deploy(auto_approve=True):
+            seen.append(event)
+    beats = [e.text for e in seen if isinstance(e, events.LogLine) and e.phase == events.Phase.SSH]
+    assert beats and all(b.startswith("still waiting for SSH on closed-manager-1 (") for b in beats), beats
+    assert beats[-1].endswith("of 4s)")
     assert err.value.title == "Nodes not answering"
     assert "1 of 1 nodes did not answer SSH" in str(err.value) and "192.0.2.0/24" in str(err.value)
     assert "timed out after 4s waiting for SSH on closed-manager-1" in str(err.value)
