@@ -85,11 +85,15 @@ class ScrubFilter(logging.Filter):
         self._source = secrets if callable(secrets) else None
         self._secrets = [] if callable(secrets) else [s.reveal() if isinstance(s, Secret) else s for s in secrets]
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def scrub(self, text: str) -> str:
+        """`text` masked as a record's message would be (for lines written without a record)."""
         if self._source is not None:
             self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in self._source() if s]
+        return scrub(text, self._secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = scrub(message, self._secrets)
+        clean = self.scrub(message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info:
