@@ -168,7 +168,8 @@ class WelcomeScreen(WizardScreen):
         super().on_mount()
         table = self.query_one("#clusters", DataTable)
         table.add_columns("Name", "State", "Where", "Nodes")
-        self.load_clusters()
+        # The clusters are listed by on_screen_resume, which follows mounting after the first frame: loading them
+        # here too started a thread (importing the workspace and spec modules) that competed with that frame.
         self.query_one("#doctor", VerticalScroll).can_focus = False  # Tab goes from button to button
         # After the first frame: the checks import the keyring, httpx and the Terraform engine's module.
         self.call_after_refresh(self.action_recheck)
