@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterable
 
@@ -45,6 +44,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # here: hmac loads OpenSSL, which the wizard's first frame need not wait for
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     # Hashing would let the value be guessed by comparison with hash(candidate); nobody needs it.
