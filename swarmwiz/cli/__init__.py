@@ -33,8 +33,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"swarmwiz: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: global options, then one subparser per module in `COMMANDS`."""
+WIZARD_FLAGS = frozenset({"--lab", "--plain", "--debug"})
+
+
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line: global options, then one subparser per module in `COMMANDS` (without `commands`, the
+    global options only: what starting the wizard needs)."""
     import importlib
 
     parser = _Parser(
@@ -48,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lab", action="store_true", help="use the local lab instead of Scaleway and Cloudflare")
     parser.add_argument("--plain", action="store_true", help="ask the wizard's questions line by line (no full screen)")
     parser.add_argument("--debug", action="store_true", help="show debug logs and tracebacks")
+    if not commands:
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
@@ -66,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script: parse, build the target (real clouds or `--lab`), run one command; returns an exit code."""
     from swarmwiz.flows.target import build_target
 
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Starting the wizard needs no subcommand's module: importing the nine of them (and what they import) only to
+    # register their parsers came before the wizard's first frame.
+    parser = build_parser(commands=not WIZARD_FLAGS.issuperset(argv))
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False) or bool(os.environ.get("SWARMWIZ_DEBUG"))
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

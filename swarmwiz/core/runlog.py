@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from swarmwiz.core.errors import SwarmwizError
 from swarmwiz.core.secrets import ScrubFilter, Secret
 
 KEEP = 20
+FLUSH_S = 0.2  # a raw output line reaches the file at most this long after it was written
 RUNS_DIR = "runs"
 LOGGER = "swarmwiz"
 """The logger tree a run log captures (core.ssh, core.swarm, core.terraform ... all log below it)."""
@@ -41,12 +43,22 @@ class _Formatter(logging.Formatter):
         self.started = started
 
     def format(self, record: logging.LogRecord) -> str:
-        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         name = record.name.removeprefix("swarmwiz.")
-        text = f"{when} +{record.created - self.started:8.3f}s {record.levelname:<7} {name}: {record.getMessage()}"
+        text = self.line(record.created, record.levelname, name, record.getMessage())
         if record.exc_text:  # already rendered and scrubbed by ScrubFilter
             text += "\n" + record.exc_text
         return text
+
+    _second: tuple[int, str] = (-1, "")  # one tuple, so that threads formatting at once never mix two seconds
+
+    def line(self, created: float, levelname: str, name: str, message: str) -> str:
+        second, prefix = self._second
+        if int(created) != second:  # strftime is the dearest part of a line: once a second is enough
+            second = int(created)
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, prefix)
+        millis = int((created - second) * 1000)
+        return f"{prefix}.{millis:03d}Z +{created - self.started:8.3f}s {levelname:<7} {name}: {message}"
 
 
 def describe(event: ev.Event) -> str:
@@ -72,9 +84,10 @@ def describe(event: ev.Event) -> str:
 class RunLog:
     """The log of one run; `events(gen)` passes a pipeline's events through while writing each one down."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lines: _DeferredFileHandler | None = None) -> None:
         self.path = path
         self._phase_started: dict[ev.Phase, float] = {}
+        self._lines = lines  # where raw output lines go without a logging record each (a flood's fast path)
 
     def events(self, gen: Generator[ev.Event, None, Any]) -> Generator[ev.Event, None, Any]:
         """Yield `gen`'s events unchanged (logging each one) and return its return value."""
@@ -87,6 +100,11 @@ class RunLog:
     def event(self, event: ev.Event) -> None:
         level = logging.INFO
         if isinstance(event, ev.LogLine):
+            if self._lines is not None and event.level == "info":
+                # A logging record per line (caller lookup, formatting) cost ~35 us, which capped a flood of
+                # Terraform output at ~25k lines/s and held the GIL against the UI: the same line, written directly.
+                self._lines.raw_line(f"[{event.phase.value}] {event.text}")
+                return
             level = logging.getLevelName(event.level.upper())
             level = level if isinstance(level, int) else logging.INFO
         text = describe(event)
@@ -150,7 +168,7 @@ def recording(workspace: Any, operation: str, secrets: Secrets = ()) -> Iterator
     # The run's own lines (events, the error) are for the file only: the frontend already shows them.
     log.addHandler(handler)
     log.propagate = False
-    run = RunLog(path or directory / RUNS_DIR / f"(not written)-{operation}.log")
+    run = RunLog(path or directory / RUNS_DIR / f"(not written)-{operation}.log", handler)
     outcome = "ok"
     try:
         log.info(
@@ -193,6 +211,7 @@ class _DeferredFileHandler(logging.Handler):
         super().__init__()
         self._lines: list[str] = []
         self._file: Any = None
+        self._flush_timer: threading.Timer | None = None
 
     def open(self, path: Path) -> None:
         self._file = path.open("a", encoding="utf-8")
@@ -206,16 +225,45 @@ class _DeferredFileHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - a log line must never break the run
             self.handleError(record)
             return
+        self._write(line, flush=True)
+
+    def raw_line(self, message: str) -> None:
+        """An INFO line of the `run` logger without a LogRecord: scrubbed and formatted as `emit` would, but flushed
+        at most FLUSH_S later instead of at once (a flush per line is a system call per line of a flood)."""
+        for f in self.filters:
+            if isinstance(f, ScrubFilter):
+                message = f.scrub(message)
+        formatter = self.formatter
+        line = formatter.line(time.time(), "INFO", "run", message) if isinstance(formatter, _Formatter) else message
+        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+            self._write(line, flush=False)
+
+    def _write(self, line: str, *, flush: bool) -> None:
         if self._file is None:
             self._lines.append(line)
-        else:
-            self._file.write(line + "\n")
+            return
+        self._file.write(line + "\n")
+        if flush:
             self._file.flush()
+        elif self._flush_timer is None:
+            self._flush_timer = threading.Timer(FLUSH_S, self._flush_later)
+            self._flush_timer.daemon = True
+            self._flush_timer.start()
+
+    def _flush_later(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._flush_timer = None
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self.lock:  # type: ignore[union-attr]
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None
         super().close()
 
 

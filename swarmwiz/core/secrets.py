@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Iterable
 
@@ -45,6 +44,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # here: hmac loads OpenSSL, which the wizard's first frame need not wait for
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     # Hashing would let the value be guessed by comparison with hash(candidate); nobody needs it.
@@ -85,11 +86,15 @@ class ScrubFilter(logging.Filter):
         self._source = secrets if callable(secrets) else None
         self._secrets = [] if callable(secrets) else [s.reveal() if isinstance(s, Secret) else s for s in secrets]
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def scrub(self, text: str) -> str:
+        """`text` masked as a record's message would be (for lines written without a record)."""
         if self._source is not None:
             self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in self._source() if s]
+        return scrub(text, self._secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = scrub(message, self._secrets)
+        clean = self.scrub(message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info:

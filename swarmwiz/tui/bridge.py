@@ -5,9 +5,10 @@ a thread worker with `run_events`; the events reach the screen as `EventsArrived
 `RunFinished`. There is no second thread and no polling: the worker thread itself appends each event to an
 `EventFeed` and posts a message only when the feed was empty, so every event that arrives before the UI gets to
 it rides along in the same message (a flood of log lines becomes one batch per UI turn, and progress of a phase
-is merged to its latest value). The UI takes at most one batch per frame (the next message is posted after the
-screen painted), so keys are painted between batches; a feed far ahead of the UI makes the worker wait, which
-keeps memory flat during a flood.
+is merged to its latest value). The UI takes at most one batch per frame, and during a stream at most one every
+BATCH_INTERVAL_S (the next message is posted after the screen painted and that interval passed), so keys are
+handled and painted between batches; a feed far ahead of the UI makes the worker wait, which keeps memory flat
+during a flood and leaves the GIL to the UI meanwhile.
 """
 
 from __future__ import annotations
@@ -26,19 +27,35 @@ from swarmwiz.core.errors import Interrupted
 from swarmwiz.core.events import Event, PhaseProgress
 from swarmwiz.tui.messages import EventsArrived, RunFinished
 
-MAX_BATCH = 2000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
+MAX_BATCH = 5000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
 MAX_PENDING = MAX_BATCH  # events waiting for the UI before the worker waits for it to paint
+BATCH_INTERVAL_S = 0.04  # a stream of events is applied at most this often (25 frames a second): see EventFeed
 ROOM_WAIT_S = 0.25  # the worker re-checks for cancellation this often while it waits for the UI
 ANSWER_POLL_S = 0.25  # a worker waiting for an answer re-checks this often whether the run is being stopped
 
 
 class EventFeed:
-    """Events on their way from a worker thread to one message target (a screen), with back-pressure."""
+    """Events on their way from a worker thread to one message target (a screen), with back-pressure.
 
-    def __init__(self, target: MessagePump, *, max_batch: int = MAX_BATCH, max_pending: int = MAX_PENDING) -> None:
+    An event arriving after a quiet spell is shown at once. A stream of them (a flood of log lines) is applied in
+    batches at most every `interval` seconds: painting the screen costs about the same for 10 lines as for 5000
+    (only the visible ones are drawn), so a frame per small batch spent the UI's time painting lines nobody can
+    read, and a key pressed meanwhile waited behind those frames.
+    """
+
+    def __init__(
+        self,
+        target: MessagePump,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_pending: int = MAX_PENDING,
+        interval: float = BATCH_INTERVAL_S,
+    ) -> None:
         self.target = target
         self.max_batch = max_batch
         self.max_pending = max_pending
+        self.interval = interval
+        self._taken_at = 0.0  # when the UI last took a batch (monotonic)
         self._pending: list[Event] = []
         self._announced = False  # an EventsArrived for this feed is on its way and not handled yet
         self._room = threading.Condition(threading.Lock())
@@ -67,8 +84,17 @@ class EventFeed:
         """
         with self._room:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-        self.target.call_after_refresh(self._announce_more)
+        self._taken_at = time.monotonic()
+        self.target.call_after_refresh(self._painted)
         return merge_progress(batch)
+
+    def _painted(self) -> None:
+        """In the UI thread, after the batch was painted: announce the next one, `interval` after this one."""
+        wait = self._taken_at + self.interval - time.monotonic()
+        if wait > 0.001:
+            self.target.set_timer(wait, self._announce_more)
+        else:
+            self._announce_more()
 
     def _announce_more(self) -> None:
         with self._room:
@@ -126,6 +152,10 @@ def run_events(
     """
     worker = get_current_worker()
     feed.abandoned = lambda: worker.is_cancelled
+    _run(kind, gen, feed, cancel=cancel, worker=worker)
+
+
+def _run(kind: str, gen: Generator[Event, None, Any], feed: EventFeed, *, cancel: Callable[[], None], worker) -> None:
     cancel_sent = False
     try:
         while True:

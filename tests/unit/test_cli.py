@@ -30,6 +30,24 @@ def test_help_lists_every_subcommand():
     assert "SWARMWIZ_HOME" in out.stdout and "exit codes" in out.stdout
 
 
+@pytest.mark.parametrize("argv", [[], ["--lab", "--plain"], ["--debug"]])
+def test_starting_the_wizard_imports_no_subcommand(argv):
+    """The wizard's first frame waits for everything imported before it: the subcommands' modules are not needed."""
+    code = (
+        "import sys, swarmwiz.cli as cli\n"
+        "seen = {}\n"
+        "def wizard(args, target):\n"
+        "    seen.update(vars(args))\n"
+        "    return 0\n"
+        "cli.run_wizard = wizard\n"
+        f"assert cli.main({argv!r}) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('swarmwiz.cli.commands.')), seen['plain'], seen['lab'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", str("--plain" in argv), str("--lab" in argv)]
+
+
 def test_version():
     out = run("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"swarmwiz {__version__}"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import stat
+import time
 
 import pytest
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.errors import EngineError
-from swarmwiz.core.runlog import KEEP, latest, prune, recording
+from swarmwiz.core.runlog import FLUSH_S, KEEP, latest, prune, recording
 
 SECRET = "0f1e2d3c-4b5a-4968-8776-655443322110"
 
@@ -65,6 +67,32 @@ def test_an_error_ends_with_the_log_path(tmp_path):
     assert "Terraform failed: terraform apply failed: quota exceeded for ********" in text
     assert "deploy failed (Terraform failed, exit code 1)" in text
     assert SECRET not in text
+
+
+def test_raw_output_lines_read_like_records_in_order_and_reach_the_file_while_the_run_goes_on(tmp_path):
+    """Raw output (info LogLines) skips the logging machinery for speed: same line format, same masking, same order
+    with the records around it, and on disk within FLUSH_S although it is not flushed line by line."""
+    with recording(tmp_path, "deploy", lambda: [SECRET]) as run:
+        for i in range(3):
+            run.event(ev.LogLine(ev.Phase.APPLY, f"line {i} token={SECRET}"))
+            logging.getLogger("swarmwiz.core.ssh").info("record %d", i)
+        run.event(ev.LogLine(ev.Phase.APPLY, "the last line, then a long silence"))
+        deadline = time.monotonic() + FLUSH_S + 5
+        while "long silence" not in run.path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "the last line, then a long silence" in run.path.read_text()  # flushed, the run still open
+    lines = run.path.read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \+ *\d+\.\d{3}s "
+    ours = [line for line in lines if re.search(r"line \d|record \d", line)]
+    assert [re.sub(stamp, "", line) for line in ours] == [
+        "INFO    run: [apply] line 0 token=********",
+        "INFO    core.ssh: record 0",
+        "INFO    run: [apply] line 1 token=********",
+        "INFO    core.ssh: record 1",
+        "INFO    run: [apply] line 2 token=********",
+        "INFO    core.ssh: record 2",
+    ]
+    assert all(re.match(stamp, line) for line in ours)
 
 
 def test_only_the_newest_logs_are_kept(tmp_path):

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -119,7 +120,6 @@ class DoctorRows:
 def finding_rows(findings: list[Finding], pending: list[str]):
     """A compact grid: mark, the check's name, then what is wrong and (below it) what to do, as doctor says them."""
     from rich.table import Table
-    from rich.text import Text
 
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=1)
@@ -186,8 +186,10 @@ class WelcomeScreen(WizardScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#clusters", DataTable)
-        table.add_columns("Name", "State", "Where", "Nodes")
-        self.load_clusters()
+        # Text, not str: a str label goes through Rich markup, whose emoji table takes a few ms to import.
+        table.add_columns(*(Text(label) for label in ("Name", "State", "Where", "Nodes")))
+        # The clusters are listed by on_screen_resume, which follows mounting after the first frame: loading them
+        # here too started a thread (importing the workspace and spec modules) that competed with that frame.
         self.query_one("#doctor", VerticalScroll).can_focus = False  # Tab goes from button to button
         # After the first frame: the checks import the keyring, httpx and the Terraform engine's module.
         self.call_after_refresh(self.action_recheck)

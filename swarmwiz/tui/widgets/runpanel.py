@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rich.cells import cell_len
+from rich.control import strip_control_codes
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import DataTable, Label, Log, Select
 
 from swarmwiz.core.events import (
@@ -48,18 +54,62 @@ def _resource_line(event: ResourceChanged) -> str:
 
 
 class RunLog(Log):
-    """Textual's `Log`, measuring the width of new lines on the UI thread in one cheap pass.
+    """Textual's `Log`, made cheap per line for floods of raw output (a frame's work no longer grows with them).
 
-    `Log.write_lines` starts a thread worker per call to measure the new lines; in a flood that costs more than
-    the writing itself (the worker's description is the repr of every line, and the measuring thread competes
-    for the GIL with the UI). Log lines are mostly ASCII, so the longest line by length is measured with
-    cell_len and its width taken (a wide character elsewhere can at worst leave the last columns to scroll).
+    - `Log.write_lines` starts a thread worker per call to measure the new lines; in a flood that costs more than
+      the writing itself (the worker's description is the repr of every line, and the measuring thread competes
+      for the GIL with the UI). Log lines are mostly ASCII, so the longest line by length is measured with
+      cell_len and its width taken (a wide character elsewhere can at worst leave the last columns to scroll).
+    - A batch longer than `max_lines` is cut to its last `max_lines` before it is written (the rest would be
+      pruned at once), and new lines are not refreshed one by one: writing always refreshes the whole pane.
+    - Painting: the pane's style is looked up once per frame, not once per line, and a line without a selection
+      becomes one segment directly (what `Text(...).render()` gives for a line in one style).
     """
+
+    _frame_style: Style | None = None  # the pane's style while a frame is being rendered
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> RunLog:
+        if self.max_lines is not None:
+            lines = list(lines)
+            if len(lines) > self.max_lines:  # lines holding line breaks could make more: Log still prunes those
+                lines = lines[-self.max_lines :]
+        super().write_lines(lines, scroll_end)
+        return self
+
+    def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
+        # Log forgets each line's cached render, one by one; only lines in a selection are cached: forget those.
+        cache = self._render_line_cache
+        for y in [y for y in cache.keys() if y_start <= y < y_start + line_count]:  # noqa: SIM118 - no __iter__
+            cache.discard(y)
+        if line_count > 1:
+            self.refresh()  # the write that called this refreshes the whole pane (scroll or prune) anyway
+        else:
+            ScrollView.refresh_lines(self, y_start, line_count)
 
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         if lines:
             longest = max(lines, key=len)
             self._update_maximum_width(updates, cell_len(self._process_line(longest)))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
+    def _render_line(self, y: int, scroll_x: int, width: int) -> Strip:
+        style = self._frame_style or self.rich_style
+        if y >= len(self._lines):
+            return Strip.blank(width, style)
+        strip = self._render_line_strip(y, style).crop_extend(scroll_x, scroll_x + width, style)
+        return strip.apply_offsets(scroll_x, y)
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        if self.text_selection is not None or self.highlight:
+            return super()._render_line_strip(y, rich_style)
+        text = strip_control_codes(self._process_line(self._lines[y]))
+        return Strip([Segment(text, rich_style)], cell_len(text))
 
 
 class RunPanel(Vertical):
