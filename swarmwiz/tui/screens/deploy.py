@@ -206,7 +206,8 @@ class DeployScreen(RunScreen):
             )
         elif self.status.all_ready:
             outcome.update(
-                f"[green]The swarm is running:[/] {len(self.status.nodes)} nodes ready. "
+                f"[green]The swarm is running:[/] {len(self.status.nodes)} "
+                f"{'node' if len(self.status.nodes) == 1 else 'nodes'} ready. "
                 "Press Continue for the status and how to connect."
             )
         else:
