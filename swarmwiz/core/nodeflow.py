@@ -52,12 +52,7 @@ def phase_ssh(p: Pipeline, nodes: list[Any]) -> Events:
             nonlocal done
             # The node's own host key, pinned by the fingerprints it published (no private key leaves it).
             pins[node.key] = await wait_and_pin(
-                node.public_ip,
-                p._published(node),
-                pinned=pinned.get(node.key),
-                client_keys=keys,
-                node=node.name,
-                timeout=p.ssh_timeout,
+                node.public_ip, p._published(node), **wait_options(p, node, pinned, keys)
             )
             write_pins(p, nodes, pins)
             done += 1
@@ -171,12 +166,7 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
 
             try:
                 key, conn = await wait_and_connect(
-                    node.public_ip,
-                    p._published(node),
-                    pinned=pinned.get(node.key),
-                    client_keys=keys,
-                    node=node.name,
-                    timeout=p.ssh_timeout,
+                    node.public_ip, p._published(node), **wait_options(p, node, pinned, keys)
                 )
             except RemoteError as exc:
                 if exc.title != "SSH host key changed":
@@ -225,6 +215,11 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
     if barrier:
         return p._status(nodes, [])  # the old scheduling read the status on new connections
     return status
+
+
+def wait_options(p: Pipeline, node: Any, pinned: dict[str, str], keys: list | None) -> dict[str, Any]:
+    """How long and with which client `keys` to wait for `node`'s SSH, keeping the key an earlier run pinned."""
+    return {"pinned": pinned.get(node.key), "client_keys": keys, "node": node.name, "timeout": p.ssh_timeout}
 
 
 def _few(names: list[str], shown: int = 5) -> str:

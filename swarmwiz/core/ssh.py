@@ -9,6 +9,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -152,18 +153,7 @@ def _key_line(conn: Connection, label: str) -> str:
     return key.export_public_key("openssh").decode().split("\n")[0].strip()
 
 
-async def wait_and_pin(
-    address: str,
-    published: Callable[[], Awaitable[str]],
-    *,
-    pinned: str | None = None,
-    client_keys: list[Path] | None = None,
-    username: str = "root",
-    node: str | None = None,
-    timeout: float = 300,
-    interval: float = 1.0,
-    port: int = 22,
-) -> str:
+async def wait_and_pin(address: str, published: Callable[[], Awaitable[str]], **options: Any) -> str:
     """Wait until the node has published its host key fingerprints (`published()` reads its
     `ssh-host-fingerprints` user data over the authenticated API; "" while there are none) and its sshd
     answers with a key that matches them; return that key's public line to pin in known_hosts.
@@ -171,18 +161,9 @@ async def wait_and_pin(
     A key pinned by an earlier run (`pinned`) is kept while the node still publishes its fingerprint. If
     the node publishes other fingerprints, the server was replaced (or someone is in between): that is refused
     with an explicit RemoteError, never silently trusted again. Bounded by `timeout`, retried every `interval`.
+    `options` are wait_and_connect's; the connection is closed again.
     """
-    key, conn = await wait_and_connect(
-        address,
-        published,
-        pinned=pinned,
-        client_keys=client_keys,
-        username=username,
-        node=node,
-        timeout=timeout,
-        interval=interval,
-        port=port,
-    )
+    key, conn = await wait_and_connect(address, published, **options)
     conn.close()
     await conn.wait_closed()
     return key
