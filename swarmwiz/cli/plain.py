@@ -288,7 +288,7 @@ def _plan_and_deploy(pipeline, out) -> int:
 
     approvals = deletion_questions(pipeline.spec.name, out)
     with recording(pipeline, "deploy") as run:
-        status = out.run(run.events(pipeline.deploy(confirm, **approvals)))
+        status = out.run(run.events(pipeline.deploy(confirm, confirm_move=move_question(out), **approvals)))
         run.note(status.health_line() if status is not None else "nothing applied")
     if status is None:
         out.line("Nothing applied.")
@@ -303,6 +303,17 @@ def _plan_and_deploy(pipeline, out) -> int:
         out.line(line)
     out.access(access_hints(pipeline, status))
     return EXIT_OK if status.all_ready else EXIT_FAILED
+
+
+def move_question(out):
+    """The deploy's `confirm_move`: a cluster deployed with a local state gained [state] bucket (default No)."""
+    import questionary
+
+    def ask(question: str) -> bool:
+        with out.paused():
+            return bool(questionary.confirm(f"{question[0].upper()}{question[1:]}?", default=False).ask())
+
+    return ask
 
 
 def deletion_questions(name: str, out) -> dict[str, Any]:

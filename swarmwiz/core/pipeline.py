@@ -188,8 +188,15 @@ class Pipeline:
             replace_dns=replace_dns,
         )
 
-    def _phase_init(self) -> Events:
+    def _phase_init(self, move: Callable[[str], bool] | None = None) -> Events:
+        """Terraform init; `move` approves moving a locally deployed cluster's state to its new [state] bucket
+        (deploy only: a plan, status or destroy keeps using the local state until then)."""
         yield ev.PhaseStarted(ev.Phase.INIT)
+        if self.sync.moving():
+            if move is None:
+                yield ev.Notice(ev.Phase.INIT, self.sync.stay_local())
+            else:
+                yield from self.sync.move(self._terraform(), move)
         marker = self.workspace.path / ".terraform" / "swarmwiz-init"
         lockfile = self.workspace.path / ".terraform.lock.hcl"
         versions = self.workspace.path / "versions.tf"
@@ -345,6 +352,7 @@ class Pipeline:
         auto_approve: bool = False,
         confirm_delete: Callable[[list[CloudObject]], bool] | None = None,
         confirm_replace_dns: Callable[[list[DnsRecord]], bool] | None = None,
+        confirm_move: Callable[[str], bool] | None = None,
     ) -> Generator[ev.Event, None, Any]:
         """Create or converge the cluster; returns its ClusterStatus, or None when `confirm` declined.
 
@@ -352,7 +360,9 @@ class Pipeline:
         plans and applies, which saves a whole Terraform run (its plan summary still arrives as an event).
         Objects of the cluster that Terraform does not track are listed to `confirm_delete` (approved by
         `auto_approve`) before anything is deleted; without approval the deploy stops with one sentence. DNS records
-        in the cluster's way (with dns.replace_existing) go to `confirm_replace_dns` the same way.
+        in the cluster's way (with dns.replace_existing) go to `confirm_replace_dns` the same way, and the move of a
+        locally deployed cluster's state to its new [state] bucket to `confirm_move` (a question, approved by
+        `auto_approve`; without approval nothing changes).
         """
         self._ssh_options()  # a passphrase-protected key without an agent is refused before anything is created
         scheduling()  # so is a mistyped SWARMWIZ_SCHEDULING
@@ -362,7 +372,8 @@ class Pipeline:
         with self.workspace.lock("deploy"):
             self.workspace.render(self.spec, lab=self.target.is_lab, network=network)
             self._checkpoint()
-            yield from self._phase_init()
+            approve_move = (lambda _question: True) if auto_approve else confirm_move or (lambda _question: False)
+            yield from self._phase_init(move=approve_move)
             self.sync.push()
             self._checkpoint()
             before = self._known_nodes()

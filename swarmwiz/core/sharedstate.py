@@ -10,12 +10,13 @@ Credentials reach Terraform and boto3 only through the environment / arguments, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swarmwiz.core import events as ev
 from swarmwiz.core import tfstate
-from swarmwiz.core.errors import InputError, RemoteError
+from swarmwiz.core.errors import EngineError, InputError, Interrupted, RemoteError, SwarmwizError
 from swarmwiz.core.paths import atomic_write
 
 if TYPE_CHECKING:
@@ -31,6 +32,11 @@ BACKEND_TF = 'terraform {\n  backend "s3" {}\n}\n'
 IDENTITY = "identity.json"
 SHARED_FILES = ("cluster.toml", "terraform.tfvars.json", "known_hosts")
 STATE_OBJECTS = ("terraform.tfstate", "terraform.tfstate.tflock")
+LOCAL_STATE = "terraform.tfstate"
+# The local state as it was when a move to the bucket began: Terraform empties terraform.tfstate once it has copied
+# it, so this copy is what a failed move is undone from; after a checked move it stays as a record.
+BEFORE_MOVE = "terraform.tfstate.before-move"
+MOVED = "terraform.tfstate.moved-to-bucket"
 
 
 def scaleway_s3_endpoint(region: str) -> str:
@@ -109,14 +115,15 @@ class SharedState:
             ),
         )
 
-    def ensure_bucket(self) -> None:
-        """Use the bucket when these credentials can, create it when it does not exist; else one sentence."""
+    def ensure_bucket(self, *, create: bool = True) -> bool:
+        """Use the bucket when these credentials can, create it when it does not exist (unless `create` is false);
+        else one sentence. Returns whether the bucket exists now."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client()
         try:
             client.head_bucket(Bucket=self.bucket)
-            return
+            return True
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code not in ("404", "NoSuchBucket", "NotFound"):
@@ -127,6 +134,8 @@ class SharedState:
                 ) from None
         except BotoCoreError as exc:
             raise RemoteError(f"Object Storage at {self.endpoint} did not answer: {exc}") from None
+        if not create:
+            return False
         try:
             client.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": self.region})
         except ClientError as exc:
@@ -137,6 +146,7 @@ class SharedState:
                     "choose another",
                     field="state.bucket",
                 ) from None
+        return True
 
     def push(self, workspace_dir: Path, identity: dict[str, Any]) -> None:
         """Store the workspace files another machine needs beside the state (idempotent)."""
@@ -175,6 +185,22 @@ class SharedState:
                 continue
             atomic_write(workspace_dir / rel, body)
         return identity
+
+    def read_state(self) -> dict[str, Any] | None:
+        """The Terraform state stored in the bucket (None when there is none; {} when it is not JSON)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._client().get_object(Bucket=self.bucket, Key=self.state_key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def owner(self) -> str | None:
         """The owner id stored beside the shared state, or None when nothing is stored there yet."""
@@ -238,6 +264,7 @@ class StateSync:
         self._environment = environment
         self._terraform = terraform
         self._shared: SharedState | None = None
+        self._stay_local = False
 
     def backend_environment(self, env: Mapping[str, str]) -> dict[str, str]:
         """What Terraform's S3 backend adds to the run's environment `env` (empty for a local state)."""
@@ -250,7 +277,7 @@ class StateSync:
     @property
     def shared(self) -> SharedState | None:
         """The cluster's shared state in Object Storage, or None for a local state."""
-        if not self.spec.state_bucket:
+        if not self.spec.state_bucket or self._stay_local:
             return None  # a local state needs no credentials to be read
         self._environment()
         return self._shared
@@ -289,18 +316,142 @@ class StateSync:
         shared = self.shared
         if shared is None:
             return []
-        backend = self.workspace.path / BACKEND_FILE
-        local = self.workspace.path / "terraform.tfstate"
-        if not backend.is_file() and local.is_file() and tfstate.holds_resources(tfstate.load(local)):
+        if self.moving():
             # Terraform would start from an empty shared state and create the cluster a second time.
             raise InputError(
-                f"state.bucket: cluster {self.spec.name!r} is deployed with a local state ({local}); moving it "
-                "to a bucket is not supported: remove [state] from cluster.toml, or destroy the cluster first"
+                f"state.bucket: cluster {self.spec.name!r} is deployed with a local state; deploy moves it to "
+                f"{shared.where} once you approve the move"
             )
         shared.ensure_bucket()
         shared.check_owner(self.workspace.ensure_owner_id())  # before Terraform reads another cluster's state
-        atomic_write(backend, BACKEND_TF)
+        atomic_write(self.workspace.path / BACKEND_FILE, BACKEND_TF)
         return shared.backend_config()
+
+    # -- moving a local state to the bucket ------------------------------------------------------------------------
+    def moving(self) -> bool:
+        """Whether cluster.toml asks for a shared state while the cluster is deployed with a local one (a move is
+        due: a deploy moves it, other operations keep using the local state until then)."""
+        ws = self.workspace.path
+        if not self.spec.state_bucket or self._stay_local:
+            return False
+        if (ws / BEFORE_MOVE).is_file():
+            return True  # a move that was cut short (the process killed): the pre-move copy is the state
+        return not (ws / BACKEND_FILE).is_file() and tfstate.holds_resources(tfstate.load(ws / LOCAL_STATE))
+
+    def stay_local(self) -> str:
+        """Keep using the local state for this run (a plan, status or destroy moves nothing); returns why, for a
+        notice."""
+        if (self.workspace.path / BEFORE_MOVE).is_file():
+            self._undo_move(self.workspace.path / BEFORE_MOVE)  # a move cut short: back to the state before it
+        self._stay_local = True
+        return (
+            f"the Terraform state of cluster {self.spec.name!r} stays local until a deploy moves it to bucket "
+            f"{self.spec.state_bucket!r} (deploy asks first)"
+        )
+
+    def move(self, terraform: Any, approve: Callable[[str], bool]) -> Iterator[ev.Event]:
+        """Move a locally deployed cluster's state to its bucket with Terraform itself (`init -migrate-state`), once
+        `approve` said yes to the question it is given; then check that the bucket's copy records the same objects and
+        outputs before the local file goes, and store the spec and owner identity beside it.
+
+        InputError (nothing changed) when the bucket holds another workspace's cluster of this name, or another
+        state, or when the move was not approved; EngineError when the move failed half-way, after the local state
+        was put back in use (the bucket never becomes the only copy before it was checked)."""
+        shared = self.shared
+        assert shared is not None, "move() needs [state] bucket in the spec"
+        ws = self.workspace.path
+        local, before = ws / LOCAL_STATE, ws / BEFORE_MOVE
+        if before.is_file():  # a move cut short: start again from the state as it was before it
+            self._undo_move(before)
+            self._stay_local = False
+        state = tfstate.load(local)
+        name, where = self.spec.name, shared.where
+        # Nothing is created before the move is approved: an existing bucket is only read.
+        exists = shared.ensure_bucket(create=False)
+        if exists:
+            shared.check_owner(self.workspace.ensure_owner_id())  # another workspace's cluster of this name: refused
+        held = self._bucket_state(shared, "read") if exists else None
+        # A copy left there by an earlier move of this cluster that did not finish is overwritten; another cluster's
+        # state (objects this one does not hold) never is.
+        strangers = tfstate.ids(held or {}) - tfstate.ids(state)
+        if strangers:
+            raise InputError(
+                f"state.bucket: {where} already holds another Terraform state of a cluster {name!r} ({len(strangers)} "
+                "objects this cluster does not have), so nothing was moved and the local state stays in use; choose "
+                "another bucket, or another name"
+            )
+        if not approve(f"move the Terraform state of cluster {name} from {local} to {where}"):
+            raise InputError(
+                f"state.bucket: the move of the Terraform state of cluster {name!r} to {where} was not approved, so "
+                "nothing changed and the local state stays in use; approve the move, or remove [state] from "
+                "cluster.toml (a shared state is never moved back to a local one)"
+            )
+        yield ev.LogLine(ev.Phase.INIT, f"moving the Terraform state from {local} to {where}")
+        shared.ensure_bucket()
+        atomic_write(before, local.read_bytes())
+        try:
+            atomic_write(ws / BACKEND_FILE, BACKEND_TF)
+            yield from terraform.migrate(shared.backend_config())
+            # Terraform gives the copy a lineage and serial of its own (measured with 1.11 and 1.15), so what is
+            # compared is what the state records: every object and output.
+            held = self._bucket_state(shared, "check") or {}
+            if [held.get(k) for k in ("resources", "outputs")] != [state.get(k) for k in ("resources", "outputs")]:
+                found = f"{len(held.get('resources') or [])} resources"
+                raise EngineError(
+                    f"the copy in the bucket ({found}, serial {held.get('serial')}) does not record what the local "
+                    f"state does ({len(state.get('resources') or [])} resources)"
+                )
+        except Interrupted:
+            self._undo_move(before)
+            raise Interrupted(
+                f"the move of the Terraform state of cluster {name!r} to {where} was stopped; nothing was lost: "
+                f"the local state {local} is back in use, so run deploy again to move it"
+            ) from None
+        except SwarmwizError as exc:
+            self._undo_move(before)
+            reason = str(exc).splitlines()[0].rstrip(".") if str(exc) else type(exc).__name__
+            raise EngineError(
+                f"moving the Terraform state of cluster {name!r} to {where} failed ({reason}); nothing was lost: the "
+                f"local state {local} is back in use, so run deploy again to retry the move",
+                title="State not moved",
+            ) from None
+        except BaseException:  # a second Ctrl-C, or a bug: the local state first, then the error as it is
+            self._undo_move(before)
+            raise
+        local.unlink(missing_ok=True)  # Terraform left it empty; the bucket's copy was checked above
+        before.replace(ws / MOVED)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.push()
+        except (BotoCoreError, ClientError) as exc:
+            raise RemoteError(
+                f"the Terraform state of cluster {name!r} moved to {where} and was checked, but the spec and owner id "
+                f"could not be stored beside it ({exc}); run deploy again to store them"
+            ) from None
+        yield ev.Notice(ev.Phase.INIT, f"the Terraform state moved to {where}; the local copy is kept as {MOVED}")
+
+    @staticmethod
+    def _bucket_state(shared: SharedState, what: str) -> dict[str, Any] | None:
+        """The bucket's state object, with Object Storage failures as one RemoteError (`what`: read or check)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return shared.read_state()
+        except (BotoCoreError, ClientError) as exc:
+            raise RemoteError(f"Object Storage did not let swarmwiz {what} {shared.state_key}: {exc}") from None
+
+    def _undo_move(self, before: Path) -> None:
+        """Put the local state back as it was before the move, and the workspace back on the local backend."""
+        ws = self.workspace.path
+        if before.is_file():
+            atomic_write(ws / LOCAL_STATE, before.read_bytes())
+            before.unlink()
+        (ws / BACKEND_FILE).unlink(missing_ok=True)
+        # Terraform's record of the backend it was initialised with, and swarmwiz's: the next init starts afresh.
+        (ws / ".terraform" / "terraform.tfstate").unlink(missing_ok=True)
+        (ws / ".terraform" / "swarmwiz-init").unlink(missing_ok=True)
+        self._stay_local = True
 
     def init_message(self) -> str:
         """The init phase's closing line: where the state is shared (empty for a local state)."""

@@ -193,6 +193,12 @@ def init_args() -> list[str]:
     return ["init", "-input=false", "-no-color", "-lock=true"]
 
 
+def migrate_args(backend_config: Sequence[str]) -> list[str]:
+    """`terraform init` that copies the current (local) state into the backend `backend_config` describes, without
+    asking (-force-copy: swarmwiz asked the user before, and checks the copy after)."""
+    return [*init_args(), "-migrate-state", "-force-copy", *backend_config]
+
+
 def plan_args(destroy: bool = False, out: Path | None = None) -> list[str]:
     # -detailed-exitcode: 0 no changes, 2 changes, 1 error
     return (
@@ -271,6 +277,11 @@ class Terraform:
         # -reconfigure: the backend settings come from swarmwiz each time, never from an earlier init's cache.
         extra = ["-reconfigure", *backend_config] if backend_config else []
         yield from self._events([*init_args(), *extra], Phase.INIT, timeout)
+
+    def migrate(self, backend_config: Sequence[str], timeout: float | None = None) -> Iterator[Event]:
+        """`terraform init -migrate-state -force-copy`: move the state to the backend of backend.tf configured with
+        `backend_config`; yields its lines as LogLine."""
+        yield from self._events(migrate_args(backend_config), Phase.INIT, timeout)
 
     def state_pull(self, timeout: float | None = None) -> str:
         """`terraform state pull`: the state as Terraform's backend holds it ("" when there is none yet)."""

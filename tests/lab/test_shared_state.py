@@ -124,3 +124,65 @@ def test_two_homes_operate_one_cluster(lab, swarmwiz_home, tmp_path_factory, ssh
     finally:
         monkeypatch.setenv("SWARMWIZ_HOME", str(swarmwiz_home))
         assert os.environ["SWARMWIZ_HOME"] == str(swarmwiz_home)
+
+
+def test_a_locally_deployed_cluster_moves_to_a_bucket(lab, swarmwiz_home, tmp_path_factory, ssh_keypair, monkeypatch):
+    """Deploy with a local state, add [state] bucket, deploy again: Terraform moves the state, the swarm is untouched,
+    and a second home clones, reads and destroys the cluster."""
+    from swarmwiz.core import tfstate
+    from swarmwiz.core.errors import InputError
+    from swarmwiz.core.sharedstate import MOVED
+
+    target = LabTarget(lab)
+    folder = tmp_path_factory.mktemp("spec")
+    text = cluster_text(ssh_keypair[1], name="moved", managers=1, workers=0, zones=("fr-par-1",))
+    (folder / "local.toml").write_text(text)
+    (folder / "shared.toml").write_text(text + f'\n[state]\nbucket = "{BUCKET}"\n')
+    home_b = tmp_path_factory.mktemp("home-b")
+    client = s3_client(lab.s3_url)
+    try:
+        status = run(Pipeline.for_spec(load_spec(folder / "local.toml"), target).deploy(auto_approve=True))
+        assert status is not None and status.all_ready, status and status.health_line()
+        ws = Workspace.for_name("moved")
+        local = json.loads((ws.path / "terraform.tfstate").read_text())
+        ids_before = sorted(n.server_id for n in Pipeline.for_name("moved", target)._nodes())
+        shared = load_spec(folder / "shared.toml")
+
+        # Not approved: one sentence, nothing changed, the local state still in use.
+        with pytest.raises(InputError) as err:
+            run(Pipeline.for_spec(shared, target).deploy(confirm_move=lambda question: False))
+        assert "not approved" in str(err.value) and "\n" not in str(err.value)
+        assert json.loads((ws.path / "terraform.tfstate").read_text()) == local
+        assert not (ws.path / "backend.tf").exists()
+
+        # Approved: moved by Terraform, checked, and the same servers answer.
+        asked = []
+        events, status = run_events(
+            Pipeline.for_spec(shared, target).deploy(
+                confirm=lambda summary, cost: True, confirm_move=lambda question: asked.append(question) or True
+            )
+        )
+        assert len(asked) == 1 and f"s3://{BUCKET}/swarmwiz/moved/" in asked[0], asked
+        assert status is not None and status.all_ready, status and status.health_line()
+        summaries = [e for e in events if isinstance(e, PlanSummary)]
+        assert summaries and summaries[-1].add == summaries[-1].destroy == 0, summaries
+        assert sorted(n.server_id for n in Pipeline.for_name("moved", target)._nodes()) == ids_before
+        assert (ws.path / "backend.tf").is_file() and not (ws.path / "terraform.tfstate").exists()
+        assert json.loads((ws.path / MOVED).read_text()) == local
+        held = json.loads(client.get_object(Bucket=BUCKET, Key="swarmwiz/moved/terraform.tfstate")["Body"].read())
+        assert tfstate.ids(held) == tfstate.ids(local) and tfstate.holds_resources(held)
+        identity = json.loads(client.get_object(Bucket=BUCKET, Key="swarmwiz/moved/identity.json")["Body"].read())
+        assert identity["owner_id"] == ws.owner_id
+
+        # A second home clones it, reads the status and destroys it: nothing remains, in the lab or the bucket.
+        monkeypatch.setenv("SWARMWIZ_HOME", str(home_b))
+        pipeline_b = clone("moved", BUCKET, target)
+        assert pipeline_b.workspace.owner_id == ws.owner_id
+        status_b = Pipeline.for_name("moved", target).read_status()
+        assert status_b.all_ready and len(status_b.nodes) == 1, status_b.health_line()
+        report = run(Pipeline.for_name("moved", target).destroy(confirm=lambda items: bool(items)))
+        assert report is not None and report.clean, report
+        assert client.list_objects_v2(Bucket=BUCKET, Prefix="swarmwiz/moved/").get("Contents", []) == []
+        assert lab.status()["servers"] == []
+    finally:
+        monkeypatch.setenv("SWARMWIZ_HOME", str(swarmwiz_home))

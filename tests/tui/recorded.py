@@ -167,7 +167,7 @@ class RecordedPipeline:
         yield from events
         return summary
 
-    def deploy(self, confirm, *, confirm_delete=None, confirm_replace_dns=None):
+    def deploy(self, confirm, *, confirm_delete=None, confirm_replace_dns=None, confirm_move=None):
         events, summary = plan_events()
         yield from events
         if self.untracked:  # as Ownership.remove_untracked: nothing is deleted without an approval

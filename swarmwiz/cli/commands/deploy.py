@@ -64,12 +64,20 @@ def run(args: argparse.Namespace, target: Target) -> int:
         warn_whole_internet()
         return out.ask("Apply this plan? [y/N] ").strip().lower() in ("y", "yes")
 
+    def confirm_move(question: str) -> bool:
+        """A cluster deployed with a local state gained [state] bucket: move its state there? (--yes: moved)"""
+        if not sys.stdin.isatty():
+            out.line("Not moved: stdin is not a terminal, so nobody can approve; pass --yes to move the state.")
+            return False
+        return out.ask(f"{question[0].upper()}{question[1:]}? [y/N] ").strip().lower() in ("y", "yes")
+
     if args.yes:
         out.cost(pipeline.cost())
     with safe_interrupts(pipeline, out), recording(pipeline, "deploy") as run:
         events = pipeline.deploy(
             confirm=confirm,
             auto_approve=args.yes,
+            confirm_move=confirm_move,
             **deletion_questions(spec.name, lambda intro, items: approve_deletion(out, intro, items)),
         )
         result = out.run(run.events(events))

@@ -101,7 +101,10 @@ class DeployScreen(RunScreen):
         with recording(self.pipeline, "deploy") as run:
             self.run_log = run
             events = self.pipeline.deploy(
-                self.confirm, confirm_delete=self.confirm_delete, confirm_replace_dns=self.confirm_replace_dns
+                self.confirm,
+                confirm_delete=self.confirm_delete,
+                confirm_replace_dns=self.confirm_replace_dns,
+                confirm_move=self.confirm_move,
             )
             run_events("deploy", run.events(events), self.feed, cancel=self._abandon)
 
@@ -118,6 +121,13 @@ class DeployScreen(RunScreen):
         )
         dialog = ConfirmDialog("The plan changed", question, yes_label="Apply", danger=summary.destroy > 0)
         return self._ask(Phase.PLAN, dialog, question, yes="apply", no="do not apply")
+
+    def confirm_move(self, question: str) -> bool:
+        """The cluster was deployed with a local state and now names a [state] bucket: move the state there?"""
+        from swarmwiz.tui.dialogs.confirm import ConfirmDialog
+
+        dialog = ConfirmDialog("Share the Terraform state?", f"{question[0].upper()}{question[1:]}?", yes_label="Move")
+        return self._ask(Phase.INIT, dialog, question, yes="move the state", no="keep it local, stop")
 
     def confirm_delete(self, objects) -> bool:
         """Objects of this cluster (its owner id) that Terraform does not track: delete them before going on?"""
