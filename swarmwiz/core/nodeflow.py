@@ -97,124 +97,145 @@ def phase_swarm(p: Pipeline, nodes: list[Any]) -> Generator[ev.Event, None, Clus
 
     SWARMWIZ_SCHEDULING=barrier runs the old scheduling instead (a benchmark variant): every node's SSH, then
     every node's cloud-init, then the swarm work, then the status on new connections."""
-    from swarmwiz.core.swarm import bootstrap
-
     barrier = scheduling() == "barrier"
     if barrier:
         yield from phase_ssh(p, nodes)
         p.sync.push()  # with the host keys just pinned: another machine connects to the same keys
         p._checkpoint()
-    total = len(nodes)
-    pinned, pins = p.workspace.pinned_host_keys(), {}
-    keys = p._ssh_options()["client_keys"]
-    unanswered: dict[str, RemoteError] = {}
-    counts = {ev.Phase.SSH: 0, ev.Phase.CLOUD_INIT: 0, ev.Phase.SWARM: 0}
-    started: set[ev.Phase] = set()
-    managers = sum(1 for n in nodes if n.role == "manager")
-    has_docker: set[str] = set()
+    flow = NodeFlow(p, nodes, barrier=barrier)
+    try:
+        status = yield from run_async(flow.run, p._cancelled)
+    except RemoteError as exc:
+        explained = flow.explain(exc) if flow.unanswered else exc
+        if explained is exc:
+            raise
+        raise explained from None
+    if barrier:
+        return p._status(nodes, [])  # the old scheduling read the status on new connections
+    return status
 
-    async def heartbeat(emit: Callable[[ev.Event], None]) -> None:
+
+class NodeFlow:
+    """One deploy's node pipelines: what each node has reached, turned into overlapping phase events."""
+
+    def __init__(self, p: Pipeline, nodes: list[Any], *, barrier: bool) -> None:
+        self.p, self.nodes, self.barrier = p, nodes, barrier
+        self.total = len(nodes)
+        self.pinned, self.pins = p.workspace.pinned_host_keys(), {}
+        self.keys = p._ssh_options()["client_keys"]
+        self.unanswered: dict[str, RemoteError] = {}  # node key -> why its SSH never answered
+        self.counts = {ev.Phase.SSH: 0, ev.Phase.CLOUD_INIT: 0, ev.Phase.SWARM: 0}
+        self.started: set[ev.Phase] = set()
+        self.has_docker: set[str] = set()
+        self.emit: Callable[[ev.Event], None] = lambda event: None
+
+    async def run(self, emit: Callable[[ev.Event], None]) -> ClusterStatus:
+        from swarmwiz.core.swarm import bootstrap
+
+        self.emit = emit
+        beat = asyncio.create_task(self.heartbeat())
+        try:
+            if self.barrier:
+                self.start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+            else:
+                self.start(ev.Phase.SSH, f"waiting up to {self.p.ssh_timeout:.0f}s for sshd")
+            status = await bootstrap(
+                self.nodes,
+                on_log=self.log,
+                on_ready=self.docker_ready,
+                on_member=lambda node: self.advance(ev.Phase.SWARM, node, "in the swarm"),
+                connect=None if self.barrier else self.connect,
+                connect_wait=0.0 if self.barrier else self.p.ssh_timeout,
+                timeout=SWARM_TIMEOUT_S,
+                barrier=self.barrier,
+                **self.p._ssh_options(),
+            )
+        finally:
+            beat.cancel()
+        managers = sum(1 for n in self.nodes if n.role == "manager")
+        self.start(ev.Phase.SWARM)
+        emit(ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {self.total - managers} workers"))
+        return status
+
+    def start(self, phase: ev.Phase, waiting: str = "") -> None:
+        """Start `phase` once, when its first node gets there."""
+        if phase not in self.started:
+            self.started.add(phase)
+            self.emit(ev.PhaseStarted(phase))
+            if waiting:
+                self.emit(ev.PhaseProgress(phase, 0, self.total, waiting))
+
+    def advance(self, phase: ev.Phase, node: Any, what: str, message: str = "") -> None:
+        """`node` is through `phase`; the last node through finishes it (the swarm phase after the Ready wait)."""
+        self.start(phase)
+        self.counts[phase] += 1
+        self.emit(ev.PhaseProgress(phase, self.counts[phase], self.total, f"{node.name} {what}"))
+        if self.counts[phase] == self.total and message:
+            self.emit(ev.PhaseFinished(phase, message=message))
+            if self.barrier and phase == ev.Phase.CLOUD_INIT:
+                self.start(ev.Phase.SWARM)  # the old order: the swarm work begins once every node has Docker
+
+    def log(self, text: str) -> None:
+        if not self.barrier:
+            self.start(ev.Phase.SWARM)  # per node: the swarm phase begins with its first step (swarm init)
+        self.emit(ev.LogLine(ev.Phase.SWARM, text))
+
+    def docker_ready(self, node: Any) -> None:
+        self.has_docker.add(node.name)
+        self.advance(ev.Phase.CLOUD_INIT, node, "has Docker", f"{self.total} nodes finished cloud-init")
+
+    async def connect(self, node: Any):
+        """Wait for `node`'s SSH with its published key, pin the key, and hand the open connection on."""
+        from swarmwiz.core.ssh import wait_and_connect
+
+        options = wait_options(self.p, node, self.pinned, self.keys)
+        try:
+            key, conn = await wait_and_connect(node.public_ip, self.p._published(node), **options)
+        except RemoteError as exc:
+            if exc.title != "SSH host key changed":
+                self.unanswered[node.key] = exc
+                if len(self.unanswered) + self.counts[ev.Phase.SSH] == self.total:
+                    message = f"{len(self.unanswered)} not answering"
+                    self.emit(ev.PhaseFinished(ev.Phase.SSH, ok=False, message=message))
+            raise
+        self.pins[node.key] = key
+        write_pins(self.p, self.nodes, self.pins)
+        if self.counts[ev.Phase.SSH] + 1 == self.total:
+            # every host key is pinned: another machine sharing the state connects to the same keys
+            await asyncio.to_thread(self.p.sync.push)
+        answered = f"{self.total} nodes answer with the host keys they published"
+        self.advance(ev.Phase.SSH, node, "answers", answered)
+        self.start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+        return conn
+
+    async def heartbeat(self) -> None:
         """Every HEARTBEAT_S: the nodes whose SSH or cloud-init is still waited for, and for how long."""
         began = time.monotonic()
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             elapsed = time.monotonic() - began
-            if not barrier:
-                silent = [n.name for n in nodes if n.key not in pins and n.key not in unanswered]
+            if not self.barrier:
+                silent = [n.name for n in self.nodes if n.key not in self.pins and n.key not in self.unanswered]
                 if silent:
-                    limit = f"{elapsed:.0f}s of {p.ssh_timeout:.0f}s"
-                    emit(ev.LogLine(ev.Phase.SSH, f"still waiting for SSH on {_few(silent)} ({limit})"))
-            busy = [n.name for n in nodes if (barrier or n.key in pins) and n.name not in has_docker]
+                    limit = f"{elapsed:.0f}s of {self.p.ssh_timeout:.0f}s"
+                    self.emit(ev.LogLine(ev.Phase.SSH, f"still waiting for SSH on {_few(silent)} ({limit})"))
+            busy = [
+                n.name for n in self.nodes if (self.barrier or n.key in self.pins) and n.name not in self.has_docker
+            ]
             if busy:
-                emit(ev.LogLine(ev.Phase.CLOUD_INIT, f"cloud-init still running on {_few(busy)} ({elapsed:.0f}s)"))
+                line = f"cloud-init still running on {_few(busy)} ({elapsed:.0f}s)"
+                self.emit(ev.LogLine(ev.Phase.CLOUD_INIT, line))
 
-    def docker_ready(node: Any, advance: Callable[..., None]) -> None:
-        has_docker.add(node.name)
-        advance(ev.Phase.CLOUD_INIT, node, "has Docker", f"{total} nodes finished cloud-init")
-
-    async def run(emit: Callable[[ev.Event], None]) -> ClusterStatus:
-        beat = asyncio.create_task(heartbeat(emit))
-        try:
-            return await run_nodes(emit)
-        finally:
-            beat.cancel()
-
-    async def run_nodes(emit: Callable[[ev.Event], None]) -> ClusterStatus:
-        def start(phase: ev.Phase, waiting: str = "") -> None:
-            if phase not in started:
-                started.add(phase)
-                emit(ev.PhaseStarted(phase))
-                if waiting:
-                    emit(ev.PhaseProgress(phase, 0, total, waiting))
-
-        def advance(phase: ev.Phase, node: Any, what: str, message: str = "") -> None:
-            start(phase)
-            counts[phase] += 1
-            emit(ev.PhaseProgress(phase, counts[phase], total, f"{node.name} {what}"))
-            if counts[phase] == total and message:  # the swarm phase ends after the Ready wait instead
-                emit(ev.PhaseFinished(phase, message=message))
-                if barrier and phase == ev.Phase.CLOUD_INIT:
-                    start(ev.Phase.SWARM)  # the old order: the swarm work begins once every node has Docker
-
-        def log(text: str) -> None:
-            if not barrier:
-                start(ev.Phase.SWARM)  # per node: the swarm phase begins with its first step (swarm init)
-            emit(ev.LogLine(ev.Phase.SWARM, text))
-
-        async def connect(node: Any):
-            from swarmwiz.core.ssh import wait_and_connect
-
-            try:
-                key, conn = await wait_and_connect(
-                    node.public_ip, p._published(node), **wait_options(p, node, pinned, keys)
-                )
-            except RemoteError as exc:
-                if exc.title != "SSH host key changed":
-                    unanswered[node.key] = exc
-                    if len(unanswered) + counts[ev.Phase.SSH] == total:
-                        emit(ev.PhaseFinished(ev.Phase.SSH, ok=False, message=f"{len(unanswered)} not answering"))
-                raise
-            pins[node.key] = key
-            write_pins(p, nodes, pins)
-            if counts[ev.Phase.SSH] + 1 == total:
-                # every host key is pinned: another machine sharing the state connects to the same keys
-                await asyncio.to_thread(p.sync.push)
-            advance(ev.Phase.SSH, node, "answers", f"{total} nodes answer with the host keys they published")
-            start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
-            return conn
-
-        if barrier:
-            start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
-        else:
-            start(ev.Phase.SSH, f"waiting up to {p.ssh_timeout:.0f}s for sshd")
-        status = await bootstrap(
-            nodes,
-            on_log=log,
-            on_ready=lambda node: docker_ready(node, advance),
-            on_member=lambda node: advance(ev.Phase.SWARM, node, "in the swarm"),
-            connect=None if barrier else connect,
-            connect_wait=0.0 if barrier else p.ssh_timeout,
-            timeout=SWARM_TIMEOUT_S,
-            barrier=barrier,
-            **p._ssh_options(),
-        )
-        start(ev.Phase.SWARM)
-        emit(ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {total - managers} workers"))
-        return status
-
-    try:
-        status = yield from run_async(run, p._cancelled)
-    except RemoteError as exc:
-        if not unanswered or exc.title in ("SSH host key changed", "Swarm locked"):
-            raise
+    def explain(self, exc: RemoteError) -> RemoteError:
+        """The error to raise when some nodes never answered SSH: one sentence naming them, what else went wrong,
+        and whether the others made it into the swarm (a changed host key or a locked swarm stays as it is)."""
+        if exc.title in ("SSH host key changed", "Swarm locked"):
+            return exc
         problems = getattr(exc, "problems", None)
-        also = [e.message for k, e in problems.items() if k not in unanswered] if problems else [exc.message]
+        also = [e.message for k, e in problems.items() if k not in self.unanswered] if problems else [exc.message]
         # bootstrap raises these titles only after every node that answered is in the swarm
         rest_up = exc.title in ("Nodes not answering", "Cloud-init not finished")
-        raise not_answering(p, nodes, list(unanswered.values()), also, rest_up) from None
-    if barrier:
-        return p._status(nodes, [])  # the old scheduling read the status on new connections
-    return status
+        return not_answering(self.p, self.nodes, list(self.unanswered.values()), also, rest_up)
 
 
 def wait_options(p: Pipeline, node: Any, pinned: dict[str, str], keys: list | None) -> dict[str, Any]:
