@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from swarmwiz.core.pipeline import Pipeline
 
 SWARM_TIMEOUT_S = 300.0
+# Reads of the nodes' published host key fingerprints per second, all nodes together (a share of the request budget
+# in core/terraform.py): 5 nodes read every second each, 100 nodes every 10 s.
+FINGERPRINT_READS_PER_S = 10.0
 # A wait of minutes says what it still waits for (in the log pane, the CLI and the run log), this often.
 HEARTBEAT_S = 30.0
 # Benchmark-only switch back to the old scheduling ("barrier": every node waits for the slowest before the swarm
@@ -240,7 +243,14 @@ class NodeFlow:
 
 def wait_options(p: Pipeline, node: Any, pinned: dict[str, str], keys: list | None) -> dict[str, Any]:
     """How long and with which client `keys` to wait for `node`'s SSH, keeping the key an earlier run pinned."""
-    return {"pinned": pinned.get(node.key), "client_keys": keys, "node": node.name, "timeout": p.ssh_timeout}
+    return {
+        "pinned": pinned.get(node.key),
+        "client_keys": keys,
+        "node": node.name,
+        "timeout": p.ssh_timeout,
+        # every waiting node reads its published fingerprints; together at most FINGERPRINT_READS_PER_S
+        "poll_every": max(1.0, len(p.spec.node_keys()) / FINGERPRINT_READS_PER_S),
+    }
 
 
 def _few(names: list[str], shown: int = 5) -> str:

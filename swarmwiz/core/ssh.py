@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import shlex
 import time
 import weakref
@@ -179,15 +180,25 @@ async def wait_and_connect(
     node: str | None = None,
     timeout: float = 300,
     interval: float = 1.0,
+    poll_every: float | None = None,
     port: int = 22,
 ) -> tuple[str, Connection]:
     """`wait_and_pin` that keeps the connection it pinned the key through: returns (key line, open connection),
-    so a deploy runs the node's whole bootstrap on that one connection instead of logging in again."""
+    so a deploy runs the node's whole bootstrap on that one connection instead of logging in again.
+
+    The published fingerprints are read from the API every `poll_every` seconds (default `interval`, with
+    jitter so that many nodes do not ask at once) until they appear, then never again: only sshd is retried,
+    every `interval`. A hundred nodes waiting at once thus stay within the API's request budget."""
     label = _label(address, node)
     deadline = time.monotonic() + timeout
     last = "no fingerprints published yet"
+    fingerprints: frozenset[str] = frozenset()
     while True:
-        fingerprints = parse_fingerprints(await published())
+        wait = interval
+        if not fingerprints:
+            fingerprints = parse_fingerprints(await published())
+            if not fingerprints:
+                wait = (poll_every or interval) * random.uniform(0.8, 1.2)
         if fingerprints and pinned and fingerprint(pinned) not in fingerprints:
             raise RemoteError(
                 f"{label} now publishes other host key fingerprints than the key pinned for it earlier: the server "
@@ -223,7 +234,7 @@ async def wait_and_connect(
                 f"publishes; last: {last}",
                 title="Node unreachable",
             )
-        await asyncio.sleep(min(interval, remaining))
+        await asyncio.sleep(min(wait, remaining))
 
 
 async def run(
