@@ -56,7 +56,7 @@ def phase_ssh(p: Pipeline, nodes: list[Any]) -> Events:
             )
             write_pins(p, nodes, pins)
             done += 1
-            emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
+            emit(ev.PhaseProgress.of_nodes(ev.Phase.SSH, done, len(nodes), [node.name], "answers"))
 
         emit(ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), f"waiting up to {p.ssh_timeout:.0f}s for sshd"))
         results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
@@ -169,7 +169,7 @@ class NodeFlow:
         """`node` is through `phase`; the last node through finishes it (the swarm phase after the Ready wait)."""
         self.start(phase)
         self.counts[phase] += 1
-        self.emit(ev.PhaseProgress(phase, self.counts[phase], self.total, f"{node.name} {what}"))
+        self.emit(ev.PhaseProgress.of_nodes(phase, self.counts[phase], self.total, [node.name], what))
         if self.counts[phase] == self.total and message:
             self.emit(ev.PhaseFinished(phase, message=message))
             if self.barrier and phase == ev.Phase.CLOUD_INIT:
