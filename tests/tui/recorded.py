@@ -86,7 +86,7 @@ def node_events() -> list[Event]:
     m1, m2, m3, w1, w2 = NODES
     return [
         PhaseStarted(ssh),
-        PhaseProgress(ssh, 0, 5, "waiting up to 300s for sshd"),
+        PhaseProgress(ssh, 0, 5, "waiting up to 300s for sshd", nodes=tuple(NODES), state="waiting"),
         PhaseProgress.of_nodes(ssh, 1, 5, [m1], "answers"),
         PhaseStarted(docker),
         PhaseProgress(docker, 0, 5, "waiting for cloud-init to install Docker"),

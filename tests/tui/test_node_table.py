@@ -80,8 +80,9 @@ async def test_fifty_nodes_scroll_in_a_compact_table_and_leave_the_log_in_place(
             table = panel.query_one(NodeTable)
             assert not table.display  # no node has progressed yet: the layout is the one without nodes
             names = [f"node-{i}" for i in range(60, 0, -1)]
-            batch = [PhaseStarted(Phase.SSH)]
-            batch += [PhaseProgress.of_nodes(Phase.SSH, i, 60, [n], "answers") for i, n in enumerate(names, 1)]
+            batch = [PhaseStarted(Phase.SSH), PhaseProgress.of_nodes(Phase.SSH, 0, 60, names, "waiting")]
+            answered = [n for n in names if n != "node-42"]
+            batch += [PhaseProgress.of_nodes(Phase.SSH, i, 60, [n], "answers") for i, n in enumerate(answered, 1)]
             panel.feed(merge_progress(batch))
             panel.feed([PhaseProgress.of_nodes(Phase.CLOUD_INIT, 1, 60, ["node-7", "node-8"], "has Docker")])
             await pilot.pause(0.2)
@@ -93,6 +94,7 @@ async def test_fifty_nodes_scroll_in_a_compact_table_and_leave_the_log_in_place(
             assert [str(r.key.value) for r in table.ordered_rows][:3] == ["node-1", "node-2", "node-3"]
             assert table.state_of("node-7") == ("cloud-init", "has Docker")
             assert table.state_of("node-9") == ("ssh", "answers")
+            assert table.state_of("node-42") == ("ssh", "waiting")  # the one that never answered stands out
     finally:
         pipeline.release()
 
