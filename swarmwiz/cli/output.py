@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import time
 from collections.abc import Generator, Sequence
@@ -17,20 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from swarmwiz.core import events as ev
-
-# Phases whose progress messages name nodes ("node-3 answers", "node-1, node-2 removed"): one row per node.
-NODE_PHASES = frozenset(p for p in ev.Phase if p.value in ("ssh", "cloud-init", "swarm", "drain"))
-_NODE_MESSAGE = re.compile(r"^(?P<names>[\w.-]+(?:, [\w.-]+)*) (?P<what>(?!for\b|up\b)\S.*)$")
-
-
-def node_states(message: str) -> list[tuple[str, str]]:
-    """(node, what happened) pairs from a per-node progress message; [] for a phase-wide one ("waiting up to ...")."""
-    if message.startswith("waiting"):
-        return []
-    m = _NODE_MESSAGE.match(message)
-    if not m:
-        return []
-    return [(name, m["what"]) for name in m["names"].split(", ")]
 
 
 class Output:
@@ -97,9 +82,8 @@ class Output:
                 self.line(f"==> {event.phase.label}")
         elif isinstance(event, ev.PhaseProgress):
             self._progress[event.phase] = (event.done, event.total, event.message)
-            if event.phase in NODE_PHASES:
-                for name, what in node_states(event.message):
-                    self._nodes[name] = (event.phase.label, what)
+            for name in event.nodes:  # per-node progress: the nodes it names, each now at `state`
+                self._nodes[name] = (event.phase.label, event.state)
             if not self.live and event.message != "resources":  # resource progress is one line per resource
                 self.line(f"    {event.phase.value}: {event.done}/{event.total} {event.message}".rstrip())
         elif isinstance(event, ev.PhaseFinished):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
@@ -62,12 +62,25 @@ class PhaseStarted(Event):
 
 @dataclass(frozen=True)
 class PhaseProgress(Event):
-    """Progress inside a phase: `done` of `total` units (resources, nodes), with a short description."""
+    """Progress inside a phase: `done` of `total` units (resources, nodes), with a short description.
+
+    Per-node progress also says it as data: `nodes` names the nodes this progress is about, each of which is now at
+    `state` ("answers", "has Docker", "in the swarm", "removed"); both are empty for phase-wide progress. Frontends
+    read these fields, never the message, which is for people and logs.
+    """
 
     phase: Phase
     done: int
     total: int
     message: str = ""
+    nodes: tuple[str, ...] = ()
+    state: str = ""
+
+    @classmethod
+    def of_nodes(cls, phase: Phase, done: int, total: int, nodes: Iterable[str], state: str) -> PhaseProgress:
+        """`nodes` reached `state`; the message says so ("node-1, node-2 removed")."""
+        names = tuple(nodes)
+        return cls(phase, done, total, f"{', '.join(names)} {state}", nodes=names, state=state)
 
 
 @dataclass(frozen=True)

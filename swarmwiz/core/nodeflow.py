@@ -59,9 +59,12 @@ def phase_ssh(p: Pipeline, nodes: list[Any]) -> Events:
             )
             write_pins(p, nodes, pins)
             done += 1
-            emit(ev.PhaseProgress(ev.Phase.SSH, done, len(nodes), f"{node.name} answers"))
+            emit(ev.PhaseProgress.of_nodes(ev.Phase.SSH, done, len(nodes), [node.name], "answers"))
 
-        emit(ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), f"waiting up to {p.ssh_timeout:.0f}s for sshd"))
+        waiting = f"waiting up to {p.ssh_timeout:.0f}s for sshd"
+        emit(
+            ev.PhaseProgress(ev.Phase.SSH, 0, len(nodes), waiting, nodes=tuple(n.name for n in nodes), state="waiting")
+        )
         results = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if any(not isinstance(f, RemoteError) or f.title == "SSH host key changed" for f in failed):
@@ -139,9 +142,9 @@ class NodeFlow:
         beat = asyncio.create_task(self.heartbeat())
         try:
             if self.barrier:
-                self.start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker")
+                self.start(ev.Phase.CLOUD_INIT, "waiting for cloud-init to install Docker", everyone=True)
             else:
-                self.start(ev.Phase.SSH, f"waiting up to {self.p.ssh_timeout:.0f}s for sshd")
+                self.start(ev.Phase.SSH, f"waiting up to {self.p.ssh_timeout:.0f}s for sshd", everyone=True)
             status = await bootstrap(
                 self.nodes,
                 on_log=self.log,
@@ -160,19 +163,23 @@ class NodeFlow:
         emit(ev.PhaseFinished(ev.Phase.SWARM, message=f"{managers} managers, {self.total - managers} workers"))
         return status
 
-    def start(self, phase: ev.Phase, waiting: str = "") -> None:
-        """Start `phase` once, when its first node gets there."""
+    def start(self, phase: ev.Phase, waiting: str = "", *, everyone: bool = False) -> None:
+        """Start `phase` once, when its first node gets there; `everyone`: every node is now waiting in it (the
+        first phase of the flow), so each shows from the start, and one that never gets through stays "waiting"."""
         if phase not in self.started:
             self.started.add(phase)
             self.emit(ev.PhaseStarted(phase))
             if waiting:
-                self.emit(ev.PhaseProgress(phase, 0, self.total, waiting))
+                names = tuple(n.name for n in self.nodes) if everyone else ()
+                self.emit(
+                    ev.PhaseProgress(phase, 0, self.total, waiting, nodes=names, state="waiting" if names else "")
+                )
 
     def advance(self, phase: ev.Phase, node: Any, what: str, message: str = "") -> None:
         """`node` is through `phase`; the last node through finishes it (the swarm phase after the Ready wait)."""
         self.start(phase)
         self.counts[phase] += 1
-        self.emit(ev.PhaseProgress(phase, self.counts[phase], self.total, f"{node.name} {what}"))
+        self.emit(ev.PhaseProgress.of_nodes(phase, self.counts[phase], self.total, [node.name], what))
         if self.counts[phase] == self.total and message:
             self.emit(ev.PhaseFinished(phase, message=message))
             if self.barrier and phase == ev.Phase.CLOUD_INIT:

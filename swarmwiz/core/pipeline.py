@@ -292,7 +292,7 @@ class Pipeline:
 
             yield from run_async(functools.partial(self._remove_step, list(managers), step), self._cancelled)
             managers = [m for m in managers if m not in step]
-            yield ev.PhaseProgress(ev.Phase.DRAIN, done, len(steps), ", ".join(n.name for n in step) + " removed")
+            yield ev.PhaseProgress.of_nodes(ev.Phase.DRAIN, done, len(steps), [n.name for n in step], "removed")
         yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
 
     async def _remove_step(self, managers: list[Any], step: list[Any], emit: Callable[[ev.Event], None]) -> None:

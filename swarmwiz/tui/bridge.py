@@ -121,14 +121,15 @@ class EventFeed:
 
 
 def merge_progress(batch: list[Event]) -> list[Event]:
-    """The batch without progress events that a later progress of the same phase in it supersedes."""
+    """The batch without phase-wide progress events that a later progress of the same phase in it supersedes.
+    Per-node progress (`nodes` set) is always kept: each is the only word on its nodes' state."""
     if sum(1 for e in batch if type(e) is PhaseProgress) < 2:
         return batch
     seen: set = set()
     kept: list[Event] = []
     for event in reversed(batch):
         if type(event) is PhaseProgress:
-            if event.phase in seen:
+            if event.phase in seen and not event.nodes:
                 continue
             seen.add(event.phase)
         kept.append(event)

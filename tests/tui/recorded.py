@@ -66,20 +66,51 @@ def plan_events() -> tuple[list[Event], PlanSummary]:
 def apply_events() -> list[Event]:
     parsed = [e for e in _parse("apply_events_12s.jsonl", Phase.APPLY) if not isinstance(e, PlanSummary)]
     events: list[Event] = [PhaseStarted(Phase.APPLY), *parsed, PhaseFinished(Phase.APPLY)]
-    events += [PhaseStarted(Phase.SSH)]
-    events += [PhaseProgress(Phase.SSH, i, 5, f"manager-{i}") for i in range(1, 6)]
+    events += node_events()
     events += [
-        PhaseFinished(Phase.SSH),
-        PhaseStarted(Phase.SWARM),
-        LogLine(Phase.SWARM, "manager-1: docker swarm init --advertise-addr 172.16.8.2"),
-        Notice(Phase.SWARM, "join tokens stay in memory only"),
-        PhaseFinished(Phase.SWARM),
         PhaseStarted(Phase.DNS),
         PhaseFinished(Phase.DNS),
         PhaseStarted(Phase.STATUS),
         PhaseFinished(Phase.STATUS, message="5/5 nodes Ready"),
     ]
     return _stamp(events)
+
+
+NODES = ["demo-manager-1", "demo-manager-2", "demo-manager-3", "demo-worker-1", "demo-worker-2"]
+
+
+def node_events() -> list[Event]:
+    """The per-node phases as NodeFlow emits them: each node answers SSH, gets Docker and joins on its own, so the
+    SSH, cloud-init and swarm phases overlap (the first manager is in the swarm before the last worker answers)."""
+    ssh, docker, swarm = Phase.SSH, Phase.CLOUD_INIT, Phase.SWARM
+    m1, m2, m3, w1, w2 = NODES
+    return [
+        PhaseStarted(ssh),
+        PhaseProgress(ssh, 0, 5, "waiting up to 300s for sshd", nodes=tuple(NODES), state="waiting"),
+        PhaseProgress.of_nodes(ssh, 1, 5, [m1], "answers"),
+        PhaseStarted(docker),
+        PhaseProgress(docker, 0, 5, "waiting for cloud-init to install Docker"),
+        PhaseProgress.of_nodes(ssh, 2, 5, [m2], "answers"),
+        PhaseProgress.of_nodes(docker, 1, 5, [m1], "has Docker"),
+        PhaseStarted(swarm),
+        LogLine(swarm, f"{m1}: docker swarm init --advertise-addr 172.16.8.2"),
+        Notice(swarm, "join tokens stay in memory only"),
+        PhaseProgress.of_nodes(swarm, 1, 5, [m1], "in the swarm"),
+        PhaseProgress.of_nodes(ssh, 3, 5, [m3], "answers"),
+        PhaseProgress.of_nodes(ssh, 4, 5, [w1], "answers"),
+        PhaseProgress.of_nodes(docker, 2, 5, [m2], "has Docker"),
+        PhaseProgress.of_nodes(ssh, 5, 5, [w2], "answers"),
+        PhaseFinished(ssh, message="5 nodes answer with the host keys they published"),
+        PhaseProgress.of_nodes(swarm, 2, 5, [m2], "in the swarm"),
+        PhaseProgress.of_nodes(docker, 3, 5, [m3], "has Docker"),
+        PhaseProgress.of_nodes(docker, 4, 5, [w1], "has Docker"),
+        PhaseProgress.of_nodes(docker, 5, 5, [w2], "has Docker"),
+        PhaseFinished(docker, message="5 nodes finished cloud-init"),
+        PhaseProgress.of_nodes(swarm, 3, 5, [m3], "in the swarm"),
+        PhaseProgress.of_nodes(swarm, 4, 5, [w1], "in the swarm"),
+        PhaseProgress.of_nodes(swarm, 5, 5, [w2], "in the swarm"),
+        PhaseFinished(swarm, message="3 managers, 2 workers"),
+    ]
 
 
 def cluster_status(name: str = "demo") -> ClusterStatus:

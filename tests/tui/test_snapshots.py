@@ -139,6 +139,43 @@ def test_deploy_in_progress(snap_compare, make_app):
         pipeline.release()
 
 
+def test_deploy_nodes(snap_compare, make_app):
+    """The per-node table mid-deploy: two managers in the swarm, three nodes that have only answered SSH; it has
+    taken the finished resource table's place."""
+    from recorded import NODES, apply_events
+
+    from swarmwiz.core.events import PhaseProgress
+    from swarmwiz.tui.screens.deploy import DeployScreen
+    from swarmwiz.tui.widgets.nodes import NodeTable
+    from swarmwiz.tui.widgets.runpanel import RunPanel
+
+    events = apply_events()
+    gate = next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, PhaseProgress) and e.nodes == (NODES[2],) and e.state == "has Docker"
+    )
+    pipeline = RecordedPipeline(gate_after=gate)
+    app = make_app(pipeline=pipeline, start="none")
+
+    async def ready(pilot):
+        _events, plan = plan_events()
+        pilot.app.push_screen(DeployScreen(to_spec(draft()), plan, pipeline, clock=fixed_clock))
+        await wait_until(pilot, pipeline.paused.is_set)
+
+        def last_event_shown() -> bool:  # the events just before the gate have reached the screen
+            panel = pilot.app.screen.query_one(RunPanel)
+            table = panel.query_one(NodeTable)
+            return table.row_count == 5 and table.state_of(NODES[1]) == ("swarm", "in the swarm")
+
+        await wait_until(pilot, last_event_shown)
+
+    try:
+        assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+    finally:
+        pipeline.release()
+
+
 def test_result(snap_compare, make_app):
     from swarmwiz.tui.screens.result import ResultScreen
 

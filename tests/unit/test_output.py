@@ -10,7 +10,7 @@ from io import StringIO
 from rich.console import Console
 
 from benchmarks.lab import PHASE_LINE
-from swarmwiz.cli.output import Output, node_states
+from swarmwiz.cli.output import Output
 from swarmwiz.core import events as ev
 
 EVENTS = textwrap.dedent(
@@ -21,7 +21,7 @@ EVENTS = textwrap.dedent(
     def gen():
         yield ev.PhaseStarted(ev.Phase.SSH)
         yield ev.PhaseProgress(ev.Phase.SSH, 0, 2, "waiting up to 300s for sshd")
-        yield ev.PhaseProgress(ev.Phase.SSH, 1, 2, "node-1 answers")
+        yield ev.PhaseProgress.of_nodes(ev.Phase.SSH, 1, 2, ["node-1"], "answers")
         yield ev.PhaseFinished(ev.Phase.SSH, message="2 nodes")
         yield ev.Notice(ev.Phase.SWARM, "[bold]not markup[/bold]")
         return 7
@@ -53,8 +53,8 @@ def test_live_view_shows_the_phase_and_a_row_per_node():
     out = Output(console=Console(file=file, force_terminal=True, width=100, color_system=None))
     assert out.live
     out.event(ev.PhaseStarted(ev.Phase.SSH))
-    out.event(ev.PhaseProgress(ev.Phase.SSH, 1, 3, "node-1 answers"))
-    out.event(ev.PhaseProgress(ev.Phase.SSH, 2, 3, "node-2 answers"))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.SSH, 1, 3, ["node-1"], "answers"))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.SSH, 2, 3, ["node-2"], "answers"))
     out.console.print(out.renderable())
     view = file.getvalue()
     assert "Wait for SSH" in view and "2/3" in view
@@ -71,7 +71,7 @@ def test_live_run_stops_the_view_and_returns_the_value():
 
     def gen():
         yield ev.PhaseStarted(ev.Phase.DRAIN)
-        yield ev.PhaseProgress(ev.Phase.DRAIN, 1, 1, "w-1, w-2 removed")
+        yield ev.PhaseProgress.of_nodes(ev.Phase.DRAIN, 1, 1, ["w-1", "w-2"], "removed")
         yield ev.PhaseFinished(ev.Phase.DRAIN, ok=False, message="boom")
         return "done"
 
@@ -89,11 +89,33 @@ def test_no_color_is_respected(monkeypatch):
     assert "\x1b[3" not in file.getvalue()  # no foreground colour codes
 
 
-def test_node_states_reads_node_messages_only():
-    assert node_states("node-3 answers") == [("node-3", "answers")]
-    assert node_states("w-1, w-2 removed") == [("w-1", "removed"), ("w-2", "removed")]
-    assert node_states("waiting up to 300s for sshd") == []
-    assert node_states("resources") == []
+def node_rows(out: Output) -> list[list[str]]:
+    """The live view's node table as rows of cells (split on runs of two or more spaces)."""
+    import re
+
+    file = StringIO()
+    Console(file=file, width=120, color_system=None).print(out.renderable())
+    lines = file.getvalue().splitlines()
+    table = lines[lines.index(next(line for line in lines if line.split()[:1] == ["NODE"])) + 1 :]
+    return [re.split(r" {2,}", line.strip()) for line in table]
+
+
+def test_node_rows_come_from_the_nodes_field_not_the_message():
+    """One row per node named in `nodes`, at `state`; a message alone, however node-like, makes no row."""
+    out = Output(console=Console(file=StringIO(), force_terminal=True, width=120, color_system=None))
+    out.event(ev.PhaseStarted(ev.Phase.SSH))
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 0, 3, "waiting up to 300s for sshd"))
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 1, 3, "node-9 answers"))  # no `nodes`: phase-wide, not a row
+    out.event(ev.PhaseProgress(ev.Phase.SSH, 2, 3, "two came up", nodes=("db.1", "web 2"), state="answers"))
+    assert node_rows(out) == [["db.1", "Wait for SSH", "answers"], ["web 2", "Wait for SSH", "answers"]]
+    out.event(ev.PhaseStarted(ev.Phase.DRAIN))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.DRAIN, 1, 1, ["web 2"], "removed"))
+    assert node_rows(out)[1] == ["web 2", "Drain removed nodes", "removed"]  # each node's latest state
+
+
+def test_of_nodes_says_it_in_the_message_too():
+    progress = ev.PhaseProgress.of_nodes(ev.Phase.DRAIN, 1, 2, ["w-1", "w-2"], "removed")
+    assert (progress.message, progress.nodes, progress.state) == ("w-1, w-2 removed", ("w-1", "w-2"), "removed")
 
 
 def test_overlapping_phases_each_keep_their_line_and_time():
@@ -102,9 +124,9 @@ def test_overlapping_phases_each_keep_their_line_and_time():
     file = StringIO()
     out = Output(console=Console(file=file, force_terminal=True, width=120, color_system=None))
     out.event(ev.PhaseStarted(ev.Phase.SSH))
-    out.event(ev.PhaseProgress(ev.Phase.SSH, 1, 2, "node-1 answers"))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.SSH, 1, 2, ["node-1"], "answers"))
     out.event(ev.PhaseStarted(ev.Phase.CLOUD_INIT))
-    out.event(ev.PhaseProgress(ev.Phase.CLOUD_INIT, 1, 2, "node-1 has Docker"))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.CLOUD_INIT, 1, 2, ["node-1"], "has Docker"))
     out.console.print(out.renderable())
     view = file.getvalue()
     assert "Wait for SSH" in view and ev.Phase.CLOUD_INIT.label in view and view.count("1/2") == 2

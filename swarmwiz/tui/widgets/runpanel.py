@@ -1,4 +1,5 @@
-"""The live view of a pipeline run: phase checklist, per-resource table, raw log with a phase filter, elapsed time."""
+"""The live view of a pipeline run: phase checklist, per-resource and per-node tables, raw log with a phase filter,
+elapsed time."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from swarmwiz.core.events import (
     PhaseStarted,
     ResourceChanged,
 )
+from swarmwiz.tui.widgets.nodes import NodeTable
 from swarmwiz.tui.widgets.phases import PhaseList
 
 STATE_STYLE = {"planned": "dim", "started": "yellow", "done": "green", "failed": "bold red"}
@@ -124,11 +126,13 @@ class RunPanel(Vertical):
         # The last lines of every phase, for the phase filter; bounded like the Log itself, so a flood stays flat.
         self.lines: deque[tuple[Phase, str]] = deque(maxlen=LOG_LINES)
         self.filter: Phase | None = None  # None shows every phase
+        self.applied = False  # Terraform's apply finished: its resource table has nothing more to show
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="deploy-top"):
             yield PhaseList(self.phases, id="phases")
             yield DataTable(id="resources", cursor_type="row", zebra_stripes=True)
+            yield NodeTable(id="node-table")
         with Horizontal(id="log-bar"):
             yield Label("Log")
             yield Select(
@@ -162,6 +166,7 @@ class RunPanel(Vertical):
         phases = self.query_one(PhaseList)
         table = self.query_one("#resources", DataTable)
         shown: list[str] = []
+        nodes: dict[str, tuple[Phase, str]] = {}  # the batch's per-node progress, each node's latest
         for event in events:
             if isinstance(event, LogLine):
                 self.lines.append((event.phase, event.text))
@@ -172,9 +177,11 @@ class RunPanel(Vertical):
                 self._note(event.phase, f"== {event.phase.label}", shown)
             elif isinstance(event, PhaseProgress):
                 phases.set_state(event.phase, "running", f"{event.done}/{event.total}")
+                NodeTable.collect(event, nodes)
             elif isinstance(event, PhaseFinished):
                 state = "skipped" if event.skipped else ("done" if event.ok else "failed")
                 phases.set_state(event.phase, state, "")
+                self.applied = self.applied or (event.phase is Phase.APPLY and event.ok)
                 if event.message:
                     self._note(event.phase, f"== {event.phase.label}: {event.message}", shown)
             elif isinstance(event, Notice):
@@ -184,6 +191,11 @@ class RunPanel(Vertical):
                 if event.state != "planned":
                     self._note(event.phase, _resource_line(event), shown)
         phases.redraw()
+        if nodes:  # only when nodes progressed: a log flood costs the node table nothing
+            self.query_one(NodeTable).show(nodes)
+            # After the apply the nodes are what moves: they take the finished resource table's place (each
+            # resource's outcome stays in the log); a scale-down's drain, before the apply, shows both.
+            table.display = not self.applied
         if shown:
             self.query_one(Log).write_lines(shown)
 
