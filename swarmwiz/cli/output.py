@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from collections import Counter
 from collections.abc import Generator, Sequence
 from typing import Any, TextIO
 
@@ -69,9 +70,17 @@ class Output:
         nodes.add_column("NODE")
         nodes.add_column("PHASE")
         nodes.add_column("STATE")
-        for name in sorted(self._nodes):
+        names = sorted(self._nodes, key=ev.node_order)
+        # A hundred nodes must not run past the terminal: the rows that fit, then what the others reached.
+        room = max(3, self.console.height - len(self._running) - 3)
+        shown, rest = (names, []) if len(names) <= room else (names[: room - 1], names[room - 1 :])
+        for name in shown:
             label, what = self._nodes[name]
             nodes.add_row(name, label, what)
+        if rest:
+            states = Counter(self._nodes[name][1] for name in rest)
+            summary = ", ".join(f"{count} {state}" for state, count in states.most_common())
+            nodes.add_row(f"… {len(rest)} more", "", summary, style="dim")
         return Group(head, nodes)
 
     def event(self, event: ev.Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ class PhaseProgress(Event):
         """`nodes` reached `state`; the message says so ("node-1, node-2 removed")."""
         names = tuple(nodes)
         return cls(phase, done, total, f"{', '.join(names)} {state}", nodes=names, state=state)
+
+
+def node_order(name: str) -> tuple:
+    """Sort key that puts node-2 before node-10 (names are a cluster prefix, a role and a number)."""
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in re.split(r"(\d+)", name))
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,9 @@ class NodeFlow:
         try:
             key, conn = await wait_and_connect(node.public_ip, self.p._published(node), **options)
         except RemoteError as exc:
+            state = "host key changed" if exc.title == "SSH host key changed" else "not answering"
+            ssh_done = self.counts[ev.Phase.SSH]
+            self.emit(ev.PhaseProgress.of_nodes(ev.Phase.SSH, ssh_done, self.total, [node.name], state))
             if exc.title != "SSH host key changed":
                 self.unanswered[node.key] = exc
                 if len(self.unanswered) + self.counts[ev.Phase.SSH] == self.total:

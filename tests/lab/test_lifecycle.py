@@ -180,6 +180,9 @@ def test_nodes_that_never_answer_ssh_are_explained_then_fixed(lab, tmp_path, ssh
     beats = [e.text for e in seen if isinstance(e, events.LogLine) and e.phase == events.Phase.SSH]
     assert beats and all(b.startswith("still waiting for SSH on closed-manager-1 (") for b in beats), beats
     assert beats[-1].endswith("of 4s)")
+    # the node tables (CLI and wizard) end on what happened to it, not on "waiting"
+    states = [(e.nodes, e.state) for e in seen if isinstance(e, events.PhaseProgress) and e.nodes]
+    assert states[-1] == (("closed-manager-1",), "not answering"), states
     assert err.value.title == "Nodes not answering"
     assert "1 of 1 nodes did not answer SSH" in str(err.value) and "192.0.2.0/24" in str(err.value)
     assert "timed out after 4s waiting for SSH on closed-manager-1" in str(err.value)

@@ -8,11 +8,11 @@ import time
 from recorded import NODES, RecordedPipeline, apply_events, plan_events
 from test_snapshots import draft, fixed_clock
 
-from swarmwiz.core.events import LogLine, Phase, PhaseProgress, PhaseStarted
+from swarmwiz.core.events import LogLine, Phase, PhaseProgress, PhaseStarted, node_order
 from swarmwiz.flows.draft import to_spec
 from swarmwiz.tui.bridge import merge_progress
 from swarmwiz.tui.screens.deploy import DeployScreen
-from swarmwiz.tui.widgets.nodes import NodeTable, natural_key
+from swarmwiz.tui.widgets.nodes import NodeTable
 from swarmwiz.tui.widgets.runpanel import RunLog, RunPanel
 
 
@@ -108,5 +108,5 @@ def test_merge_keeps_per_node_progress_and_merges_the_rest():
     assert merged == [*nodes, line, resources[1]]
 
 
-def test_natural_key_orders_numbers_by_value():
-    assert sorted(["w-10", "m-1", "w-2", "w-1"], key=natural_key) == ["m-1", "w-1", "w-2", "w-10"]
+def test_node_order_orders_numbers_by_value():
+    assert sorted(["w-10", "m-1", "w-2", "w-1"], key=node_order) == ["m-1", "w-1", "w-2", "w-10"]

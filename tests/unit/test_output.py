@@ -65,6 +65,24 @@ def test_live_view_shows_the_phase_and_a_row_per_node():
     assert "✓ Wait for SSH ok" in file.getvalue()
 
 
+def test_a_hundred_nodes_fit_the_terminal_in_number_order():
+    """Fifty or a hundred node rows used to run past the terminal, sorted node-10 before node-2."""
+    file = StringIO()
+    out = Output(console=Console(file=file, force_terminal=True, width=100, height=20, color_system=None))
+    out.event(ev.PhaseStarted(ev.Phase.SWARM))
+    names = [f"demo-worker-{i}" for i in range(1, 101)]
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.SWARM, 0, 100, names, "waiting"))
+    out.event(ev.PhaseProgress.of_nodes(ev.Phase.SWARM, 2, 100, names[:2], "in the swarm"))
+    out.console.print(out.renderable())
+    lines = file.getvalue().splitlines()
+    assert len(lines) <= 20, len(lines)
+    rows = [line.split()[0] for line in lines if line.strip().startswith("demo-worker-")]
+    assert rows[:3] == ["demo-worker-1", "demo-worker-2", "demo-worker-3"]
+    [more] = [line for line in lines if "more" in line]
+    shown = len(rows)
+    assert f"… {100 - shown} more" in more and f"{100 - shown} waiting" in more, more
+
+
 def test_live_run_stops_the_view_and_returns_the_value():
     file = StringIO()
     out = Output(console=Console(file=file, force_terminal=True, width=80))

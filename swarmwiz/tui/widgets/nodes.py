@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 from textual.widgets import DataTable
 
-from swarmwiz.core.events import Phase, PhaseProgress
+from swarmwiz.core.events import Phase, PhaseProgress, node_order
 
 # What a node has reached, styled by the phase it reached it in: through the swarm phase it is done.
 PHASE_STYLE = {Phase.SWARM: "green", Phase.DRAIN: "dim"}
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key that puts node-2 before node-10 (names are a cluster prefix, a role and a number)."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 class NodeTable(DataTable):
@@ -52,7 +45,7 @@ class NodeTable(DataTable):
                 self.add_row(name, phase.value, text, key=name)
                 added = True
         if added:
-            self.sort("node", key=natural_key)
+            self.sort("node", key=node_order)
         self.border_title = f"Nodes ({self.row_count})"
         self.display = True
 
