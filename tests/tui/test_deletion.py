@@ -134,7 +134,9 @@ async def test_quitting_while_asked_stops_without_deleting(make_app, ssh_dir):
 
     async with asked_to_delete(make_app, ssh_dir) as (app, pilot, pipeline, _screen):
         await pilot.press("ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the quit question")
+        await until(
+            pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen.query("#yes"), "the quit question"
+        )
         await pilot.click("#yes")
         await until(pilot, lambda: app.return_code is not None, "the app to quit", timeout=10)
         assert app.return_code == 130

@@ -188,10 +188,17 @@ async def test_the_plan_changed_dialog_quotes_the_review_figure(make_app, ssh_di
         table = app.screen.query_one("#cost", DataTable)
         total = str(table.get_row_at(table.row_count - 1)[-1])
         app.push_screen(DeployScreen(to_spec(full_draft(ssh_dir)), None))  # nothing reviewed: the plan "changed"
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the plan-changed dialog")
+        # The dialog is the screen as soon as it is pushed (from the run's thread), before its buttons are composed
+        # and focused: wait for the focus, which on_mount gives to No.
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ConfirmDialog) and app.focused is not None and app.focused.id == "no",
+            "the plan-changed dialog",
+        )
         question = str(app.screen.query_one(".dialog-body").render())
         assert f"{total} EUR/month" in question, (total, question)
         await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), "the dialog to close")
         await settle(pilot)
 
 
