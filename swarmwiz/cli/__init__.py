@@ -96,6 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_wizard(args: argparse.Namespace, target) -> int:
     """No subcommand: the Textual wizard, or its questions line by line with --plain."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Without a terminal the wizard would wait for keys forever (and Textual would keep a core busy drawing).
+        print(
+            "swarmwiz: error: the wizard asks its questions in a terminal and this is not one (stdin or stdout is "
+            "redirected); run a command instead, e.g. swarmwiz plan -c cluster.toml (swarmwiz --help lists them)",
+            file=sys.stderr,
+        )
+        return 2
     if args.plain:
         from swarmwiz.cli.plain import run_plain
 

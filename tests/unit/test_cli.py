@@ -48,6 +48,16 @@ def test_starting_the_wizard_imports_no_subcommand(argv):
     assert out.stdout.split() == ["[]", str("--plain" in argv), str("--lab" in argv)]
 
 
+@pytest.mark.parametrize("argv", [[], ["--plain"]])
+def test_the_wizard_without_a_terminal_says_so_instead_of_waiting(argv):
+    """`swarmwiz </dev/null` (a script, a CI step, a user piping it) used to start the wizard with nobody to answer
+    it, busy drawing at 67 % of a core until killed (seen in the non-root quick-start trial)."""
+    out = run(*argv)  # stdin and stdout are pipes here
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("swarmwiz: error: the wizard asks its questions in")
+    assert "swarmwiz --help" in out.stderr and out.stdout == ""
+
+
 def test_version():
     out = run("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"swarmwiz {__version__}"
