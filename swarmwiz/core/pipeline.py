@@ -296,7 +296,7 @@ class Pipeline:
         yield ev.PhaseFinished(ev.Phase.DRAIN, message=", ".join(n.name for n in leaving) + " left the swarm")
 
     async def _remove_step(self, managers: list[Any], step: list[Any], emit: Callable[[ev.Event], None]) -> None:
-        from swarmwiz.core.swarm import remove_nodes
+        from swarmwiz.core.scaledown import remove_nodes
 
         await remove_nodes(
             managers,

@@ -10,7 +10,7 @@ import time
 import pytest
 from hostlab import leftovers, start_hosts, tcp_open
 
-from swarmwiz.core import ssh, swarm
+from swarmwiz.core import scaledown, ssh, swarm
 from swarmwiz.core.errors import InputError, RemoteError
 from swarmwiz.core.swarm import Node
 from swarmwiz.lab.hosts import check_prerequisites
@@ -191,7 +191,7 @@ async def test_a_rejoined_node_leaves_no_down_leftover(cluster):
 async def test_removing_a_majority_of_managers_is_refused(cluster):
     managers = [n for n in cluster.lab.nodes if n.role == "manager"]
     with pytest.raises(InputError, match="quorum"):
-        await swarm.remove_nodes(managers, managers[1:], **cluster.remote, timeout=60)
+        await scaledown.remove_nodes(managers, managers[1:], **cluster.remote, timeout=60)
     assert len([m for m in await cluster.node_ls() if m["ManagerStatus"]]) == 3
 
 
@@ -199,15 +199,19 @@ async def test_remove_worker_then_managers_three_to_one(cluster):
     lab = cluster.lab
     managers = [n for n in lab.nodes if n.role == "manager"]
     lines: list[str] = []
-    await swarm.remove_nodes(managers, [cluster.node("worker-2")], **cluster.remote, on_log=lines.append, timeout=120)
+    await scaledown.remove_nodes(
+        managers, [cluster.node("worker-2")], **cluster.remote, on_log=lines.append, timeout=120
+    )
     lab.net.delete_host("srv-worker-2")  # what terraform destroy does next
     assert cluster.node("worker-2").name not in {m["Hostname"] for m in await cluster.node_ls()}
     # 3 -> 2: the leader itself leaves; leadership moves on
-    await swarm.remove_nodes(managers, [cluster.node("manager-1")], **cluster.remote, on_log=lines.append, timeout=120)
+    await scaledown.remove_nodes(
+        managers, [cluster.node("manager-1")], **cluster.remote, on_log=lines.append, timeout=120
+    )
     lab.net.delete_host("srv-manager-1")
     remaining = [n for n in lab.nodes if n.key not in ("manager-1", "worker-2")]
     # 2 -> 1 (one of two is not a majority)
-    await swarm.remove_nodes(
+    await scaledown.remove_nodes(
         managers[1:], [cluster.node("manager-3")], **cluster.remote, on_log=lines.append, timeout=120
     )
     lab.net.delete_host("srv-manager-3")

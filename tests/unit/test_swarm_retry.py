@@ -8,10 +8,11 @@ provoked on demand, so `ssh.run` is replaced by a scripted stand-in here.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
-from swarmwiz.core import swarm
+from swarmwiz.core import scaledown, swarm
 from swarmwiz.core.errors import RemoteError
 
 RACE = "manager-2: `docker node update` exited with 1: Error response from daemon: rpc error: update out of sequence"
@@ -32,18 +33,18 @@ def _scripted(monkeypatch, failures: list[str]) -> list[list[str]]:
 
 def test_an_update_out_of_sequence_is_tried_again(monkeypatch):
     calls = _scripted(monkeypatch, [RACE, RACE])
-    asyncio.run(swarm._update_node(None, ["docker", "node", "update", "--availability", "drain", "x"]))
+    asyncio.run(scaledown._update_node(None, ["docker", "node", "update", "--availability", "drain", "x"]))
     assert len(calls) == 3
 
 
 def test_other_failures_and_a_lasting_race_are_raised(monkeypatch):
     calls = _scripted(monkeypatch, ["manager-2: `docker node update` exited with 1: no such node"])
     with pytest.raises(RemoteError, match="no such node"):
-        asyncio.run(swarm._update_node(None, ["docker", "node", "demote", "x"]))
+        asyncio.run(scaledown._update_node(None, ["docker", "node", "demote", "x"]))
     assert len(calls) == 1
     calls = _scripted(monkeypatch, [RACE] * 10)
     with pytest.raises(RemoteError, match="out of sequence"):
-        asyncio.run(swarm._update_node(None, ["docker", "node", "demote", "x"], attempts=3))
+        asyncio.run(scaledown._update_node(None, ["docker", "node", "demote", "x"], attempts=3))
     assert len(calls) == 3
 
 
@@ -81,3 +82,52 @@ def test_joins_run_at_most_joins_at_once_together(monkeypatch):
     joined = asyncio.run(main())
     assert len(joined) == 20
     assert most == swarm.JOINS_AT_ONCE
+
+
+GOES_ON = (
+    "worker-35: `docker swarm join ...` exited with 1: Error response from daemon: Timeout was reached before node "
+    'joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see '
+    "the current swarm status of your node."
+)
+NODE = swarm.Node("worker-35", "demo-worker-35", "worker", "fr-par-1", "192.0.2.35", "172.16.0.35")
+LEAD = swarm.Node("manager-1", "demo-manager-1", "manager", "fr-par-1", "192.0.2.11", "172.16.0.11")
+
+
+def _docker_info_after_join(monkeypatch, states: list[dict]) -> list[list[str]]:
+    """The join answers Docker's own timeout; then `docker info` reports `states`, one per call."""
+    calls: list[list[str]] = []
+
+    async def run(conn, argv, **kwargs):
+        calls.append(argv)
+        if argv[:2] == ["sh", "-c"]:
+            raise RemoteError(GOES_ON)
+        return json.dumps(states.pop(0))
+
+    monkeypatch.setattr(swarm.ssh, "run", run)
+    return calls
+
+
+def test_a_join_docker_stopped_waiting_for_is_watched_to_its_end(monkeypatch):
+    """Seen with 50 lab nodes joining under load: the join went on in the background; it used to fail the deploy."""
+    pending = {"LocalNodeState": "pending", "NodeID": ""}
+    calls = _docker_info_after_join(monkeypatch, [pending, pending, {"LocalNodeState": "active", "NodeID": "n35"}])
+    said: list[str] = []
+    node_id = asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", said.append))
+    assert node_id == "n35" and len(calls) == 4
+    assert any("goes on" in line for line in said) and not any("SWMTKN" in line for line in said)
+
+
+def test_a_background_join_that_ends_in_error_is_named(monkeypatch):
+    _docker_info_after_join(monkeypatch, [{"LocalNodeState": "error", "Error": "certificate expired"}])
+    with pytest.raises(RemoteError) as err:
+        asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", lambda line: None))
+    assert "worker-35" in err.value.message and "certificate expired" in err.value.message
+
+
+def test_other_join_failures_are_not_waited_for(monkeypatch):
+    async def run(conn, argv, **kwargs):
+        raise RemoteError("worker-35: `docker swarm join` exited with 1: invalid join token")
+
+    monkeypatch.setattr(swarm.ssh, "run", run)
+    with pytest.raises(RemoteError, match="invalid join token"):
+        asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", lambda line: None))
