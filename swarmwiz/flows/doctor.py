@@ -186,7 +186,14 @@ def check_credentials(
             sources = {f.attr: "env" for f in FIELDS if creds.value(f.attr)}
             keyring_note = ", and the OS keyring cannot be read"
     if validate is None:
-        from swarmwiz.core.api.validate import validate_credentials as validate
+        from functools import partial
+
+        from swarmwiz.core.api import RetryPolicy
+        from swarmwiz.core.api.validate import validate_credentials
+
+        # A diagnosis, not a deploy: one retry at most, so an unreachable API is said in seconds (five retries with
+        # backoff on each of the four checks made doctor take 42 s against a closed port).
+        validate = partial(validate_credentials, retry=RetryPolicy(retries=1, max_wait=2.0))
     checks = validate(creds, endpoints, domain=domain)
     sources = sources or {}
     findings = []

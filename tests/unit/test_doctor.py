@@ -204,3 +204,30 @@ def test_without_a_keyring_the_credentials_say_set_the_variable_not_credentials_
     for _, detail, fix in creds:
         assert "keyring cannot be read" in detail
         assert fix.startswith("set ") and "in the environment" in fix and "credentials set`" in fix, fix
+
+
+def test_an_unreachable_api_is_said_in_seconds_without_warnings_or_a_wrong_reason(tmp_path):
+    """Seen in the non-root quick-start trial: doctor printed a dozen retry warnings and took 21-42 s against an
+    unreachable API, and a refused connection read "no answer within 10 s". A closed loopback port stands in."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "SWARMWIZ_HOME": str(tmp_path / "home"),
+        "SCW_ACCESS_KEY": "SCW" + "X" * 17,
+        "SCW_SECRET_KEY": "11111111-1111-1111-1111-111111111111",
+        "SCW_DEFAULT_PROJECT_ID": "11111111-1111-1111-1111-111111111111",
+        "CLOUDFLARE_API_TOKEN": "a" * 40,
+        "SCW_API_URL": f"http://127.0.0.1:{port}",
+        "CLOUDFLARE_BASE_URL": f"http://127.0.0.1:{port}/client/v4",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "swarmwiz", "doctor"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 1
+    assert out.stderr == ""  # each check says its failure in its own line; no retry chatter before the table
+    [access] = [line for line in out.stdout.splitlines() if "Scaleway access key" in line]
+    assert "connection refused or host not found" in access and "no answer within" not in access, access

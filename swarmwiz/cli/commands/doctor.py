@@ -31,8 +31,14 @@ def add_parser(subparsers, add: Callable | None = None) -> argparse.ArgumentPars
 
 def run(args: argparse.Namespace, target: Target) -> int:
     """Run every check and print one line each (or JSON); 0 when all is well, 1 otherwise."""
+    import logging
+
     from swarmwiz.flows.doctor import run_checks
 
+    # Each check reports its own failure in one line: the API layer's retry warnings (and urllib3's) would only
+    # print a dozen lines about the same unreachable host before the table.
+    for name in ("swarmwiz.api", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     report = run_checks(lab=target.is_lab, domain=args.domain, network=not args.offline)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

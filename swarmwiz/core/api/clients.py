@@ -114,10 +114,12 @@ def _connection_why(exc: Exception, timeout: float) -> str:
     cause = exc.args[0] if exc.args else None
     if isinstance(cause, MaxRetryError):
         cause = cause.reason
-    if isinstance(cause, ReadTimeoutError | TimeoutError):
-        return f"no answer within {timeout:g} s"
+    # Before the timeout test: urllib3's NewConnectionError is a ConnectTimeoutError, hence a TimeoutError, and
+    # a refused connection or an unknown host used to be worded as "no answer within 10 s".
     if isinstance(cause, NewConnectionError) or "Connection refused" in str(cause) or "resolve" in str(cause):
         return "connection refused or host not found"
+    if isinstance(cause, ReadTimeoutError | TimeoutError):
+        return f"no answer within {timeout:g} s"
     return type(cause or exc).__name__
 
 
