@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -244,5 +246,32 @@ def _wizard_commands():
 def run_app(target: Target) -> int:
     """Run the wizard in this terminal against `target` (built at the entry point); returns the exit code."""
     app = SwarmwizApp(Services(target), lab=target.is_lab)
-    app.run()
+    with _logs_off_the_terminal():
+        app.run()
     return app.return_code or 0
+
+
+@contextmanager
+def _logs_off_the_terminal() -> Iterator[None]:
+    """While the wizard draws, log records go to Textual's log (`textual console` shows them), not to the terminal.
+
+    The command line's console handler holds the real stderr, which Textual's redirection cannot catch: a retry
+    warning from urllib3 was written over the welcome screen. Deploys and teardowns keep their run logs either way.
+    """
+    from textual.logging import TextualHandler
+
+    root = logging.getLogger()
+    consoles = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    for console in consoles:
+        handler = TextualHandler()
+        handler.setLevel(console.level)
+        handler.setFormatter(console.formatter)
+        root.removeHandler(console)
+        root.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if isinstance(h, TextualHandler)]:
+            root.removeHandler(handler)
+        for console in consoles:
+            root.addHandler(console)

@@ -191,6 +191,8 @@ class WelcomeScreen(WizardScreen):
         # The clusters are listed by on_screen_resume, which follows mounting after the first frame: loading them
         # here too started a thread (importing the workspace and spec modules) that competed with that frame.
         self.query_one("#doctor", VerticalScroll).can_focus = False  # Tab goes from button to button
+        # Enter works from the first frame: the clusters' listing (a thread) moves the focus to them if there are any.
+        self.query_one("#new", Button).focus()
         # After the first frame: the checks import the keyring, httpx and the Terraform engine's module.
         self.call_after_refresh(self.action_recheck)
 
