@@ -108,6 +108,7 @@ def _new_cluster(services, out) -> int:
     out.line(
         f"Cluster {spec.name}: {spec.managers.count} x {spec.managers.type} managers, {spec.workers.count} x "
         f"{spec.workers.type} workers in {', '.join(spec.zones)}; *.{spec.dns_name} -> the managers"
+        + (f"; Terraform state shared in bucket {spec.state_bucket}" if spec.state_bucket else "")
     )
     out.cost(services.estimate(spec, catalog))
     return _plan_and_deploy(services.pipeline_for_spec(spec, creds), out)
@@ -138,6 +139,7 @@ def _ask_place_and_nodes(catalog) -> dict[str, Any]:
             validate=lambda v: bool(v) or "choose at least one zone",
         )
     )
+    state_bucket = _ask_state_bucket()
     manager_type = _ask(questionary.select("Instance type for managers:", choices=type_choices(catalog, zones)))
     worker_type = _ask(
         questionary.select("Instance type for workers:", choices=type_choices(catalog, zones), default=manager_type)
@@ -164,7 +166,27 @@ def _ask_place_and_nodes(catalog) -> dict[str, Any]:
         "worker_type": worker_type,
         "managers": int(managers),
         "workers": int(workers),
+        "state_bucket": state_bucket,
     }
+
+
+def _ask_state_bucket() -> str:
+    """The optional [state] bucket that shares the Terraform state ("" keeps it local), judged by the spec's rule."""
+    import questionary
+
+    question = questionary.text(
+        "Bucket to share the Terraform state with a team or CI (Scaleway Object Storage; created at deploy if "
+        "missing; empty keeps the state on this computer):",
+        validate=lambda v: bucket_problem(v) or True,
+    )
+    return _ask(question).strip()
+
+
+def bucket_problem(value: str) -> str | None:
+    """The spec's sentence about `value` as [state] bucket, or None when it is allowed (or empty: a local state)."""
+    from swarmwiz.flows.draft import Draft, problems
+
+    return _first(problems(Draft(state_bucket=value.strip()), "place"), "state.bucket")
 
 
 def _look_up_public_address(services) -> Future:

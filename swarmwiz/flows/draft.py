@@ -12,7 +12,7 @@ ANYWHERE = ("0.0.0.0/0",)
 
 # Which cluster.toml fields each step owns: a step shows only the problems of its own fields.
 STEP_FIELDS = {
-    "place": ("name", "zones"),
+    "place": ("name", "zones", "state."),
     "types": ("managers.type", "workers.type"),
     "counts": ("managers.count", "workers.count"),
     "domain": ("dns.",),
@@ -37,6 +37,7 @@ class Draft:
     public_key: str = ""
     allowed_cidrs: tuple[str, ...] = ANYWHERE
     image: str = "ubuntu_noble"
+    state_bucket: str = ""  # "" keeps the Terraform state in the workspace; else [state] bucket (shared state)
 
     def update(self, **changes: Any) -> Draft:
         return replace(self, **changes)
@@ -61,6 +62,8 @@ class Draft:
                 **({"subdomain": self.subdomain} if self.subdomain else {}),
             },
             "ssh": {"public_key": self.public_key, "allowed_cidrs": list(self.allowed_cidrs)},
+            # only when given: no [state] table keeps the state local, as in a hand-written cluster.toml
+            **({"state": {"bucket": self.state_bucket}} if self.state_bucket else {}),
         }
 
 

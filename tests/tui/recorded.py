@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swarmwiz.core.api.inventory import DnsRecord
-from swarmwiz.core.errors import Interrupted, SwarmwizError
+from swarmwiz.core.errors import InputError, Interrupted, SwarmwizError
 from swarmwiz.core.events import (
     Event,
     LogLine,
@@ -157,8 +157,12 @@ class RecordedPipeline:
         gate_after: int | None = None,
         fail_with: Exception | None = None,
         untracked: list | None = None,
+        move_to: str | None = None,
     ):
         self.name = name
+        # A bucket the cluster's local state is to move to ([state] added after a local deploy): asked at init.
+        self.move_to = move_to
+        self.moves: list[bool] = []  # the answers to that question
         self.untracked = list(untracked or [])  # CloudObjects "left by an interrupted run": asked about before the plan
         self.gate_after = gate_after  # deploy pauses after this many apply events until `release()`
         self.gate = threading.Event()
@@ -200,7 +204,10 @@ class RecordedPipeline:
 
     def deploy(self, confirm, *, confirm_delete=None, confirm_replace_dns=None, confirm_move=None):
         events, summary = plan_events()
-        yield from events
+        for event in events:
+            yield event
+            if self.move_to and isinstance(event, PhaseStarted) and event.phase == Phase.INIT:
+                yield from self._move(confirm_move)
         if self.untracked:  # as Ownership.remove_untracked: nothing is deleted without an approval
             listing = "; ".join(o.describe() for o in self.untracked)
             if confirm_delete is None or not confirm_delete(list(self.untracked)):
@@ -225,6 +232,20 @@ class RecordedPipeline:
                 raise self.fail_with
             yield event
         return cluster_status(self.name)
+
+    def _move(self, confirm_move):
+        """As StateSync.move: the question first; without a yes nothing changes and the deploy stops."""
+        where = f"s3://{self.move_to}/swarmwiz/{self.name}/"
+        question = f"move the Terraform state of cluster {self.name} from terraform.tfstate to {where}"
+        approved = bool(confirm_move is not None and confirm_move(question))
+        self.moves.append(approved)
+        if not approved:
+            raise InputError(
+                f"state.bucket: the move of the Terraform state of cluster {self.name!r} to {where} was not approved, "
+                "so nothing changed and the local state stays in use"
+            )
+        yield LogLine(Phase.INIT, f"moving the Terraform state from terraform.tfstate to {where}")
+        yield Notice(Phase.INIT, f"the Terraform state moved to {where}")
 
     def read_status(self) -> ClusterStatus:
         return cluster_status(self.name)

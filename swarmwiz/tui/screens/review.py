@@ -17,6 +17,7 @@ from swarmwiz.tui.widgets.topbar import TopBar
 
 
 def summary_lines(spec) -> list[str]:
+    shared = f"State       shared in bucket {spec.state_bucket} (Object Storage, {spec.region})"
     return [
         f"Name        {spec.name}",
         f"Where       {spec.region}: {', '.join(spec.zones)}",
@@ -26,6 +27,7 @@ def summary_lines(spec) -> list[str]:
         f"SSH key     {_short(spec.ssh_public_key_path)}",
         f"SSH from    {', '.join(spec.allowed_cidrs)}",
         f"Image       {spec.image}",
+        *([shared] if spec.state_bucket else []),  # a local state, the default, goes unsaid
     ]
 
 
