@@ -6,11 +6,22 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
 from swarmwiz.core.credentials import FIELDS, SERVICE, Credentials, KeyringStore, check_format, credentials_from_env
 from swarmwiz.core.target import Target
 from swarmwiz.flows.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
+_VARIABLES = ", ".join(f.env for f in FIELDS[:-1]) + f" and {FIELDS[-1].env}"
+# What works on a machine without a keyring (CI, a headless server): swarmwiz reads the variables at each run.
+SET_THEM = (
+    f"set {_VARIABLES} in the environment of each swarmwiz run instead, as CI does (swarmwiz reads them there and "
+    "nothing needs storing)"
+)
+KEEP_THEM_SET = (
+    "keep them set in the environment of each swarmwiz run instead, as CI does (swarmwiz reads them there and "
+    "nothing needs storing)"
+)
 HELP = "OS keyring entries: set (prompt, or --from-env), check (live), delete"
 
 
@@ -69,14 +80,30 @@ def _set(args: argparse.Namespace, store: KeyringStore) -> int:
                 _err(p)
             _err("nothing was stored.")
             return EXIT_USAGE
+        unusable = _keyring_unusable(store)
+        if unusable:
+            # The variables are already where swarmwiz reads them: storing them is what cannot be done here.
+            _err(
+                "`credentials set --from-env` stores these variables in the OS keyring, which cannot be used here "
+                f"({unusable.reason}); {KEEP_THEM_SET}"
+            )
+            return EXIT_FAILED
     else:
         if not sys.stdin.isatty():
+            unusable = _keyring_unusable(store)
+            if unusable:
+                # `--from-env` stores in the keyring too: point at what works without one.
+                _err(
+                    "`credentials set` prompts on a terminal (this is not one) and `--from-env` stores in the OS "
+                    f"keyring, which cannot be used here ({unusable.reason}); {SET_THEM}"
+                )
+                return EXIT_USAGE
             _err("`credentials set` prompts on a terminal; without one use `credentials set --from-env`.")
             return EXIT_USAGE
         unusable = _keyring_unusable(store)
         if unusable:
             # Say it before the four prompts, not after them: the answers would have nowhere to go.
-            _err(f"{unusable}; nothing was asked or stored.")
+            _err(f"{unusable.sentence}; nothing was asked or stored.")
             return EXIT_FAILED
         creds = _prompt(store)
         if creds is None:
@@ -88,7 +115,14 @@ def _set(args: argparse.Namespace, store: KeyringStore) -> int:
     return EXIT_OK
 
 
-def _keyring_unusable(store: KeyringStore) -> str | None:
+class _Unusable(NamedTuple):
+    """Why the OS keyring cannot be used, as a clause (`reason`), and as a sentence with the doctor's fix."""
+
+    reason: str
+    sentence: str
+
+
+def _keyring_unusable(store: KeyringStore) -> _Unusable | None:
     """Why the OS keyring cannot take the entries (the doctor's probe: a backend, reachable and unlocked), or None.
 
     A store built on a given backend (tests) is taken as it is."""
@@ -99,7 +133,8 @@ def _keyring_unusable(store: KeyringStore) -> str | None:
     finding = check_keyring(environ={})  # the environment does not matter here: these entries go to the keyring
     if finding.status != FAIL:
         return None
-    return f"{finding.detail}; {finding.fix}" if finding.fix else finding.detail
+    detail = finding.detail.rstrip(".")
+    return _Unusable(detail[:1].lower() + detail[1:], f"{detail}; {finding.fix}" if finding.fix else detail)
 
 
 def _prompt(store: KeyringStore) -> Credentials | None:
