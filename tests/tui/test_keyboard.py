@@ -438,7 +438,8 @@ async def test_the_arrows_move_along_the_bottom_bar(make_app, ssh_dir):
         answers: list = []
         app.push_screen(ReviewScreen(full_draft(ssh_dir)), answers.append)
         await settle(pilot)
-        assert app.focused is app.screen.query_one("#deploy", Button)
+        # The plan's end reaches the screen as a message after its worker ended (later on a busy machine).
+        await until(pilot, lambda: app.focused is app.screen.query_one("#deploy", Button), "Deploy to have the focus")
         await pilot.press("left")
         assert app.focused is app.screen.query_one("#replan", Button)
         await pilot.press("left", "left")  # stops at the first button
