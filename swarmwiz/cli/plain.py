@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from swarmwiz.core.errors import SwarmwizError
-from swarmwiz.flows.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe
+from swarmwiz.flows.errors import ERROR_PREFIX, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, describe
 
 if TYPE_CHECKING:
     from swarmwiz.core.target import Target
@@ -48,7 +48,7 @@ def run_plain(target: Target) -> int:
     except SwarmwizError as exc:
         said = describe(exc)
         for line in said.lines:
-            print(f"swarmwiz: error: {line}", file=sys.stderr)
+            print(f"{ERROR_PREFIX}{line}", file=sys.stderr)
         return said.exit_code
 
 

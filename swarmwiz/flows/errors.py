@@ -13,6 +13,10 @@ EXIT_INTERRUPTED = 130  # the user stopped it (state saved)
 
 EXIT_CODES_HELP = "exit codes: 0 ok, 1 the operation failed, 2 bad input or usage, 130 interrupted."
 
+# How every error line of the command line and plain mode starts (as argparse's own): one form to read and to grep.
+# A warning says "swarmwiz: warning: "; an interrupt, not an error, says "swarmwiz: interrupted".
+ERROR_PREFIX = "swarmwiz: error: "
+
 
 @dataclass(frozen=True)
 class Description:

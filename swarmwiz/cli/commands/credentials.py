@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from swarmwiz.core.credentials import FIELDS, SERVICE, Credentials, KeyringStore, check_format, credentials_from_env
 from swarmwiz.core.target import Target
-from swarmwiz.flows.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from swarmwiz.flows.errors import ERROR_PREFIX, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 _VARIABLES = ", ".join(f.env for f in FIELDS[:-1]) + f" and {FIELDS[-1].env}"
 # What works on a machine without a keyring (CI, a headless server): swarmwiz reads the variables at each run.
@@ -65,7 +65,7 @@ def _print(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"swarmwiz: {text}", file=sys.stderr, flush=True)
+    print(f"{ERROR_PREFIX}{text}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- set
