@@ -359,14 +359,24 @@ class StateSync:
         was put back in use (the bucket never becomes the only copy before it was checked)."""
         shared = self.shared
         assert shared is not None, "move() needs [state] bucket in the spec"
-        ws = self.workspace.path
-        local, before = ws / LOCAL_STATE, ws / BEFORE_MOVE
-        if before.is_file():  # a move cut short: start again from the state as it was before it
+        self._start_again_after_a_cut_short_move()
+        state = tfstate.load(self.workspace.path / LOCAL_STATE)
+        self._refuse_a_bucket_in_use(shared, state)  # nothing is created before the move is approved
+        self._ask_first(shared, approve)
+        yield from self._copy_and_check(shared, terraform, state)  # on any failure the local state is back in use
+        yield from self._keep_the_checked_copy(shared)
+
+    # The steps of a move, in order.
+    def _start_again_after_a_cut_short_move(self) -> None:
+        """A move cut short (the process killed) starts again from the state as it was before it."""
+        before = self.workspace.path / BEFORE_MOVE
+        if before.is_file():
             self._undo_move(before)
             self._stay_local = False
-        state = tfstate.load(local)
-        name, where = self.spec.name, shared.where
-        # Nothing is created before the move is approved: an existing bucket is only read.
+
+    def _refuse_a_bucket_in_use(self, shared: SharedState, state: dict[str, Any]) -> None:
+        """InputError when the bucket holds another workspace's cluster of this name, or a Terraform state with
+        objects the local `state` does not have; an existing bucket is only read here."""
         exists = shared.ensure_bucket(create=False)
         if exists:
             shared.check_owner(self.workspace.ensure_owner_id())  # another workspace's cluster of this name: refused
@@ -376,31 +386,35 @@ class StateSync:
         strangers = tfstate.ids(held or {}) - tfstate.ids(state)
         if strangers:
             raise InputError(
-                f"state.bucket: {where} already holds another Terraform state of a cluster {name!r} ({len(strangers)} "
-                "objects this cluster does not have), so nothing was moved and the local state stays in use; choose "
-                "another bucket, or another name"
+                f"state.bucket: {shared.where} already holds another Terraform state of a cluster {self.spec.name!r} "
+                f"({len(strangers)} objects this cluster does not have), so nothing was moved and the local state "
+                "stays in use; choose another bucket, or another name"
             )
+
+    def _ask_first(self, shared: SharedState, approve: Callable[[str], bool]) -> None:
+        """The user's approval of the move through `approve`; InputError (nothing changed) without it."""
+        name, where, local = self.spec.name, shared.where, self.workspace.path / LOCAL_STATE
         if not approve(f"move the Terraform state of cluster {name} from {local} to {where}"):
             raise InputError(
                 f"state.bucket: the move of the Terraform state of cluster {name!r} to {where} was not approved, so "
                 "nothing changed and the local state stays in use; approve the move, or remove [state] from "
                 "cluster.toml (a shared state is never moved back to a local one)"
             )
+
+    def _copy_and_check(self, shared: SharedState, terraform: Any, state: dict[str, Any]) -> Iterator[ev.Event]:
+        """Keep a copy of the local `state`, have `terraform` copy it to the bucket, and check the bucket's copy; on
+        any failure the local state is put back in use before the error goes on (Interrupted, EngineError, or the
+        error as it is for a second Ctrl-C or a bug)."""
+        ws = self.workspace.path
+        local, before = ws / LOCAL_STATE, ws / BEFORE_MOVE
+        name, where = self.spec.name, shared.where
         yield ev.LogLine(ev.Phase.INIT, f"moving the Terraform state from {local} to {where}")
         shared.ensure_bucket()
         atomic_write(before, local.read_bytes())
         try:
             atomic_write(ws / BACKEND_FILE, BACKEND_TF)
             yield from terraform.migrate(shared.backend_config())
-            # Terraform gives the copy a lineage and serial of its own (measured with 1.11 and 1.15), so what is
-            # compared is what the state records: every object and output.
-            held = self._bucket_state(shared, "check") or {}
-            if [held.get(k) for k in ("resources", "outputs")] != [state.get(k) for k in ("resources", "outputs")]:
-                found = f"{len(held.get('resources') or [])} resources"
-                raise EngineError(
-                    f"the copy in the bucket ({found}, serial {held.get('serial')}) does not record what the local "
-                    f"state does ({len(state.get('resources') or [])} resources)"
-                )
+            self._check_the_copy(shared, state)
         except Interrupted:
             self._undo_move(before)
             raise Interrupted(
@@ -418,18 +432,36 @@ class StateSync:
         except BaseException:  # a second Ctrl-C, or a bug: the local state first, then the error as it is
             self._undo_move(before)
             raise
-        local.unlink(missing_ok=True)  # Terraform left it empty; the bucket's copy was checked above
-        before.replace(ws / MOVED)
+
+    def _check_the_copy(self, shared: SharedState, state: dict[str, Any]) -> None:
+        """EngineError unless the bucket's copy records what the local `state` does."""
+        # Terraform gives the copy a lineage and serial of its own (measured with 1.11 and 1.15), so what is
+        # compared is what the state records: every object and output.
+        held = self._bucket_state(shared, "check") or {}
+        if [held.get(k) for k in ("resources", "outputs")] != [state.get(k) for k in ("resources", "outputs")]:
+            found = f"{len(held.get('resources') or [])} resources"
+            raise EngineError(
+                f"the copy in the bucket ({found}, serial {held.get('serial')}) does not record what the local "
+                f"state does ({len(state.get('resources') or [])} resources)"
+            )
+
+    def _keep_the_checked_copy(self, shared: SharedState) -> Iterator[ev.Event]:
+        """The bucket's checked copy becomes the state: the local file goes (its pre-move copy stays as a record),
+        and the spec and owner identity are stored beside it (RemoteError when they cannot be)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
+        ws = self.workspace.path
+        (ws / LOCAL_STATE).unlink(missing_ok=True)  # Terraform left it empty; the bucket's copy was checked
+        (ws / BEFORE_MOVE).replace(ws / MOVED)
         try:
             self.push()
         except (BotoCoreError, ClientError) as exc:
             raise RemoteError(
-                f"the Terraform state of cluster {name!r} moved to {where} and was checked, but the spec and owner id "
-                f"could not be stored beside it ({exc}); run deploy again to store them"
+                f"the Terraform state of cluster {self.spec.name!r} moved to {shared.where} and was checked, but the "
+                f"spec and owner id could not be stored beside it ({exc}); run deploy again to store them"
             ) from None
-        yield ev.Notice(ev.Phase.INIT, f"the Terraform state moved to {where}; the local copy is kept as {MOVED}")
+        said = f"the Terraform state moved to {shared.where}; the local copy is kept as {MOVED}"
+        yield ev.Notice(ev.Phase.INIT, said)
 
     @staticmethod
     def _bucket_state(shared: SharedState, what: str) -> dict[str, Any] | None:
