@@ -167,7 +167,8 @@ async def test_review_deploys_with_enter_and_arrows(make_app, ssh_dir):
         answers: list = []
         app.push_screen(ReviewScreen(full_draft(ssh_dir)), answers.append)
         await settle(pilot)
-        assert app.focused is app.screen.query_one("#deploy", Button)  # the plan is ready: Deploy has the focus
+        # The plan is ready: Deploy has the focus (given on the plan's end message, after its worker ended).
+        await until(pilot, lambda: app.focused is app.screen.query_one("#deploy", Button), "Deploy to have the focus")
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmDialog)
