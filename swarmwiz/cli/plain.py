@@ -175,7 +175,7 @@ def _ask_state_bucket() -> str:
     import questionary
 
     question = questionary.text(
-        "Bucket to share the Terraform state with a team or CI (Scaleway Object Storage; created at deploy if "
+        "Bucket to share the Terraform state with a team or CI (Scaleway Object Storage; created for the plan if "
         "missing; empty keeps the state on this computer):",
         validate=lambda v: bucket_problem(v) or True,
     )

@@ -32,8 +32,8 @@ class PlaceScreen(DraftScreen):
         "so the swarm keeps running if one zone goes down. Space ticks or unticks the highlighted zone.\n"
         "The state bucket is optional. Left empty, Terraform's record of what it created stays in the cluster's\n"
         "folder on this computer. A bucket of your Scaleway Object Storage shares it, so a teammate, another\n"
-        "computer or CI can run status, deploy and destroy too (swarmwiz clone); deploy creates the bucket if\n"
-        "it does not exist.\n"
+        "computer or CI can run status, deploy and destroy too (swarmwiz clone). If the bucket does not exist,\n"
+        "swarmwiz creates it on Review, where Terraform first needs it for the plan.\n"
         "Press Enter in the name or the bucket to go on with the region and zones shown, or Ctrl+N from anywhere."
     )
 

@@ -47,6 +47,7 @@ class ReviewScreen(WizardScreen):
     HELP = (
         "Nothing has been created yet. swarmwiz has written the cluster's folder (a plain Terraform module and\n"
         "cluster.toml) and asked Terraform what it would do. Deploy creates exactly that, after you confirm.\n"
+        "Only a state bucket you named is created now if it did not exist: Terraform keeps its state there.\n"
         "The cost is an estimate: the servers plus one public IPv4 address each, per month, without VAT.\n"
         "When the plan is ready the Deploy button has the focus: Enter, then the arrows to choose the answer."
     )
