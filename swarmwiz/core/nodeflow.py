@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from swarmwiz.core import events as ev
 from swarmwiz.core.aiobridge import run_async
 from swarmwiz.core.errors import InputError, RemoteError
+from swarmwiz.core.ssh import UNPUBLISHED
 from swarmwiz.core.status import ClusterStatus
 
 if TYPE_CHECKING:
@@ -87,10 +88,19 @@ def not_answering(
     `rest_up`: the nodes that answered are in the swarm)."""
     up = ", the other nodes are in the swarm" if rest_up else ""
     cidrs = ", ".join(p.spec.allowed_cidrs)
+    checks = []
+    if any(f.title == UNPUBLISHED for f in failed):
+        # A server whose image never published its fingerprints (seen in the lab under heavy load, when the
+        # boot's publish to the metadata API gave up; a custom image may lack it): no firewall change helps that.
+        checks.append(
+            "A node that published no host key fingerprints in its user data (Scaleway's images do so at first "
+            "boot) cannot be trusted over SSH: look at its console in Scaleway's console, or replace it"
+        )
+    if any(f.title != UNPUBLISHED for f in failed):
+        checks.append(f"{'c' if checks else 'C'}heck that ssh.allowed_cidrs ({cidrs}) includes this machine's address")
     return RemoteError(
         f"{len(failed)} of {len(nodes)} nodes did not answer SSH ({failed[0].message}); the servers exist "
-        f"and are tracked{up}. Check that ssh.allowed_cidrs ({cidrs}) includes this machine's address, then run "
-        "deploy again" + "".join(f"; also {m}" for m in also),
+        f"and are tracked{up}. {'; '.join(checks)}, then run deploy again" + "".join(f"; also {m}" for m in also),
         title="Nodes not answering",
     )
 

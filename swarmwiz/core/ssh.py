@@ -170,6 +170,10 @@ async def wait_and_pin(address: str, published: Callable[[], Awaitable[str]], **
     return key
 
 
+UNPUBLISHED = "No host key published"
+"""The title of a wait that ended before the node published its host key fingerprints (never connected)."""
+
+
 async def wait_and_connect(
     address: str,
     published: Callable[[], Awaitable[str]],
@@ -232,7 +236,8 @@ async def wait_and_connect(
             raise RemoteError(
                 f"timed out after {timeout:g}s waiting for SSH on {label} with the host key whose fingerprint it "
                 f"publishes; last: {last}",
-                title="Node unreachable",
+                # Without fingerprints nothing was tried on the network: the advice differs (see nodeflow)
+                title="Node unreachable" if fingerprints else UNPUBLISHED,
             )
         await asyncio.sleep(min(wait, remaining))
 
