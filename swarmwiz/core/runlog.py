@@ -26,6 +26,7 @@ from swarmwiz.core.secrets import ScrubFilter, Secret
 
 KEEP = 20
 FLUSH_S = 0.2  # a raw output line reaches the file at most this long after it was written
+RAW_BLOCK = 2000  # raw output lines formatted, masked and written as one block at most
 RUNS_DIR = "runs"
 LOGGER = "swarmwiz"
 """The logger tree a run log captures (core.ssh, core.swarm, core.terraform ... all log below it)."""
@@ -52,13 +53,17 @@ class _Formatter(logging.Formatter):
     _second: tuple[int, str] = (-1, "")  # one tuple, so that threads formatting at once never mix two seconds
 
     def line(self, created: float, levelname: str, name: str, message: str) -> str:
+        return self.head(created, levelname, name) + message
+
+    def head(self, created: float, levelname: str, name: str) -> str:
+        """A line up to its message: the same for every line of one millisecond (a flood shares them)."""
         second, prefix = self._second
         if int(created) != second:  # strftime is the dearest part of a line: once a second is enough
             second = int(created)
             prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = (second, prefix)
         millis = int((created - second) * 1000)
-        return f"{prefix}.{millis:03d}Z +{created - self.started:8.3f}s {levelname:<7} {name}: {message}"
+        return f"{prefix}.{millis:03d}Z +{created - self.started:8.3f}s {levelname:<7} {name}: "
 
 
 def describe(event: ev.Event) -> str:
@@ -102,8 +107,9 @@ class RunLog:
         if isinstance(event, ev.LogLine):
             if self._lines is not None and event.level == "info":
                 # A logging record per line (caller lookup, formatting) cost ~35 us, which capped a flood of
-                # Terraform output at ~25k lines/s and held the GIL against the UI: the same line, written directly.
-                self._lines.raw_line(f"[{event.phase.value}] {event.text}")
+                # Terraform output at ~25k lines/s and held the GIL against the UI: the line goes to a block that is
+                # formatted, masked and written at once.
+                self._lines.raw_line(event.phase, event.text)
                 return
             level = logging.getLevelName(event.level.upper())
             level = level if isinstance(level, int) else logging.INFO
@@ -205,19 +211,28 @@ def recording(workspace: Any, operation: str, secrets: Secrets = ()) -> Iterator
 
 
 class _DeferredFileHandler(logging.Handler):
-    """Keeps formatted lines in memory until `open(path)`, then writes them and everything after to the file."""
+    """Keeps formatted lines in memory until `open(path)`, then writes them and everything after to the file.
+
+    Raw output lines (`raw_line`) wait in a block of at most RAW_BLOCK lines that is formatted, masked and written in
+    one go, at the latest FLUSH_S after its first line: per line, masking asked the run for its secrets and scanned
+    for each, and a write went through the text layer, which made the run log the dearest part of a flood. A record
+    (`emit`) writes the block before it, so the file keeps the order in which things happened.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._lines: list[str] = []
+        self._raw: list[tuple[float, str, str]] = []  # (time.time(), phase, text) not formatted yet
         self._file: Any = None
         self._flush_timer: threading.Timer | None = None
 
     def open(self, path: Path) -> None:
-        self._file = path.open("a", encoding="utf-8")
-        self._file.writelines(line + "\n" for line in self._lines)
-        self._file.flush()
-        self._lines.clear()
+        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
+            self._file = path.open("a", encoding="utf-8")
+            self._file.writelines(line + "\n" for line in self._lines)
+            self._lines.clear()
+            self._write_raw()
+            self._file.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -225,18 +240,42 @@ class _DeferredFileHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - a log line must never break the run
             self.handleError(record)
             return
+        self._write_raw()  # Handler.handle holds the lock
         self._write(line, flush=True)
 
-    def raw_line(self, message: str) -> None:
-        """An INFO line of the `run` logger without a LogRecord: scrubbed and formatted as `emit` would, but flushed
-        at most FLUSH_S later instead of at once (a flush per line is a system call per line of a flood)."""
+    def raw_line(self, phase: str, text: str) -> None:
+        """An INFO line `[phase] text` of the `run` logger without a LogRecord: formatted and masked as `emit` would,
+        and on disk at most FLUSH_S later (a flush per line is a system call per line of a flood)."""
+        with self.lock:  # type: ignore[union-attr]
+            raw = self._raw
+            raw.append((time.time(), phase, text))
+            if len(raw) >= RAW_BLOCK:
+                self._write_raw()
+            elif self._flush_timer is None:
+                self._flush_timer = threading.Timer(FLUSH_S, self._flush_later)
+                self._flush_timer.daemon = True
+                self._flush_timer.start()
+
+    def _write_raw(self) -> None:
+        """With the lock held: the waiting raw lines, formatted and masked as one block."""
+        if not self._raw:
+            return
+        raw, self._raw = self._raw, []
+        formatter = self.formatter
+        lines = []
+        if isinstance(formatter, _Formatter):
+            millis, head = -1, ""
+            for created, phase, text in raw:
+                if int(created * 1000) != millis:
+                    millis, head = int(created * 1000), formatter.head(created, "INFO", "run")
+                lines.append(f"{head}[{phase}] {text}")
+        else:
+            lines = [f"[{phase}] {text}" for _, phase, text in raw]
+        block = "\n".join(lines)
         for f in self.filters:
             if isinstance(f, ScrubFilter):
-                message = f.scrub(message)
-        formatter = self.formatter
-        line = formatter.line(time.time(), "INFO", "run", message) if isinstance(formatter, _Formatter) else message
-        with self.lock:  # type: ignore[union-attr] - created by Handler.__init__
-            self._write(line, flush=False)
+                block = f.scrub(block)  # secrets hold no line break: masking the block masks each line
+        self._write(block, flush=False)
 
     def _write(self, line: str, *, flush: bool) -> None:
         if self._file is None:
@@ -245,14 +284,11 @@ class _DeferredFileHandler(logging.Handler):
         self._file.write(line + "\n")
         if flush:
             self._file.flush()
-        elif self._flush_timer is None:
-            self._flush_timer = threading.Timer(FLUSH_S, self._flush_later)
-            self._flush_timer.daemon = True
-            self._flush_timer.start()
 
     def _flush_later(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._flush_timer = None
+            self._write_raw()
             if self._file is not None:
                 self._file.flush()
 
@@ -261,6 +297,7 @@ class _DeferredFileHandler(logging.Handler):
             if self._flush_timer is not None:
                 self._flush_timer.cancel()
                 self._flush_timer = None
+            self._write_raw()
             if self._file is not None:
                 self._file.close()
                 self._file = None

@@ -12,7 +12,7 @@ import pytest
 
 from swarmwiz.core import events as ev
 from swarmwiz.core.errors import EngineError
-from swarmwiz.core.runlog import FLUSH_S, KEEP, latest, prune, recording
+from swarmwiz.core.runlog import FLUSH_S, KEEP, RAW_BLOCK, latest, prune, recording
 
 SECRET = "0f1e2d3c-4b5a-4968-8776-655443322110"
 
@@ -93,6 +93,22 @@ def test_raw_output_lines_read_like_records_in_order_and_reach_the_file_while_th
         "INFO    core.ssh: record 2",
     ]
     assert all(re.match(stamp, line) for line in ours)
+
+
+def test_a_flood_of_raw_lines_is_written_whole_masked_and_in_order(tmp_path):
+    """Raw lines go to the file in blocks: more than two blocks' worth, each line once, masked, in order, and the
+    record that follows them comes after the last one (before the run log ends)."""
+    n = 2 * RAW_BLOCK + 7
+    with recording(tmp_path, "deploy", lambda: [SECRET]) as run:
+        for i in range(n):
+            run.event(ev.LogLine(ev.Phase.APPLY, f"flood {i:05d} {SECRET}"))
+        logging.getLogger("swarmwiz.core.ssh").info("after the flood")
+    lines = run.path.read_text().splitlines()
+    flood = [line for line in lines if " flood " in line]
+    assert [line.split(" flood ")[1] for line in flood] == [f"{i:05d} ********" for i in range(n)]
+    assert all(" INFO    run: [apply] flood " in line for line in flood)
+    assert lines.index(flood[-1]) < next(i for i, line in enumerate(lines) if "after the flood" in line)
+    assert SECRET not in run.path.read_text()
 
 
 def test_only_the_newest_logs_are_kept(tmp_path):
