@@ -8,6 +8,7 @@ one file.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -222,7 +223,7 @@ class _DeferredFileHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self._lines: list[str] = []
-        self._raw: list[tuple[float, str, str]] = []  # (time.time(), phase, text) not formatted yet
+        self._raw: collections.deque[tuple[float, str, str]] = collections.deque()  # (time.time(), phase, text)
         self._file: Any = None
         self._flush_timer: threading.Timer | None = None
 
@@ -246,21 +247,23 @@ class _DeferredFileHandler(logging.Handler):
     def raw_line(self, phase: str, text: str) -> None:
         """An INFO line `[phase] text` of the `run` logger without a LogRecord: formatted and masked as `emit` would,
         and on disk at most FLUSH_S later (a flush per line is a system call per line of a flood)."""
-        with self.lock:  # type: ignore[union-attr]
-            raw = self._raw
-            raw.append((time.time(), phase, text))
-            if len(raw) >= RAW_BLOCK:
-                self._write_raw()
-            elif self._flush_timer is None:
-                self._flush_timer = threading.Timer(FLUSH_S, self._flush_later)
-                self._flush_timer.daemon = True
-                self._flush_timer.start()
+        raw = self._raw
+        raw.append((time.time(), phase, text))  # a deque: appending needs no lock, `_write_raw` takes what is there
+        if len(raw) >= RAW_BLOCK or self._flush_timer is None:
+            with self.lock:  # type: ignore[union-attr]
+                if len(raw) >= RAW_BLOCK:
+                    self._write_raw()
+                elif self._flush_timer is None:
+                    self._flush_timer = threading.Timer(FLUSH_S, self._flush_later)
+                    self._flush_timer.daemon = True
+                    self._flush_timer.start()
 
     def _write_raw(self) -> None:
         """With the lock held: the waiting raw lines, formatted and masked as one block."""
         if not self._raw:
             return
-        raw, self._raw = self._raw, []
+        take = self._raw.popleft
+        raw = [take() for _ in range(len(self._raw))]  # only what is there now: another line may follow meanwhile
         formatter = self.formatter
         lines = []
         if isinstance(formatter, _Formatter):

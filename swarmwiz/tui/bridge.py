@@ -30,6 +30,7 @@ from swarmwiz.tui.messages import EventsArrived, RunFinished
 MAX_BATCH = 5000  # events applied in one UI turn (one frame) at most: bounds the time a key waits behind a batch
 MAX_PENDING = MAX_BATCH  # events waiting for the UI before the worker waits for it to paint
 BATCH_INTERVAL_S = 0.04  # a stream of events is applied at most this often (25 frames a second): see EventFeed
+YIELD_EVERY = 128  # the worker offers the GIL to the UI this often (in events, ~0.5 ms of a flood's work)
 ROOM_WAIT_S = 0.25  # the worker re-checks for cancellation this often while it waits for the UI
 ANSWER_POLL_S = 0.25  # a worker waiting for an answer re-checks this often whether the run is being stopped
 
@@ -158,8 +159,15 @@ def run_events(
 
 def _run(kind: str, gen: Generator[Event, None, Any], feed: EventFeed, *, cancel: Callable[[], None], worker) -> None:
     cancel_sent = False
+    count = 0
     try:
         while True:
+            count += 1
+            if count % YIELD_EVERY == 0:
+                # A thread that wants the GIL gets it only when the holder blocks or after the switch interval
+                # (5 ms): the UI, which lets go of it at every turn of its event loop, waited that long for it back
+                # several times per key while a flood kept the worker busy. Offering it here bounds that wait.
+                time.sleep(0)
             if not cancel_sent and worker.is_cancelled:
                 cancel_sent = True
                 cancel()

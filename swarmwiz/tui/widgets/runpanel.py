@@ -104,6 +104,17 @@ class RunLog(Log):
         style = self._frame_style or self.rich_style
         if y >= len(self._lines):
             return Strip.blank(width, style)
+        if self.text_selection is None and not self.highlight:
+            text = strip_control_codes(self._process_line(self._lines[y]))
+            if text.isascii() and text.isprintable():  # one cell per character: the visible part is a slice
+                # What crop_extend and apply_offsets make of the line, as one strip instead of four (a strip is
+                # seven caches; a flood repaints every visible line each frame, a scroll key too).
+                visible = text[scroll_x : scroll_x + width]
+                segments = [Segment(visible, style + Style.from_meta({"offset": (scroll_x, y)}))] if visible else []
+                if len(visible) < width:
+                    pad_at = {"offset": (scroll_x + len(visible), y)}
+                    segments.append(Segment(" " * (width - len(visible)), style + Style.from_meta(pad_at)))
+                return Strip(segments, width)
         strip = self._render_line_strip(y, style).crop_extend(scroll_x, scroll_x + width, style)
         return strip.apply_offsets(scroll_x, y)
 
