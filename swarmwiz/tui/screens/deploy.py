@@ -71,6 +71,7 @@ class DeployScreen(RunScreen):
         self.stop_requested = False
         self.finished = False
         self.declined = ""  # what the user (or a timeout) refused to delete: the refusal that ends the run is a stop
+        self.declined_outcome = "Stopped, nothing was deleted:"
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -127,7 +128,10 @@ class DeployScreen(RunScreen):
         from swarmwiz.tui.dialogs.confirm import ConfirmDialog
 
         dialog = ConfirmDialog("Share the Terraform state?", f"{question[0].upper()}{question[1:]}?", yes_label="Move")
-        return self._ask(Phase.INIT, dialog, question, yes="move the state", no="keep it local, stop")
+        if self._ask(Phase.INIT, dialog, question, yes="move the state", no="keep it local, stop"):
+            return True
+        self.declined, self.declined_outcome = question, "Stopped, the state stays local and nothing was created:"
+        return False
 
     def confirm_delete(self, objects) -> bool:
         """Objects of this cluster (its owner id) that Terraform does not track: delete them before going on?"""
@@ -233,7 +237,7 @@ class DeployScreen(RunScreen):
         if self.declined:
             # The pipeline refused to go on because the user chose Stop: say so as a stop, with its sentence.
             self.query_one(RunPanel).stopped("stopped")
-            self.query_one("#outcome", Static).update(f"[yellow]Stopped, nothing was deleted:[/] {why}")
+            self.query_one("#outcome", Static).update(f"[yellow]{self.declined_outcome}[/] {why}")
             return True
         stopped = isinstance(exc, Interrupted) or self.stop_requested
         self.query_one(RunPanel).stopped("stopped" if stopped else "failed")
