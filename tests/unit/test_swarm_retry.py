@@ -1,4 +1,4 @@
-"""Docker's "update out of sequence" is retried (bounded); any other failure is not; joins are bounded.
+"""Docker's "update out of sequence" is retried (bounded); any other failure is not; joins are bounded and adapt.
 
 The lab's real dockerd produced this refusal when a step drained several nodes together right after a demotion
 (tests/lab/test_swarm.py::test_remove_worker_then_managers_three_to_one, once under load); the race cannot be
@@ -82,6 +82,37 @@ def test_joins_run_at_most_joins_at_once_together(monkeypatch):
     joined = asyncio.run(main())
     assert len(joined) == 20
     assert most == swarm.JOINS_AT_ONCE
+
+
+def test_fewer_join_at_once_while_joins_are_slow_and_more_again_once_they_are_fast(monkeypatch):
+    """A manager that does not keep up (the 50-node lab on 2 cores: joins took 20 s and more, some failed) gets fewer
+    joiners at once; once joins are quick again the number grows back to JOINS_AT_ONCE."""
+    monkeypatch.setattr(swarm, "JOIN_SLOW_S", 0.05)
+    said: list[str] = []
+
+    async def main():
+        gate = swarm._JoinGate(slow=swarm.JOIN_SLOW_S)
+        gate.on_change = said.append
+        together: list[int] = []
+
+        async def join(seconds: float) -> None:
+            async with gate.slot():
+                together.append(gate.running)
+                await asyncio.sleep(seconds)
+
+        await asyncio.gather(*(join(0.1) for _ in range(24)))  # every join slow
+        slow_phase = list(together)
+        together.clear()
+        limit_after_slow = gate.limit
+        await asyncio.gather(*(join(0.001) for _ in range(40)))  # quick again
+        return slow_phase, limit_after_slow, together, gate.limit
+
+    slow_phase, limit_after_slow, fast_phase, limit_at_end = asyncio.run(main())
+    assert max(slow_phase[:8]) == swarm.JOINS_AT_ONCE  # the first wave: as many as allowed
+    assert max(slow_phase[-6:]) <= 2 and limit_after_slow == 1  # halved once per wave, down to one
+    # each wave of slow joins halved the number once, not once per join
+    assert [line.split(", ")[1] for line in said] == [f"{n} now join at once" for n in (4, 2, 1)]
+    assert limit_at_end == swarm.JOINS_AT_ONCE and max(fast_phase) == swarm.JOINS_AT_ONCE
 
 
 GOES_ON = (
