@@ -33,6 +33,17 @@ JOINS_AT_ONCE = 8
 # each join faster than it lets one more in again, up to JOINS_AT_ONCE. A join on a manager that keeps up takes
 # 0.2-2 s; Docker itself stops waiting after 20 s.
 JOIN_SLOW_S = 8.0
+# A join that failed on the way is tried again (JOIN_ATTEMPTS in all) when its error says the manager was busy or out
+# of reach: seen in the 50-node lab ("context deadline exceeded", "no route to host" from an overflowing ARP table).
+JOIN_ATTEMPTS = 2
+_JOIN_TRANSIENT = (
+    "context deadline exceeded",
+    "code = Unavailable",
+    "no route to host",
+    "connection refused",
+    "timed out after",  # swarmwiz's own bound on the join command
+    "still joining",  # pending JOIN_SETTLE_S after Docker's timeout
+)
 _CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
@@ -403,6 +414,23 @@ def _names(nodes: list[Node]) -> str:
 
 
 async def _join(conn, node: Node, lead: Node, token: str, on_log) -> str:
+    """Join `node` through `lead`; returns its node ID. A join that failed on the way (the manager busy or briefly
+    out of reach) is tried again, JOIN_ATTEMPTS in all, after the node left the half-made membership; any other
+    failure (a wrong token, a refused certificate) is raised at once."""
+    attempt = 1
+    while True:
+        try:
+            return await _join_once(conn, node, lead, token, on_log)
+        except RemoteError as exc:
+            if attempt >= JOIN_ATTEMPTS or not any(mark in exc.message for mark in _JOIN_TRANSIENT):
+                raise
+            on_log(f"{node.key}: the join failed on the way ({exc.message}); leaving and joining again")
+        # a join still pending or in error holds the node; leave it (a node in no swarm just says so: not checked)
+        await ssh.run(conn, ["docker", "swarm", "leave", "--force"], check=False)
+        attempt += 1
+
+
+async def _join_once(conn, node: Node, lead: Node, token: str, on_log) -> str:
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
     args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
     try:

@@ -156,9 +156,45 @@ def test_a_background_join_that_ends_in_error_is_named(monkeypatch):
 
 
 def test_other_join_failures_are_not_waited_for(monkeypatch):
+    calls = []
+
     async def run(conn, argv, **kwargs):
+        calls.append(argv)
         raise RemoteError("worker-35: `docker swarm join` exited with 1: invalid join token")
 
     monkeypatch.setattr(swarm.ssh, "run", run)
     with pytest.raises(RemoteError, match="invalid join token"):
         asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", lambda line: None))
+    assert len(calls) == 1  # neither watched nor tried again
+
+
+def test_a_join_that_failed_on_the_way_is_tried_again_once(monkeypatch):
+    """Seen in the 50-node lab: a join Docker went on with ended in "context deadline exceeded" (the manager was
+    busy). The node leaves the half-made membership and joins again; a second such failure is raised."""
+    error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    deadline = {"LocalNodeState": "error", "Error": error}
+    outcomes = [RemoteError(GOES_ON), deadline, "n35\n"]
+    calls: list[list[str]] = []
+
+    async def run(conn, argv, **kwargs):
+        calls.append(argv)
+        if argv[:2] == ["sh", "-c"] or argv[:2] == ["docker", "info"]:
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome if isinstance(outcome, str) else json.dumps(outcome)
+        assert argv == ["docker", "swarm", "leave", "--force"] and kwargs.get("check") is False
+        return ""
+
+    monkeypatch.setattr(swarm.ssh, "run", run)
+    said: list[str] = []
+    assert asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", said.append)) == "n35"
+    assert [c[:3] for c in calls] == [["sh", "-c", swarm._JOIN_SCRIPT], ["docker", "info", "--format"],
+                                      ["docker", "swarm", "leave"], ["sh", "-c", swarm._JOIN_SCRIPT]]  # fmt: skip
+    assert any("joining again" in line for line in said) and not any("SWMTKN" in line for line in said)
+
+    outcomes[:] = [RemoteError(GOES_ON), deadline, RemoteError(GOES_ON), deadline]
+    calls.clear()
+    with pytest.raises(RemoteError, match="context deadline exceeded"):
+        asyncio.run(swarm._join(None, NODE, LEAD, "SWMTKN-secret", lambda line: None))
+    assert sum(c[:2] == ["sh", "-c"] for c in calls) == swarm.JOIN_ATTEMPTS
