@@ -29,6 +29,21 @@ CLOUD_INIT_TIMEOUT = 600.0
 # At most this many `docker swarm join` run at once: 50 nodes joining together overloaded the first manager's raft
 # in a 50-node lab benchmark; the others wait for a slot, which costs little since a join takes about a second.
 JOINS_AT_ONCE = 8
+# A join slower than this means the manager (its CPU, its raft log) is not keeping up: fewer join at once (half), and
+# each join faster than it lets one more in again, up to JOINS_AT_ONCE. A join on a manager that keeps up takes
+# 0.2-2 s; Docker itself stops waiting after 20 s.
+JOIN_SLOW_S = 8.0
+# A join that failed on the way is tried again (JOIN_ATTEMPTS in all) when its error says the manager was busy or out
+# of reach: seen in the 50-node lab ("context deadline exceeded", "no route to host" from an overflowing ARP table).
+JOIN_ATTEMPTS = 2
+_JOIN_TRANSIENT = (
+    "context deadline exceeded",
+    "code = Unavailable",
+    "no route to host",
+    "connection refused",
+    "timed out after",  # swarmwiz's own bound on the join command
+    "still joining",  # pending JOIN_SETTLE_S after Docker's timeout
+)
 _CLOUD_INIT_PROBLEM = "Cloud-init not finished"
 # `docker swarm join` takes its token only as an argument; a fixed script reads it from stdin so that it
 # never appears in an SSH command line (asyncssh logs those) nor in a log or an error message here.
@@ -69,6 +84,41 @@ class _Remote:
 # ----- bootstrap --------------------------------------------------------------------------------------------
 
 
+class _JoinGate:
+    """How many joins run at once, adapting to how fast they complete: at most `most`; a join slower than `slow`
+    seconds halves the number (once for all the joins that were running together: they slowed for one reason),
+    each faster one adds one back (additive increase, multiplicative decrease). Never fewer than one."""
+
+    def __init__(self, most: int = JOINS_AT_ONCE, slow: float = JOIN_SLOW_S) -> None:
+        self.most, self.slow = most, slow
+        self.limit = most
+        self.running = 0
+        self.on_change: Callable[[str], None] = lambda line: None
+        self._cut_at = float("-inf")  # when the limit was last halved
+        self._changed = asyncio.Condition()
+
+    @asynccontextmanager
+    async def slot(self):
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.running < self.limit)
+            self.running += 1
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            took = time.monotonic() - started
+            async with self._changed:
+                self.running -= 1
+                if took > self.slow and started >= self._cut_at:
+                    if self.limit > 1:
+                        self.limit = max(1, self.limit // 2)
+                        self.on_change(f"a join took {took:.0f}s: the manager is busy, {self.limit} now join at once")
+                    self._cut_at = time.monotonic()
+                elif took <= self.slow and self.limit < self.most:
+                    self.limit += 1
+                self._changed.notify_all()
+
+
 # Failures no retry or other node can fix: they stop the whole bootstrap at once.
 _FATAL = ("SSH host key changed", "Swarm locked")
 
@@ -95,7 +145,7 @@ class _Run:
     silent_managers: list[Node] = field(default_factory=list)  # managers that did not answer
     tokens: dict[str, str] = field(default_factory=dict)  # role -> join token, in memory only
     token_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    join_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(JOINS_AT_ONCE))
+    join_slots: _JoinGate = field(default_factory=lambda: _JoinGate())
     on_ready: Callable[[Node], None] = lambda node: None
     on_member: Callable[[Node], None] = lambda node: None
     connect: Callable[[Node], Awaitable[ssh.Connection]] | None = None
@@ -145,6 +195,7 @@ async def bootstrap(
     deadline = time.monotonic() + budget
     async with _deadline(budget, "the swarm bootstrap"), AsyncExitStack() as stack:
         run = _Run(nodes, remote, stack, on_log, on_ready=on_ready, on_member=on_member, connect=connect)
+        run.join_slots.on_change = on_log
         run.cloud_init_timeout = cloud_init_timeout
         run.answers = {n: asyncio.ensure_future(_answer(run, n)) for n in nodes}
         try:
@@ -319,7 +370,7 @@ async def _join_one(run: _Run, node: Node) -> str | None:
             # `-q` prints only the token; it stays in this dict and goes to the nodes over stdin.
             out = await ssh.run(lead_conn, ["docker", "swarm", "join-token", "-q", node.role])
             run.tokens[node.role] = out.strip()
-    async with run.join_slots:
+    async with run.join_slots.slot():
         node_id = await _join(answer.conn, node, run.lead, run.tokens[node.role], run.on_log)
     answer.info = {"LocalNodeState": "active", "NodeID": node_id}
     run.on_member(node)
@@ -363,6 +414,23 @@ def _names(nodes: list[Node]) -> str:
 
 
 async def _join(conn, node: Node, lead: Node, token: str, on_log) -> str:
+    """Join `node` through `lead`; returns its node ID. A join that failed on the way (the manager busy or briefly
+    out of reach) is tried again, JOIN_ATTEMPTS in all, after the node left the half-made membership; any other
+    failure (a wrong token, a refused certificate) is raised at once."""
+    attempt = 1
+    while True:
+        try:
+            return await _join_once(conn, node, lead, token, on_log)
+        except RemoteError as exc:
+            if attempt >= JOIN_ATTEMPTS or not any(mark in exc.message for mark in _JOIN_TRANSIENT):
+                raise
+            on_log(f"{node.key}: the join failed on the way ({exc.message}); leaving and joining again")
+        # a join still pending or in error holds the node; leave it (a node in no swarm just says so: not checked)
+        await ssh.run(conn, ["docker", "swarm", "leave", "--force"], check=False)
+        attempt += 1
+
+
+async def _join_once(conn, node: Node, lead: Node, token: str, on_log) -> str:
     on_log(f"{node.key}: joining as {node.role} via {lead.private_ip}:{SWARM_PORT}")
     args = ["--advertise-addr", node.private_ip, "--data-path-addr", node.private_ip, f"{lead.private_ip}:{SWARM_PORT}"]
     try:

@@ -474,12 +474,14 @@ class LabNet:
             "StrictModes no",
             "PrintMotd no",
             "AcceptEnv LANG LC_*",
-            # The host's own bin comes first: its `cloud-init`, and `docker` only once cloud-init installed it.
-            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock PATH={directory / 'bin'}:{_SESSION_PATH}",
+            # The host's bin first; root's home is its own (this machine's ~/.bashrc took ~160 ms per SSH command)
+            f"SetEnv DOCKER_HOST=unix://{run_dir}/docker.sock PATH={directory / 'bin'}:{_SESSION_PATH} "
+            f"HOME={directory / 'root'}",
             "Subsystem sftp internal-sftp",
         ]
         (directory / "sshd_config").write_text("\n".join(lines) + "\n")
-        (directory / "cloud-init").mkdir()
+        for name in ("cloud-init", "root"):
+            (directory / name).mkdir(mode=0o700)
         bin_dir = directory / "bin"
         bin_dir.mkdir()
         status_file = shlex.quote(str(directory / "cloud-init" / "status"))
@@ -524,6 +526,8 @@ class LabNet:
             inside += [f"addr add {address}/{int(prefixlen)} dev eth{nic}"]
         kernel.ip_batch(outside)
         kernel.ip_batch(inside, netns=netns)
+        # every namespace on the machine (this lab's, other labs') shares the kernel's neighbour tables
+        kernel.size_neighbour_tables(len(list(kernel.NETNS_DIR.iterdir())))
 
     def _boot(self, spec: HostSpec, host: dict, timeline: boot.BootTimeline, *, wait: bool) -> None:
         directory = self.host_dir(spec.host_id)

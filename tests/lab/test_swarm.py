@@ -309,3 +309,24 @@ async def test_nodes_whose_cloud_init_lags_or_fails_are_named(tmp_path):
     finally:
         lab.close()
         assert leftovers(lab.net) == {"netns": [], "links": [], "mounts": [], "processes": []}
+
+
+def test_each_host_has_a_neighbour_table_of_its_own(cluster):
+    # The kernel shares one ARP/NDP table among all namespaces; sized for one host (1024 entries) it overflowed with
+    # fifty lab hosts and joins failed with "no route to host". The lab sizes it as one default table per host.
+    from pathlib import Path
+
+    for family in ("ipv4", "ipv6"):
+        limit = int(Path(f"/proc/sys/net/{family}/neigh/default/gc_thresh3").read_text())
+        assert limit >= 1024 * (len(cluster.lab.nodes) + 1), family
+
+
+async def test_each_host_has_a_home_of_its_own(cluster):
+    # As on a server. With this machine's /root, every command over SSH ran its ~/.bashrc (pyenv's init here), which
+    # cost 160 ms of CPU per command and most of a 50-node lab deploy's wait for cloud-init.
+    homes = set()
+    for key in ("manager-2", "worker-1"):  # still there after the scale-down tests
+        node = cluster.node(key)
+        async with await ssh.connect(node.public_ip, **cluster.remote, node=key) as conn:
+            homes.add((await ssh.run(conn, ["sh", "-c", 'cd && pwd && test -w . && echo "$HOME"'])).split()[0])
+    assert len(homes) == 2 and "/root" not in homes
