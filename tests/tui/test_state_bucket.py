@@ -79,18 +79,24 @@ async def test_review_says_where_the_state_is_shared(make_app, ssh_dir):
         assert "State" not in text_of(app, "#summary")  # a local state, the default, goes unsaid
 
 
+async def deploy_to_the_move_question(pilot, pipeline: RecordedPipeline, ssh_dir) -> None:
+    """Deploy a cluster that names a bucket (its state still local) until the move question has the focus on No."""
+    app = pilot.app
+    spec = to_spec(full_draft(ssh_dir).update(state_bucket="team-state"))
+    _events, plan = plan_events()
+    app.push_screen(DeployScreen(spec, plan, pipeline))
+    await until(
+        pilot,
+        lambda: isinstance(app.screen, ConfirmDialog) and app.focused is not None and app.focused.id == "no",
+        "the move question",
+    )
+
+
 async def test_the_wizard_asks_before_moving_the_state_and_no_moves_nothing(make_app, ssh_dir):
     pipeline = RecordedPipeline(move_to="team-state")
     app = make_app(pipeline=pipeline, start="none")
     async with app.run_test(size=SIZE) as pilot:
-        spec = to_spec(full_draft(ssh_dir).update(state_bucket="team-state"))
-        _events, plan = plan_events()
-        app.push_screen(DeployScreen(spec, plan, pipeline))
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, ConfirmDialog) and app.focused is not None and app.focused.id == "no",
-            "the move question",
-        )
+        await deploy_to_the_move_question(pilot, pipeline, ssh_dir)
         assert app.screen.title_text == "Share the Terraform state?"
         assert "to s3://team-state/swarmwiz/demo/?" in app.screen.question
         await pilot.press("enter")  # No has the focus: Enter alone moves nothing
@@ -106,14 +112,7 @@ async def test_the_wizard_moves_the_state_when_the_user_says_move(make_app, ssh_
     pipeline = RecordedPipeline(move_to="team-state")
     app = make_app(pipeline=pipeline, start="none")
     async with app.run_test(size=SIZE) as pilot:
-        spec = to_spec(full_draft(ssh_dir).update(state_bucket="team-state"))
-        _events, plan = plan_events()
-        app.push_screen(DeployScreen(spec, plan, pipeline))
-        await until(
-            pilot,
-            lambda: isinstance(app.screen, ConfirmDialog) and app.focused is not None and app.focused.id == "no",
-            "the move question",
-        )
+        await deploy_to_the_move_question(pilot, pipeline, ssh_dir)
         await pilot.press("right", "enter")  # the arrows reach Move
         await settle(pilot)
         assert pipeline.moves == [True] and len(pipeline.confirmed) == 1
