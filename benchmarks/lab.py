@@ -156,6 +156,7 @@ class LabRun:
         if code != 0:
             # the CLI's error sentence is on stderr; the stdout tail (joins still logging) would hide it
             out["error"] = (err.strip() or stdout)[-600:]
+            out["run_log"] = self.keep_run_log(name)
         elif not out["ok"]:
             out["error"] = f"variant {variant} ran with {scheduling} scheduling (SWARMWIZ_SCHEDULING not honoured)"
         scale = VARIANTS[variant].get("SWARMWIZ_LAB_TIME_SCALE")
@@ -181,6 +182,19 @@ class LabRun:
         except (OSError, ValueError, KeyError):
             return "?"
         return next((e.split(b"=", 1)[1].decode() for e in environ if e.startswith(b"SWARMWIZ_LAB_TIME_SCALE=")), "")
+
+    def keep_run_log(self, name: str, keep: Path | None = None) -> str | None:
+        """Copy the last deploy's run log of cluster `name` out of this benchmark's home, which is deleted when the
+        benchmark ends: a failure's cause is then still there to read (a 20-node run at time scale 1 failed with
+        three hosts that never published their host keys, and its log went with the temporary home)."""
+        logs = sorted((self.home / "clusters" / name / "runs").glob("*-deploy.log"))
+        if not logs:
+            return None
+        keep = keep or Path(tempfile.gettempdir()) / "swarmwiz-bench-failed"
+        keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = keep / f"{name}-{logs[-1].name}"
+        shutil.copy2(logs[-1], target)  # a run log is scrubbed of secrets and 0600; the copy keeps the mode
+        return str(target)
 
     def lab_markers(self) -> list[str]:
         """Command-line fragments of this lab's processes: its state directory (API daemon, sshd) and its

@@ -117,3 +117,19 @@ def test_lab_variants_and_size_option():
     assert _sizes("1,5") == (1, 5) and _sizes("") == ()
     with pytest.raises(Exception, match="node counts"):
         _sizes("0,5")
+
+
+def test_a_failed_deploys_run_log_outlives_the_benchmarks_home(tmp_path):
+    """The benchmark's home is temporary: a failed deploy's run log is copied out (the newest one, its mode kept)."""
+    run = lab.LabRun(tmp_path)  # only makes its SSH key here
+    runs = run.home / "clusters" / "b20-r0" / "runs"
+    runs.mkdir(parents=True)
+    for stamp in ("20261201T134001.000Z", "20261201T134908.731Z"):
+        (runs / f"{stamp}-deploy.log").write_text(f"deploy at {stamp}\n")
+        (runs / f"{stamp}-deploy.log").chmod(0o600)
+    (runs / "20261201T135500.000Z-destroy.log").write_text("a destroy, not the deploy\n")
+    kept = run.keep_run_log("b20-r0", keep=tmp_path / "kept")
+    assert kept == str(tmp_path / "kept" / "b20-r0-20261201T134908.731Z-deploy.log")
+    assert Path(kept).read_text() == "deploy at 20261201T134908.731Z\n"
+    assert Path(kept).stat().st_mode & 0o777 == 0o600
+    assert run.keep_run_log("never-deployed", keep=tmp_path / "kept") is None
